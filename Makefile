@@ -1,0 +1,55 @@
+# imcore — build and test entry points. Every target installs what is missing first
+# (scripts/install.sh: apt chromium/chromium-driver/mosquitto, the wasm32 target,
+# wasm-bindgen-cli, cargo-fuzz, npm ci); a second run only checks.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CHROMEDRIVER ?= /usr/bin/chromedriver
+
+.PHONY: install test demo size fuzz clean
+
+install:
+	@scripts/install.sh
+
+# fmt, clippy (native and wasm32), native tests (unit, proptest, Mosquitto integration),
+# fuzzing (or the seed corpus), browser tests in headless Chromium against a Mosquitto
+# driven by tools/broker-control.mjs, and the release package build.
+test: install
+	@start=$$(date +%s)
+	trap 'echo; echo "make test: $$1 after $$(( $$(date +%s) - start )) s wall time"' EXIT
+	set -- failed
+	step() {
+	  local t=$$(date +%s)
+	  echo; echo "==> $$*"
+	  "$$@"
+	  echo "<== $$(( $$(date +%s) - t )) s"
+	}
+	step cargo fmt --all -- --check
+	step cargo clippy --all-targets -- -D warnings
+	step cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	step cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+	step cargo test
+	step scripts/fuzz.sh
+	step env CHROMEDRIVER=$(CHROMEDRIVER) \
+	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown
+	step scripts/build-wasm.sh release
+	set -- passed
+
+# Release build, Mosquitto and a static server for www/ on free 127.0.0.1 ports; Ctrl-C stops.
+demo: install
+	@scripts/demo.sh
+
+# Release wasm + JS glue sizes (raw, gzip -9) beside MQTT.js's bundle.
+size: install
+	@scripts/size.sh
+
+# cargo-fuzz on nightly for FUZZ_SECONDS (default 60), else the seed corpus as a test.
+fuzz: install
+	@scripts/fuzz.sh
+
+clean:
+	@rm -rf pkg build fuzz/target
+	cargo clean

@@ -1,0 +1,3 @@
+//! imcore: the client core of a chat app.
+pub mod mqtt;
+pub mod session;

@@ -1,0 +1,114 @@
+//! Reassembly of packets from a byte stream.
+
+use super::{DecodeError, Packet, ProtocolVersion};
+
+/// Buffers bytes as they arrive and yields whole packets.
+///
+/// Feed with [`StreamDecoder::push`], then call [`StreamDecoder::next_packet`] until it
+/// returns `Ok(None)`. After an error the stream is unusable (the connection must close);
+/// further calls return the same error.
+#[derive(Debug)]
+pub struct StreamDecoder {
+    version: ProtocolVersion,
+    max_packet_size: usize,
+    /// `buf[start..]` is undecoded; decoded bytes are dropped lazily (see `push`).
+    buf: Vec<u8>,
+    start: usize,
+    error: Option<DecodeError>,
+}
+
+impl StreamDecoder {
+    /// A decoder for `version` that refuses packets larger than `max_packet_size` bytes.
+    pub fn new(version: ProtocolVersion, max_packet_size: usize) -> Self {
+        StreamDecoder {
+            version,
+            max_packet_size,
+            buf: Vec::new(),
+            start: 0,
+            error: None,
+        }
+    }
+
+    /// Appends bytes received from the transport. Ignored after an error.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        // Dropping the consumed prefix only once it is at least half the buffer moves each
+        // byte a bounded number of times: amortised O(n) over the stream.
+        if self.start > 0 && self.start >= self.buf.len() - self.start {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole packet, `Ok(None)` when more bytes are needed.
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let pending = self.buf.get(self.start..).unwrap_or_default();
+        match Packet::decode(self.version, pending, self.max_packet_size) {
+            Ok(Some((packet, n))) => {
+                self.start = self.start.saturating_add(n);
+                if self.start >= self.buf.len() {
+                    self.buf.clear();
+                    self.start = 0;
+                }
+                Ok(Some(packet))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.error = Some(e.clone());
+                self.buf = Vec::new();
+                self.start = 0;
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops buffered bytes and any error, for a new connection.
+    pub fn reset(&mut self, version: ProtocolVersion) {
+        self.version = version;
+        self.buf.clear();
+        self.start = 0;
+        self.error = None;
+    }
+
+    /// Bytes buffered and not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len().saturating_sub(self.start)
+    }
+
+    /// The protocol version packets are decoded with.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sticky_error_and_reset() {
+        let mut d = StreamDecoder::new(ProtocolVersion::V311, 16);
+        d.push(&[0xD0, 0, 0xC0]);
+        assert_eq!(d.next_packet(), Ok(Some(Packet::PingResp)));
+        assert_eq!(d.next_packet(), Ok(None));
+        assert_eq!(d.buffered(), 1);
+        d.push(&[0]);
+        assert_eq!(d.next_packet(), Ok(Some(Packet::PingReq)));
+        assert_eq!(d.buffered(), 0);
+        // Oversized: refused from the fixed header alone.
+        d.push(&[0x30, 0x7F]);
+        let err = DecodeError::PacketTooLarge { size: 129, max: 16 };
+        assert_eq!(d.next_packet(), Err(err.clone()));
+        d.push(&[0xD0, 0]);
+        assert_eq!(d.next_packet(), Err(err));
+        d.reset(ProtocolVersion::V5);
+        d.push(&[0xD0, 0]);
+        assert_eq!(d.next_packet(), Ok(Some(Packet::PingResp)));
+    }
+}

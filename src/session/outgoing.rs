@@ -1,0 +1,185 @@
+//! Outgoing publishes: the queue of those not yet sent, the in-flight window of those
+//! awaiting acknowledgement, and the packet identifiers they hold.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use crate::mqtt::{Publish, QoS};
+
+use super::events::PublishId;
+
+/// Where an in-flight publish stands in its QoS flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// QoS 1: PUBLISH sent, PUBACK awaited.
+    AwaitPubAck,
+    /// QoS 2: PUBLISH sent, PUBREC awaited.
+    AwaitPubRec,
+    /// QoS 2: PUBREL sent, PUBCOMP awaited.
+    AwaitPubComp,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub(crate) id: PublishId,
+    pub(crate) publish: Publish,
+    pub(crate) stage: Stage,
+    /// Written on the current connection; false after a reconnect until resent.
+    pub(crate) sent: bool,
+    /// Written on some connection of this session: a resend carries DUP.
+    pub(crate) sent_before: bool,
+}
+
+/// A publish accepted but not yet given a packet identifier.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub(crate) id: PublishId,
+    pub(crate) publish: Publish,
+}
+
+/// Outgoing state that survives reconnections of a persistent session.
+#[derive(Debug, Default)]
+pub(crate) struct Outgoing {
+    pub(crate) queue: VecDeque<Queued>,
+    /// In-flight publishes by send order, so that a resend keeps the original order.
+    inflight: BTreeMap<u64, InFlight>,
+    by_packet_id: HashMap<u16, u64>,
+    next_seq: u64,
+    /// Packet identifiers held by SUBSCRIBE / UNSUBSCRIBE awaiting their acks.
+    pub(crate) request_ids: HashSet<u16>,
+    last_packet_id: u16,
+}
+
+impl Outgoing {
+    pub(crate) fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// The next free packet identifier, never one held by an in-flight publish or a
+    /// pending subscribe/unsubscribe.
+    pub(crate) fn allocate_packet_id(&mut self) -> Option<u16> {
+        let mut candidate = self.last_packet_id;
+        for _ in 0..u16::MAX {
+            candidate = if candidate == u16::MAX {
+                1
+            } else {
+                candidate + 1
+            };
+            if !self.by_packet_id.contains_key(&candidate) && !self.request_ids.contains(&candidate)
+            {
+                self.last_packet_id = candidate;
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    /// Moves a queued QoS 1/2 publish into the window under `packet_id`.
+    pub(crate) fn start(&mut self, id: PublishId, mut publish: Publish, packet_id: u16) {
+        publish.packet_id = Some(packet_id);
+        publish.dup = false;
+        let stage = if publish.qos == QoS::ExactlyOnce {
+            Stage::AwaitPubRec
+        } else {
+            Stage::AwaitPubAck
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_packet_id.insert(packet_id, seq);
+        self.inflight.insert(
+            seq,
+            InFlight {
+                id,
+                publish,
+                stage,
+                sent: false,
+                sent_before: false,
+            },
+        );
+    }
+
+    pub(crate) fn get_mut(&mut self, packet_id: u16) -> Option<&mut InFlight> {
+        let seq = self.by_packet_id.get(&packet_id)?;
+        self.inflight.get_mut(seq)
+    }
+
+    pub(crate) fn finish(&mut self, packet_id: u16) -> Option<InFlight> {
+        let seq = self.by_packet_id.remove(&packet_id)?;
+        self.inflight.remove(&seq)
+    }
+
+    /// In-flight entries in send order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut InFlight> {
+        self.inflight.values_mut()
+    }
+
+    /// Drops every QoS 2 entry whose PUBREC already arrived and returns their ids: the
+    /// broker had the message, but a new session has no PUBREL to resume.
+    pub(crate) fn drop_released(&mut self) -> Vec<PublishId> {
+        let done: Vec<(u64, u16, PublishId)> = self
+            .inflight
+            .iter()
+            .filter(|(_, f)| f.stage == Stage::AwaitPubComp)
+            .map(|(seq, f)| (*seq, f.publish.packet_id.unwrap_or(0), f.id))
+            .collect();
+        done.into_iter()
+            .map(|(seq, pid, id)| {
+                self.inflight.remove(&seq);
+                self.by_packet_id.remove(&pid);
+                id
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::Properties;
+
+    fn publish(qos: QoS) -> Publish {
+        Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: "t".into(),
+            packet_id: None,
+            properties: Properties::default(),
+            payload: vec![],
+        }
+    }
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_wrap() {
+        let mut o = Outgoing::default();
+        o.last_packet_id = u16::MAX - 1;
+        let a = o.allocate_packet_id();
+        assert_eq!(a, Some(u16::MAX));
+        o.start(PublishId(1), publish(QoS::AtLeastOnce), u16::MAX);
+        o.request_ids.insert(1);
+        assert_eq!(o.allocate_packet_id(), Some(2));
+        o.last_packet_id = u16::MAX - 1;
+        assert_eq!(o.allocate_packet_id(), Some(2), "skips 65535 and 1");
+    }
+
+    #[test]
+    fn all_ids_in_use_is_reported_not_looped() {
+        let mut o = Outgoing::default();
+        for pid in 1..=u16::MAX {
+            o.request_ids.insert(pid);
+        }
+        assert_eq!(o.allocate_packet_id(), None);
+    }
+
+    #[test]
+    fn inflight_keeps_send_order() {
+        let mut o = Outgoing::default();
+        for (n, pid) in [(1, 40u16), (2, 3), (3, 700)] {
+            o.start(PublishId(n), publish(QoS::AtLeastOnce), pid);
+        }
+        let order: Vec<u64> = o.iter_mut().map(|f| f.id.0).collect();
+        assert_eq!(order, [1, 2, 3]);
+        assert!(o.finish(3).is_some());
+        assert!(o.finish(3).is_none());
+        assert_eq!(o.inflight_len(), 2);
+    }
+}
