@@ -8,7 +8,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: install test demo size fuzz clean
+.PHONY: install test demo size fuzz bench clean
 
 install:
 	@scripts/install.sh
@@ -18,8 +18,8 @@ install:
 # driven by tools/broker-control.mjs, and the release package build.
 test: install
 	@start=$$(date +%s)
-	trap 'echo; echo "make test: $$1 after $$(( $$(date +%s) - start )) s wall time"' EXIT
-	set -- failed
+	result=FAILED
+	trap 'echo; echo "make test: $$result after $$(( $$(date +%s) - start )) s wall time"' EXIT
 	step() {
 	  local t=$$(date +%s)
 	  echo; echo "==> $$*"
@@ -36,7 +36,7 @@ test: install
 	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown
 	step scripts/build-wasm.sh release
-	set -- passed
+	result=passed
 
 # Release build, Mosquitto and a static server for www/ on free 127.0.0.1 ports; Ctrl-C stops.
 demo: install
@@ -45,6 +45,10 @@ demo: install
 # Release wasm + JS glue sizes (raw, gzip -9) beside MQTT.js's bundle.
 size: install
 	@scripts/size.sh
+
+# Benchmarks with their baselines side by side (not part of make test).
+bench: install
+	@cargo bench --bench replay
 
 # cargo-fuzz on nightly for FUZZ_SECONDS (default 60), else the seed corpus as a test.
 fuzz: install

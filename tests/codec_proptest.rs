@@ -127,7 +127,11 @@ fn property_tables_match_the_spec() {
         for raw in 0..=255u8 {
             if let Ok(id) = PropertyId::try_from(raw) {
                 assert_eq!(id as u8, raw);
-                assert_eq!(id.is_allowed_in(t), allowed(t).contains(&id), "{id:?} in {t:?}");
+                assert_eq!(
+                    id.is_allowed_in(t),
+                    allowed(t).contains(&id),
+                    "{id:?} in {t:?}"
+                );
             }
         }
     }
@@ -233,7 +237,11 @@ fn restrict(mut p: Properties, keep: &[PropertyId]) -> Properties {
             *v = None;
         }
     }
-    drop(keep, PayloadFormatIndicator, &mut p.payload_format_indicator);
+    drop(
+        keep,
+        PayloadFormatIndicator,
+        &mut p.payload_format_indicator,
+    );
     drop(keep, MessageExpiryInterval, &mut p.message_expiry_interval);
     drop(keep, ContentType, &mut p.content_type);
     drop(keep, ResponseTopic, &mut p.response_topic);
@@ -242,13 +250,25 @@ fn restrict(mut p: Properties, keep: &[PropertyId]) -> Properties {
         p.subscription_identifiers.clear();
     }
     drop(keep, SessionExpiryInterval, &mut p.session_expiry_interval);
-    drop(keep, AssignedClientIdentifier, &mut p.assigned_client_identifier);
+    drop(
+        keep,
+        AssignedClientIdentifier,
+        &mut p.assigned_client_identifier,
+    );
     drop(keep, ServerKeepAlive, &mut p.server_keep_alive);
     drop(keep, AuthenticationMethod, &mut p.authentication_method);
     drop(keep, AuthenticationData, &mut p.authentication_data);
-    drop(keep, RequestProblemInformation, &mut p.request_problem_information);
+    drop(
+        keep,
+        RequestProblemInformation,
+        &mut p.request_problem_information,
+    );
     drop(keep, WillDelayInterval, &mut p.will_delay_interval);
-    drop(keep, RequestResponseInformation, &mut p.request_response_information);
+    drop(
+        keep,
+        RequestResponseInformation,
+        &mut p.request_response_information,
+    );
     drop(keep, ResponseInformation, &mut p.response_information);
     drop(keep, ServerReference, &mut p.server_reference);
     drop(keep, ReasonString, &mut p.reason_string);
@@ -310,7 +330,12 @@ fn reason(v: ProtocolVersion, t: PacketType) -> BoxedStrategy<ReasonCode> {
             R::NotAuthorized,
         ],
         (V311, PacketType::SubAck) => {
-            vec![R::Success, R::GrantedQoS1, R::GrantedQoS2, R::UnspecifiedError]
+            vec![
+                R::Success,
+                R::GrantedQoS1,
+                R::GrantedQoS2,
+                R::UnspecifiedError,
+            ]
         }
         (V311, _) => vec![R::Success],
         (V5, _) => (0..=255u8)
@@ -341,7 +366,15 @@ fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
         props(v, CONNECT),
     )
         .prop_map(
-            move |(clean_start, keep_alive, client_id, will, mut username, password, properties)| {
+            move |(
+                clean_start,
+                keep_alive,
+                client_id,
+                will,
+                mut username,
+                password,
+                properties,
+            )| {
                 if v == V311 && password.is_some() && username.is_none() {
                     username = Some(String::new());
                 }
@@ -468,15 +501,18 @@ fn suback(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
 }
 
 fn unsubscribe(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
-    (packet_id(), vec(topic_filter(), 1..4), props(v, UNSUBSCRIBE)).prop_map(
-        |(packet_id, filters, properties)| {
+    (
+        packet_id(),
+        vec(topic_filter(), 1..4),
+        props(v, UNSUBSCRIBE),
+    )
+        .prop_map(|(packet_id, filters, properties)| {
             Packet::Unsubscribe(Unsubscribe {
                 packet_id,
                 filters,
                 properties,
             })
-        },
-    )
+        })
 }
 
 fn unsuback(v: ProtocolVersion) -> impl Strategy<Value = Packet> {

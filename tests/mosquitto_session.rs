@@ -227,8 +227,8 @@ fn a_frozen_broker_is_declared_dead_within_one_and_a_half_keepalives_and_reconne
     let url = broker.ws_url();
     for v in VERSIONS {
         let mut config = Client::config(&format!("frozen-{v:?}"), v);
-        config.keep_alive_secs = 2;
-        let keepalive = Duration::from_secs(2);
+        config.keep_alive_secs = 4;
+        let keepalive = Duration::from_secs(4);
         let mut c = Client::anonymous(&url, config);
         c.connect();
         assert!(c.run_until(10 * SECS, Client::is_connected));
@@ -289,7 +289,10 @@ fn a_thousand_unacknowledged_publishes_are_redelivered_with_dup_pipelined() {
         assert!(publ.run_until(30 * SECS, |p| p.done_count() == 1000));
         assert_eq!(publ.last_session_present(), Some(true));
         assert_eq!(publ.written.len(), 1000);
-        assert!(publ.written.iter().all(|p| p.dup), "every resend carries DUP");
+        assert!(
+            publ.written.iter().all(|p| p.dup),
+            "every resend carries DUP"
+        );
         let after = &publ.events[before..];
         let connected_at = after
             .iter()

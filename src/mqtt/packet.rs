@@ -188,9 +188,10 @@ impl Packet {
                 })
             }
         };
-        // At most 1 + 4 + 268,435,455: no overflow even with a 32-bit usize.
-        let header = 1 + len_bytes;
-        let size = header + len as usize;
+        // At most 1 + 4 + 268,435,455, so saturation never happens with a 32-bit usize; it
+        // only keeps the arithmetic obviously panic-free.
+        let header = len_bytes.saturating_add(1);
+        let size = header.saturating_add(len as usize);
         if size > max_packet_size {
             return Err(DecodeError::PacketTooLarge {
                 size,

@@ -36,8 +36,9 @@ impl StreamDecoder {
         }
         // Dropping the consumed prefix only once it is at least half the buffer moves each
         // byte a bounded number of times: amortised O(n) over the stream.
-        if self.start > 0 && self.start >= self.buf.len() - self.start {
-            self.buf.drain(..self.start);
+        let consumed = self.start.min(self.buf.len());
+        if consumed > 0 && consumed >= self.buf.len() - consumed {
+            self.buf.drain(..consumed);
             self.start = 0;
         }
         self.buf.extend_from_slice(bytes);
@@ -110,5 +111,21 @@ mod tests {
         d.reset(ProtocolVersion::V5);
         d.push(&[0xD0, 0]);
         assert_eq!(d.next_packet(), Ok(Some(Packet::PingResp)));
+    }
+
+    #[test]
+    fn buffer_stays_small_on_a_long_stream() {
+        let mut d = StreamDecoder::new(ProtocolVersion::V5, 16);
+        let stream: Vec<u8> = [0xC0u8, 0, 0xD0, 0].repeat(10_000);
+        let mut n = 0;
+        for chunk in stream.chunks(3) {
+            d.push(chunk);
+            while let Some(_p) = d.next_packet().unwrap() {
+                n += 1;
+            }
+            assert!(d.buf.len() <= 8, "consumed bytes are dropped");
+        }
+        assert_eq!(n, 20_000);
+        assert_eq!(d.buffered(), 0);
     }
 }

@@ -44,7 +44,7 @@ pub enum Event {
     },
     /// An incoming application message (topic alias already resolved). QoS 2 messages are
     /// delivered exactly once; QoS 1 messages at least once.
-    Message(Publish),
+    Message(Box<Publish>),
     /// A publish finished: QoS 0 when written, QoS 1 on PUBACK, QoS 2 on PUBCOMP. A reason
     /// of 0x80 or more means the server refused it (or it could never be sent).
     PublishDone { id: PublishId, reason: ReasonCode },

@@ -652,9 +652,9 @@ impl Session {
             return;
         }
         match (publish.qos, publish.packet_id) {
-            (QoS::AtMostOnce, _) => self.emit(Event::Message(publish)),
+            (QoS::AtMostOnce, _) => self.emit(Event::Message(Box::new(publish))),
             (QoS::AtLeastOnce, Some(pid)) => {
-                self.emit(Event::Message(publish));
+                self.emit(Event::Message(Box::new(publish)));
                 self.send_ack(now_ms, Packet::PubAck, pid, ReasonCode::Success);
             }
             (QoS::ExactlyOnce, Some(pid)) => {
@@ -671,7 +671,7 @@ impl Session {
                         return;
                     }
                     self.incoming_qos2.insert(pid);
-                    self.emit(Event::Message(publish));
+                    self.emit(Event::Message(Box::new(publish)));
                 }
                 self.send_ack(now_ms, Packet::PubRec, pid, ReasonCode::Success);
             }
@@ -683,7 +683,7 @@ impl Session {
         let matches = self
             .outgoing
             .get_mut(ack.packet_id)
-            .is_some_and(|f| f.stage == Stage::AwaitPubAck);
+            .is_some_and(|f| f.stage == Stage::Qos1Sent);
         if matches {
             self.complete(now_ms, ack.packet_id, ack.reason);
         }
@@ -692,16 +692,16 @@ impl Session {
     fn on_pubrec(&mut self, now_ms: u64, ack: Ack) {
         let stage = self.outgoing.get_mut(ack.packet_id).map(|f| f.stage);
         match stage {
-            Some(Stage::AwaitPubRec) if ack.reason.is_error() => {
+            Some(Stage::Qos2Sent) if ack.reason.is_error() => {
                 self.complete(now_ms, ack.packet_id, ack.reason)
             }
-            Some(Stage::AwaitPubRec) | Some(Stage::AwaitPubComp) => {
+            Some(Stage::Qos2Sent) | Some(Stage::Released) => {
                 if let Some(f) = self.outgoing.get_mut(ack.packet_id) {
-                    f.stage = Stage::AwaitPubComp;
+                    f.stage = Stage::Released;
                 }
                 self.send_ack(now_ms, Packet::PubRel, ack.packet_id, ReasonCode::Success);
             }
-            Some(Stage::AwaitPubAck) => {}
+            Some(Stage::Qos1Sent) => {}
             None => {
                 let reason = self.v5_or_success(ReasonCode::PacketIdentifierNotFound);
                 self.send_ack(now_ms, Packet::PubRel, ack.packet_id, reason);
@@ -713,7 +713,7 @@ impl Session {
         let matches = self
             .outgoing
             .get_mut(ack.packet_id)
-            .is_some_and(|f| f.stage == Stage::AwaitPubComp);
+            .is_some_and(|f| f.stage == Stage::Released);
         if matches {
             self.complete(now_ms, ack.packet_id, ack.reason);
         }
@@ -829,12 +829,12 @@ impl Session {
             return;
         };
         let packet = match f.stage {
-            Stage::AwaitPubComp => Packet::PubRel(Ack {
+            Stage::Released => Packet::PubRel(Ack {
                 packet_id: pid,
                 reason: ReasonCode::Success,
                 properties: Properties::default(),
             }),
-            Stage::AwaitPubAck | Stage::AwaitPubRec => {
+            Stage::Qos1Sent | Stage::Qos2Sent => {
                 let mut p = f.publish.clone();
                 p.dup = f.sent_before;
                 Packet::Publish(p)

@@ -7,15 +7,15 @@ use crate::mqtt::{Publish, QoS};
 
 use super::events::PublishId;
 
-/// Where an in-flight publish stands in its QoS flow.
+/// Where an in-flight publish stands in its QoS flow: the acknowledgement it awaits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stage {
     /// QoS 1: PUBLISH sent, PUBACK awaited.
-    AwaitPubAck,
+    Qos1Sent,
     /// QoS 2: PUBLISH sent, PUBREC awaited.
-    AwaitPubRec,
+    Qos2Sent,
     /// QoS 2: PUBREL sent, PUBCOMP awaited.
-    AwaitPubComp,
+    Released,
 }
 
 #[derive(Debug, Clone)]
@@ -78,9 +78,9 @@ impl Outgoing {
         publish.packet_id = Some(packet_id);
         publish.dup = false;
         let stage = if publish.qos == QoS::ExactlyOnce {
-            Stage::AwaitPubRec
+            Stage::Qos2Sent
         } else {
-            Stage::AwaitPubAck
+            Stage::Qos1Sent
         };
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -118,7 +118,7 @@ impl Outgoing {
         let done: Vec<(u64, u16, PublishId)> = self
             .inflight
             .iter()
-            .filter(|(_, f)| f.stage == Stage::AwaitPubComp)
+            .filter(|(_, f)| f.stage == Stage::Released)
             .map(|(seq, f)| (*seq, f.publish.packet_id.unwrap_or(0), f.id))
             .collect();
         done.into_iter()
@@ -150,8 +150,10 @@ mod tests {
 
     #[test]
     fn packet_ids_skip_those_in_flight_and_wrap() {
-        let mut o = Outgoing::default();
-        o.last_packet_id = u16::MAX - 1;
+        let mut o = Outgoing {
+            last_packet_id: u16::MAX - 1,
+            ..Outgoing::default()
+        };
         let a = o.allocate_packet_id();
         assert_eq!(a, Some(u16::MAX));
         o.start(PublishId(1), publish(QoS::AtLeastOnce), u16::MAX);

@@ -27,6 +27,7 @@
 //! (and when a test panics while the broker is alive); its WebSocket listener ignores the
 //! bind address and listens on all interfaces.
 #![allow(dead_code)] // each test crate uses a different part of this module
+#![allow(clippy::disallowed_methods)] // the harness owns real time
 
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};

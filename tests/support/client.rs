@@ -180,14 +180,32 @@ impl Client {
         .max(Duration::from_millis(1));
         match self.ws.as_mut() {
             Some(ws) => {
+                // Wait for the first frame, then take whatever else is already there, as a
+                // browser's event loop would deliver a burst of frames.
                 let _ = ws.get_mut().set_read_timeout(Some(wait));
-                match ws.read() {
-                    Ok(Message::Binary(b)) => self.inbox.push_back(b.to_vec()),
-                    Ok(Message::Close(_)) => self.closed("closed by the broker"),
-                    Ok(_) => {}
-                    Err(tungstenite::Error::Io(e))
-                        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) => self.closed(&e.to_string()),
+                let mut first = true;
+                let closed = loop {
+                    match ws.read() {
+                        Ok(Message::Binary(b)) => self.inbox.push_back(b.to_vec()),
+                        Ok(Message::Close(_)) => break Some("closed by the broker".to_string()),
+                        Ok(_) => {}
+                        Err(tungstenite::Error::Io(e))
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
+                            break None
+                        }
+                        Err(e) => break Some(e.to_string()),
+                    }
+                    if first {
+                        first = false;
+                        let _ = ws.get_mut().set_nonblocking(true);
+                    }
+                };
+                if let Some(ws) = self.ws.as_mut() {
+                    let _ = ws.get_mut().set_nonblocking(false);
+                }
+                if let Some(why) = closed {
+                    self.closed(&why);
                 }
             }
             None => std::thread::sleep(wait),

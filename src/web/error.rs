@@ -1,0 +1,151 @@
+//! Errors at the JS boundary: a JS `Error` named `MqttError` with a stable `code` string.
+//!
+//! The codes are the only part of an error JS code may match on; messages are for people.
+
+use js_sys::{Error, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::session::{ConnectionError, SessionError};
+
+/// The stable codes carried by errors and `error` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Code {
+    /// The constructor's options are malformed (the message names the field).
+    InvalidOptions,
+    /// An argument of a method is malformed (unknown event name, callback not a function…).
+    InvalidArgument,
+    /// A topic name one cannot publish to (empty, wildcards, NUL, too long).
+    InvalidTopic,
+    /// A topic filter one cannot subscribe to.
+    InvalidFilter,
+    /// A QoS other than 0, 1 or 2.
+    InvalidQos,
+    /// A payload that is neither a string nor a `Uint8Array`.
+    InvalidPayload,
+    /// The offline queue is full (`offlineQueueLimit`).
+    QueueFull,
+    /// The packet exceeds the broker's maximum packet size.
+    PacketTooLarge,
+    /// The packet could not be encoded (a field too long for MQTT).
+    EncodeFailed,
+    /// All 65535 packet identifiers are in use.
+    PacketIdsExhausted,
+    /// The broker refused (or the session could not send) a publish.
+    PublishRefused,
+    /// The broker refused an unsubscribe.
+    UnsubscribeRefused,
+    /// The client was freed with a request still pending.
+    Disconnected,
+    /// The broker refused the connection (CONNACK with an error).
+    ConnectRefused,
+    /// The `credentials` callback threw or rejected.
+    Credentials,
+    /// The broker sent a malformed packet or broke the protocol.
+    Protocol,
+    /// The transport could not be created, failed, or delivered something that is not binary.
+    Transport,
+}
+
+impl Code {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidOptions => "INVALID_OPTIONS",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::InvalidTopic => "INVALID_TOPIC",
+            Code::InvalidFilter => "INVALID_FILTER",
+            Code::InvalidQos => "INVALID_QOS",
+            Code::InvalidPayload => "INVALID_PAYLOAD",
+            Code::QueueFull => "QUEUE_FULL",
+            Code::PacketTooLarge => "PACKET_TOO_LARGE",
+            Code::EncodeFailed => "ENCODE_FAILED",
+            Code::PacketIdsExhausted => "PACKET_IDS_EXHAUSTED",
+            Code::PublishRefused => "PUBLISH_REFUSED",
+            Code::UnsubscribeRefused => "UNSUBSCRIBE_REFUSED",
+            Code::Disconnected => "DISCONNECTED",
+            Code::ConnectRefused => "CONNECT_REFUSED",
+            Code::Credentials => "CREDENTIALS",
+            Code::Protocol => "PROTOCOL",
+            Code::Transport => "TRANSPORT",
+        }
+    }
+}
+
+/// A JS `Error` (name `MqttError`) with a `code` property.
+pub(crate) fn js_error(code: Code, message: &str) -> JsValue {
+    let error = Error::new(message);
+    error.set_name("MqttError");
+    // Setting a property on a fresh Error cannot fail.
+    let _ = Reflect::set(&error, &"code".into(), &code.as_str().into());
+    error.into()
+}
+
+/// The plain `{ code, message }` object of an `error` event.
+pub(crate) fn error_info(code: Code, message: &str) -> JsValue {
+    let info = Object::new();
+    let _ = Reflect::set(&info, &"code".into(), &code.as_str().into());
+    let _ = Reflect::set(&info, &"message".into(), &message.into());
+    info.into()
+}
+
+/// The JS error for a call the session refused.
+pub(crate) fn session_error(error: &SessionError) -> JsValue {
+    let code = match error {
+        SessionError::QueueFull { .. } => Code::QueueFull,
+        SessionError::InvalidTopic(_) => Code::InvalidTopic,
+        SessionError::InvalidFilter(_) | SessionError::NoFilters => Code::InvalidFilter,
+        SessionError::PacketIdsExhausted => Code::PacketIdsExhausted,
+        SessionError::PacketTooLarge { .. } => Code::PacketTooLarge,
+        SessionError::Encode(_) => Code::EncodeFailed,
+    };
+    js_error(code, &error.to_string())
+}
+
+/// The code of the `error` event that accompanies a `disconnect`, for the endings that are
+/// failures rather than ordinary losses of the link.
+pub(crate) fn connection_error_code(error: &ConnectionError) -> Option<Code> {
+    match error {
+        ConnectionError::Refused(_) => Some(Code::ConnectRefused),
+        ConnectionError::Credentials(_) => Some(Code::Credentials),
+        ConnectionError::Malformed(_) | ConnectionError::Protocol(_) => Some(Code::Protocol),
+        ConnectionError::ServerDisconnect(_)
+        | ConnectionError::KeepAliveTimeout
+        | ConnectionError::ConnectTimeout(_)
+        | ConnectionError::TransportClosed(_)
+        | ConnectionError::Requested => None,
+    }
+}
+
+/// A readable description of whatever JS threw or reported: an `Error`'s message, a string,
+/// a mini-program style `{ errMsg }` / `{ reason }` / `{ message }` object, or its type.
+pub(crate) fn describe(value: &JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<Error>() {
+        return String::from(error.message());
+    }
+    if let Some(s) = value.as_string() {
+        return s;
+    }
+    if value.is_object() {
+        for key in ["message", "errMsg", "reason"] {
+            if let Some(s) = Reflect::get(value, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .filter(|s| !s.is_empty())
+            {
+                return s;
+            }
+        }
+        if let Some(code) = Reflect::get(value, &"code".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+        {
+            return format!("code {code}");
+        }
+    }
+    if value.is_undefined() || value.is_null() {
+        return "no details".to_string();
+    }
+    value
+        .js_typeof()
+        .as_string()
+        .map_or_else(|| "unknown".to_string(), |t| format!("a {t}"))
+}
