@@ -1,3 +1,5 @@
 //! imcore: the client core of a chat app.
 pub mod mqtt;
 pub mod session;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

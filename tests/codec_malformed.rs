@@ -1,5 +1,6 @@
 //! Malformed packets, each breaking one rule, with the exact error it must produce, both
 //! from `Packet::decode` and from a `StreamDecoder` fed one byte at a time.
+#![cfg(not(target_arch = "wasm32"))] // proptest, std::fs: native only
 
 use imcore::mqtt::{
     DecodeError as E, Packet, PacketType as T, PropertyId as P, ProtocolVersion, ReasonCode as R,

@@ -1,6 +1,7 @@
 //! Property tests of the MQTT codec: every valid packet round-trips in both versions,
 //! stream reassembly does not depend on how the bytes are split, and arbitrary bytes never
 //! panic nor produce a packet that fails to round-trip.
+#![cfg(not(target_arch = "wasm32"))] // proptest, std::fs: native only
 
 use imcore::mqtt::{
     fuzz_check, Ack, Auth, ConnAck, Connect, Disconnect, Packet, PacketType, Properties,

@@ -103,9 +103,9 @@ pub(crate) fn payload_bytes(value: &JsValue) -> Option<Vec<u8>> {
 /// A QoS given as the number 0, 1 or 2.
 pub(crate) fn qos_of(value: &JsValue) -> Option<QoS> {
     match value.as_f64() {
-        Some(n) if n == 0.0 => Some(QoS::AtMostOnce),
-        Some(n) if n == 1.0 => Some(QoS::AtLeastOnce),
-        Some(n) if n == 2.0 => Some(QoS::ExactlyOnce),
+        Some(0.0) => Some(QoS::AtMostOnce),
+        Some(1.0) => Some(QoS::AtLeastOnce),
+        Some(2.0) => Some(QoS::ExactlyOnce),
         _ => None,
     }
 }
@@ -203,7 +203,10 @@ fn parse_will(will: &JsValue) -> Result<Will, Invalid> {
 
 /// What a `credentials()` promise resolved to: `{ username?, password? }` (or nothing), with
 /// the options' own `username` / `password` filling the fields it leaves out.
-pub(crate) fn parse_credentials(value: &JsValue, fallback: &Credentials) -> Result<Credentials, String> {
+pub(crate) fn parse_credentials(
+    value: &JsValue,
+    fallback: &Credentials,
+) -> Result<Credentials, String> {
     if value.is_undefined() || value.is_null() {
         return Ok(fallback.clone());
     }

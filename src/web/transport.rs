@@ -279,7 +279,8 @@ fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
         let buffer = Reflect::get(value, &"buffer".into()).ok()?;
         let offset = Reflect::get(value, &"byteOffset".into()).ok()?.as_f64()?;
         let length = Reflect::get(value, &"byteLength".into()).ok()?.as_f64()?;
-        let view = Uint8Array::new_with_byte_offset_and_length(&buffer, offset as u32, length as u32);
+        let view =
+            Uint8Array::new_with_byte_offset_and_length(&buffer, offset as u32, length as u32);
         return Some(view.to_vec());
     }
     if value.is_object() {

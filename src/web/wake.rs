@@ -8,9 +8,11 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventTarget, VisibilityState};
 
+type Listener = Closure<dyn Fn(JsValue)>;
+
 /// The listeners registered; removed again on drop.
 pub(crate) struct WakeListeners {
-    registered: Vec<(EventTarget, &'static str, Closure<dyn Fn(JsValue)>)>,
+    registered: Vec<(EventTarget, &'static str, Listener)>,
 }
 
 impl WakeListeners {
@@ -44,7 +46,7 @@ impl WakeListeners {
         listeners
     }
 
-    fn add(&mut self, target: EventTarget, event: &'static str, handler: Closure<dyn Fn(JsValue)>) {
+    fn add(&mut self, target: EventTarget, event: &'static str, handler: Listener) {
         if target
             .add_event_listener_with_callback(event, handler.as_ref().unchecked_ref())
             .is_ok()
@@ -57,7 +59,8 @@ impl WakeListeners {
 impl Drop for WakeListeners {
     fn drop(&mut self) {
         for (target, event, handler) in self.registered.drain(..) {
-            let _ = target.remove_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+            let _ =
+                target.remove_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
         }
     }
 }
@@ -65,6 +68,8 @@ impl Drop for WakeListeners {
 impl std::fmt::Debug for WakeListeners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let events: Vec<&str> = self.registered.iter().map(|(_, e, _)| *e).collect();
-        f.debug_struct("WakeListeners").field("events", &events).finish()
+        f.debug_struct("WakeListeners")
+            .field("events", &events)
+            .finish()
     }
 }

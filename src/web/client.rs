@@ -1,0 +1,922 @@
+//! `MqttClient`: the session, a transport, one timer and the JS callbacks, wired together.
+//!
+//! All state lives in one `Rc<RefCell<Inner>>`. The JS callbacks the shell registers (socket
+//! handlers, the timer, the `online` / `visibilitychange` listeners, the credentials promise)
+//! hold only a `Weak` to it, so freeing the `MqttClient` frees everything, and they never
+//! call into JS while it is borrowed: a step of the driver loop borrows the state, turns
+//! the session's next [`Output`] into an [`Action`], releases the borrow, and only then
+//! carries the action out. A JS callback that re-enters (a listener that publishes, a
+//! transport that reports synchronously from `send`) therefore finds the state free, and
+//! its own outputs join the same queue, in order.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+
+use super::clock::{random_seed, wall_ms, Clock};
+use super::error::{connection_error_code, describe, error_info, js_error, session_error, Code};
+use super::options::{self, parse_credentials, payload_bytes, qos_of};
+use super::timer::DeadlineTimer;
+use super::transport::{Link, Sink, Transport, TransportEvent};
+use super::wake::WakeListeners;
+use crate::mqtt::{Publish, QoS, SubscribeFilter};
+use crate::session::{Credentials, Event, Output, PublishId, RequestId, Session, SessionError};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Connection status, as a UI shows it. */
+export type Status = "idle" | "fetching-config" | "connecting" | "connected" | "reconnecting" | "offline";
+
+/** MQTT quality of service. */
+export type QoS = 0 | 1 | 2;
+
+/** Username and password for one connection attempt. */
+export interface MqttCredentials {
+  username?: string;
+  password?: string;
+}
+
+/** The last will, published by the broker if the connection drops without DISCONNECT. */
+export interface MqttWill {
+  topic: string;
+  payload: string | Uint8Array;
+  /** Default 0. */
+  qos?: QoS;
+  /** Default false. */
+  retain?: boolean;
+}
+
+/** Reconnecting after a lost connection: capped exponential backoff with full jitter. */
+export interface MqttReconnectOptions {
+  /** Default true. */
+  enabled?: boolean;
+  /** Ceiling of the first delay in ms; default 1000. */
+  initialDelayMs?: number;
+  /** Ceiling of every delay in ms; default 30000. */
+  maxDelayMs?: number;
+}
+
+/**
+ * A transport made by `MqttClientOptions.transport`: a binary duplex pipe (the WeChat
+ * mini-program's `wx.connectSocket`, a test double…). The client assigns the four `on*`
+ * callbacks right after the factory returns; report `onopen` asynchronously. `onerror`
+ * ends the transport like `onclose`.
+ */
+export interface MqttTransport {
+  send(data: ArrayBuffer): void;
+  close(): void;
+  onopen: (() => void) | null;
+  onmessage: ((data: ArrayBuffer) => void) | null;
+  onclose: ((reason?: string) => void) | null;
+  onerror: ((error?: unknown) => void) | null;
+}
+
+/** Makes a transport to `url`; `protocols` is `["mqtt"]`. */
+export type TransportFactory = (url: string, protocols: string[]) => MqttTransport;
+
+export interface MqttClientOptions {
+  /** Broker WebSocket URL, e.g. "wss://example.com/mqtt". */
+  url: string;
+  clientId: string;
+  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. */
+  protocolVersion?: 4 | 5;
+  /** Seconds; default 60; 0 turns keepalive off. */
+  keepAlive?: number;
+  /** Clean session / clean start; default false (a persistent session). */
+  clean?: boolean;
+  username?: string;
+  password?: string;
+  /**
+   * Called before every connection attempt (the chat backend issues a fresh password each
+   * time); fields it leaves out fall back to `username` / `password`.
+   */
+  credentials?: () => Promise<MqttCredentials>;
+  will?: MqttWill;
+  reconnect?: MqttReconnectOptions;
+  /** Publishes accepted but not yet written, at most; default 1000. */
+  offlineQueueLimit?: number;
+  /** Default: the browser `WebSocket` with subprotocol "mqtt". */
+  transport?: TransportFactory;
+}
+
+/** An application message received on a subscription. */
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+}
+
+export interface MqttConnectInfo {
+  sessionPresent: boolean;
+}
+
+export interface MqttDisconnectInfo {
+  /** Why the connection (or the attempt) ended. */
+  reason: string;
+  /** When the next attempt starts, in ms since the epoch like `Date.now()`; null if none. */
+  reconnectAt: number | null;
+}
+
+/** Stable error codes (of thrown / rejected `MqttError`s and of `error` events). */
+export type MqttErrorCode =
+  | "INVALID_OPTIONS" | "INVALID_ARGUMENT" | "INVALID_TOPIC" | "INVALID_FILTER"
+  | "INVALID_QOS" | "INVALID_PAYLOAD" | "QUEUE_FULL" | "PACKET_TOO_LARGE" | "ENCODE_FAILED"
+  | "PACKET_IDS_EXHAUSTED" | "PUBLISH_REFUSED" | "UNSUBSCRIBE_REFUSED" | "DISCONNECTED"
+  | "CONNECT_REFUSED" | "CREDENTIALS" | "PROTOCOL" | "TRANSPORT";
+
+/** What the constructor throws and the promises reject with. */
+export interface MqttError extends Error {
+  name: "MqttError";
+  code: MqttErrorCode;
+}
+
+/** The payload of an `error` event: a failure not tied to a promise. */
+export interface MqttErrorInfo {
+  code: MqttErrorCode;
+  message: string;
+}
+
+/** Event names and the value each listener receives. */
+export interface MqttClientEventMap {
+  status: Status;
+  message: MqttMessage;
+  connect: MqttConnectInfo;
+  disconnect: MqttDisconnectInfo;
+  error: MqttErrorInfo;
+}
+
+export interface MqttClient {
+  on(event: "status", cb: (status: Status) => void): void;
+  on(event: "message", cb: (message: MqttMessage) => void): void;
+  on(event: "connect", cb: (info: MqttConnectInfo) => void): void;
+  on(event: "disconnect", cb: (info: MqttDisconnectInfo) => void): void;
+  on(event: "error", cb: (error: MqttErrorInfo) => void): void;
+  /** Removes a listener added with `on` (the same function). */
+  off<K extends keyof MqttClientEventMap>(event: K, cb: (value: MqttClientEventMap[K]) => void): void;
+}
+"#;
+
+/// A JS callback to settle a promise with.
+struct Settle {
+    resolve: Function,
+    reject: Function,
+}
+
+/// A promise and the functions that settle it. (The executor runs synchronously inside
+/// `new Promise`, so the functions are always there.)
+fn promise() -> Option<(Promise, Settle)> {
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| {
+        settle = Some(Settle { resolve, reject });
+    });
+    settle.map(|settle| (promise, settle))
+}
+
+fn rejected(error: JsValue) -> Promise {
+    Promise::reject(&error)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Status,
+    Message,
+    Connect,
+    Disconnect,
+    Error,
+}
+
+impl Kind {
+    fn parse(name: &JsValue) -> Result<Kind, JsValue> {
+        match name.as_string().as_deref() {
+            Some("status") => Ok(Kind::Status),
+            Some("message") => Ok(Kind::Message),
+            Some("connect") => Ok(Kind::Connect),
+            Some("disconnect") => Ok(Kind::Disconnect),
+            Some("error") => Ok(Kind::Error),
+            _ => Err(js_error(
+                Code::InvalidArgument,
+                "unknown event: expected 'status', 'message', 'connect', 'disconnect' or 'error'",
+            )),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Listeners {
+    status: Vec<Function>,
+    message: Vec<Function>,
+    connect: Vec<Function>,
+    disconnect: Vec<Function>,
+    error: Vec<Function>,
+}
+
+impl Listeners {
+    fn of(&mut self, kind: Kind) -> &mut Vec<Function> {
+        match kind {
+            Kind::Status => &mut self.status,
+            Kind::Message => &mut self.message,
+            Kind::Connect => &mut self.connect,
+            Kind::Disconnect => &mut self.disconnect,
+            Kind::Error => &mut self.error,
+        }
+    }
+}
+
+/// Something to do in JS, decided while the state was borrowed, done after releasing it.
+enum Action {
+    /// Call the `credentials` callback and answer attempt `seq` with what it resolves to.
+    Credentials { seq: u64, callback: Function },
+    /// Open transport number `generation`.
+    Open {
+        generation: u64,
+        url: String,
+        factory: Option<Function>,
+    },
+    /// Write to transport number `generation`.
+    Send {
+        generation: u64,
+        link: Link,
+        bytes: Vec<u8>,
+    },
+    /// Unhook and close a transport.
+    Close(Transport),
+    /// Call every listener with `value`.
+    Notify {
+        listeners: Vec<Function>,
+        value: JsValue,
+    },
+    /// Resolve or reject a promise.
+    Settle { callback: Function, value: JsValue },
+}
+
+struct Inner {
+    session: Session,
+    clock: Clock,
+    url: String,
+    factory: Option<Function>,
+    credentials: Credentials,
+    credentials_fn: Option<Function>,
+    /// The current transport; `None` while none is open (or while one is being created).
+    transport: Option<Transport>,
+    /// Number of the newest transport; reports from older ones are ignored.
+    generation: u64,
+    /// Number of the newest credentials request; older answers are ignored.
+    credentials_seq: u64,
+    timer: DeadlineTimer,
+    listeners: Listeners,
+    publishes: HashMap<PublishId, Settle>,
+    subscribes: HashMap<RequestId, Settle>,
+    unsubscribes: HashMap<RequestId, Settle>,
+    actions: VecDeque<Action>,
+    wake: Option<WakeListeners>,
+    freed: bool,
+}
+
+impl Inner {
+    /// The next thing to do in JS, converting the session's outputs until there is one.
+    fn next_action(&mut self) -> Option<Action> {
+        loop {
+            if let Some(action) = self.actions.pop_front() {
+                return Some(action);
+            }
+            if self.freed {
+                return None;
+            }
+            let output = self.session.poll_output()?;
+            self.carry_out(output);
+        }
+    }
+
+    fn carry_out(&mut self, output: Output) {
+        let now = self.clock.now_ms();
+        match output {
+            Output::NeedCredentials { .. } => {
+                self.credentials_seq += 1;
+                match &self.credentials_fn {
+                    Some(callback) => self.actions.push_back(Action::Credentials {
+                        seq: self.credentials_seq,
+                        callback: callback.clone(),
+                    }),
+                    None => {
+                        let credentials = self.credentials.clone();
+                        self.session.handle_credentials(now, Ok(credentials));
+                    }
+                }
+            }
+            Output::Open => {
+                self.drop_transport();
+                self.generation += 1;
+                self.actions.push_back(Action::Open {
+                    generation: self.generation,
+                    url: self.url.clone(),
+                    factory: self.factory.clone(),
+                });
+            }
+            Output::Transmit(bytes) => {
+                if let Some(transport) = &self.transport {
+                    self.actions.push_back(Action::Send {
+                        generation: self.generation,
+                        link: transport.link(),
+                        bytes,
+                    });
+                }
+            }
+            Output::Close => self.drop_transport(),
+            Output::Event(event) => self.on_event(now, event),
+        }
+    }
+
+    /// Detaches the current transport; it is closed (in JS) by the driver loop.
+    fn drop_transport(&mut self) {
+        if let Some(transport) = self.transport.take() {
+            self.actions.push_back(Action::Close(transport));
+        }
+    }
+
+    fn notify(&mut self, kind: Kind, value: impl FnOnce() -> JsValue) {
+        let listeners = self.listeners.of(kind);
+        if !listeners.is_empty() {
+            let listeners = listeners.clone();
+            self.actions.push_back(Action::Notify {
+                listeners,
+                value: value(),
+            });
+        }
+    }
+
+    fn settle(&mut self, callback: Function, value: JsValue) {
+        self.actions.push_back(Action::Settle { callback, value });
+    }
+
+    fn on_event(&mut self, now: u64, event: Event) {
+        match event {
+            Event::Status(status) => self.notify(Kind::Status, || status.name().into()),
+            Event::Connected { session_present } => self.notify(Kind::Connect, || {
+                object(&[("sessionPresent", session_present.into())])
+            }),
+            Event::Disconnected {
+                error,
+                reconnect_at,
+            } => {
+                let reason = error.to_string();
+                if let Some(code) = connection_error_code(&error) {
+                    self.notify(Kind::Error, || error_info(code, &reason));
+                }
+                let reconnect_at = reconnect_at.map_or(JsValue::NULL, |at| {
+                    JsValue::from(wall_ms() + at.saturating_sub(now) as f64)
+                });
+                self.notify(Kind::Disconnect, || {
+                    object(&[("reason", reason.into()), ("reconnectAt", reconnect_at)])
+                });
+            }
+            Event::Message(publish) => self.notify(Kind::Message, || message(&publish)),
+            Event::PublishDone { id, reason } => {
+                if let Some(settle) = self.publishes.remove(&id) {
+                    if reason.is_error() {
+                        let message = format!(
+                            "publish failed: {reason:?} (reason code 0x{:02x})",
+                            reason.as_u8()
+                        );
+                        self.settle(settle.reject, js_error(Code::PublishRefused, &message));
+                    } else {
+                        self.settle(settle.resolve, JsValue::UNDEFINED);
+                    }
+                }
+            }
+            Event::Subscribed { id, reasons } => {
+                if let Some(settle) = self.subscribes.remove(&id) {
+                    let codes: Array = reasons.iter().map(|r| JsValue::from(r.as_u8())).collect();
+                    self.settle(settle.resolve, codes.into());
+                }
+            }
+            Event::Unsubscribed { id, reasons } => {
+                if let Some(settle) = self.unsubscribes.remove(&id) {
+                    match reasons.iter().find(|r| r.is_error()) {
+                        Some(reason) => {
+                            let message = format!(
+                                "unsubscribe refused: {reason:?} (reason code 0x{:02x})",
+                                reason.as_u8()
+                            );
+                            self.settle(
+                                settle.reject,
+                                js_error(Code::UnsubscribeRefused, &message),
+                            );
+                        }
+                        None => self.settle(settle.resolve, JsValue::UNDEFINED),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops everything for good (the JS object is being freed): DISCONNECT if connected,
+    /// close the transport, cancel the timer, remove the listeners, reject what is pending.
+    /// Returns what is left to do in JS.
+    fn shut_down(&mut self) -> Vec<Action> {
+        let now = self.clock.now_ms();
+        self.freed = true;
+        self.session.disconnect(now);
+        // Only writes, closes and settlements still matter; nobody listens any more.
+        let mut left: Vec<Action> = self
+            .actions
+            .drain(..)
+            .filter(|a| matches!(a, Action::Close(_) | Action::Settle { .. }))
+            .collect();
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Transmit(bytes) => {
+                    if let Some(transport) = &self.transport {
+                        left.push(Action::Send {
+                            generation: self.generation,
+                            link: transport.link(),
+                            bytes,
+                        });
+                    }
+                }
+                Output::Close => {
+                    if let Some(transport) = self.transport.take() {
+                        left.push(Action::Close(transport));
+                    }
+                }
+                Output::Event(_) | Output::NeedCredentials { .. } | Output::Open => {}
+            }
+        }
+        if let Some(transport) = self.transport.take() {
+            left.push(Action::Close(transport));
+        }
+        self.timer.cancel();
+        self.wake = None;
+        self.listeners = Listeners::default();
+        let pending = self
+            .publishes
+            .drain()
+            .map(|(_, s)| s)
+            .chain(self.subscribes.drain().map(|(_, s)| s))
+            .chain(self.unsubscribes.drain().map(|(_, s)| s));
+        for settle in pending {
+            left.push(Action::Settle {
+                callback: settle.reject,
+                value: js_error(Code::Disconnected, "the MqttClient was freed"),
+            });
+        }
+        left
+    }
+}
+
+/// `{ key: value, … }`.
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (key, value) in fields {
+        // Defining a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&o, &(*key).into(), value);
+    }
+    o.into()
+}
+
+fn message(publish: &Publish) -> JsValue {
+    let qos = match publish.qos {
+        QoS::AtMostOnce => 0u8,
+        QoS::AtLeastOnce => 1,
+        QoS::ExactlyOnce => 2,
+    };
+    object(&[
+        ("topic", publish.topic.as_str().into()),
+        (
+            "payload",
+            Uint8Array::from(publish.payload.as_slice()).into(),
+        ),
+        ("qos", qos.into()),
+        ("retain", publish.retain.into()),
+    ])
+}
+
+/// Runs `f` on the borrowed state; `None` if it is already borrowed (a bug: never with the
+/// driver loop's discipline, but a panic would kill the whole wasm instance).
+fn with_inner<R>(rc: &Rc<RefCell<Inner>>, f: impl FnOnce(&mut Inner) -> R) -> Option<R> {
+    match rc.try_borrow_mut() {
+        Ok(mut inner) => Some(f(&mut inner)),
+        Err(_) => {
+            web_sys::console::error_1(&"imcore: re-entrant call into MqttClient ignored".into());
+            None
+        }
+    }
+}
+
+/// The driver loop: carry out the session's outputs in order, then arm the timer for its
+/// next deadline.
+fn drive(rc: &Rc<RefCell<Inner>>) {
+    while let Some(action) = with_inner(rc, Inner::next_action).flatten() {
+        run(rc, action);
+    }
+    let weak = Rc::downgrade(rc);
+    with_inner(rc, |inner| {
+        if inner.freed {
+            inner.timer.cancel();
+            return;
+        }
+        let now = inner.clock.now_ms();
+        let deadline = inner.session.poll_timeout();
+        inner
+            .timer
+            .schedule(deadline, now, move |seq| on_timer(&weak, seq));
+    });
+}
+
+fn on_timer(weak: &Weak<RefCell<Inner>>, seq: u64) {
+    let Some(rc) = weak.upgrade() else {
+        return;
+    };
+    with_inner(&rc, |inner| {
+        inner.timer.fired(seq);
+        if !inner.freed {
+            let now = inner.clock.now_ms();
+            inner.session.handle_timeout(now);
+        }
+    });
+    drive(&rc);
+}
+
+/// Carries out one action; the state is not borrowed here.
+fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
+    match action {
+        Action::Credentials { seq, callback } => match callback.call0(&JsValue::UNDEFINED) {
+            Err(e) => answer_credentials(
+                rc,
+                seq,
+                Err(format!("credentials() threw: {}", describe(&e))),
+            ),
+            Ok(value) => {
+                let promise = Promise::resolve(&value);
+                let weak = Rc::downgrade(rc);
+                spawn_local(async move {
+                    let answer = JsFuture::from(promise)
+                        .await
+                        .map_err(|e| format!("credentials() rejected: {}", describe(&e)));
+                    if let Some(rc) = weak.upgrade() {
+                        answer_credentials(&rc, seq, answer);
+                    }
+                });
+            }
+        },
+        Action::Open {
+            generation,
+            url,
+            factory,
+        } => {
+            let weak = Rc::downgrade(rc);
+            let sink: Sink = Rc::new(move |event| {
+                if let Some(rc) = weak.upgrade() {
+                    on_transport_event(&rc, generation, event);
+                }
+            });
+            let opened = Transport::open(&url, factory.as_ref(), sink);
+            let stale = with_inner(rc, |inner| {
+                let current = !inner.freed && inner.generation == generation;
+                match opened {
+                    Ok(transport) if current && inner.transport.is_none() => {
+                        inner.transport = Some(transport);
+                        None
+                    }
+                    Ok(transport) => Some(transport),
+                    Err(why) => {
+                        if current {
+                            inner.notify(Kind::Error, || error_info(Code::Transport, &why));
+                            let now = inner.clock.now_ms();
+                            inner.session.handle_transport_closed(now, &why);
+                        }
+                        None
+                    }
+                }
+            });
+            // Closed here, outside the borrow: a JS transport's close() may call back.
+            drop(stale);
+        }
+        Action::Send {
+            generation,
+            link,
+            bytes,
+        } => {
+            if let Err(why) = link.send(&bytes) {
+                on_transport_event(rc, generation, TransportEvent::Failed(why));
+            }
+        }
+        Action::Close(mut transport) => transport.close(),
+        Action::Notify { listeners, value } => {
+            for listener in listeners {
+                if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {
+                    web_sys::console::error_2(&"imcore: an MqttClient listener threw".into(), &e);
+                }
+            }
+        }
+        Action::Settle { callback, value } => {
+            let _ = callback.call1(&JsValue::UNDEFINED, &value);
+        }
+    }
+}
+
+fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<JsValue, String>) {
+    with_inner(rc, |inner| {
+        if inner.freed || seq != inner.credentials_seq {
+            return;
+        }
+        let credentials = answer.and_then(|v| parse_credentials(&v, &inner.credentials));
+        let now = inner.clock.now_ms();
+        inner.session.handle_credentials(now, credentials);
+    });
+    drive(rc);
+}
+
+fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: TransportEvent) {
+    let acted = with_inner(rc, |inner| {
+        if inner.freed || inner.generation != generation || inner.transport.is_none() {
+            return false;
+        }
+        let now = inner.clock.now_ms();
+        match event {
+            TransportEvent::Open => inner.session.handle_transport_open(now),
+            TransportEvent::Data(bytes) => inner.session.handle_bytes(now, &bytes),
+            TransportEvent::Closed(why) => {
+                inner.drop_transport();
+                inner.session.handle_transport_closed(now, &why);
+            }
+            TransportEvent::Failed(why) => {
+                inner.drop_transport();
+                inner.notify(Kind::Error, || error_info(Code::Transport, &why));
+                inner.session.handle_transport_closed(now, &why);
+            }
+        }
+        true
+    });
+    if acted == Some(true) {
+        drive(rc);
+    }
+}
+
+/// An MQTT client over WebSocket (or a transport of your own), driven by imcore's session.
+///
+/// Create it, add listeners with `on`, then `connect()`. It reconnects by itself (with
+/// backoff; at once when the browser comes back online or the page becomes visible), keeps
+/// publishes made while offline (up to `offlineQueueLimit`) and renews subscriptions the
+/// broker lost. Keep a reference while it is in use, and call `free()` when done.
+#[wasm_bindgen]
+pub struct MqttClient {
+    inner: Rc<RefCell<Inner>>,
+}
+
+#[wasm_bindgen]
+impl MqttClient {
+    /// Checks the options (throws an `MqttError` with code `INVALID_OPTIONS` naming the bad
+    /// field); does not connect yet.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "MqttClientOptions")] options: JsValue,
+    ) -> Result<MqttClient, JsValue> {
+        let options::Options {
+            url,
+            config,
+            credentials,
+            credentials_fn,
+            transport,
+        } = options::parse(&options, random_seed())?;
+        let inner = Rc::new(RefCell::new(Inner {
+            session: Session::new(config),
+            clock: Clock::new(),
+            url,
+            factory: transport,
+            credentials,
+            credentials_fn,
+            transport: None,
+            generation: 0,
+            credentials_seq: 0,
+            timer: DeadlineTimer::default(),
+            listeners: Listeners::default(),
+            publishes: HashMap::new(),
+            subscribes: HashMap::new(),
+            unsubscribes: HashMap::new(),
+            actions: VecDeque::new(),
+            wake: None,
+            freed: false,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let wake = WakeListeners::install(move || {
+            if let Some(rc) = weak.upgrade() {
+                wake(&rc);
+            }
+        });
+        with_inner(&inner, |i| i.wake = Some(wake));
+        Ok(MqttClient { inner })
+    }
+
+    /// Starts connecting (from `idle` or `offline`); does nothing if already under way.
+    pub fn connect(&self) {
+        self.input(|session, now| session.connect(now));
+    }
+
+    /// Ends the connection (DISCONNECT, so no last will) and stays `idle` until `connect()`.
+    /// Publishes not yet acknowledged are kept for then (their promises stay pending).
+    pub fn disconnect(&self) {
+        self.input(|session, now| session.disconnect(now));
+    }
+
+    /// Reconnects at once if waiting to reconnect, or checks a connection that may have
+    /// died unnoticed (an immediate PINGREQ). Called by itself on the browser's `online`
+    /// event and when the page becomes visible; hosts without those (a mini-program) call it
+    /// from their own signal, such as `wx.onAppShow`.
+    pub fn wake(&self) {
+        wake(&self.inner);
+    }
+
+    /// The connection status.
+    #[wasm_bindgen(getter, unchecked_return_type = "Status")]
+    pub fn status(&self) -> String {
+        with_inner(&self.inner, |inner| inner.session.status().name())
+            .unwrap_or("idle")
+            .to_string()
+    }
+
+    /// Subscribes to `filter` at `qos` (default 0). Resolves with the broker's answer:
+    /// the granted QoS, or a reason code of 0x80 or more if refused. Renewed by itself
+    /// whenever the broker lost the session.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number[]>")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "QoS")] qos: JsValue,
+    ) -> Promise {
+        let Some(filter) = filter.as_string() else {
+            return rejected(js_error(
+                Code::InvalidFilter,
+                "the topic filter must be a string",
+            ));
+        };
+        let qos = match optional_qos(&qos) {
+            Ok(qos) => qos,
+            Err(e) => return rejected(e),
+        };
+        self.request(
+            |session, now| session.subscribe(now, vec![SubscribeFilter::new(filter, qos)]),
+            |inner, id, settle| {
+                inner.subscribes.insert(id, settle);
+            },
+        )
+    }
+
+    /// Unsubscribes from `filter`. Rejects with `UNSUBSCRIBE_REFUSED` if an MQTT 5 broker
+    /// refuses.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unsubscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
+    ) -> Promise {
+        let Some(filter) = filter.as_string() else {
+            return rejected(js_error(
+                Code::InvalidFilter,
+                "the topic filter must be a string",
+            ));
+        };
+        self.request(
+            |session, now| session.unsubscribe(now, vec![filter]),
+            |inner, id, settle| {
+                inner.unsubscribes.insert(id, settle);
+            },
+        )
+    }
+
+    /// Publishes `payload` (a string is sent as UTF-8) on `topic` at `qos` (default 0).
+    /// Resolves when done: QoS 0 when written, QoS 1 on PUBACK, QoS 2 on PUBCOMP; while
+    /// offline it waits in the queue. Rejects with `PUBLISH_REFUSED` (the broker refused),
+    /// `QUEUE_FULL`, `INVALID_TOPIC`, `INVALID_PAYLOAD`, `INVALID_QOS` or `PACKET_TOO_LARGE`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn publish(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] payload: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "QoS")] qos: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "boolean")] retain: JsValue,
+    ) -> Promise {
+        let Some(topic) = topic.as_string() else {
+            return rejected(js_error(Code::InvalidTopic, "the topic must be a string"));
+        };
+        let Some(payload) = payload_bytes(&payload) else {
+            return rejected(js_error(
+                Code::InvalidPayload,
+                "the payload must be a string or a Uint8Array",
+            ));
+        };
+        let qos = match optional_qos(&qos) {
+            Ok(qos) => qos,
+            Err(e) => return rejected(e),
+        };
+        let retain = match (retain.is_undefined() || retain.is_null(), retain.as_bool()) {
+            (true, _) => false,
+            (false, Some(retain)) => retain,
+            (false, None) => {
+                return rejected(js_error(Code::InvalidArgument, "retain must be a boolean"))
+            }
+        };
+        self.request(
+            |session, now| session.publish(now, &topic, payload, qos, retain),
+            |inner, id, settle| {
+                inner.publishes.insert(id, settle);
+            },
+        )
+    }
+
+    /// Adds a listener for `event` (typed by the overloads in the `.d.ts`).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: JsValue, callback: JsValue) -> Result<(), JsValue> {
+        let kind = Kind::parse(&event)?;
+        let callback = callback
+            .dyn_into::<Function>()
+            .map_err(|_| js_error(Code::InvalidArgument, "the listener must be a function"))?;
+        with_inner(&self.inner, |inner| inner.listeners.of(kind).push(callback));
+        Ok(())
+    }
+
+    /// Removes a listener added with `on`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: JsValue, callback: JsValue) -> Result<(), JsValue> {
+        let kind = Kind::parse(&event)?;
+        with_inner(&self.inner, |inner| {
+            let listeners = inner.listeners.of(kind);
+            if let Some(at) = listeners.iter().position(|f| JsValue::from(f) == callback) {
+                listeners.remove(at);
+            }
+        });
+        Ok(())
+    }
+}
+
+impl MqttClient {
+    /// Feeds one input to the session, then runs the driver loop.
+    fn input(&self, f: impl FnOnce(&mut Session, u64)) {
+        with_inner(&self.inner, |inner| {
+            if !inner.freed {
+                let now = inner.clock.now_ms();
+                f(&mut inner.session, now);
+            }
+        });
+        drive(&self.inner);
+    }
+
+    /// Makes a request of the session and registers its promise under the id the session
+    /// gave it, in the same borrow: the completion (a QoS 0 publish is done as soon as it is
+    /// written) is only delivered by the driver loop that runs afterwards.
+    fn request<Id>(
+        &self,
+        call: impl FnOnce(&mut Session, u64) -> Result<Id, SessionError>,
+        register: impl FnOnce(&mut Inner, Id, Settle),
+    ) -> Promise {
+        let Some((promise, settle)) = promise() else {
+            return rejected(js_error(Code::InvalidArgument, "cannot create a Promise"));
+        };
+        let outcome = with_inner(&self.inner, |inner| {
+            let now = inner.clock.now_ms();
+            match call(&mut inner.session, now) {
+                Ok(id) => {
+                    register(inner, id, settle);
+                    Ok(())
+                }
+                Err(e) => Err(session_error(&e)),
+            }
+        });
+        drive(&self.inner);
+        match outcome {
+            Some(Ok(())) => promise,
+            Some(Err(e)) => rejected(e),
+            None => rejected(js_error(Code::InvalidArgument, "re-entrant call ignored")),
+        }
+    }
+}
+
+impl Drop for MqttClient {
+    fn drop(&mut self) {
+        let left = with_inner(&self.inner, Inner::shut_down).unwrap_or_default();
+        for action in left {
+            run(&self.inner, action);
+        }
+    }
+}
+
+fn wake(rc: &Rc<RefCell<Inner>>) {
+    with_inner(rc, |inner| {
+        if !inner.freed {
+            let now = inner.clock.now_ms();
+            inner.session.wake(now);
+        }
+    });
+    drive(rc);
+}
+
+/// A QoS argument that may be left out (0).
+fn optional_qos(value: &JsValue) -> Result<QoS, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(QoS::AtMostOnce);
+    }
+    qos_of(value).ok_or_else(|| js_error(Code::InvalidQos, "qos must be 0, 1 or 2"))
+}
