@@ -42,6 +42,15 @@ echo "[build-wasm] wasm-bindgen --target web --out-dir pkg"
 rm -rf pkg
 wasm-bindgen --target web --typescript --out-dir pkg "${bindgen_flags[@]}" "$wasm"
 
+# wasm-bindgen types the raw exports of the module (InitOutput, imcore_bg.wasm.d.ts) with
+# `any`; the package promises exact types, and `unknown` is what those values are to a caller.
+sed -i -E '/^export interface InitOutput/,/^}/ s/\bany\b/unknown/g' pkg/imcore.d.ts
+sed -i -E 's/\bany\b/unknown/g' pkg/imcore_bg.wasm.d.ts
+if grep -nE '([:<|,(]|=>)[[:space:]]*any\b' pkg/imcore.d.ts pkg/imcore_bg.wasm.d.ts; then
+  echo "[build-wasm] error: the type declarations above still say 'any'" >&2
+  exit 1
+fi
+
 if [ "$mode" = release ]; then
   before=$(wc -c <pkg/imcore_bg.wasm)
   node_modules/.bin/wasm-opt -Oz \

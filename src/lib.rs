@@ -1,4 +1,31 @@
-//! imcore: the client core of a chat app.
+//! imcore: the client core of a chat app, compiled to WebAssembly for a web page or a
+//! WeChat mini-program, and tested natively.
+//!
+//! ```text
+//!             ┌──────────── pure core: no IO, no clock, no JS ────────────┐
+//!  bytes in → │ mqtt:: codec ─▶ session:: MQTT state machine               │ → bytes out
+//!  now (ms) → │ (packets,       (connect, QoS 0/1/2, in-flight window,     │ → next deadline
+//!  commands → │  stream)         keepalive, reconnect backoff)             │ → events
+//!             └───────────────────────────▲────────────────────────────────┘
+//!                                         │ driven by
+//!             ┌───────────── web:: shell (wasm32 only) ────────────────────┐
+//!             │ WebSocket or any JS transport · one timer · online/visible │
+//!             │ wake-ups · wasm-bindgen `MqttClient`                        │
+//!             └─────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! * [`mqtt`]: the MQTT 3.1.1 / 5.0 codec — every packet, property and reason code, and a
+//!   stream decoder that reassembles packets from arbitrary splits of the byte stream.
+//! * [`session`]: the sans-IO session. Every input takes `now_ms`; outputs (bytes to write,
+//!   transport to open or close, credentials to fetch, events) are drained in order, and
+//!   the session names its next deadline. Time and randomness are inputs, so every test
+//!   scripts them.
+//! * `web` (wasm32 only): the thin shell that connects the session to a browser
+//!   `WebSocket` (or a JS object with the same shape, such as a mini-program socket),
+//!   `setTimeout` and the page's online / visibility events.
+//!
+//! Nothing reachable from network input panics: malformed bytes are typed errors
+//! ([`mqtt::DecodeError`]) that end the connection, which then reconnects.
 pub mod mqtt;
 pub mod session;
 #[cfg(target_arch = "wasm32")]

@@ -34,7 +34,7 @@ fn connected(url: &str, id: &str, v: ProtocolVersion) -> Client {
 fn subscribed(url: &str, id: &str, v: ProtocolVersion, topic: &str) -> Client {
     let mut c = connected(url, id, v);
     c.subscribe(topic, QoS::ExactlyOnce);
-    assert!(c.run_until(10 * SECS, |c| c.subscribed_count() == 1));
+    assert!(c.run_until(30 * SECS, |c| c.subscribed_count() == 1));
     c
 }
 
@@ -164,7 +164,7 @@ fn sigkill_and_restart_mid_stream_reconnects_with_hook_credentials_and_loses_not
         );
         sub.connect();
         sub.subscribe("kill/t", QoS::AtLeastOnce);
-        assert!(sub.run_until(10 * SECS, |c| c.subscribed_count() == 1));
+        assert!(sub.run_until(30 * SECS, |c| c.subscribed_count() == 1));
         let mut publ = Client::new(
             &url,
             Client::config(&format!("kill-pub-{v:?}"), v),

@@ -161,7 +161,15 @@ export interface MqttClient {
 }
 "#;
 
-/// A JS callback to settle a promise with.
+/// A request whose promise is pending, by the id the session gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Pending {
+    Publish(PublishId),
+    Subscribe(RequestId),
+    Unsubscribe(RequestId),
+}
+
+/// The functions that settle a promise.
 struct Settle {
     resolve: Function,
     reject: Function,
@@ -269,9 +277,8 @@ struct Inner {
     credentials_seq: u64,
     timer: DeadlineTimer,
     listeners: Listeners,
-    publishes: HashMap<PublishId, Settle>,
-    subscribes: HashMap<RequestId, Settle>,
-    unsubscribes: HashMap<RequestId, Settle>,
+    /// The promises of requests the session has not finished yet.
+    pending: HashMap<Pending, Settle>,
     actions: VecDeque<Action>,
     wake: Option<WakeListeners>,
     freed: bool,
@@ -376,7 +383,7 @@ impl Inner {
             }
             Event::Message(publish) => self.notify(Kind::Message, || message(&publish)),
             Event::PublishDone { id, reason } => {
-                if let Some(settle) = self.publishes.remove(&id) {
+                if let Some(settle) = self.pending.remove(&Pending::Publish(id)) {
                     if reason.is_error() {
                         let message = format!(
                             "publish failed: {reason:?} (reason code 0x{:02x})",
@@ -389,13 +396,13 @@ impl Inner {
                 }
             }
             Event::Subscribed { id, reasons } => {
-                if let Some(settle) = self.subscribes.remove(&id) {
+                if let Some(settle) = self.pending.remove(&Pending::Subscribe(id)) {
                     let codes: Array = reasons.iter().map(|r| JsValue::from(r.as_u8())).collect();
                     self.settle(settle.resolve, codes.into());
                 }
             }
             Event::Unsubscribed { id, reasons } => {
-                if let Some(settle) = self.unsubscribes.remove(&id) {
+                if let Some(settle) = self.pending.remove(&Pending::Unsubscribe(id)) {
                     match reasons.iter().find(|r| r.is_error()) {
                         Some(reason) => {
                             let message = format!(
@@ -421,11 +428,17 @@ impl Inner {
         let now = self.clock.now_ms();
         self.freed = true;
         self.session.disconnect(now);
-        // Only writes, closes and settlements still matter; nobody listens any more.
+        // Writes, closes and settlements still matter; nobody listens any more, and nothing
+        // new is opened.
         let mut left: Vec<Action> = self
             .actions
             .drain(..)
-            .filter(|a| matches!(a, Action::Close(_) | Action::Settle { .. }))
+            .filter(|a| {
+                matches!(
+                    a,
+                    Action::Send { .. } | Action::Close(_) | Action::Settle { .. }
+                )
+            })
             .collect();
         while let Some(output) = self.session.poll_output() {
             match output {
@@ -452,13 +465,7 @@ impl Inner {
         self.timer.cancel();
         self.wake = None;
         self.listeners = Listeners::default();
-        let pending = self
-            .publishes
-            .drain()
-            .map(|(_, s)| s)
-            .chain(self.subscribes.drain().map(|(_, s)| s))
-            .chain(self.unsubscribes.drain().map(|(_, s)| s));
-        for settle in pending {
+        for (_, settle) in self.pending.drain() {
             left.push(Action::Settle {
                 callback: settle.reject,
                 value: js_error(Code::Disconnected, "the MqttClient was freed"),
@@ -620,13 +627,19 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
 }
 
 fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<JsValue, String>) {
+    let current = |inner: &Inner| !inner.freed && seq == inner.credentials_seq;
+    let Some(Some(fallback)) = with_inner(rc, |inner| {
+        current(inner).then(|| inner.credentials.clone())
+    }) else {
+        return;
+    };
+    // Outside the borrow: reading the answer's fields may run the application's getters.
+    let credentials = answer.and_then(|v| parse_credentials(&v, &fallback));
     with_inner(rc, |inner| {
-        if inner.freed || seq != inner.credentials_seq {
-            return;
+        if current(inner) {
+            let now = inner.clock.now_ms();
+            inner.session.handle_credentials(now, credentials);
         }
-        let credentials = answer.and_then(|v| parse_credentials(&v, &inner.credentials));
-        let now = inner.clock.now_ms();
-        inner.session.handle_credentials(now, credentials);
     });
     drive(rc);
 }
@@ -695,9 +708,7 @@ impl MqttClient {
             credentials_seq: 0,
             timer: DeadlineTimer::default(),
             listeners: Listeners::default(),
-            publishes: HashMap::new(),
-            subscribes: HashMap::new(),
-            unsubscribes: HashMap::new(),
+            pending: HashMap::new(),
             actions: VecDeque::new(),
             wake: None,
             freed: false,
@@ -761,7 +772,7 @@ impl MqttClient {
         self.request(
             |session, now| session.subscribe(now, vec![SubscribeFilter::new(filter, qos)]),
             |inner, id, settle| {
-                inner.subscribes.insert(id, settle);
+                inner.pending.insert(Pending::Subscribe(id), settle);
             },
         )
     }
@@ -782,7 +793,7 @@ impl MqttClient {
         self.request(
             |session, now| session.unsubscribe(now, vec![filter]),
             |inner, id, settle| {
-                inner.unsubscribes.insert(id, settle);
+                inner.pending.insert(Pending::Unsubscribe(id), settle);
             },
         )
     }
@@ -822,7 +833,7 @@ impl MqttClient {
         self.request(
             |session, now| session.publish(now, &topic, payload, qos, retain),
             |inner, id, settle| {
-                inner.publishes.insert(id, settle);
+                inner.pending.insert(Pending::Publish(id), settle);
             },
         )
     }
