@@ -524,13 +524,29 @@ impl Session {
             for f in self.outgoing.iter_mut() {
                 f.sent_before = false;
             }
-            if !self.subscriptions.is_empty() {
-                let all = self.subscriptions.clone();
+            // Filters a pending request is about to (re)subscribe need no second SUBSCRIBE.
+            let pending: Vec<&str> = self
+                .requests
+                .values()
+                .filter_map(|r| match &r.kind {
+                    RequestKind::Subscribe(filters) => Some(filters),
+                    RequestKind::Unsubscribe(_) => None,
+                })
+                .flatten()
+                .map(|f| f.filter.as_str())
+                .collect();
+            let renew: Vec<SubscribeFilter> = self
+                .subscriptions
+                .iter()
+                .filter(|s| !pending.contains(&s.filter.as_str()))
+                .cloned()
+                .collect();
+            if !renew.is_empty() {
                 let token = RequestId(self.token());
                 self.requests.insert(
                     token,
                     Request {
-                        kind: RequestKind::Subscribe(all),
+                        kind: RequestKind::Subscribe(renew),
                         packet_id: None,
                     },
                 );

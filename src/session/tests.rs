@@ -813,3 +813,27 @@ fn a_late_credentials_answer_after_a_timeout_is_ignored() {
     sim.drain();
     assert_eq!(sim.opens, 0);
 }
+
+#[test]
+fn a_subscribe_made_before_connack_is_sent_once() {
+    let mut sim = Sim::new(Sim::config(ProtocolVersion::V311));
+    sim.s.connect(sim.now);
+    sim.drain();
+    sim.s.handle_credentials(sim.now, Ok(Credentials::default()));
+    sim.s.handle_transport_open(sim.now);
+    sim.s
+        .subscribe(sim.now, vec![SubscribeFilter::new("chat_1", QoS::AtLeastOnce)])
+        .unwrap();
+    sim.take_sent();
+    sim.server_sends(Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason: ReasonCode::Success,
+        properties: Properties::default(),
+    }));
+    let subscribes = sim
+        .take_sent()
+        .into_iter()
+        .filter(|p| matches!(p, Packet::Subscribe(_)))
+        .count();
+    assert_eq!(subscribes, 1);
+}
