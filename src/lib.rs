@@ -26,6 +26,7 @@
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
 //! ([`mqtt::DecodeError`]) that end the connection, which then reconnects.
+pub mod chat;
 pub mod mqtt;
 pub mod session;
 #[cfg(target_arch = "wasm32")]

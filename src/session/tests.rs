@@ -819,10 +819,14 @@ fn a_subscribe_made_before_connack_is_sent_once() {
     let mut sim = Sim::new(Sim::config(ProtocolVersion::V311));
     sim.s.connect(sim.now);
     sim.drain();
-    sim.s.handle_credentials(sim.now, Ok(Credentials::default()));
+    sim.s
+        .handle_credentials(sim.now, Ok(Credentials::default()));
     sim.s.handle_transport_open(sim.now);
     sim.s
-        .subscribe(sim.now, vec![SubscribeFilter::new("chat_1", QoS::AtLeastOnce)])
+        .subscribe(
+            sim.now,
+            vec![SubscribeFilter::new("chat_1", QoS::AtLeastOnce)],
+        )
         .unwrap();
     sim.take_sent();
     sim.server_sends(Packet::ConnAck(ConnAck {

@@ -1,0 +1,100 @@
+//! What a chat payload says, once decoded: the input of the store.
+
+use super::ids::{ConversationId, ServerId, UserId};
+
+/// `msg_type` values of PROTOCOL.md, plus the room extensions (7, 8).
+pub mod msg_type {
+    pub const TEXT: i64 = 1;
+    pub const IMAGE: i64 = 2;
+    pub const VIDEO: i64 = 3;
+    pub const REVOKE: i64 = 5;
+    pub const READ: i64 = 6;
+    /// A room system notice (someone joined or left), `msg_content: {"content": "…"}`.
+    pub const SYSTEM: i64 = 7;
+    /// A room's member list, `{"msg_type": 8, "conversation_id": "room_1", "members": [1, 2]}`.
+    pub const MEMBERS: i64 = 8;
+}
+
+/// The content of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Content {
+    Text {
+        text: String,
+    },
+    Image {
+        url: String,
+        cover: Option<String>,
+    },
+    Video {
+        url: String,
+        cover: Option<String>,
+    },
+    /// A room notice such as "alice joined".
+    System {
+        text: String,
+    },
+    /// A `msg_type` this version does not know: kept with its raw `msg_content` JSON, so a
+    /// newer sender's message is shown as "unsupported" rather than lost.
+    Custom {
+        msg_type: i64,
+        raw: String,
+    },
+}
+
+impl Content {
+    /// The `msg_type` this content travels as.
+    pub fn msg_type(&self) -> i64 {
+        match self {
+            Content::Text { .. } => msg_type::TEXT,
+            Content::Image { .. } => msg_type::IMAGE,
+            Content::Video { .. } => msg_type::VIDEO,
+            Content::System { .. } => msg_type::SYSTEM,
+            Content::Custom { msg_type, .. } => *msg_type,
+        }
+    }
+}
+
+/// A message as the backend (HTTP) or a peer (MQTT) describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireMessage {
+    pub id: ServerId,
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    /// The peer of a 1:1 message, or the room id.
+    pub receiver_id: u64,
+    pub content: Content,
+    /// Calibrated Unix ms of the send: the order of the conversation.
+    pub weight: u64,
+    /// Read by its receiver (history pages say so).
+    pub is_read: bool,
+    /// Revoked (history pages may carry status 3).
+    pub revoked: bool,
+    pub sender_name: Option<String>,
+    pub sender_avatar: Option<String>,
+}
+
+/// One decoded payload from the user's topic (or a room topic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// Message types 1–3, 7 and unknown ones.
+    Message(WireMessage),
+    /// Type 5: `msg_id` in `conversation_id` was revoked by its sender.
+    Revoke {
+        msg_id: ServerId,
+        conversation_id: ConversationId,
+    },
+    /// Type 6: every message `sender_id` sent in `conversation_id` up to `up_to_weight` is
+    /// read by its peer. The payload of PROTOCOL.md carries no position: the decoder takes
+    /// `weight` (or `read_weight`) when present, else the caller supplies the calibrated
+    /// time of receipt.
+    Read {
+        sender_id: UserId,
+        conversation_id: ConversationId,
+        up_to_weight: Option<u64>,
+    },
+    /// Type 8: the members of a room.
+    Members {
+        conversation_id: ConversationId,
+        members: Vec<UserId>,
+    },
+}

@@ -1,0 +1,1343 @@
+//! The JSON payloads of PROTOCOL.md (seed 000), plus the room extensions (7, 8).
+//!
+//! ```text
+//! 1–3, 7, other  {"id", "conversation_id"?, "sender_id", "receiver_id"?, "msg_type",
+//!                 "msg_content", "weight", "is_read"?, "status"?, "avatar"?, "nick_name"?,
+//!                 "create_time"? (ignored)}
+//! 5 revoke       {"msg_id", "msg_type": 5, "conversation_id"}
+//! 6 read         {"sender_id", "msg_type": 6, "is_read": 1, "conversation_id",
+//!                 "weight"? | "read_weight"?}
+//! 8 members      {"msg_type": 8, "conversation_id": "room_…", "members": [ids]}
+//! ```
+//!
+//! Decoding is lenient where real backends differ: integers may be JSON numbers or
+//! decimal strings (64-bit ids do not survive a JS `number`); `msg_content` may be an
+//! object or a string holding one (the seed's DB stores it as text); `is_read` may be
+//! 0/1 or a bool; `null` counts as absent; unknown fields are ignored. A message without
+//! `conversation_id` is a 1:1 message between `sender_id` and `receiver_id`; a message
+//! without `receiver_id` goes to the sender's peer (or the room). Encoding is canonical
+//! and always writes both.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use super::{check_route, PayloadError, PayloadFormat};
+use crate::chat::ids::ConversationId;
+use crate::chat::model::{msg_type, Content, Incoming, WireMessage};
+
+/// The largest integer a JavaScript `number` holds exactly: 2^53 − 1.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// `status` of a revoked message.
+const STATUS_REVOKED: i64 = 3;
+
+/// The `msg_type`s this codec gives a meaning to; [`Content::Custom`] cannot use them.
+const KNOWN_TYPES: [i64; 7] = [
+    msg_type::TEXT,
+    msg_type::IMAGE,
+    msg_type::VIDEO,
+    msg_type::REVOKE,
+    msg_type::READ,
+    msg_type::SYSTEM,
+    msg_type::MEMBERS,
+];
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------
+
+/// A JSON scalar as a payload field holds it. Typed later, by the field's meaning, so a
+/// wrong value is reported with its field name rather than as a serde message.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar {
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, a string or a bool")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Unsigned(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(match u64::try_from(v) {
+                    Ok(u) => Scalar::Unsigned(u),
+                    Err(_) => Scalar::Signed(v),
+                })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v))
+            }
+        }
+
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl Scalar {
+    /// The value for an error message, abridged.
+    fn found(&self) -> String {
+        match self {
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Unsigned(u) => u.to_string(),
+            Scalar::Signed(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Text(s) if s.chars().count() > 32 => {
+                format!("{:?}…", s.chars().take(32).collect::<String>())
+            }
+            Scalar::Text(s) => format!("{s:?}"),
+        }
+    }
+
+    /// A non-negative integer: a JSON number or a string of decimal digits.
+    fn to_u64(&self, field: &'static str) -> Result<u64, PayloadError> {
+        let parsed = match self {
+            Scalar::Unsigned(u) => Some(*u),
+            Scalar::Text(s) if is_decimal(s) => s.parse().ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| PayloadError::BadNumber {
+            field,
+            found: self.found(),
+        })
+    }
+
+    /// An integer: a JSON number or a string of decimal digits with an optional `-`.
+    fn to_i64(&self, field: &'static str) -> Result<i64, PayloadError> {
+        let parsed = match self {
+            Scalar::Unsigned(u) => i64::try_from(*u).ok(),
+            Scalar::Signed(i) => Some(*i),
+            Scalar::Text(s) if is_decimal(s.strip_prefix('-').unwrap_or(s)) => s.parse().ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| PayloadError::BadNumber {
+            field,
+            found: self.found(),
+        })
+    }
+
+    /// A flag: `true`/`false`, `0`/`1` or `"0"`/`"1"`.
+    fn to_flag(&self, field: &'static str) -> Result<bool, PayloadError> {
+        match self {
+            Scalar::Bool(b) => Ok(*b),
+            Scalar::Unsigned(0) => Ok(false),
+            Scalar::Unsigned(1) => Ok(true),
+            Scalar::Text(s) if s == "0" || s == "false" => Ok(false),
+            Scalar::Text(s) if s == "1" || s == "true" => Ok(true),
+            _ => Err(PayloadError::BadFlag {
+                field,
+                found: self.found(),
+            }),
+        }
+    }
+}
+
+/// One or more ASCII digits, nothing else (no sign, no spaces).
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Every field any payload may carry; which ones matter depends on `msg_type`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawPayload {
+    id: Option<Scalar>,
+    msg_id: Option<Scalar>,
+    conversation_id: Option<String>,
+    sender_id: Option<Scalar>,
+    receiver_id: Option<Scalar>,
+    msg_type: Option<Scalar>,
+    msg_content: Option<Value>,
+    is_read: Option<Scalar>,
+    status: Option<Scalar>,
+    weight: Option<Scalar>,
+    read_weight: Option<Scalar>,
+    avatar: Option<String>,
+    nick_name: Option<String>,
+    members: Option<Vec<Scalar>>,
+}
+
+/// `msg_content` of text (1) and system (7) messages.
+#[derive(Deserialize)]
+struct TextBody {
+    content: String,
+}
+
+/// `msg_content` of image (2) and video (3) messages.
+#[derive(Deserialize)]
+struct MediaBody {
+    url: String,
+    #[serde(default)]
+    cover: Option<String>,
+}
+
+fn required_u64(field: &'static str, v: Option<&Scalar>) -> Result<u64, PayloadError> {
+    v.ok_or(PayloadError::MissingField(field))?.to_u64(field)
+}
+
+fn optional_u64(field: &'static str, v: Option<&Scalar>) -> Result<Option<u64>, PayloadError> {
+    v.map(|s| s.to_u64(field)).transpose()
+}
+
+fn optional_conversation(v: Option<&str>) -> Result<Option<ConversationId>, PayloadError> {
+    Ok(v.map(str::parse).transpose()?)
+}
+
+fn required_conversation(v: Option<&str>) -> Result<ConversationId, PayloadError> {
+    optional_conversation(v)?.ok_or(PayloadError::MissingField("conversation_id"))
+}
+
+/// Decodes one JSON payload.
+pub(super) fn decode(bytes: &[u8]) -> Result<Incoming, PayloadError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(PayloadError::Empty),
+        Some(b'{') => {}
+        Some(_) => return Err(PayloadError::NotAnObject),
+    }
+    let raw: RawPayload =
+        serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
+    let kind = raw
+        .msg_type
+        .as_ref()
+        .ok_or(PayloadError::MissingField("msg_type"))?
+        .to_i64("msg_type")?;
+    match kind {
+        msg_type::REVOKE => Ok(Incoming::Revoke {
+            msg_id: required_u64("msg_id", raw.msg_id.as_ref())?,
+            conversation_id: required_conversation(raw.conversation_id.as_deref())?,
+        }),
+        msg_type::READ => decode_read(&raw),
+        msg_type::MEMBERS => decode_members(&raw),
+        _ => decode_message(kind, raw, bytes),
+    }
+}
+
+fn decode_read(raw: &RawPayload) -> Result<Incoming, PayloadError> {
+    let sender_id = required_u64("sender_id", raw.sender_id.as_ref())?;
+    let conversation_id = required_conversation(raw.conversation_id.as_deref())?;
+    if let ConversationId::Direct { .. } = conversation_id {
+        if conversation_id.peer_of(sender_id).is_none() {
+            return Err(PayloadError::NotAMember {
+                conversation_id,
+                user_id: sender_id,
+            });
+        }
+    }
+    let up_to_weight = match optional_u64("weight", raw.weight.as_ref())? {
+        Some(w) => Some(w),
+        None => optional_u64("read_weight", raw.read_weight.as_ref())?,
+    };
+    Ok(Incoming::Read {
+        sender_id,
+        conversation_id,
+        up_to_weight,
+    })
+}
+
+fn decode_members(raw: &RawPayload) -> Result<Incoming, PayloadError> {
+    let conversation_id = required_conversation(raw.conversation_id.as_deref())?;
+    if let ConversationId::Direct { .. } = conversation_id {
+        return Err(PayloadError::NotARoom(conversation_id));
+    }
+    let members = raw
+        .members
+        .as_ref()
+        .ok_or(PayloadError::MissingField("members"))?
+        .iter()
+        .map(|m| m.to_u64("members"))
+        .collect::<Result<_, _>>()?;
+    Ok(Incoming::Members {
+        conversation_id,
+        members,
+    })
+}
+
+fn decode_message(kind: i64, raw: RawPayload, bytes: &[u8]) -> Result<Incoming, PayloadError> {
+    let id = required_u64("id", raw.id.as_ref())?;
+    let sender_id = required_u64("sender_id", raw.sender_id.as_ref())?;
+    let receiver_id = optional_u64("receiver_id", raw.receiver_id.as_ref())?;
+    let (conversation_id, receiver_id) = match (
+        optional_conversation(raw.conversation_id.as_deref())?,
+        receiver_id,
+    ) {
+        (None, None) => return Err(PayloadError::MissingField("receiver_id")),
+        (None, Some(r)) => (
+            ConversationId::direct(sender_id, r).ok_or(PayloadError::SelfMessage(sender_id))?,
+            r,
+        ),
+        (Some(c), Some(r)) => (c, r),
+        (Some(c @ ConversationId::Room(room)), None) => (c, room),
+        (Some(c), None) => (
+            c,
+            c.peer_of(sender_id).ok_or(PayloadError::NotAMember {
+                conversation_id: c,
+                user_id: sender_id,
+            })?,
+        ),
+    };
+    check_route(conversation_id, sender_id, receiver_id)?;
+    let weight = required_u64("weight", raw.weight.as_ref())?;
+    let is_read = match &raw.is_read {
+        Some(flag) => flag.to_flag("is_read")?,
+        None => false,
+    };
+    let revoked = match &raw.status {
+        Some(status) => status.to_i64("status")? == STATUS_REVOKED,
+        None => false,
+    };
+    let content = decode_content(kind, raw.msg_content, bytes)?;
+    Ok(Incoming::Message(WireMessage {
+        id,
+        conversation_id,
+        sender_id,
+        receiver_id,
+        content,
+        weight,
+        is_read,
+        revoked,
+        sender_name: raw.nick_name,
+        sender_avatar: raw.avatar,
+    }))
+}
+
+/// The content of a message of type `kind`; `payload` is the whole payload, from which a
+/// custom message's `msg_content` is kept verbatim.
+fn decode_content(
+    kind: i64,
+    msg_content: Option<Value>,
+    payload: &[u8],
+) -> Result<Content, PayloadError> {
+    match kind {
+        msg_type::TEXT | msg_type::SYSTEM => {
+            let TextBody { content: text } = body(kind, msg_content)?;
+            Ok(if kind == msg_type::TEXT {
+                Content::Text { text }
+            } else {
+                Content::System { text }
+            })
+        }
+        msg_type::IMAGE | msg_type::VIDEO => {
+            let MediaBody { url, cover } = body(kind, msg_content)?;
+            Ok(if kind == msg_type::IMAGE {
+                Content::Image { url, cover }
+            } else {
+                Content::Video { url, cover }
+            })
+        }
+        _ => {
+            let verbatim = std::str::from_utf8(payload)
+                .ok()
+                .and_then(|text| member_text(text, "msg_content"));
+            let raw = match (verbatim, msg_content) {
+                (Some(text), _) => text.to_string(),
+                // Unreachable for text serde_json accepted; kept to never panic.
+                (None, Some(value)) => value.to_string(),
+                (None, None) => "null".to_string(),
+            };
+            Ok(Content::Custom {
+                msg_type: kind,
+                raw,
+            })
+        }
+    }
+}
+
+/// The `msg_content` object of a known message type, given as an object or as a string
+/// holding one.
+fn body<T: serde::de::DeserializeOwned>(
+    kind: i64,
+    msg_content: Option<Value>,
+) -> Result<T, PayloadError> {
+    let bad = |reason: String| PayloadError::BadContent {
+        msg_type: kind,
+        reason,
+    };
+    let value = match msg_content.ok_or(PayloadError::MissingField("msg_content"))? {
+        Value::String(text) => serde_json::from_str(&text)
+            .map_err(|e| bad(format!("a string that is not a JSON object ({e})")))?,
+        value => value,
+    };
+    if !value.is_object() {
+        return Err(bad("not an object".to_string()));
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// JSON's insignificant whitespace.
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The exact text of the value of the top-level member `key` of `json`, an object
+/// serde_json has already accepted (so this scan need not validate). `None` if absent.
+///
+/// Without serde_json's `raw_value` feature this is how a custom `msg_content` is kept
+/// byte for byte: re-serializing a `Value` would sort keys and round floats.
+fn member_text<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let b = json.as_bytes();
+    let mut i = skip_space(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_space(b, i);
+        if b.get(i) != Some(&b'"') {
+            return None; // the `}` of an object without `key`
+        }
+        let name_end = skip_string(b, i)?;
+        let name: String = serde_json::from_str(json.get(i..name_end)?).ok()?;
+        i = skip_space(b, name_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_space(b, i + 1);
+        let end = skip_value(b, start)?;
+        if name == key {
+            return json.get(start..end);
+        }
+        i = skip_space(b, end);
+        if b.get(i) != Some(&b',') {
+            return None;
+        }
+        i += 1;
+    }
+}
+
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).copied().is_some_and(is_json_space) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value starting at `i`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while b
+                .get(j)
+                .is_some_and(|&c| !matches!(c, b',' | b'}' | b']') && !is_json_space(c))
+            {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+/// The end of the string whose opening quote is at `i`.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------
+
+/// An unsigned integer as a JSON number when a JS `number` holds it exactly, else as a
+/// decimal string.
+struct Id(u64);
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 <= MAX_SAFE_INTEGER {
+            s.serialize_u64(self.0)
+        } else {
+            s.collect_str(&self.0)
+        }
+    }
+}
+
+/// A signed integer (`msg_type`), likewise.
+struct Int(i64);
+
+impl Serialize for Int {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.unsigned_abs() <= MAX_SAFE_INTEGER {
+            s.serialize_i64(self.0)
+        } else {
+            s.collect_str(&self.0)
+        }
+    }
+}
+
+/// The fields of a message before `msg_content`, which is spliced in as text (a custom
+/// message's `raw` goes out verbatim).
+#[derive(Serialize)]
+struct MessageHead {
+    id: Id,
+    conversation_id: String,
+    sender_id: Id,
+    receiver_id: Id,
+    msg_type: Int,
+}
+
+/// The fields of a message after `msg_content`.
+#[derive(Serialize)]
+struct MessageTail<'a> {
+    create_time: String,
+    is_read: u8,
+    weight: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nick_name: Option<&'a str>,
+}
+
+/// `msg_content`, fields in the order of PROTOCOL.md.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ContentOut<'a> {
+    Text {
+        content: &'a str,
+    },
+    Media {
+        url: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cover: Option<&'a str>,
+    },
+}
+
+#[derive(Serialize)]
+struct RevokeOut {
+    msg_id: Id,
+    msg_type: i64,
+    conversation_id: String,
+}
+
+#[derive(Serialize)]
+struct ReadOut {
+    sender_id: Id,
+    msg_type: i64,
+    is_read: u8,
+    conversation_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<Id>,
+}
+
+#[derive(Serialize)]
+struct MembersOut {
+    msg_type: i64,
+    conversation_id: String,
+    members: Vec<Id>,
+}
+
+fn not_expressible(what: &'static str) -> PayloadError {
+    PayloadError::NotExpressible {
+        format: PayloadFormat::Json,
+        what,
+    }
+}
+
+/// Encodes one payload in the shapes of PROTOCOL.md.
+pub(super) fn encode(incoming: &Incoming) -> Result<Vec<u8>, PayloadError> {
+    let written = match incoming {
+        Incoming::Message(m) => {
+            check_message(m)?;
+            encode_message(m)
+        }
+        Incoming::Revoke {
+            msg_id,
+            conversation_id,
+        } => serde_json::to_vec(&RevokeOut {
+            msg_id: Id(*msg_id),
+            msg_type: msg_type::REVOKE,
+            conversation_id: conversation_id.to_string(),
+        }),
+        Incoming::Read {
+            sender_id,
+            conversation_id,
+            up_to_weight,
+        } => {
+            if let ConversationId::Direct { .. } = conversation_id {
+                if conversation_id.peer_of(*sender_id).is_none() {
+                    return Err(PayloadError::NotAMember {
+                        conversation_id: *conversation_id,
+                        user_id: *sender_id,
+                    });
+                }
+            }
+            serde_json::to_vec(&ReadOut {
+                sender_id: Id(*sender_id),
+                msg_type: msg_type::READ,
+                is_read: 1,
+                conversation_id: conversation_id.to_string(),
+                weight: up_to_weight.map(Id),
+            })
+        }
+        Incoming::Members {
+            conversation_id,
+            members,
+        } => {
+            if let ConversationId::Direct { .. } = conversation_id {
+                return Err(PayloadError::NotARoom(*conversation_id));
+            }
+            serde_json::to_vec(&MembersOut {
+                msg_type: msg_type::MEMBERS,
+                conversation_id: conversation_id.to_string(),
+                members: members.iter().copied().map(Id).collect(),
+            })
+        }
+    };
+    written.map_err(|e| PayloadError::Json(e.to_string()))
+}
+
+fn encode_message(m: &WireMessage) -> Result<Vec<u8>, serde_json::Error> {
+    let head = serde_json::to_vec(&MessageHead {
+        id: Id(m.id),
+        conversation_id: m.conversation_id.to_string(),
+        sender_id: Id(m.sender_id),
+        receiver_id: Id(m.receiver_id),
+        msg_type: Int(m.content.msg_type()),
+    })?;
+    let content = match &m.content {
+        Content::Text { text } | Content::System { text } => {
+            serde_json::to_vec(&ContentOut::Text { content: text })?
+        }
+        Content::Image { url, cover } | Content::Video { url, cover } => {
+            serde_json::to_vec(&ContentOut::Media {
+                url,
+                cover: cover.as_deref(),
+            })?
+        }
+        Content::Custom { raw, .. } => raw.as_bytes().to_vec(),
+    };
+    let tail = serde_json::to_vec(&MessageTail {
+        create_time: utc_date_time(m.weight),
+        is_read: u8::from(m.is_read),
+        weight: Id(m.weight),
+        status: m.revoked.then_some(STATUS_REVOKED),
+        avatar: m.sender_avatar.as_deref(),
+        nick_name: m.sender_name.as_deref(),
+    })?;
+    // `{head…}` + `,"msg_content":…,` + `…tail}`: both objects are non-empty.
+    let mut out = head;
+    out.pop();
+    out.extend_from_slice(b",\"msg_content\":");
+    out.extend_from_slice(&content);
+    out.push(b',');
+    out.extend_from_slice(tail.get(1..).unwrap_or_default());
+    Ok(out)
+}
+
+/// Checks that `m` decodes back to itself.
+fn check_message(m: &WireMessage) -> Result<(), PayloadError> {
+    check_route(m.conversation_id, m.sender_id, m.receiver_id)?;
+    match &m.content {
+        Content::Custom { msg_type, .. } if KNOWN_TYPES.contains(msg_type) => {
+            Err(not_expressible("custom content with a known msg_type"))
+        }
+        Content::Custom { raw, .. } if !is_single_json_value(raw) => Err(not_expressible(
+            "custom content whose raw is not one JSON value",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `raw` is one JSON value without surrounding whitespace, nested shallowly enough to
+/// parse as a member of the payload object.
+fn is_single_json_value(raw: &str) -> bool {
+    let trimmed = raw.as_bytes().first().is_some_and(|&b| !is_json_space(b))
+        && raw.as_bytes().last().is_some_and(|&b| !is_json_space(b));
+    // Parsed as a `Value` one level down, as the decoder will (`IgnoredAny` would not
+    // count the depth the same way).
+    trimmed && serde_json::from_str::<Value>(&format!("[{raw}]")).is_ok()
+}
+
+/// `"YYYY-MM-DD HH:MM:SS"` of Unix ms, in UTC (the seed formats the server's local time;
+/// receivers ignore it).
+fn utc_date_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (H. Hinnant's `civil_from_days`), unsigned: days ≥ 0.
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::payload::{decode as decode_as, encode as encode_as};
+
+    const J: PayloadFormat = PayloadFormat::Json;
+
+    fn dec(s: &str) -> Result<Incoming, PayloadError> {
+        decode_as(J, s.as_bytes())
+    }
+
+    fn enc(x: &Incoming) -> String {
+        String::from_utf8(encode_as(J, x).unwrap()).unwrap()
+    }
+
+    fn conv(s: &str) -> ConversationId {
+        s.parse().unwrap()
+    }
+
+    /// A plain 1:1 text message 1 → 2 in "1_2".
+    fn text(id: u64, text: &str, weight: u64) -> WireMessage {
+        WireMessage {
+            id,
+            conversation_id: conv("1_2"),
+            sender_id: 1,
+            receiver_id: 2,
+            content: Content::Text { text: text.into() },
+            weight,
+            is_read: false,
+            revoked: false,
+            sender_name: None,
+            sender_avatar: None,
+        }
+    }
+
+    #[test]
+    fn protocol_examples_decode() {
+        let new_message = r#"{"id": 123, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 2, "msg_type": 1,
+ "msg_content": {"content": "hi"}, "create_time": "2024-06-01 12:00:00",
+ "is_read": 0, "weight": 1717214400123, "avatar": "…", "nick_name": "…"}"#;
+        assert_eq!(
+            dec(new_message),
+            Ok(Incoming::Message(WireMessage {
+                sender_name: Some("…".into()),
+                sender_avatar: Some("…".into()),
+                ..text(123, "hi", 1_717_214_400_123)
+            }))
+        );
+
+        let image = r#"{"id": 124, "conversation_id": "1_2", "sender_id": 2, "receiver_id": 1,
+            "msg_type": 2, "msg_content": {"url": "https://x/a.png", "cover": "https://x/a_s.png"},
+            "is_read": 1, "weight": 5}"#;
+        assert_eq!(
+            dec(image),
+            Ok(Incoming::Message(WireMessage {
+                sender_id: 2,
+                receiver_id: 1,
+                content: Content::Image {
+                    url: "https://x/a.png".into(),
+                    cover: Some("https://x/a_s.png".into()),
+                },
+                is_read: true,
+                ..text(124, "", 5)
+            }))
+        );
+
+        let video = r#"{"id": 125, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 2,
+            "msg_type": 3, "msg_content": {"url": "v.mp4"}, "weight": 6}"#;
+        assert_eq!(
+            dec(video),
+            Ok(Incoming::Message(WireMessage {
+                content: Content::Video {
+                    url: "v.mp4".into(),
+                    cover: None,
+                },
+                ..text(125, "", 6)
+            }))
+        );
+
+        assert_eq!(
+            dec(r#"{"msg_id": 123, "msg_type": 5, "conversation_id": "1_2"}"#),
+            Ok(Incoming::Revoke {
+                msg_id: 123,
+                conversation_id: conv("1_2"),
+            })
+        );
+        assert_eq!(
+            dec(r#"{"sender_id": 1, "msg_type": 6, "is_read": 1, "conversation_id": "1_2"}"#),
+            Ok(Incoming::Read {
+                sender_id: 1,
+                conversation_id: conv("1_2"),
+                up_to_weight: None,
+            })
+        );
+        assert_eq!(
+            dec(r#"{"msg_type": 8, "conversation_id": "room_1", "members": [1, 2]}"#),
+            Ok(Incoming::Members {
+                conversation_id: conv("room_1"),
+                members: vec![1, 2],
+            })
+        );
+
+        let notice = r#"{"id": 9, "conversation_id": "room_1", "sender_id": 3, "msg_type": 7,
+            "msg_content": {"content": "alice joined"}, "weight": 7}"#;
+        assert_eq!(
+            dec(notice),
+            Ok(Incoming::Message(WireMessage {
+                conversation_id: conv("room_1"),
+                sender_id: 3,
+                receiver_id: 1,
+                content: Content::System {
+                    text: "alice joined".into(),
+                },
+                ..text(9, "", 7)
+            }))
+        );
+    }
+
+    #[test]
+    fn ids_may_be_decimal_strings_and_64_bit() {
+        let big = 1u64 << 63;
+        let payload = format!(
+            r#"{{"id": "{big}", "sender_id": "{}", "receiver_id": {}, "msg_type": "1",
+                "msg_content": {{"content": "x"}}, "weight": "{}"}}"#,
+            u64::MAX,
+            big + 1,
+            u64::MAX - 1
+        );
+        assert_eq!(
+            dec(&payload),
+            Ok(Incoming::Message(WireMessage {
+                conversation_id: ConversationId::direct(u64::MAX, big + 1).unwrap(),
+                sender_id: u64::MAX,
+                receiver_id: big + 1,
+                ..text(big, "x", u64::MAX - 1)
+            }))
+        );
+        // Revoke, read and member ids too.
+        assert_eq!(
+            dec(&format!(
+                r#"{{"msg_id": "{big}", "msg_type": 5, "conversation_id": "1_{big}"}}"#
+            )),
+            Ok(Incoming::Revoke {
+                msg_id: big,
+                conversation_id: ConversationId::direct(1, big).unwrap(),
+            })
+        );
+        assert_eq!(
+            dec(&format!(
+                r#"{{"msg_type": 8, "conversation_id": "room_{big}", "members": ["{big}", 1]}}"#
+            )),
+            Ok(Incoming::Members {
+                conversation_id: ConversationId::Room(big),
+                members: vec![big, 1],
+            })
+        );
+    }
+
+    #[test]
+    fn msg_content_may_be_a_string_holding_the_object() {
+        let payload = r#"{"id": 1, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 2,
+            "msg_type": 1, "msg_content": "{\"content\": \"hi\"}", "weight": 2}"#;
+        assert_eq!(dec(payload), Ok(Incoming::Message(text(1, "hi", 2))));
+        let image = r#"{"id": 1, "sender_id": 1, "receiver_id": 2, "msg_type": 2,
+            "msg_content": "{\"url\": \"u\", \"cover\": null}", "weight": 2}"#;
+        assert_eq!(
+            dec(image),
+            Ok(Incoming::Message(WireMessage {
+                content: Content::Image {
+                    url: "u".into(),
+                    cover: None,
+                },
+                ..text(1, "", 2)
+            }))
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_create_time_are_ignored() {
+        let payload = r#"{"id": 1, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 2,
+            "msg_type": 1, "msg_content": {"content": "hi", "extra": [1, {"a": null}]},
+            "weight": 2, "create_time": 1717214400, "status": 1, "future": {"x": [true]},
+            "avatar": null, "nick_name": null, "read_weight": "not looked at"}"#;
+        assert_eq!(dec(payload), Ok(Incoming::Message(text(1, "hi", 2))));
+    }
+
+    #[test]
+    fn unknown_msg_type_is_kept_as_custom() {
+        let payload = r#"{"id": 1, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 2,
+            "msg_type": 42, "msg_content": {"z": 1, "a": [true, null, 2.5, "s"]}, "weight": 2}"#;
+        let custom = |msg_type, raw: &str| {
+            Ok(Incoming::Message(WireMessage {
+                content: Content::Custom {
+                    msg_type,
+                    raw: raw.into(),
+                },
+                ..text(1, "", 2)
+            }))
+        };
+        // Verbatim: key order, spacing and number spelling as the sender wrote them.
+        assert_eq!(
+            dec(payload),
+            custom(42, r#"{"z": 1, "a": [true, null, 2.5, "s"]}"#)
+        );
+        let payload = r#"{"msg_content" :	18446744073709551616123 ,"id": 1, "sender_id": 1,
+            "receiver_id": 2, "msg_type": 42, "weight": 2, "z": "\"}"}"#;
+        assert_eq!(dec(payload), custom(42, "18446744073709551616123"));
+        let payload = r#"{"a\"b": "\"msg_content\"", "msg_content": {"x": "}\"]"}, "id": 1,
+            "sender_id": 1, "receiver_id": 2, "msg_type": 42, "weight": 2}"#;
+        assert_eq!(dec(payload), custom(42, r#"{"x": "}\"]"}"#));
+        let payload = r#"{"id": 1, "sender_id": 1, "receiver_id": 2, "msg_type": -4,
+            "msg_content": "{\"a\": 1}", "weight": 2}"#;
+        assert_eq!(dec(payload), custom(-4, r#""{\"a\": 1}""#));
+        let payload = r#"{"id": 1, "sender_id": 1, "receiver_id": 2, "msg_type": 4, "weight": 2}"#;
+        assert_eq!(dec(payload), custom(4, "null"));
+    }
+
+    #[test]
+    fn routes_are_completed_from_what_is_given() {
+        // No conversation_id: the 1:1 conversation of sender and receiver.
+        let payload = r#"{"id": 1, "sender_id": 2, "receiver_id": 1, "msg_type": 1,
+            "msg_content": {"content": "hi"}, "weight": 2}"#;
+        assert_eq!(
+            dec(payload),
+            Ok(Incoming::Message(WireMessage {
+                sender_id: 2,
+                receiver_id: 1,
+                ..text(1, "hi", 2)
+            }))
+        );
+        // No receiver_id: the sender's peer.
+        let payload = r#"{"id": 1, "conversation_id": "1_2", "sender_id": 1, "msg_type": 1,
+            "msg_content": {"content": "hi"}, "weight": 2}"#;
+        assert_eq!(dec(payload), Ok(Incoming::Message(text(1, "hi", 2))));
+    }
+
+    #[test]
+    fn flags_status_and_read_positions() {
+        let with = |extra: &str| {
+            dec(&format!(
+                r#"{{"id": 1, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 2,
+                    "msg_type": 1, "msg_content": {{"content": "hi"}}, "weight": 2{extra}}}"#
+            ))
+        };
+        let flags = |is_read, revoked| {
+            Ok(Incoming::Message(WireMessage {
+                is_read,
+                revoked,
+                ..text(1, "hi", 2)
+            }))
+        };
+        assert_eq!(with(r#", "is_read": true"#), flags(true, false));
+        assert_eq!(with(r#", "is_read": "1""#), flags(true, false));
+        assert_eq!(
+            with(r#", "is_read": false, "status": 2"#),
+            flags(false, false)
+        );
+        assert_eq!(with(r#", "is_read": 1, "status": "3""#), flags(true, true));
+        assert_eq!(with(r#", "status": 3"#), flags(false, true));
+
+        let read = |extra: &str| {
+            dec(&format!(
+                r#"{{"sender_id": 2, "msg_type": 6, "conversation_id": "1_2"{extra}}}"#
+            ))
+        };
+        let up_to = |up_to_weight| {
+            Ok(Incoming::Read {
+                sender_id: 2,
+                conversation_id: conv("1_2"),
+                up_to_weight,
+            })
+        };
+        assert_eq!(read(r#", "weight": 10"#), up_to(Some(10)));
+        assert_eq!(read(r#", "read_weight": "11""#), up_to(Some(11)));
+        assert_eq!(
+            read(r#", "weight": 10, "read_weight": 11"#),
+            up_to(Some(10))
+        );
+        assert_eq!(read(r#", "is_read": "whatever""#), up_to(None));
+    }
+
+    #[test]
+    fn encode_writes_the_protocol_shapes() {
+        let message = Incoming::Message(WireMessage {
+            sender_name: Some("Al".into()),
+            sender_avatar: Some("a.png".into()),
+            ..text(123, "hi", 1_717_214_400_123)
+        });
+        assert_eq!(
+            enc(&message),
+            r#"{"id":123,"conversation_id":"1_2","sender_id":1,"receiver_id":2,"msg_type":1,"msg_content":{"content":"hi"},"create_time":"2024-06-01 04:00:00","is_read":0,"weight":1717214400123,"avatar":"a.png","nick_name":"Al"}"#
+        );
+        let revoke = Incoming::Revoke {
+            msg_id: 123,
+            conversation_id: conv("1_2"),
+        };
+        assert_eq!(
+            enc(&revoke),
+            r#"{"msg_id":123,"msg_type":5,"conversation_id":"1_2"}"#
+        );
+        let read = Incoming::Read {
+            sender_id: 1,
+            conversation_id: conv("1_2"),
+            up_to_weight: None,
+        };
+        assert_eq!(
+            enc(&read),
+            r#"{"sender_id":1,"msg_type":6,"is_read":1,"conversation_id":"1_2"}"#
+        );
+        let members = Incoming::Members {
+            conversation_id: conv("room_1"),
+            members: vec![1, 2],
+        };
+        assert_eq!(
+            enc(&members),
+            r#"{"msg_type":8,"conversation_id":"room_1","members":[1,2]}"#
+        );
+        let media = Incoming::Message(WireMessage {
+            content: Content::Video {
+                url: "v".into(),
+                cover: Some("c".into()),
+            },
+            is_read: true,
+            revoked: true,
+            ..text(1, "", 0)
+        });
+        assert_eq!(
+            enc(&media),
+            r#"{"id":1,"conversation_id":"1_2","sender_id":1,"receiver_id":2,"msg_type":3,"msg_content":{"url":"v","cover":"c"},"create_time":"1970-01-01 00:00:00","is_read":1,"weight":0,"status":3}"#
+        );
+        for x in [message, revoke, read, members, media] {
+            assert_eq!(dec(&enc(&x)), Ok(x));
+        }
+    }
+
+    #[test]
+    fn encode_writes_unsafe_integers_as_strings() {
+        let safe = MAX_SAFE_INTEGER;
+        let x = Incoming::Message(WireMessage {
+            conversation_id: ConversationId::direct(safe, safe + 1).unwrap(),
+            sender_id: safe,
+            receiver_id: safe + 1,
+            content: Content::Custom {
+                msg_type: i64::MIN,
+                raw: "[]".into(),
+            },
+            ..text(u64::MAX, "", 1 << 63)
+        });
+        let json = enc(&x);
+        for field in [
+            r#""id":"18446744073709551615""#,
+            r#""conversation_id":"9007199254740991_9007199254740992""#,
+            r#""sender_id":9007199254740991,"#,
+            r#""receiver_id":"9007199254740992""#,
+            r#""msg_type":"-9223372036854775808""#,
+            r#""weight":"9223372036854775808""#,
+        ] {
+            assert!(json.contains(field), "{field} in {json}");
+        }
+        assert_eq!(dec(&json), Ok(x));
+    }
+
+    #[test]
+    fn encode_refuses_what_would_not_decode_back() {
+        const ONE_VALUE: &str = "custom content whose raw is not one JSON value";
+        let not = |what| Err(PayloadError::NotExpressible { format: J, what });
+        let custom = |msg_type, raw: &str| {
+            Incoming::Message(WireMessage {
+                content: Content::Custom {
+                    msg_type,
+                    raw: raw.into(),
+                },
+                ..text(1, "", 2)
+            })
+        };
+        let cases: Vec<(Incoming, Result<Vec<u8>, PayloadError>)> = vec![
+            (custom(1, "{}"), not("custom content with a known msg_type")),
+            (custom(8, "{}"), not("custom content with a known msg_type")),
+            (custom(42, "{"), not(ONE_VALUE)),
+            (custom(42, ""), not(ONE_VALUE)),
+            (custom(42, " 1"), not(ONE_VALUE)),
+            (custom(42, "1\n"), not(ONE_VALUE)),
+            (custom(42, "1 2"), not(ONE_VALUE)),
+            (custom(42, "{} x"), not(ONE_VALUE)),
+            (
+                Incoming::Message(WireMessage {
+                    receiver_id: 1,
+                    ..text(1, "", 2)
+                }),
+                Err(PayloadError::SelfMessage(1)),
+            ),
+            (
+                Incoming::Message(WireMessage {
+                    sender_id: 3,
+                    ..text(1, "", 2)
+                }),
+                Err(PayloadError::NotAMember {
+                    conversation_id: conv("1_2"),
+                    user_id: 3,
+                }),
+            ),
+            (
+                Incoming::Message(WireMessage {
+                    conversation_id: conv("room_7"),
+                    ..text(1, "", 2)
+                }),
+                Err(PayloadError::ConversationMismatch {
+                    conversation_id: conv("room_7"),
+                    sender_id: 1,
+                    receiver_id: 2,
+                }),
+            ),
+            (
+                Incoming::Read {
+                    sender_id: 3,
+                    conversation_id: conv("1_2"),
+                    up_to_weight: None,
+                },
+                Err(PayloadError::NotAMember {
+                    conversation_id: conv("1_2"),
+                    user_id: 3,
+                }),
+            ),
+            (
+                Incoming::Members {
+                    conversation_id: conv("1_2"),
+                    members: vec![1],
+                },
+                Err(PayloadError::NotARoom(conv("1_2"))),
+            ),
+        ];
+        for (x, expected) in cases {
+            assert_eq!(encode_as(J, &x), expected, "{x:?}");
+        }
+        // Any single JSON value goes through verbatim.
+        for raw in [
+            r#"{"b": 1,"a":[1.50, -0e3, "é\n", "\u00e9"]}"#,
+            "null",
+            "-2.3952573480200564e+206",
+            "184467440737095516160",
+            r#""{\"content\": \"hi\"}""#,
+        ] {
+            let x = custom(42, raw);
+            assert_eq!(dec(&enc(&x)), Ok(x));
+        }
+        // Nesting: whatever encodes decodes back (serde_json stops at 128 levels).
+        let mut encoded = 0;
+        for depth in 120..135 {
+            let x = custom(42, &format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
+            if let Ok(bytes) = encode_as(J, &x) {
+                encoded += 1;
+                assert_eq!(decode_as(J, &bytes), Ok(x), "depth {depth}");
+            }
+        }
+        assert!((1..15).contains(&encoded), "{encoded}");
+    }
+
+    /// What a malformed payload must give: an exact error, or, for messages from serde,
+    /// the variant and a fragment of the message.
+    enum Want {
+        Is(PayloadError),
+        Json(&'static str),
+        Content(i64, &'static str),
+    }
+
+    #[rustfmt::skip]
+    fn malformed() -> Vec<(&'static str, &'static str, Want)> {
+        use PayloadError as E;
+        use Want::*;
+        let bad_number = |field, found: &str| Is(E::BadNumber { field, found: found.into() });
+        let mismatch = |c: &str, sender_id, receiver_id| Is(E::ConversationMismatch {
+            conversation_id: conv(c), sender_id, receiver_id,
+        });
+        let not_member = |c: &str, user_id| Is(E::NotAMember { conversation_id: conv(c), user_id });
+        vec![
+            ("empty", "", Is(E::Empty)),
+            ("whitespace", " \r\n\t", Is(E::Empty)),
+            ("array", "[1]", Is(E::NotAnObject)),
+            ("number", "42", Is(E::NotAnObject)),
+            ("string", r#""{}""#, Is(E::NotAnObject)),
+            ("null", "null", Is(E::NotAnObject)),
+            ("not JSON", "hello", Is(E::NotAnObject)),
+            ("unterminated", r#"{"msg_type": 1"#, Json("EOF")),
+            ("trailing comma", r#"{"msg_type": 1,}"#, Json("trailing comma")),
+            ("trailing data", r#"{"msg_type": 5} {}"#, Json("trailing characters")),
+            ("duplicate field", r#"{"msg_type": 1, "msg_type": 1}"#, Json("duplicate field")),
+            ("object msg_type", r#"{"msg_type": {}}"#, Json("invalid type: map")),
+            ("string avatar", r#"{"msg_type": 1, "avatar": 5}"#, Json("invalid type: integer")),
+            ("numeric conversation", r#"{"msg_type": 5, "conversation_id": 12}"#, Json("invalid type")),
+            ("null member", r#"{"msg_type": 8, "conversation_id": "room_1", "members": [null]}"#, Json("invalid type: null")),
+            ("members not a list", r#"{"msg_type": 8, "conversation_id": "room_1", "members": "1,2"}"#, Json("invalid type: string")),
+            ("no msg_type", "{}", Is(E::MissingField("msg_type"))),
+            ("null msg_type", r#"{"msg_type": null}"#, Is(E::MissingField("msg_type"))),
+            ("word msg_type", r#"{"msg_type": "text"}"#, bad_number("msg_type", r#""text""#)),
+            ("float msg_type", r#"{"msg_type": 1.5}"#, bad_number("msg_type", "1.5")),
+            ("bool msg_type", r#"{"msg_type": true}"#, bad_number("msg_type", "true")),
+            ("huge msg_type", r#"{"msg_type": 9223372036854775808}"#, bad_number("msg_type", "9223372036854775808")),
+            ("no id", r#"{"msg_type": 1, "sender_id": 1, "receiver_id": 2}"#, Is(E::MissingField("id"))),
+            ("negative id", r#"{"msg_type": 1, "id": -1}"#, bad_number("id", "-1")),
+            ("float id", r#"{"msg_type": 1, "id": 1.0}"#, bad_number("id", "1")),
+            ("id past u64", r#"{"msg_type": 1, "id": 18446744073709551616}"#, bad_number("id", "18446744073709552000")),
+            ("id string past u64", r#"{"msg_type": 1, "id": "18446744073709551616"}"#, bad_number("id", r#""18446744073709551616""#)),
+            ("id with letters", r#"{"msg_type": 1, "id": "12a"}"#, bad_number("id", r#""12a""#)),
+            ("id with a sign", r#"{"msg_type": 1, "id": "+12"}"#, bad_number("id", r#""+12""#)),
+            ("id with a space", r#"{"msg_type": 1, "id": " 12"}"#, bad_number("id", r#"" 12""#)),
+            ("empty id", r#"{"msg_type": 1, "id": ""}"#, bad_number("id", r#""""#)),
+            ("long id", r#"{"msg_type": 1, "id": "0123456789abcdefghijklmnopqrstuvwxyz"}"#, bad_number("id", r#""0123456789abcdefghijklmnopqrstuv"…"#)),
+            ("no sender", r#"{"msg_type": 1, "id": 1, "receiver_id": 2}"#, Is(E::MissingField("sender_id"))),
+            ("no receiver nor conversation", r#"{"msg_type": 1, "id": 1, "sender_id": 1}"#, Is(E::MissingField("receiver_id"))),
+            ("bad receiver", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": "x"}"#, bad_number("receiver_id", r#""x""#)),
+            ("self message", r#"{"msg_type": 1, "id": 1, "sender_id": 4, "receiver_id": 4}"#, Is(E::SelfMessage(4))),
+            ("self message in conversation", r#"{"msg_type": 1, "id": 1, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 1}"#, Is(E::SelfMessage(1))),
+            ("unordered conversation", r#"{"msg_type": 1, "id": 1, "conversation_id": "2_1", "sender_id": 1}"#, Is(E::BadConversationId(crate::chat::ids::InvalidConversationId("2_1".into())))),
+            ("garbage conversation", r#"{"msg_type": 5, "msg_id": 1, "conversation_id": "chat_1"}"#, Is(E::BadConversationId(crate::chat::ids::InvalidConversationId("chat_1".into())))),
+            ("sender outside", r#"{"msg_type": 1, "id": 1, "conversation_id": "1_2", "sender_id": 3, "receiver_id": 1}"#, not_member("1_2", 3)),
+            ("sender outside, no receiver", r#"{"msg_type": 1, "id": 1, "conversation_id": "1_2", "sender_id": 3}"#, not_member("1_2", 3)),
+            ("receiver outside", r#"{"msg_type": 1, "id": 1, "conversation_id": "1_2", "sender_id": 1, "receiver_id": 3}"#, mismatch("1_2", 1, 3)),
+            ("room receiver", r#"{"msg_type": 1, "id": 1, "conversation_id": "room_5", "sender_id": 1, "receiver_id": 6}"#, mismatch("room_5", 1, 6)),
+            ("no weight", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2}"#, Is(E::MissingField("weight"))),
+            ("no weight, custom", r#"{"msg_type": 42, "id": 1, "sender_id": 1, "receiver_id": 2}"#, Is(E::MissingField("weight"))),
+            ("bad weight", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": "soon"}"#, bad_number("weight", r#""soon""#)),
+            ("is_read 2", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "is_read": 2}"#, Is(E::BadFlag { field: "is_read", found: "2".into() })),
+            ("is_read yes", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "is_read": "yes"}"#, Is(E::BadFlag { field: "is_read", found: r#""yes""#.into() })),
+            ("bad status", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "status": "revoked"}"#, bad_number("status", r#""revoked""#)),
+            ("no content", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1}"#, Is(E::MissingField("msg_content"))),
+            ("null content", r#"{"msg_type": 7, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": null}"#, Is(E::MissingField("msg_content"))),
+            ("empty content", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": {}}"#, Content(1, "missing field `content`")),
+            ("plain string content", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": "hi"}"#, Content(1, "a string that is not a JSON object")),
+            ("list content", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": [1]}"#, Content(1, "not an object")),
+            ("string of a list", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": "[1]"}"#, Content(1, "not an object")),
+            ("numeric text", r#"{"msg_type": 1, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": {"content": 5}}"#, Content(1, "invalid type: integer")),
+            ("image without url", r#"{"msg_type": 2, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": {"cover": "c"}}"#, Content(2, "missing field `url`")),
+            ("video with numeric cover", r#"{"msg_type": 3, "id": 1, "sender_id": 1, "receiver_id": 2, "weight": 1, "msg_content": {"url": "u", "cover": 1}}"#, Content(3, "invalid type: integer")),
+            ("revoke without msg_id", r#"{"msg_type": 5, "id": 1, "conversation_id": "1_2"}"#, Is(E::MissingField("msg_id"))),
+            ("revoke without conversation", r#"{"msg_type": 5, "msg_id": 1, "sender_id": 1, "receiver_id": 2}"#, Is(E::MissingField("conversation_id"))),
+            ("read without sender", r#"{"msg_type": 6, "is_read": 1, "conversation_id": "1_2"}"#, Is(E::MissingField("sender_id"))),
+            ("read without conversation", r#"{"msg_type": 6, "sender_id": 1}"#, Is(E::MissingField("conversation_id"))),
+            ("read by a stranger", r#"{"msg_type": 6, "sender_id": 3, "conversation_id": "1_2"}"#, not_member("1_2", 3)),
+            ("read with a bad weight", r#"{"msg_type": 6, "sender_id": 1, "conversation_id": "1_2", "weight": -5}"#, bad_number("weight", "-5")),
+            ("read with a bad read_weight", r#"{"msg_type": 6, "sender_id": 1, "conversation_id": "1_2", "read_weight": true}"#, bad_number("read_weight", "true")),
+            ("members of a 1:1", r#"{"msg_type": 8, "conversation_id": "1_2", "members": [1, 2]}"#, Is(E::NotARoom(conv("1_2")))),
+            ("members missing", r#"{"msg_type": 8, "conversation_id": "room_1"}"#, Is(E::MissingField("members"))),
+            ("bad member", r#"{"msg_type": 8, "conversation_id": "room_1", "members": [1, "x"]}"#, bad_number("members", r#""x""#)),
+        ]
+    }
+
+    #[test]
+    fn malformed_payloads_give_their_error() {
+        for (what, payload, want) in malformed() {
+            let got = dec(payload);
+            let ok = match (&want, &got) {
+                (Want::Is(e), got) => got.as_ref() == Err(e),
+                (Want::Json(fragment), Err(PayloadError::Json(m))) => m.contains(fragment),
+                (
+                    Want::Content(t, fragment),
+                    Err(PayloadError::BadContent { msg_type, reason }),
+                ) => msg_type == t && reason.contains(fragment),
+                _ => false,
+            };
+            assert!(ok, "{what}: {payload} gave {got:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed_json() {
+        let got = decode_as(J, b"{\"msg_type\": 1, \"avatar\": \"\xff\"}");
+        assert!(matches!(got, Err(PayloadError::Json(_))), "{got:?}");
+    }
+
+    #[test]
+    fn member_text_finds_top_level_members_only() {
+        let json = r#" { "a" : {"msg_content": 1, "s": "}{\\\"" } ,
+            "msg\u005fcontent"	:	[ "]" , {"x":[]} ]	, "b": -1.5e-3 , "c":true}"#;
+        assert_eq!(
+            member_text(json, "msg_content"),
+            Some(r#"[ "]" , {"x":[]} ]"#)
+        );
+        assert_eq!(member_text(json, "b"), Some("-1.5e-3"));
+        assert_eq!(member_text(json, "c"), Some("true"));
+        assert_eq!(member_text(json, "s"), None);
+        assert_eq!(member_text("{}", "a"), None);
+        assert_eq!(member_text("[]", "a"), None);
+        // Not validated, but never out of bounds.
+        for broken in [
+            r#"{"a"#,
+            r#"{"a":"#,
+            r#"{"a":"x"#,
+            r#"{"a":[{"#,
+            r#"{"a":]]]"#,
+            "{\"a\\",
+        ] {
+            assert_eq!(member_text(broken, "a"), None, "{broken}");
+        }
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc_date_time(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_date_time(1_717_214_400_123), "2024-06-01 04:00:00");
+        assert_eq!(utc_date_time(951_868_799_999), "2000-02-29 23:59:59");
+        assert_eq!(utc_date_time(951_868_800_000), "2000-03-01 00:00:00");
+        assert_eq!(utc_date_time(4_102_444_800_000), "2100-01-01 00:00:00");
+        assert!(!utc_date_time(u64::MAX).is_empty());
+    }
+
+    #[test]
+    fn errors_read_well() {
+        let e = dec(r#"{"msg_type": 1, "id": "x"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"field `id` is not an integer in range: "x""#
+        );
+        let e = dec(r#"{"msg_type": 6, "sender_id": 1, "conversation_id": "2_1"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"bad conversation_id: invalid conversation id "2_1""#
+        );
+    }
+}

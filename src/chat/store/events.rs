@@ -1,0 +1,87 @@
+//! What the store hands back: incremental UI events and batches of records to persist.
+
+use std::collections::BTreeMap;
+
+use super::record::{ConversationRecord, ConversationSummary, MessageRef, StoredMessage};
+use crate::chat::ids::{ConversationId, ServerId};
+
+/// One change a UI applies incrementally. Indices are positions in the conversation's
+/// ascending message list, or in the most-recent-first conversation list, at the moment
+/// of the event (apply them in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    MessageInserted {
+        conversation_id: ConversationId,
+        index: usize,
+        message: StoredMessage,
+    },
+    /// Changed in place (status, read flag, revoke, server id…).
+    MessageUpdated {
+        conversation_id: ConversationId,
+        index: usize,
+        message: StoredMessage,
+    },
+    MessageRemoved {
+        conversation_id: ConversationId,
+        index: usize,
+        id: MessageRef,
+    },
+    /// Inserted into the list at `index` (it was not there before).
+    ConversationInserted {
+        index: usize,
+        conversation: ConversationSummary,
+    },
+    /// Changed, and now at `to` (== `from` when it did not move).
+    ConversationUpdated {
+        from: usize,
+        to: usize,
+        conversation: ConversationSummary,
+    },
+    ConversationRemoved {
+        index: usize,
+        conversation_id: ConversationId,
+    },
+    /// The sum of all unread counts changed.
+    UnreadTotal(u64),
+}
+
+/// Records to write, accumulated since the last [`super::Store::take_persist`]; applying
+/// them (deletes first, then puts) brings storage to the store's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersistBatch {
+    pub put_messages: BTreeMap<(ConversationId, MessageRef), StoredMessage>,
+    pub delete_messages: BTreeMap<(ConversationId, MessageRef), ()>,
+    pub put_conversations: BTreeMap<ConversationId, ConversationRecord>,
+    pub delete_conversations: BTreeMap<ConversationId, ()>,
+    /// Server ids that must stay revoked or deleted even if they arrive again.
+    pub put_tombstones: BTreeMap<ServerId, Tombstone>,
+}
+
+/// Why a server id is remembered after its message is gone or before it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstone {
+    Revoked,
+    Deleted,
+}
+
+impl PersistBatch {
+    pub fn is_empty(&self) -> bool {
+        self.put_messages.is_empty()
+            && self.delete_messages.is_empty()
+            && self.put_conversations.is_empty()
+            && self.delete_conversations.is_empty()
+            && self.put_tombstones.is_empty()
+    }
+
+    pub(crate) fn put_message(&mut self, m: &StoredMessage) {
+        let k = (m.conversation_id, m.key.id.clone());
+        self.delete_messages.remove(&k);
+        self.put_messages.insert(k, m.clone());
+    }
+
+    pub(crate) fn delete_message(&mut self, conversation_id: ConversationId, id: MessageRef) {
+        let k = (conversation_id, id);
+        self.put_messages.remove(&k);
+        self.delete_messages.insert(k, ());
+    }
+}

@@ -1,0 +1,519 @@
+//! One test per rule of the store.
+
+use super::*;
+
+const ME: UserId = 1;
+const PEER: UserId = 2;
+const T0: u64 = 1_717_214_400_000; // 2024-06-01 12:00:00 UTC
+
+fn c12() -> ConversationId {
+    ConversationId::direct(ME, PEER).unwrap()
+}
+
+fn wire(id: ServerId, sender: UserId, weight: u64, text: &str) -> WireMessage {
+    let conversation_id = c12();
+    WireMessage {
+        id,
+        conversation_id,
+        sender_id: sender,
+        receiver_id: if sender == ME { PEER } else { ME },
+        content: Content::Text { text: text.into() },
+        weight,
+        is_read: false,
+        revoked: false,
+        sender_name: None,
+        sender_avatar: None,
+    }
+}
+
+fn text(t: &str) -> Content {
+    Content::Text { text: t.into() }
+}
+
+fn events(s: &mut Store) -> Vec<StoreEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn texts(s: &Store, c: ConversationId) -> Vec<String> {
+    s.messages(c, None, usize::MAX)
+        .into_iter()
+        .map(|m| match m.content {
+            Some(Content::Text { text }) => text,
+            Some(other) => format!("{other:?}"),
+            None => "<revoked>".into(),
+        })
+        .collect()
+}
+
+fn unread(s: &Store) -> u32 {
+    s.conversation(c12()).map_or(0, |c| c.unread)
+}
+
+#[test]
+fn messages_are_kept_in_weight_order_with_insert_indices() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(10, PEER, T0 + 2_000, "c")), 0);
+    s.apply(Incoming::Message(wire(11, PEER, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(12, ME, T0 + 1_000, "b")), 0);
+    assert_eq!(texts(&s, c12()), ["a", "b", "c"]);
+    let inserted: Vec<usize> = events(&mut s)
+        .into_iter()
+        .filter_map(|e| match e {
+            StoreEvent::MessageInserted { index, .. } => Some(index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(inserted, [0, 0, 1]);
+}
+
+#[test]
+fn ties_in_weight_are_broken_by_sender_then_id() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(7, PEER, T0, "peer-7")), 0);
+    s.apply(Incoming::Message(wire(9, ME, T0, "me-9")), 0);
+    s.apply(Incoming::Message(wire(3, PEER, T0, "peer-3")), 0);
+    assert_eq!(texts(&s, c12()), ["me-9", "peer-3", "peer-7"]);
+}
+
+#[test]
+fn unread_counts_each_incoming_message_once_and_never_mine() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(2, ME, T0 + 1, "mine")), 0);
+    s.apply(Incoming::Message(wire(3, PEER, T0 + 2, "b")), 0);
+    assert_eq!(unread(&s), 2);
+    assert_eq!(s.unread_total(), 2);
+    let totals: Vec<u64> = events(&mut s)
+        .into_iter()
+        .filter_map(|e| match e {
+            StoreEvent::UnreadTotal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(totals, [1, 2]);
+    assert_eq!(texts(&s, c12()).len(), 3, "the duplicate is applied once");
+}
+
+#[test]
+fn unread_survives_a_reconnect_redelivery_unchanged() {
+    let mut s = Store::new(ME);
+    let backlog: Vec<WireMessage> = (0..5).map(|i| wire(100 + i, PEER, T0 + i, "x")).collect();
+    for m in &backlog {
+        s.apply(Incoming::Message(m.clone()), 0);
+    }
+    assert_eq!(unread(&s), 5);
+    // The broker redelivers the whole backlog (QoS 1, DUP) after a reconnect.
+    for m in backlog {
+        s.apply(Incoming::Message(m), 0);
+    }
+    assert_eq!(unread(&s), 5);
+    s.mark_read(c12());
+    assert_eq!(unread(&s), 0);
+    s.apply(Incoming::Message(wire(100, PEER, T0, "x")), 0);
+    assert_eq!(
+        unread(&s),
+        0,
+        "a redelivery after mark-read is not unread again"
+    );
+}
+
+#[test]
+fn an_open_conversation_stays_read() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "a")), 0);
+    assert!(s.open(c12()));
+    assert_eq!(unread(&s), 0);
+    s.apply(Incoming::Message(wire(2, PEER, T0 + 5, "b")), 0);
+    assert_eq!(unread(&s), 0);
+    s.close();
+    s.apply(Incoming::Message(wire(3, PEER, T0 + 9, "c")), 0);
+    assert_eq!(unread(&s), 1);
+}
+
+#[test]
+fn a_read_by_my_other_device_clears_unread() {
+    let mut s = Store::new(ME);
+    for i in 0..3 {
+        s.apply(Incoming::Message(wire(i, PEER, T0 + i, "x")), 0);
+    }
+    s.apply(
+        Incoming::Read {
+            sender_id: PEER,
+            conversation_id: c12(),
+            up_to_weight: Some(T0 + 1),
+        },
+        0,
+    );
+    assert_eq!(unread(&s), 1, "only the message after the mark is unread");
+}
+
+#[test]
+fn send_lifecycle_sending_sent_failed_resend() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "hello")), 0);
+    let m = s.send_local(c12(), text("hi"), "L1", T0 + 10).unwrap();
+    assert_eq!(m.status, Status::Sending);
+    events(&mut s);
+    let sent = s.send_succeeded("L1", 500, T0 + 10).unwrap();
+    assert_eq!(sent.status, Status::Sent);
+    assert_eq!(sent.local_id.as_deref(), Some("L1"));
+    assert_eq!(
+        events(&mut s)
+            .iter()
+            .filter(|e| matches!(e, StoreEvent::MessageUpdated { index: 1, .. }))
+            .count(),
+        1,
+        "the optimistic copy is updated in place, not duplicated"
+    );
+    assert_eq!(texts(&s, c12()), ["hello", "hi"]);
+    assert!(s.message(&MessageRef::Local("L1".into())).is_some());
+
+    // A second message fails, a newer one goes through, then the failed one is resent.
+    s.send_local(c12(), text("lost"), "L2", T0 + 20).unwrap();
+    s.send_failed(&MessageRef::Local("L2".into())).unwrap();
+    assert_eq!(
+        s.message(&MessageRef::Local("L2".into())).unwrap().status,
+        Status::Failed
+    );
+    s.send_local(c12(), text("later"), "L3", T0 + 30).unwrap();
+    assert_eq!(texts(&s, c12()), ["hello", "hi", "lost", "later"]);
+    assert_eq!(
+        s.resend(&MessageRef::Local("L3".into()), T0 + 40),
+        Err(StoreError::NotFailed(Status::Sending))
+    );
+    events(&mut s);
+    s.resend(&MessageRef::Local("L2".into()), T0 + 40).unwrap();
+    assert_eq!(
+        texts(&s, c12()),
+        ["hello", "hi", "later", "lost"],
+        "a resend moves to the end"
+    );
+    let ev = events(&mut s);
+    assert!(ev.contains(&StoreEvent::MessageRemoved {
+        conversation_id: c12(),
+        index: 2,
+        id: MessageRef::Local("L2".into())
+    }));
+    s.send_succeeded("L2", 501, T0 + 40).unwrap();
+    assert_eq!(
+        s.message(&MessageRef::Server(501)).unwrap().status,
+        Status::Sent
+    );
+    assert_eq!(unread(&s), 1, "my own messages never count");
+}
+
+#[test]
+fn an_echo_that_beats_the_http_answer_is_not_duplicated() {
+    let mut s = Store::new(ME);
+    s.send_local(c12(), text("hi"), "L1", T0).unwrap();
+    // My other device (or the broker) delivers the stored copy before POST /messages answers.
+    s.apply(Incoming::Message(wire(77, ME, T0, "hi")), 0);
+    assert_eq!(texts(&s, c12()).len(), 2);
+    s.send_succeeded("L1", 77, T0).unwrap();
+    assert_eq!(texts(&s, c12()), ["hi"]);
+    let m = s.message(&MessageRef::Local("L1".into())).unwrap();
+    assert_eq!(m.server_id(), Some(77));
+    assert_eq!(m.local_id.as_deref(), Some("L1"));
+}
+
+#[test]
+fn revoke_drops_content_keeps_a_notice_and_fixes_unread() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "oops")), 0);
+    assert_eq!(unread(&s), 1);
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 1,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    let m = s.message(&MessageRef::Server(1)).unwrap();
+    assert_eq!(m.status, Status::Revoked);
+    assert_eq!(m.content, None);
+    assert_eq!(unread(&s), 0);
+    let persisted = s.take_persist();
+    let rec = persisted
+        .put_messages
+        .get(&(c12(), MessageRef::Server(1)))
+        .unwrap();
+    assert_eq!(rec.content, None, "the content is gone from storage too");
+}
+
+#[test]
+fn a_revoke_before_its_message_makes_it_arrive_revoked() {
+    let mut s = Store::new(ME);
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 5,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    s.apply(Incoming::Message(wire(5, PEER, T0, "secret")), 0);
+    let m = s.message(&MessageRef::Server(5)).unwrap();
+    assert_eq!(m.status, Status::Revoked);
+    assert_eq!(m.content, None);
+    assert_eq!(unread(&s), 0);
+}
+
+#[test]
+fn revoking_my_own_message_is_refused_after_two_minutes() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, ME, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(2, ME, T0, "b")), 0);
+    s.apply(Incoming::Message(wire(3, PEER, T0, "theirs")), 0);
+    assert_eq!(
+        s.revoke_mine(&MessageRef::Server(1), T0 + REVOKE_WINDOW_MS + 1),
+        Err(StoreError::RevokeTooLate {
+            age_ms: REVOKE_WINDOW_MS + 1
+        })
+    );
+    assert_eq!(
+        s.message(&MessageRef::Server(1)).unwrap().status,
+        Status::Sent
+    );
+    assert_eq!(
+        s.revoke_mine(&MessageRef::Server(2), T0 + REVOKE_WINDOW_MS),
+        Ok(2)
+    );
+    assert_eq!(
+        s.message(&MessageRef::Server(2)).unwrap().status,
+        Status::Revoked
+    );
+    assert_eq!(
+        s.revoke_mine(&MessageRef::Server(2), T0),
+        Err(StoreError::AlreadyRevoked)
+    );
+    assert_eq!(
+        s.revoke_mine(&MessageRef::Server(3), T0),
+        Err(StoreError::NotMine)
+    );
+    s.send_local(c12(), text("pending"), "L", T0).unwrap();
+    assert_eq!(
+        s.revoke_mine(&MessageRef::Local("L".into()), T0),
+        Err(StoreError::NotSent)
+    );
+}
+
+#[test]
+fn a_read_receipt_marks_my_messages_up_to_its_mark() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, ME, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(2, ME, T0 + 10, "b")), 0);
+    s.apply(
+        Incoming::Read {
+            sender_id: ME,
+            conversation_id: c12(),
+            up_to_weight: None,
+        },
+        T0 + 5,
+    );
+    assert!(s.message(&MessageRef::Server(1)).unwrap().read);
+    assert!(!s.message(&MessageRef::Server(2)).unwrap().read);
+    // A receipt that arrived before the message still applies to it.
+    s.apply(
+        Incoming::Read {
+            sender_id: ME,
+            conversation_id: c12(),
+            up_to_weight: Some(T0 + 100),
+        },
+        0,
+    );
+    s.apply(Incoming::Message(wire(3, ME, T0 + 50, "c")), 0);
+    assert!(s.message(&MessageRef::Server(2)).unwrap().read);
+    assert!(s.message(&MessageRef::Server(3)).unwrap().read);
+}
+
+#[test]
+fn a_history_page_merges_with_realtime_messages_of_the_same_moment() {
+    // Seed 001's race: the page request leaves at 12:00:00, a realtime message lands at
+    // 12:00:01, the page (holding 12:00:00 and 12:00:02) answers at 12:00:02.
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(2, PEER, T0 + 1_000, "12:00:01")), 0);
+    s.apply(Incoming::Message(wire(3, PEER, T0 + 2_000, "12:00:02")), 0);
+    s.apply_history(vec![
+        wire(3, PEER, T0 + 2_000, "12:00:02"),
+        wire(1, PEER, T0, "12:00:00"),
+        wire(2, PEER, T0 + 1_000, "12:00:01"),
+    ]);
+    assert_eq!(texts(&s, c12()), ["12:00:00", "12:00:01", "12:00:02"]);
+    assert_eq!(unread(&s), 3);
+}
+
+#[test]
+fn a_server_resend_moves_the_message_to_the_end() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "first")), 0);
+    s.apply(Incoming::Message(wire(2, PEER, T0 + 1, "second")), 0);
+    s.apply_resend(1, T0 + 100);
+    assert_eq!(texts(&s, c12()), ["second", "first"]);
+    // The older copy arriving again does not move it back.
+    s.apply(Incoming::Message(wire(1, PEER, T0, "first")), 0);
+    assert_eq!(texts(&s, c12()), ["second", "first"]);
+}
+
+#[test]
+fn conversations_are_listed_most_recent_first_and_move() {
+    let mut s = Store::new(ME);
+    let c13 = ConversationId::direct(ME, 3).unwrap();
+    s.apply(Incoming::Message(wire(1, PEER, T0, "a")), 0);
+    let mut other = wire(2, 3, T0 + 10, "b");
+    other.conversation_id = c13;
+    s.apply(Incoming::Message(other), 0);
+    let order: Vec<ConversationId> = s.conversations().iter().map(|c| c.id).collect();
+    assert_eq!(order, [c13, c12()]);
+    events(&mut s);
+    s.apply(Incoming::Message(wire(3, PEER, T0 + 20, "c")), 0);
+    let order: Vec<ConversationId> = s.conversations().iter().map(|c| c.id).collect();
+    assert_eq!(order, [c12(), c13]);
+    assert!(events(&mut s).iter().any(|e| matches!(
+        e,
+        StoreEvent::ConversationUpdated { from: 1, to: 0, conversation } if conversation.id == c12()
+    )));
+    let summary = s.conversation(c12()).unwrap();
+    assert_eq!(summary.last_activity, T0 + 20);
+    assert_eq!(summary.unread, 2);
+}
+
+#[test]
+fn rooms_have_notices_that_are_not_unread_and_members() {
+    let mut s = Store::new(ME);
+    let room = ConversationId::Room(9);
+    s.ensure_conversation(room, T0);
+    s.apply(
+        Incoming::Members {
+            conversation_id: room,
+            members: vec![1, 2, 3],
+        },
+        0,
+    );
+    let notice = WireMessage {
+        id: 1,
+        conversation_id: room,
+        sender_id: 0,
+        receiver_id: 9,
+        content: Content::System {
+            text: "3 joined".into(),
+        },
+        weight: T0 + 1,
+        is_read: false,
+        revoked: false,
+        sender_name: None,
+        sender_avatar: None,
+    };
+    s.apply(Incoming::Message(notice.clone()), 0);
+    let mut from3 = notice;
+    from3.id = 2;
+    from3.sender_id = 3;
+    from3.content = text("hello room");
+    from3.weight = T0 + 2;
+    s.apply(Incoming::Message(from3), 0);
+    let summary = s.conversation(room).unwrap();
+    assert_eq!(summary.members, [1, 2, 3]);
+    assert_eq!(summary.unread, 1);
+    assert_eq!(s.message_count(room), 2);
+}
+
+#[test]
+fn local_deletes_do_not_come_back_from_history() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(2, PEER, T0 + 1, "b")), 0);
+    s.delete_message(&MessageRef::Server(1)).unwrap();
+    assert_eq!(texts(&s, c12()), ["b"]);
+    assert_eq!(unread(&s), 1);
+    s.apply_history(vec![wire(1, PEER, T0, "a")]);
+    assert_eq!(texts(&s, c12()), ["b"]);
+
+    s.delete_conversation(c12());
+    assert!(s.conversations().is_empty());
+    assert_eq!(s.unread_total(), 0);
+    s.apply_history(vec![wire(2, PEER, T0 + 1, "b")]);
+    assert!(
+        s.conversations().is_empty(),
+        "older history does not bring it back"
+    );
+    s.apply(Incoming::Message(wire(3, PEER, T0 + 2, "new")), 0);
+    assert_eq!(texts(&s, c12()), ["new"]);
+    assert_eq!(s.conversations().len(), 1);
+}
+
+#[test]
+fn retention_drops_old_messages_when_switched_on() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "old")), 0);
+    s.apply(Incoming::Message(wire(2, PEER, T0 + 8 * DAY_MS, "new")), 0);
+    s.prune(T0 + 8 * DAY_MS);
+    assert_eq!(texts(&s, c12()).len(), 2, "off by default");
+    s.set_retention(Some(7));
+    s.prune(T0 + 8 * DAY_MS);
+    assert_eq!(texts(&s, c12()), ["new"]);
+    s.apply_history(vec![wire(1, PEER, T0, "old")]);
+    assert_eq!(texts(&s, c12()), ["new"]);
+}
+
+#[test]
+fn paging_returns_the_messages_before_a_key() {
+    let mut s = Store::new(ME);
+    for i in 0..10 {
+        s.apply(Incoming::Message(wire(i, PEER, T0 + i, &i.to_string())), 0);
+    }
+    let newest = s.messages(c12(), None, 3);
+    assert_eq!(newest.len(), 3);
+    assert_eq!(newest[0].server_id(), Some(7));
+    let older = s.messages(c12(), Some(&newest[0].key), 5);
+    let ids: Vec<Option<u64>> = older.iter().map(|m| m.server_id()).collect();
+    assert_eq!(ids, [Some(2), Some(3), Some(4), Some(5), Some(6)]);
+}
+
+#[test]
+fn the_persisted_records_restore_the_same_store() {
+    let mut s = Store::new(ME);
+    for i in 0..20 {
+        let sender = if i % 3 == 0 { ME } else { PEER };
+        s.apply(Incoming::Message(wire(i, sender, T0 + i * 10, "m")), 0);
+    }
+    s.apply(
+        Incoming::Read {
+            sender_id: ME,
+            conversation_id: c12(),
+            up_to_weight: Some(T0 + 95),
+        },
+        0,
+    );
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 4,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    s.send_local(c12(), text("pending"), "L9", T0 + 1_000)
+        .unwrap();
+    let batch = s.take_persist();
+    assert!(batch.delete_messages.is_empty());
+    let restored = Store::restore(
+        ME,
+        batch.put_conversations.into_values().collect(),
+        batch.put_messages.into_values().collect(),
+        batch.put_tombstones.into_iter().collect(),
+    );
+    assert_eq!(restored.conversations(), s.conversations());
+    assert_eq!(
+        restored.messages(c12(), None, usize::MAX),
+        s.messages(c12(), None, usize::MAX)
+    );
+    assert_eq!(restored.unread_total(), s.unread_total());
+}
+
+#[test]
+fn a_message_to_myself_is_refused() {
+    let mut s = Store::new(ME);
+    let me_me = ConversationId::Direct { low: ME, high: ME };
+    assert_eq!(
+        s.send_local(me_me, text("x"), "L", T0),
+        Err(StoreError::SelfMessage)
+    );
+}
