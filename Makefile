@@ -46,9 +46,13 @@ demo: install
 size: install
 	@scripts/size.sh
 
-# Benchmarks with their baselines side by side (not part of make test).
+# Benchmarks with their baselines side by side (not part of make test): QoS 1 replay beside
+# MQTT.js, the chat store's ingest rate, peak heap and insert cost, the ordered index
+# beside a sorted Vec.
 bench: install
-	@cargo bench --bench replay
+	@cargo bench --bench store_ingest
+	cargo bench --bench ordered_insert
+	cargo bench --bench replay
 
 # cargo-fuzz on nightly for FUZZ_SECONDS (default 60), else the seed corpus as a test.
 fuzz: install

@@ -20,6 +20,9 @@
 //!   transport to open or close, credentials to fetch, events) are drained in order, and
 //!   the session names its next deadline. Time and randomness are inputs, so every test
 //!   scripts them.
+//! * [`chat`]: the chat domain — payloads (JSON and protobuf), server-time calibration and
+//!   strictly increasing weights, and the store of conversations, messages, unread counts,
+//!   read receipts and revokes that converges whatever the delivery order.
 //! * `web` (wasm32 only): the thin shell that connects the session to a browser
 //!   `WebSocket` (or a JS object with the same shape, such as a mini-program socket),
 //!   `setTimeout` and the page's online / visibility events.
