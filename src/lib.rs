@@ -32,5 +32,6 @@
 pub mod chat;
 pub mod mqtt;
 pub mod session;
+pub mod storage;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -1,5 +1,7 @@
 //! What a chat payload says, once decoded: the input of the store.
 
+use serde::{Deserialize, Serialize};
+
 use super::ids::{ConversationId, ServerId, UserId};
 
 /// `msg_type` values of PROTOCOL.md, plus the room extensions (7, 8).
@@ -16,7 +18,8 @@ pub mod msg_type {
 }
 
 /// The content of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Content {
     Text {
         text: String,

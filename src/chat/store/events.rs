@@ -2,7 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use super::record::{ConversationRecord, ConversationSummary, MessageRef, StoredMessage};
+use serde::{Deserialize, Serialize};
+
+use super::record::{
+    ConversationRecord, ConversationSummary, MessageRef, OutboxEntry, StoredMessage,
+};
 use crate::chat::ids::{ConversationId, ServerId};
 
 /// One change a UI applies incrementally. Indices are positions in the conversation's
@@ -55,10 +59,13 @@ pub struct PersistBatch {
     pub delete_conversations: BTreeMap<ConversationId, ()>,
     /// Server ids that must stay revoked or deleted even if they arrive again.
     pub put_tombstones: BTreeMap<ServerId, Tombstone>,
+    pub put_outbox: BTreeMap<String, OutboxEntry>,
+    pub delete_outbox: BTreeMap<String, ()>,
 }
 
 /// Why a server id is remembered after its message is gone or before it arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Tombstone {
     Revoked,
     Deleted,
@@ -71,12 +78,54 @@ impl PersistBatch {
             && self.put_conversations.is_empty()
             && self.delete_conversations.is_empty()
             && self.put_tombstones.is_empty()
+            && self.put_outbox.is_empty()
+            && self.delete_outbox.is_empty()
     }
 
     pub(crate) fn put_message(&mut self, m: &StoredMessage) {
         let k = (m.conversation_id, m.key.id.clone());
         self.delete_messages.remove(&k);
         self.put_messages.insert(k, m.clone());
+    }
+
+    pub(crate) fn put_outbox(&mut self, entry: OutboxEntry) {
+        self.delete_outbox.remove(&entry.local_id);
+        self.put_outbox.insert(entry.local_id.clone(), entry);
+    }
+
+    pub(crate) fn delete_outbox(&mut self, local_id: &str) {
+        self.put_outbox.remove(local_id);
+        self.delete_outbox.insert(local_id.to_string(), ());
+    }
+
+    /// Folds a later batch into this one, so that applying the result equals applying
+    /// both in order (a write queue coalesces bursts this way).
+    pub fn merge(&mut self, later: PersistBatch) {
+        for (k, m) in later.put_messages {
+            self.delete_messages.remove(&k);
+            self.put_messages.insert(k, m);
+        }
+        for (k, ()) in later.delete_messages {
+            self.put_messages.remove(&k);
+            self.delete_messages.insert(k, ());
+        }
+        for (k, c) in later.put_conversations {
+            self.delete_conversations.remove(&k);
+            self.put_conversations.insert(k, c);
+        }
+        for (k, ()) in later.delete_conversations {
+            self.put_conversations.remove(&k);
+            self.delete_conversations.insert(k, ());
+        }
+        self.put_tombstones.extend(later.put_tombstones);
+        for (k, e) in later.put_outbox {
+            self.delete_outbox.remove(&k);
+            self.put_outbox.insert(k, e);
+        }
+        for (k, ()) in later.delete_outbox {
+            self.put_outbox.remove(&k);
+            self.delete_outbox.insert(k, ());
+        }
     }
 
     pub(crate) fn delete_message(&mut self, conversation_id: ConversationId, id: MessageRef) {

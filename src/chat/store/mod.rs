@@ -42,7 +42,8 @@ use thiserror::Error;
 
 pub use events::{PersistBatch, StoreEvent, Tombstone};
 pub use record::{
-    ConversationRecord, ConversationSummary, MessageKey, MessageRef, Status, StoredMessage,
+    ConversationRecord, ConversationSummary, MessageKey, MessageRef, OutboxEntry, Status,
+    StoredMessage,
 };
 
 use super::ids::{ConversationId, ServerId, UserId};
@@ -83,7 +84,6 @@ struct Conv {
     record: ConversationRecord,
     /// Boxed: a leaf insert then shifts small entries, not whole messages.
     messages: OrderedIndex<MessageKey, Box<StoredMessage>>,
-    unread: u32,
     /// Its key in the conversation list, when listed.
     listed: Option<ListKey>,
 }
@@ -98,9 +98,9 @@ impl Conv {
                 cleared_mark: 0,
                 created_at,
                 members: Vec::new(),
+                unread: 0,
             },
             messages: OrderedIndex::new(),
-            unread: 0,
             listed: None,
         }
     }
@@ -118,7 +118,7 @@ impl Conv {
             id: self.record.id,
             last_message: self.messages.last().map(|(_, m)| (**m).clone()),
             last_activity: self.last_activity(),
-            unread: self.unread,
+            unread: self.record.unread,
             members: self.record.members.clone(),
         }
     }
@@ -165,7 +165,9 @@ impl Store {
         }
     }
 
-    /// A store rebuilt from persisted records, without events or a persist batch.
+    /// A store rebuilt from persisted records, without events or a persist batch. The
+    /// messages may be only the newest pages of each conversation: unread counts come from
+    /// the records, and older pages join later with [`Store::insert_loaded`].
     pub fn restore(
         me: UserId,
         conversations: Vec<ConversationRecord>,
@@ -188,15 +190,12 @@ impl Store {
                     .insert(MessageRef::Local(local.clone()), (id, m.key.clone()));
             }
             store.locate.insert(m.key.id.clone(), (id, m.key.clone()));
-            if counts_unread(me, &conv.record, &m) {
-                conv.unread += 1;
-            }
             conv.messages.insert(m.key.clone(), Box::new(m));
         }
         let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
         for id in ids {
             if let Some(conv) = store.convs.get_mut(&id) {
-                store.unread_total += u64::from(conv.unread);
+                store.unread_total += u64::from(conv.record.unread);
                 if !conv.messages.is_empty() {
                     let key = (Reverse(conv.last_activity()), id);
                     conv.listed = Some(key);
@@ -206,6 +205,29 @@ impl Store {
         }
         store.reported_unread_total = store.unread_total;
         store
+    }
+
+    /// Older messages read back from storage join the conversation (shown, not persisted
+    /// again, and already counted in the persisted unread count).
+    pub fn insert_loaded(&mut self, messages: Vec<StoredMessage>) {
+        for m in messages {
+            let cid = m.conversation_id;
+            if self.locate.contains_key(&m.key.id) {
+                continue;
+            }
+            let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
+            self.locate.insert(m.key.id.clone(), (cid, m.key.clone()));
+            if let Some(local) = &m.local_id {
+                self.locate
+                    .insert(MessageRef::Local(local.clone()), (cid, m.key.clone()));
+            }
+            let (index, _) = conv.messages.insert(m.key.clone(), Box::new(m.clone()));
+            self.events.push_back(StoreEvent::MessageInserted {
+                conversation_id: cid,
+                index,
+                message: m,
+            });
+        }
     }
 
     /// The user this store belongs to.
@@ -378,6 +400,7 @@ impl Store {
             sender_avatar: None,
         };
         self.place(conversation_id, None, message.clone());
+        self.persist.put_outbox(outbox_entry(&message));
         self.finish();
         Ok(message)
     }
@@ -400,6 +423,7 @@ impl Store {
             .get(cid, &key)
             .cloned()
             .ok_or_else(|| StoreError::NoSuchMessage(local.clone()))?;
+        self.persist.delete_outbox(local_id);
         let server = MessageRef::Server(server_id);
         if let Some((scid, skey)) = self.locate.get(&server).cloned() {
             // The echo came first: drop the optimistic copy, keep the server's, remember the
@@ -440,6 +464,9 @@ impl Store {
     pub fn send_failed(&mut self, r: &MessageRef) -> Result<(), StoreError> {
         let (cid, key, old) = self.find(r)?;
         if old.status == Status::Sending {
+            if let Some(local) = &old.local_id {
+                self.persist.delete_outbox(local);
+            }
             let mut new = old;
             new.status = Status::Failed;
             self.place(cid, Some(key), new);
@@ -459,6 +486,9 @@ impl Store {
         new.status = Status::Sending;
         new.key.weight = new.key.weight.max(weight);
         self.place(cid, Some(key), new.clone());
+        if new.local_id.is_some() {
+            self.persist.put_outbox(outbox_entry(&new));
+        }
         self.finish();
         Ok(new)
     }
@@ -749,9 +779,24 @@ impl Store {
             .iter()
             .filter(|m| counts_unread(me, &conv.record, m))
             .count() as u32;
+        let old_unread = conv.record.unread;
         conv.record.my_read_mark = mark;
-        conv.unread = conv.unread.saturating_sub(before);
-        self.unread_total = self.unread_total.saturating_sub(u64::from(before));
+        // Older pages may not be loaded, but they are older than every loaded message: once
+        // the mark reaches the oldest loaded one, what stays unread is all in memory.
+        let covers_unloaded = conv.messages.first().is_none_or(|(k, _)| k.weight <= mark);
+        conv.record.unread = if covers_unloaded {
+            let record = &conv.record;
+            conv.messages
+                .iter_from(rank_of(&conv.messages, &lowest_key(mark.saturating_add(1))))
+                .filter(|(_, m)| counts_unread(me, record, m))
+                .count() as u32
+        } else {
+            old_unread.saturating_sub(before)
+        };
+        self.unread_total = self
+            .unread_total
+            .saturating_sub(u64::from(old_unread))
+            .saturating_add(u64::from(conv.record.unread));
         self.persist_conv(id);
         self.relist(id, false);
         true
@@ -785,10 +830,17 @@ impl Store {
             self.advance_my_read_mark(cid, new.key.weight);
         }
         let created_at = new.key.weight;
-        let conv = self
-            .convs
-            .entry(cid)
-            .or_insert_with(|| Conv::new(cid, created_at));
+        if !self.convs.contains_key(&cid) {
+            // Storage lists conversations from their records: every conversation has one.
+            let conv = Conv::new(cid, created_at);
+            self.persist
+                .put_conversations
+                .insert(cid, conv.record.clone());
+            self.convs.insert(cid, conv);
+        }
+        let Some(conv) = self.convs.get_mut(&cid) else {
+            return;
+        };
         new.read = new.sender_id() == me
             && (new.server_read || new.key.weight <= conv.record.peer_read_mark);
         let old = match &old_key {
@@ -809,14 +861,19 @@ impl Store {
         let (index, _) = conv.messages.insert(new.key.clone(), Box::new(new.clone()));
         match (old_counted, new_counted) {
             (true, false) => {
-                conv.unread = conv.unread.saturating_sub(1);
+                conv.record.unread = conv.record.unread.saturating_sub(1);
                 self.unread_total = self.unread_total.saturating_sub(1);
             }
             (false, true) => {
-                conv.unread = conv.unread.saturating_add(1);
+                conv.record.unread = conv.record.unread.saturating_add(1);
                 self.unread_total += 1;
             }
             _ => {}
+        }
+        if old_counted != new_counted {
+            self.persist
+                .put_conversations
+                .insert(cid, conv.record.clone());
         }
         match old {
             Some((old_index, old_msg)) => {
@@ -868,8 +925,11 @@ impl Store {
             return;
         };
         if counts_unread(me, &conv.record, &old) {
-            conv.unread = conv.unread.saturating_sub(1);
+            conv.record.unread = conv.record.unread.saturating_sub(1);
             self.unread_total = self.unread_total.saturating_sub(1);
+            self.persist
+                .put_conversations
+                .insert(cid, conv.record.clone());
         }
         self.locate.remove(&old.key.id);
         if let Some(local) = &old.local_id {
@@ -959,6 +1019,19 @@ fn counts_unread(me: UserId, conv: &ConversationRecord, m: &StoredMessage) -> bo
         && !m.is_revoked()
         && !matches!(m.content, Some(Content::System { .. }))
         && m.key.weight > conv.my_read_mark
+}
+
+/// The outbox record of a message of mine being sent.
+fn outbox_entry(m: &StoredMessage) -> OutboxEntry {
+    OutboxEntry {
+        local_id: m.local_id.clone().unwrap_or_default(),
+        conversation_id: m.conversation_id,
+        receiver_id: m.receiver_id,
+        content: m.content.clone().unwrap_or(Content::Text {
+            text: String::new(),
+        }),
+        weight: m.key.weight,
+    }
 }
 
 /// The smallest possible key with `weight`.

@@ -1,10 +1,13 @@
 //! The records the store keeps, shows and persists.
 
+use serde::{Deserialize, Serialize};
+
 use crate::chat::ids::{ConversationId, ServerId, UserId};
 use crate::chat::model::Content;
 
 /// Where a message stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Mine, handed to the network, no server id yet.
     Sending,
@@ -30,7 +33,8 @@ impl Status {
 
 /// The identity of a message: its server id once it has one, its client-generated local
 /// id before.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MessageRef {
     Server(ServerId),
     Local(String),
@@ -38,7 +42,7 @@ pub enum MessageRef {
 
 /// The position of a message in its conversation: ascending `(weight, sender, id)`, a
 /// total order consistent with weight.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MessageKey {
     pub weight: u64,
     pub sender_id: UserId,
@@ -46,7 +50,7 @@ pub struct MessageKey {
 }
 
 /// A message as the store holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMessage {
     pub key: MessageKey,
     pub conversation_id: ConversationId,
@@ -100,7 +104,7 @@ pub struct ConversationSummary {
 }
 
 /// What is persisted per conversation besides its messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationRecord {
     pub id: ConversationId,
     /// Messages of the peer up to this weight are read by me.
@@ -111,4 +115,17 @@ pub struct ConversationRecord {
     pub cleared_mark: u64,
     pub created_at: u64,
     pub members: Vec<UserId>,
+    /// Unread messages, kept so a store loaded with only the newest pages knows the count.
+    pub unread: u32,
+}
+
+/// A message of mine waiting to be sent: survives a reload and goes out after the next
+/// connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub local_id: String,
+    pub conversation_id: ConversationId,
+    pub receiver_id: u64,
+    pub content: Content,
+    pub weight: u64,
 }

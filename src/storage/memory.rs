@@ -1,0 +1,192 @@
+//! Storage in memory: the native tests' backend and the fallback when IndexedDB fails.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Page, Storage, StorageBatch, StorageError};
+use crate::chat::store::{
+    ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage, Tombstone,
+};
+use crate::chat::{ConversationId, ServerId};
+
+#[derive(Debug, Default)]
+struct Inner {
+    messages: BTreeMap<(ConversationId, MessageKey), StoredMessage>,
+    keys: HashMap<(ConversationId, MessageRef), MessageKey>,
+    by_server_id: HashMap<ServerId, (ConversationId, MessageKey)>,
+    by_local_id: HashMap<String, (ConversationId, MessageKey)>,
+    conversations: BTreeMap<ConversationId, ConversationRecord>,
+    outbox: BTreeMap<String, OutboxEntry>,
+    tombstones: BTreeMap<ServerId, Tombstone>,
+    meta: BTreeMap<String, String>,
+}
+
+impl Inner {
+    fn delete_message(&mut self, cid: ConversationId, id: &MessageRef) {
+        if let Some(key) = self.keys.remove(&(cid, id.clone())) {
+            if let Some(m) = self.messages.remove(&(cid, key)) {
+                if let Some(sid) = m.server_id() {
+                    self.by_server_id.remove(&sid);
+                }
+                if let Some(local) = &m.local_id {
+                    self.by_local_id.remove(local);
+                }
+            }
+        }
+    }
+
+    fn put_message(&mut self, m: &StoredMessage) {
+        let cid = m.conversation_id;
+        self.delete_message(cid, &m.key.id);
+        self.keys.insert((cid, m.key.id.clone()), m.key.clone());
+        if let Some(sid) = m.server_id() {
+            self.by_server_id.insert(sid, (cid, m.key.clone()));
+        }
+        if let Some(local) = &m.local_id {
+            self.by_local_id.insert(local.clone(), (cid, m.key.clone()));
+        }
+        self.messages.insert((cid, m.key.clone()), m.clone());
+    }
+}
+
+/// A [`Storage`] in memory. `fail_next` makes the next write fail, for tests of the
+/// failure paths.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    inner: RefCell<Inner>,
+    fail_next: RefCell<Option<StorageError>>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `apply` fails with `error` and writes nothing.
+    pub fn fail_next(&self, error: StorageError) {
+        *self.fail_next.borrow_mut() = Some(error);
+    }
+
+    /// How many messages are stored.
+    pub fn message_count(&self) -> usize {
+        self.inner.borrow().messages.len()
+    }
+}
+
+impl Storage for MemoryStorage {
+    async fn apply(&self, batch: StorageBatch) -> Result<(), StorageError> {
+        if let Some(e) = self.fail_next.borrow_mut().take() {
+            return Err(e);
+        }
+        let mut inner = self.inner.borrow_mut();
+        let s = batch.store;
+        for (cid, id) in s.delete_messages.keys() {
+            inner.delete_message(*cid, id);
+        }
+        for cid in s.delete_conversations.keys() {
+            inner.conversations.remove(cid);
+        }
+        for local in s.delete_outbox.keys() {
+            inner.outbox.remove(local);
+        }
+        for m in s.put_messages.values() {
+            inner.put_message(m);
+        }
+        for (cid, c) in s.put_conversations {
+            inner.conversations.insert(cid, c);
+        }
+        inner.tombstones.extend(s.put_tombstones);
+        inner.outbox.extend(s.put_outbox);
+        inner.meta.extend(batch.put_meta);
+        Ok(())
+    }
+
+    async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError> {
+        Ok(self
+            .inner
+            .borrow()
+            .conversations
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        page: Page,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StorageError> {
+        let inner = self.inner.borrow();
+        let all = inner
+            .messages
+            .range((conversation, lowest())..)
+            .take_while(|((c, _), _)| *c == conversation)
+            .map(|(_, m)| m);
+        let mut out: Vec<StoredMessage> = match page {
+            Page::Newest => all.cloned().collect(),
+            Page::Before(k) => all.take_while(|m| m.key < k).cloned().collect(),
+            Page::After(k) => {
+                return Ok(all.filter(|m| m.key > k).take(limit).cloned().collect());
+            }
+        };
+        let drop = out.len().saturating_sub(limit);
+        out.drain(..drop);
+        Ok(out)
+    }
+
+    async fn message_by_server_id(
+        &self,
+        id: ServerId,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        let inner = self.inner.borrow();
+        Ok(inner
+            .by_server_id
+            .get(&id)
+            .and_then(|(c, k)| inner.messages.get(&(*c, k.clone())).cloned()))
+    }
+
+    async fn message_by_local_id(
+        &self,
+        local_id: &str,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        let inner = self.inner.borrow();
+        Ok(inner
+            .by_local_id
+            .get(local_id)
+            .and_then(|(c, k)| inner.messages.get(&(*c, k.clone())).cloned()))
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
+        let mut out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().collect();
+        out.sort_by(|a, b| (a.weight, &a.local_id).cmp(&(b.weight, &b.local_id)));
+        Ok(out)
+    }
+
+    async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
+        Ok(self
+            .inner
+            .borrow()
+            .tombstones
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect())
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self.inner.borrow().meta.get(key).cloned())
+    }
+
+    async fn wipe(&self) -> Result<(), StorageError> {
+        *self.inner.borrow_mut() = Inner::default();
+        Ok(())
+    }
+}
+
+fn lowest() -> MessageKey {
+    MessageKey {
+        weight: 0,
+        sender_id: 0,
+        id: MessageRef::Server(0),
+    }
+}

@@ -1,0 +1,149 @@
+//! Local history: what the store persists, behind one interface, with a memory backend
+//! (native tests, and the fallback when IndexedDB is unavailable) and an IndexedDB backend
+//! (wasm32). A key-value backend for the WeChat mini-program goes behind the same
+//! interface; nothing here names IndexedDB types.
+//!
+//! * [`Storage`]: apply a batch atomically; load conversations, a page of messages before or
+//!   after a key, the outbox, tombstones and metadata; wipe everything.
+//! * [`WriteQueue`]: coalesces batches while a write is in flight, so a burst of incoming
+//!   messages (the offline backlog after a reconnect) is written in a few transactions,
+//!   not one per message.
+//! * [`conformance`]: the test suite every backend runs.
+
+pub mod conformance;
+mod memory;
+mod queue;
+
+use thiserror::Error;
+
+pub use memory::MemoryStorage;
+pub use queue::WriteQueue;
+
+use crate::chat::store::{
+    ConversationRecord, MessageKey, OutboxEntry, PersistBatch, StoredMessage, Tombstone,
+};
+use crate::chat::{ConversationId, ServerId};
+
+/// Metadata keys the client keeps.
+pub mod meta {
+    /// The last clock calibration (offset in ms).
+    pub const CLOCK_OFFSET: &str = "clock_offset";
+    /// The weight up to which history was synchronised from the backend.
+    pub const LAST_SYNC: &str = "last_sync";
+    /// The schema version the data was written with.
+    pub const SCHEMA_VERSION: &str = "schema_version";
+}
+
+/// Where a page of messages starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// The newest messages.
+    Newest,
+    /// Messages ordered before this key (exclusive), the newest of them.
+    Before(MessageKey),
+    /// Messages ordered after this key (exclusive), the oldest of them.
+    After(MessageKey),
+}
+
+/// Why storage failed. The chat goes on in memory after any of these.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StorageError {
+    /// No storage here (private mode, a WebView without IndexedDB, …).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// Another tab holds an older version open and did not close it.
+    #[error("schema upgrade blocked by another tab")]
+    Blocked,
+    /// Another tab upgraded the schema; this connection was closed.
+    #[error("the database was upgraded by another tab; connection closed")]
+    VersionChange,
+    #[error("storage is closed")]
+    Closed,
+    /// A request or transaction failed; `name` is the DOMException name when there is one.
+    #[error("storage operation failed ({name}): {message}")]
+    Operation { name: String, message: String },
+    /// A stored record could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// One atomic write: everything in it is committed together or not at all. Deletes apply
+/// before puts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageBatch {
+    pub store: PersistBatch,
+    pub put_meta: Vec<(String, String)>,
+}
+
+impl StorageBatch {
+    pub fn is_empty(&self) -> bool {
+        self.store.is_empty() && self.put_meta.is_empty()
+    }
+
+    /// Folds a later batch into this one (see [`PersistBatch::merge`]).
+    pub fn merge(&mut self, later: StorageBatch) {
+        self.store.merge(later.store);
+        for (k, v) in later.put_meta {
+            self.put_meta.retain(|(old, _)| *old != k);
+            self.put_meta.push((k, v));
+        }
+    }
+
+    /// How many records it writes or deletes.
+    pub fn len(&self) -> usize {
+        let s = &self.store;
+        s.put_messages.len()
+            + s.delete_messages.len()
+            + s.put_conversations.len()
+            + s.delete_conversations.len()
+            + s.put_tombstones.len()
+            + s.put_outbox.len()
+            + s.delete_outbox.len()
+            + self.put_meta.len()
+    }
+}
+
+impl From<PersistBatch> for StorageBatch {
+    fn from(store: PersistBatch) -> Self {
+        StorageBatch {
+            store,
+            put_meta: Vec::new(),
+        }
+    }
+}
+
+/// The local history of one user. Calls may overlap (reads while a write is in flight);
+/// each `apply` is atomic, and applies are committed in call order.
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
+pub trait Storage {
+    /// Writes a batch in one transaction.
+    async fn apply(&self, batch: StorageBatch) -> Result<(), StorageError>;
+    /// Every conversation record.
+    async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError>;
+    /// Up to `limit` messages of a conversation from `page`, in ascending key order.
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        page: Page,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StorageError>;
+    /// A message by its server id.
+    async fn message_by_server_id(
+        &self,
+        id: ServerId,
+    ) -> Result<Option<StoredMessage>, StorageError>;
+    /// A message by the local id it was sent with.
+    async fn message_by_local_id(
+        &self,
+        local_id: &str,
+    ) -> Result<Option<StoredMessage>, StorageError>;
+    /// Messages waiting to be sent, oldest first.
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError>;
+    /// Server ids that stay revoked or deleted.
+    async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError>;
+    async fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+    /// Deletes everything (logout).
+    async fn wipe(&self) -> Result<(), StorageError>;
+}

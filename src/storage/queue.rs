@@ -1,0 +1,91 @@
+//! Coalescing writes: while one transaction is in flight, later batches merge into one.
+
+use super::StorageBatch;
+
+/// The write path's bookkeeping, free of IO: the shell calls [`WriteQueue::push`] for each
+/// batch the store produces, writes what [`WriteQueue::take_next`] hands out, and reports
+/// [`WriteQueue::done`]. A burst of N batches during one write becomes one more write.
+#[derive(Debug, Default)]
+pub struct WriteQueue {
+    pending: Option<StorageBatch>,
+    in_flight: bool,
+    /// Writes handed out so far.
+    pub writes: u64,
+    /// Batches accepted so far.
+    pub batches: u64,
+}
+
+impl WriteQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accepts a batch (empty ones are dropped).
+    pub fn push(&mut self, batch: StorageBatch) {
+        if batch.is_empty() {
+            return;
+        }
+        self.batches += 1;
+        match &mut self.pending {
+            Some(p) => p.merge(batch),
+            None => self.pending = Some(batch),
+        }
+    }
+
+    /// The next batch to write, if none is in flight.
+    pub fn take_next(&mut self) -> Option<StorageBatch> {
+        if self.in_flight {
+            return None;
+        }
+        let batch = self.pending.take()?;
+        self.in_flight = true;
+        self.writes += 1;
+        Some(batch)
+    }
+
+    /// The write handed out last finished (committed or failed).
+    pub fn done(&mut self) {
+        self.in_flight = false;
+    }
+
+    /// Nothing pending and nothing in flight: every accepted write is committed.
+    pub fn is_idle(&self) -> bool {
+        !self.in_flight && self.pending.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(key: &str) -> StorageBatch {
+        StorageBatch {
+            put_meta: vec![(key.to_string(), "v".to_string())],
+            ..StorageBatch::default()
+        }
+    }
+
+    #[test]
+    fn a_burst_during_a_write_becomes_one_more_write() {
+        let mut q = WriteQueue::new();
+        q.push(batch("a"));
+        let first = q.take_next().unwrap();
+        assert_eq!(first.put_meta.len(), 1);
+        for i in 0..1000 {
+            q.push(batch(&format!("k{}", i % 10)));
+        }
+        assert!(q.take_next().is_none(), "one write at a time");
+        q.done();
+        let second = q.take_next().unwrap();
+        assert_eq!(
+            second.put_meta.len(),
+            10,
+            "later values of a key replace earlier ones"
+        );
+        q.done();
+        assert!(q.is_idle());
+        assert_eq!((q.batches, q.writes), (1001, 2));
+        q.push(StorageBatch::default());
+        assert!(q.take_next().is_none());
+    }
+}

@@ -1,0 +1,105 @@
+//! The storage conformance suite on the memory backend, and the write queue with a store.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use imcore::chat::store::Store;
+use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
+use imcore::storage::{conformance, MemoryStorage, Page, Storage, StorageBatch, WriteQueue};
+
+/// The memory backend never waits: one poll finishes every future.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("the memory backend never returns Pending"),
+    }
+}
+
+#[test]
+fn memory_backend_passes_the_conformance_suite() {
+    block_on(conformance::run_all(&MemoryStorage::new())).unwrap();
+}
+
+#[test]
+fn a_store_persisted_through_the_queue_restores_identically() {
+    let storage = MemoryStorage::new();
+    let mut store = Store::new(1);
+    let mut queue = WriteQueue::new();
+    for i in 0..2_000u64 {
+        let peer = 2 + i % 20;
+        let m = WireMessage {
+            id: i + 1,
+            conversation_id: ConversationId::direct(1, peer).unwrap(),
+            sender_id: if i % 4 == 0 { 1 } else { peer },
+            receiver_id: if i % 4 == 0 { peer } else { 1 },
+            content: Content::Text {
+                text: format!("m{i}"),
+            },
+            weight: 1_000 + i * 7 % 1_300,
+            is_read: false,
+            revoked: i % 50 == 0,
+            sender_name: None,
+            sender_avatar: None,
+        };
+        store.apply(Incoming::Message(m), 0);
+        while store.poll_event().is_some() {}
+        queue.push(StorageBatch::from(store.take_persist()));
+        // Writes complete only every 100 messages: the queue coalesces the rest.
+        if i % 100 == 99 {
+            if let Some(batch) = queue.take_next() {
+                block_on(storage.apply(batch)).unwrap();
+                queue.done();
+            }
+        }
+    }
+    let c = ConversationId::direct(1, 3).unwrap();
+    store.mark_read(c);
+    store
+        .send_local(
+            c,
+            Content::Text {
+                text: "queued".into(),
+            },
+            "L1",
+            5_000,
+        )
+        .unwrap();
+    queue.push(StorageBatch::from(store.take_persist()));
+    while let Some(batch) = queue.take_next() {
+        block_on(storage.apply(batch)).unwrap();
+        queue.done();
+    }
+    assert!(queue.is_idle());
+    assert!(
+        queue.writes <= 21,
+        "2,002 batches in {} writes",
+        queue.writes
+    );
+
+    let records = block_on(storage.conversations()).unwrap();
+    let mut messages = Vec::new();
+    for r in &records {
+        messages.extend(block_on(storage.messages(r.id, Page::Newest, usize::MAX)).unwrap());
+    }
+    let restored = Store::restore(
+        1,
+        records,
+        messages,
+        block_on(storage.tombstones()).unwrap(),
+    );
+    assert_eq!(restored.conversations(), store.conversations());
+    assert_eq!(restored.unread_total(), store.unread_total());
+    for summary in store.conversations() {
+        assert_eq!(
+            restored.messages(summary.id, None, usize::MAX),
+            store.messages(summary.id, None, usize::MAX)
+        );
+    }
+    let outbox = block_on(storage.outbox()).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].local_id, "L1");
+}
