@@ -32,7 +32,7 @@ test: install
 	step cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 	step cargo test
 	step scripts/fuzz.sh
-	step env CHROMEDRIVER=$(CHROMEDRIVER) \
+	step env CHROMEDRIVER=$(CHROMEDRIVER) WASM_BINDGEN_TEST_TIMEOUT=180 \
 	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown
 	step scripts/build-wasm.sh release
@@ -48,11 +48,15 @@ size: install
 
 # Benchmarks with their baselines side by side (not part of make test): QoS 1 replay beside
 # MQTT.js, the chat store's ingest rate, peak heap and insert cost, the ordered index
-# beside a sorted Vec.
+# beside a sorted Vec, and IndexedDB in headless Chromium beside plain JS.
 bench: install
 	@cargo bench --bench store_ingest
 	cargo bench --bench ordered_insert
 	cargo bench --bench replay
+	CHROMEDRIVER=$(CHROMEDRIVER) WASM_BINDGEN_TEST_TIMEOUT=300 \
+	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test --release --target wasm32-unknown-unknown --features browser-bench \
+	  --test web_storage_bench -- --nocapture
 
 # cargo-fuzz on nightly for FUZZ_SECONDS (default 60), else the seed corpus as a test.
 fuzz: install

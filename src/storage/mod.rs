@@ -10,12 +10,18 @@
 //!   not one per message.
 //! * [`conformance`]: the test suite every backend runs.
 
+mod any;
 pub mod conformance;
+#[cfg(target_arch = "wasm32")]
+mod indexed_db;
 mod memory;
 mod queue;
 
 use thiserror::Error;
 
+pub use any::AnyStorage;
+#[cfg(target_arch = "wasm32")]
+pub use indexed_db::{database_name, IndexedDbStorage, SchemaVersion};
 pub use memory::MemoryStorage;
 pub use queue::WriteQueue;
 

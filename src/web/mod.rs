@@ -17,6 +17,10 @@
 //! * `wake`: the window's `online` event and the page becoming visible call
 //!   [`Session::wake`](crate::session::Session::wake): reconnect now instead of after the
 //!   backoff wait.
+//! * `persist`: the write path to storage — batches from the store are queued and
+//!   coalesced while a transaction is in flight (a backlog becomes a few transactions);
+//!   `flush` / `close` resolve once everything accepted is committed; a failing backend is
+//!   reported and replaced by memory so the chat goes on.
 //! * `client`: the exported `MqttClient` (camelCase JS API, TypeScript types in the
 //!   generated `.d.ts`) and the driver loop.
 //!
@@ -43,8 +47,10 @@ mod client;
 mod clock;
 mod error;
 mod options;
+mod persist;
 mod timer;
 mod transport;
 mod wake;
 
 pub use client::MqttClient;
+pub use persist::Persister;

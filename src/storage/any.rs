@@ -1,0 +1,146 @@
+//! One [`Storage`] type for the shell: IndexedDB when the browser gives it, memory when it
+//! does not (or after it failed).
+
+use super::{MemoryStorage, Page, Storage, StorageBatch, StorageError};
+use crate::chat::store::{ConversationRecord, OutboxEntry, StoredMessage, Tombstone};
+use crate::chat::{ConversationId, ServerId};
+
+#[cfg(target_arch = "wasm32")]
+use super::IndexedDbStorage;
+
+/// The backends behind one type, so the shell can switch from IndexedDB to memory at
+/// run time (a write failed, another tab upgraded the schema) without generics.
+#[derive(Debug)]
+pub enum AnyStorage {
+    /// In memory: lost on reload. The fallback, and the native tests' backend.
+    Memory(MemoryStorage),
+    /// IndexedDB (wasm32 only).
+    #[cfg(target_arch = "wasm32")]
+    IndexedDb(IndexedDbStorage),
+}
+
+impl AnyStorage {
+    /// Opens the IndexedDB database of `user_id`, or falls back to a fresh
+    /// [`MemoryStorage`] and says why (private mode, no IndexedDB, blocked by another tab,
+    /// a failed migration…). The chat works either way; only history across reloads is
+    /// lost without IndexedDB.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn open_or_memory(user_id: u64) -> (AnyStorage, Option<StorageError>) {
+        match IndexedDbStorage::open(user_id).await {
+            Ok(db) => (AnyStorage::IndexedDb(db), None),
+            Err(e) => (AnyStorage::Memory(MemoryStorage::new()), Some(e)),
+        }
+    }
+
+    /// Whether this is the memory backend.
+    pub fn is_memory(&self) -> bool {
+        matches!(self, AnyStorage::Memory(_))
+    }
+
+    /// Closes the backend (IndexedDB: the connection; memory: nothing to close).
+    pub fn close(&self) {
+        match self {
+            AnyStorage::Memory(_) => {}
+            #[cfg(target_arch = "wasm32")]
+            AnyStorage::IndexedDb(s) => s.close(),
+        }
+    }
+}
+
+impl From<MemoryStorage> for AnyStorage {
+    fn from(s: MemoryStorage) -> Self {
+        AnyStorage::Memory(s)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl From<IndexedDbStorage> for AnyStorage {
+    fn from(s: IndexedDbStorage) -> Self {
+        AnyStorage::IndexedDb(s)
+    }
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStorage::Memory($s) => $call,
+            #[cfg(target_arch = "wasm32")]
+            AnyStorage::IndexedDb($s) => $call,
+        }
+    };
+}
+
+impl Storage for AnyStorage {
+    async fn apply(&self, batch: StorageBatch) -> Result<(), StorageError> {
+        delegate!(self, s => s.apply(batch).await)
+    }
+
+    async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError> {
+        delegate!(self, s => s.conversations().await)
+    }
+
+    async fn messages(
+        &self,
+        conversation: ConversationId,
+        page: Page,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StorageError> {
+        delegate!(self, s => s.messages(conversation, page, limit).await)
+    }
+
+    async fn message_by_server_id(
+        &self,
+        id: ServerId,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        delegate!(self, s => s.message_by_server_id(id).await)
+    }
+
+    async fn message_by_local_id(
+        &self,
+        local_id: &str,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        delegate!(self, s => s.message_by_local_id(local_id).await)
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
+        delegate!(self, s => s.outbox().await)
+    }
+
+    async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
+        delegate!(self, s => s.tombstones().await)
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
+        delegate!(self, s => s.meta(key).await)
+    }
+
+    async fn wipe(&self) -> Result<(), StorageError> {
+        delegate!(self, s => s.wipe().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = pin!(f);
+        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("the memory backend never returns Pending"),
+        }
+    }
+
+    #[test]
+    fn any_storage_over_memory_passes_the_conformance_suite() {
+        let s = AnyStorage::from(MemoryStorage::new());
+        assert!(s.is_memory());
+        block_on(conformance::run_all(&s)).unwrap();
+        s.close();
+    }
+}

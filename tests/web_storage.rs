@@ -1,0 +1,742 @@
+//! The IndexedDB backend and the shell's write path on real IndexedDB in headless Chromium.
+//!
+//! ```text
+//! CHROMEDRIVER=/usr/bin/chromedriver \
+//! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+//! scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown --test web_storage -- --nocapture
+//! ```
+//!
+//! Each test uses its own user id (its own database) and deletes it at the end; timings
+//! are printed with `console_log!` (shown with `--nocapture`).
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use imcore::chat::store::{
+    MessageKey, MessageRef, OutboxEntry, PersistBatch, Status, Store, StoredMessage, Tombstone,
+};
+use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
+use imcore::storage::conformance::{self, message, put_all, record};
+use imcore::storage::{
+    database_name, meta, AnyStorage, IndexedDbStorage, MemoryStorage, Page, SchemaVersion, Storage,
+    StorageBatch, StorageError,
+};
+use imcore::web::Persister;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const ME: u64 = 1;
+const T0: u64 = 1_717_214_400_000;
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+/// `performance.now()`.
+fn now() -> f64 {
+    let perf = Reflect::get(&js_sys::global(), &"performance".into()).expect("performance");
+    let f: Function = Reflect::get(&perf, &"now".into())
+        .expect("performance.now")
+        .unchecked_into();
+    f.call0(&perf).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
+/// Lets the event loop run (a `setTimeout(…, ms)` task).
+async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .expect("window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .expect("setTimeout");
+    });
+    JsFuture::from(p).await.expect("sleep");
+}
+
+/// A fresh database for `user`: whatever an earlier run left is deleted first.
+async fn fresh(user: u64) -> IndexedDbStorage {
+    IndexedDbStorage::delete_database(user)
+        .await
+        .expect("delete leftovers");
+    IndexedDbStorage::open(user).await.expect("open")
+}
+
+async fn drop_db(s: IndexedDbStorage, user: u64) {
+    s.close();
+    IndexedDbStorage::delete_database(user)
+        .await
+        .expect("delete database");
+}
+
+fn direct(peer: u64) -> ConversationId {
+    ConversationId::direct(ME, peer).expect("distinct users")
+}
+
+fn outbox_entry(n: u64, c: ConversationId) -> OutboxEntry {
+    OutboxEntry {
+        local_id: format!("L-{n}"),
+        conversation_id: c,
+        receiver_id: c.peer_of(ME).unwrap_or(0),
+        content: Content::Text {
+            text: format!("pending {n}"),
+        },
+        weight: T0 + 1_000 + n,
+    }
+}
+
+/// A raw IndexedDB connection (no `versionchange` handler: it never steps aside), the way
+/// an old tab running other code would hold the database.
+async fn raw_open(name: &str, version: Option<u32>) -> web_sys::IdbDatabase {
+    let factory: web_sys::IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into())
+        .expect("indexedDB")
+        .unchecked_into();
+    let req = match version {
+        Some(v) => factory.open_with_u32(name, v),
+        None => factory.open(name),
+    }
+    .expect("open");
+    let p = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    JsFuture::from(p).await.expect("raw open");
+    req.result().expect("result").unchecked_into()
+}
+
+// ---- the conformance suite ----------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn indexed_db_passes_the_conformance_suite() {
+    const USER: u64 = 880_001;
+    let s = fresh(USER).await;
+    let start = now();
+    let result = conformance::run_all(&s).await;
+    console_log!("conformance suite on IndexedDB: {:.0} ms", now() - start);
+    assert_eq!(result, Ok(()));
+    drop_db(s, USER).await;
+}
+
+/// Keys at the edges of u64 sort as `MessageKey` does and come back exactly.
+#[wasm_bindgen_test]
+async fn keys_sort_like_message_key_across_all_of_u64() {
+    const USER: u64 = 880_002;
+    let s = fresh(USER).await;
+    let c = ConversationId::Room(u64::MAX);
+    let big = 1u64 << 53;
+    let mut msgs = Vec::new();
+    for (i, (weight, sender, id)) in [
+        (0, 0, MessageRef::Server(0)),
+        (T0, big, MessageRef::Server(big)),
+        (T0, big + 1, MessageRef::Server(big + 1)),
+        (T0, big + 1, MessageRef::Server(big + 2)),
+        (T0, big + 1, MessageRef::Local("a".into())),
+        (T0, big + 1, MessageRef::Local("b|c".into())),
+        (T0, u64::MAX, MessageRef::Server(1)),
+        (u64::MAX - 1, 2, MessageRef::Server(u64::MAX)),
+        (u64::MAX, 2, MessageRef::Local("é你好".into())),
+        (u64::MAX, u64::MAX, MessageRef::Server(u64::MAX - 1)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = message(c, i as u64, sender, weight);
+        m.key = MessageKey {
+            weight,
+            sender_id: sender,
+            id: id.clone(),
+        };
+        if let MessageRef::Local(l) = &id {
+            m.local_id = Some(l.clone());
+        }
+        msgs.push(m);
+    }
+    // Written in reverse order, read back sorted.
+    let mut rev = msgs.clone();
+    rev.reverse();
+    s.apply(put_all(&rev)).await.expect("apply");
+    let mut expected = msgs.clone();
+    expected.sort_by(|a, b| a.key.cmp(&b.key));
+    let all = s.messages(c, Page::Newest, usize::MAX).await.expect("all");
+    assert_eq!(all, expected);
+    let newest = s.messages(c, Page::Newest, 3).await.expect("newest 3");
+    assert_eq!(newest, expected[7..]);
+    let mid = s
+        .messages(c, Page::Before(expected[5].key.clone()), 2)
+        .await
+        .expect("before");
+    assert_eq!(mid, expected[3..5]);
+    let after = s
+        .messages(c, Page::After(expected[5].key.clone()), 2)
+        .await
+        .expect("after");
+    assert_eq!(after, expected[6..8]);
+    for id in [big, big + 1, big + 2, u64::MAX, u64::MAX - 1] {
+        let m = s.message_by_server_id(id).await.expect("by id");
+        assert_eq!(m.and_then(|m| m.server_id()), Some(id), "server id {id}");
+    }
+    let m = s.message_by_local_id("b|c").await.expect("by local id");
+    assert_eq!(m.map(|m| m.key.id), Some(MessageRef::Local("b|c".into())));
+    // A neighbouring conversation whose id extends this one's is not mixed in.
+    let other = ConversationId::Room(u64::MAX / 10);
+    s.apply(put_all(&[message(other, 1, 2, T0)]))
+        .await
+        .expect("other");
+    assert_eq!(
+        s.messages(other, Page::Newest, 100)
+            .await
+            .expect("other")
+            .len(),
+        1
+    );
+    drop_db(s, USER).await;
+}
+
+// ---- a store persisted through the Persister, restored -------------------------------------------
+
+#[wasm_bindgen_test]
+async fn ten_thousand_messages_persist_in_few_transactions_and_restore_identically() {
+    const USER: u64 = 880_003;
+    let storage = fresh(USER).await;
+    let errors = Rc::new(Cell::new(0u32));
+    let seen = errors.clone();
+    let persister = Persister::new(
+        AnyStorage::IndexedDb(storage),
+        Box::new(move |_| seen.set(seen.get() + 1)),
+    );
+    let conv = |i: u64| {
+        if i % 100 < 80 {
+            direct(2 + i % 100)
+        } else {
+            ConversationId::Room(i % 100)
+        }
+    };
+    let mut store = Store::new(ME);
+    let mut pending_local = BTreeSet::new();
+    let mut store_ms = 0.0;
+    let start = now();
+    for i in 0..10_000u64 {
+        let t = now();
+        let c = conv(i);
+        let sender = match c {
+            _ if i % 9 == 0 => ME,
+            ConversationId::Room(_) => 200 + i % 13,
+            direct => direct.peer_of(ME).unwrap_or(2),
+        };
+        if sender == ME && i % 18 == 0 {
+            // Mine, being sent: half get their server id, the rest stay in the outbox.
+            let local = format!("L-{i}");
+            let content = Content::Text {
+                text: format!("mine {i}"),
+            };
+            store
+                .send_local(c, content, &local, T0 + i * 10)
+                .expect("send_local");
+            if i % 36 == 0 {
+                store
+                    .send_succeeded(&local, 5_000_000 + i, T0 + i * 10 + 3)
+                    .expect("send_succeeded");
+            } else {
+                pending_local.insert(local);
+            }
+        } else {
+            let m = WireMessage {
+                id: 1 + (i * 7_919) % 10_000 + 10_000 * (i / 10_000),
+                conversation_id: c,
+                sender_id: sender,
+                receiver_id: match c {
+                    ConversationId::Room(r) => r,
+                    d => d.peer_of(sender).unwrap_or(ME),
+                },
+                content: if i % 5 == 0 {
+                    Content::Image {
+                        url: format!("https://img/{i}"),
+                        cover: None,
+                    }
+                } else {
+                    Content::Text {
+                        text: format!("message {i} — 你好"),
+                    }
+                },
+                // Arrival order is not weight order.
+                weight: T0 + ((i * 7_919) % 10_000) * 10,
+                is_read: false,
+                revoked: false,
+                sender_name: Some(format!("user {sender}")),
+                sender_avatar: None,
+            };
+            let id = m.id;
+            store.apply(Incoming::Message(m), T0 + i * 10);
+            if i % 37 == 0 {
+                store.apply(
+                    Incoming::Revoke {
+                        msg_id: id,
+                        conversation_id: c,
+                    },
+                    T0 + i * 10,
+                );
+            }
+        }
+        if i % 500 == 499 {
+            // The peer read my messages in some conversations; I read some.
+            store.apply(
+                Incoming::Read {
+                    sender_id: ME,
+                    conversation_id: conv(i / 500),
+                    up_to_weight: Some(T0 + i * 10),
+                },
+                T0 + i * 10,
+            );
+            store.mark_read(conv(i / 500 + 1));
+        }
+        while store.poll_event().is_some() {}
+        let batch = StorageBatch::from(store.take_persist());
+        store_ms += now() - t;
+        persister.push(batch);
+        // Messages arrive in WebSocket frames: let the event loop run between frames.
+        if i % 100 == 99 {
+            sleep(0).await;
+        }
+    }
+    persister.flush().await;
+    let persist_ms = now() - start;
+    let (transactions, batches) = (persister.transactions(), persister.batches());
+    console_log!(
+        "10,000 messages over 100 conversations: persisted in {:.0} ms ({:.0} ms of it in the store), {} batches → {} transactions",
+        persist_ms,
+        store_ms,
+        batches,
+        transactions
+    );
+    assert_eq!(errors.get(), 0, "no write failed");
+    assert!(
+        transactions <= 150 && transactions * 20 <= batches,
+        "{batches} batches took {transactions} transactions"
+    );
+    persister.close().await;
+
+    // Reopen and rebuild.
+    let start = now();
+    let s = IndexedDbStorage::open(USER).await.expect("reopen");
+    let records = s.conversations().await.expect("conversations");
+    let mut messages = Vec::new();
+    for r in &records {
+        messages.extend(
+            s.messages(r.id, Page::Newest, usize::MAX)
+                .await
+                .expect("messages"),
+        );
+    }
+    let tombstones = s.tombstones().await.expect("tombstones");
+    let restored = Store::restore(ME, records, messages, tombstones);
+    console_log!(
+        "reopened and restored 100 conversations / {} messages in {:.0} ms",
+        (0..100)
+            .map(|i| restored.message_count(conv(i)))
+            .sum::<usize>(),
+        now() - start
+    );
+
+    assert_eq!(restored.conversations(), store.conversations());
+    assert_eq!(restored.conversations().len(), 100);
+    assert_eq!(restored.unread_total(), store.unread_total());
+    assert!(store.unread_total() > 0);
+    let mut statuses = BTreeSet::new();
+    for summary in store.conversations() {
+        let want = store.messages(summary.id, None, usize::MAX);
+        statuses.extend(want.iter().map(|m| format!("{:?}", m.status)));
+        assert_eq!(restored.messages(summary.id, None, usize::MAX), want);
+    }
+    assert_eq!(statuses.len(), 3, "sent, sending and revoked: {statuses:?}");
+    let outbox: BTreeSet<String> = s
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|e| e.local_id)
+        .collect();
+    assert_eq!(outbox, pending_local);
+    for local in &pending_local {
+        let m = s.message_by_local_id(local).await.expect("by local id");
+        assert_eq!(m.map(|m| m.status), Some(Status::Sending));
+    }
+    drop_db(s, USER).await;
+}
+
+// ---- a 100,000-message conversation ------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn a_conversation_of_100000_pages_back_without_gap_or_duplicate() {
+    const USER: u64 = 880_004;
+    const TOTAL: u64 = 100_000;
+    let s = fresh(USER).await;
+    let c = direct(2);
+    // Two messages per weight, from either member: ties are ordered by sender.
+    let nth = |n: u64| message(c, n + 1, if n % 3 == 0 { ME } else { 2 }, T0 + n / 2);
+    let start = now();
+    for base in (0..TOTAL).step_by(10_000) {
+        let batch: Vec<StoredMessage> = (base..base + 10_000).map(nth).collect();
+        s.apply(put_all(&batch)).await.expect("write 10,000");
+    }
+    let write_ms = now() - start;
+    // Another conversation around it, which pages must not touch.
+    s.apply(put_all(&[
+        message(direct(3), 1, 3, T0),
+        message(direct(20), 2, 20, T0),
+    ]))
+    .await
+    .expect("neighbours");
+    s.close();
+
+    let start = now();
+    let s = IndexedDbStorage::open(USER).await.expect("reopen");
+    let open_ms = now() - start;
+    let first = s.messages(c, Page::Newest, 50).await.expect("first page");
+    let first_page_ms = now() - start;
+    assert_eq!(first.len(), 50);
+    let newest = (TOTAL - 10..TOTAL).map(|n| nth(n).key).max();
+    assert_eq!(first.last().map(|m| m.key.clone()), newest);
+
+    let start = now();
+    let pages = conformance::walk_back(&s, c, TOTAL as usize, 50)
+        .await
+        .expect("walk back");
+    let walk_ms = now() - start;
+    assert_eq!(pages, 2_000);
+    console_log!(
+        "100,000 messages: written in 10 transactions of 10,000 in {:.0} ms; first page after reopening {:.1} ms (open {:.1} ms + newest 50 {:.1} ms); walked back in {} pages of 50 in {:.0} ms ({:.2} ms a page)",
+        write_ms,
+        first_page_ms,
+        open_ms,
+        first_page_ms - open_ms,
+        pages,
+        walk_ms,
+        walk_ms / pages as f64
+    );
+    let forward = s
+        .messages(c, Page::After(first[0].key.clone()), 100)
+        .await
+        .expect("after");
+    assert_eq!(forward, first[1..]);
+    drop_db(s, USER).await;
+}
+
+// ---- reopening, migration, deletion --------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn the_outbox_survives_reopening() {
+    const USER: u64 = 880_005;
+    let s = fresh(USER).await;
+    let mut batch = PersistBatch::default();
+    for n in 0..5 {
+        let e = outbox_entry(n, direct(2 + n % 2));
+        batch.put_outbox.insert(e.local_id.clone(), e);
+    }
+    s.apply(batch.into()).await.expect("apply");
+    s.close();
+    let s = IndexedDbStorage::open(USER).await.expect("reopen");
+    let outbox = s.outbox().await.expect("outbox");
+    assert_eq!(
+        outbox,
+        (0..5)
+            .map(|n| outbox_entry(n, direct(2 + n % 2)))
+            .collect::<Vec<_>>()
+    );
+    let of_2 = s.outbox_of(direct(2)).await.expect("outbox of 1_2");
+    assert_eq!(of_2.len(), 3);
+    drop_db(s, USER).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_1_to_2_migration_keeps_every_record() {
+    const USER: u64 = 880_006;
+    IndexedDbStorage::delete_database(USER)
+        .await
+        .expect("clean");
+    let v1 = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
+        .await
+        .expect("open V1");
+    assert_eq!(v1.version(), SchemaVersion::V1);
+    let a = direct(2);
+    let msgs: Vec<StoredMessage> = (1..=300).map(|n| message(a, n, 2, T0 + n)).collect();
+    let mut batch = put_all(&msgs);
+    batch.store.put_conversations.insert(a, record(a, 7));
+    for n in 0..20 {
+        let e = outbox_entry(n, if n < 12 { a } else { direct(3) });
+        batch.store.put_outbox.insert(e.local_id.clone(), e);
+    }
+    batch.store.put_tombstones.insert(77, Tombstone::Revoked);
+    batch
+        .put_meta
+        .push((meta::LAST_SYNC.into(), "12345".into()));
+    v1.apply(batch).await.expect("write V1");
+    assert_eq!(
+        v1.meta(meta::SCHEMA_VERSION)
+            .await
+            .expect("meta")
+            .as_deref(),
+        Some("1")
+    );
+    v1.close();
+
+    let start = now();
+    let v2 = IndexedDbStorage::open(USER).await.expect("open V2");
+    console_log!(
+        "1 → 2 migration (20 outbox records) and open: {:.1} ms",
+        now() - start
+    );
+    assert_eq!(v2.version(), SchemaVersion::V2);
+    assert_eq!(
+        v2.meta(meta::SCHEMA_VERSION)
+            .await
+            .expect("meta")
+            .as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        v2.meta(meta::LAST_SYNC).await.expect("meta").as_deref(),
+        Some("12345")
+    );
+    assert_eq!(
+        v2.messages(a, Page::Newest, usize::MAX)
+            .await
+            .expect("messages"),
+        msgs
+    );
+    assert_eq!(
+        v2.conversations().await.expect("conversations"),
+        vec![record(a, 7)]
+    );
+    assert_eq!(v2.outbox().await.expect("outbox").len(), 20);
+    assert_eq!(
+        v2.tombstones().await.expect("tombstones"),
+        vec![(77, Tombstone::Revoked)]
+    );
+    // The data phase wrote `conversation` into every V1 outbox record: the V2 index sees them.
+    let of_a = v2.outbox_of(a).await.expect("outbox of a");
+    assert_eq!(of_a.len(), 12);
+    assert!(of_a.iter().all(|e| e.conversation_id == a));
+    assert_eq!(v2.outbox_of(direct(3)).await.expect("outbox of b").len(), 8);
+    drop_db(v2, USER).await;
+}
+
+#[wasm_bindgen_test]
+async fn wipe_and_delete_database_leave_nothing() {
+    const USER: u64 = 880_007;
+    let c = direct(2);
+    let fill = || {
+        let mut batch = put_all(&[message(c, 1, 2, T0), message(c, 2, 2, T0 + 1)]);
+        batch.store.put_conversations.insert(c, record(c, 1));
+        let e = outbox_entry(1, c);
+        batch.store.put_outbox.insert(e.local_id.clone(), e);
+        batch.store.put_tombstones.insert(5, Tombstone::Deleted);
+        batch.put_meta.push((meta::LAST_SYNC.into(), "1".into()));
+        batch
+    };
+    async fn is_empty(s: &IndexedDbStorage, c: ConversationId) -> bool {
+        s.messages(c, Page::Newest, 10)
+            .await
+            .expect("messages")
+            .is_empty()
+            && s.conversations().await.expect("conversations").is_empty()
+            && s.outbox().await.expect("outbox").is_empty()
+            && s.tombstones().await.expect("tombstones").is_empty()
+            && s.meta(meta::LAST_SYNC).await.expect("meta").is_none()
+    }
+
+    let s = fresh(USER).await;
+    s.apply(fill()).await.expect("fill");
+    assert!(!is_empty(&s, c).await);
+    s.wipe().await.expect("wipe");
+    s.close();
+    let s = IndexedDbStorage::open(USER)
+        .await
+        .expect("reopen after wipe");
+    assert!(is_empty(&s, c).await, "wipe left data");
+    assert_eq!(
+        s.meta(meta::SCHEMA_VERSION).await.expect("meta").as_deref(),
+        Some("2")
+    );
+
+    s.apply(fill()).await.expect("fill again");
+    s.close();
+    IndexedDbStorage::delete_database(USER)
+        .await
+        .expect("delete database");
+    let s = IndexedDbStorage::open(USER)
+        .await
+        .expect("reopen after delete");
+    assert!(is_empty(&s, c).await, "delete_database left data");
+    drop_db(s, USER).await;
+}
+
+// ---- two tabs --------------------------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn an_old_connection_steps_aside_for_an_upgrade() {
+    const USER: u64 = 880_008;
+    IndexedDbStorage::delete_database(USER)
+        .await
+        .expect("clean");
+    let old = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
+        .await
+        .expect("open V1");
+    let c = direct(2);
+    old.apply(put_all(&[message(c, 1, 2, T0)]))
+        .await
+        .expect("write V1");
+    let notified = Rc::new(Cell::new(0u32));
+    let n = notified.clone();
+    old.on_version_change(move || n.set(n.get() + 1));
+
+    let new = IndexedDbStorage::open(USER)
+        .await
+        .expect("the V2 open is not blocked");
+    assert_eq!(notified.get(), 1, "on_version_change ran once");
+    assert!(!old.is_open());
+    assert_eq!(
+        old.messages(c, Page::Newest, 10).await,
+        Err(StorageError::VersionChange)
+    );
+    assert_eq!(
+        old.apply(put_all(&[message(c, 2, 2, T0)])).await,
+        Err(StorageError::VersionChange)
+    );
+    assert_eq!(
+        new.messages(c, Page::Newest, 10).await.expect("V2").len(),
+        1
+    );
+    // Registering after the fact still reports it.
+    let late = Rc::new(Cell::new(false));
+    let l = late.clone();
+    old.on_version_change(move || l.set(true));
+    assert!(late.get());
+    drop_db(new, USER).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_open_blocked_by_another_connection_fails_fast_and_changes_nothing() {
+    const USER: u64 = 880_009;
+    let name = database_name(USER);
+    IndexedDbStorage::delete_database(USER)
+        .await
+        .expect("clean");
+    let v1 = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
+        .await
+        .expect("open V1");
+    v1.apply(put_all(&[message(direct(2), 1, 2, T0)]))
+        .await
+        .expect("write");
+    v1.close();
+    // A connection that ignores versionchange, like a tab running other code.
+    let stubborn = raw_open(&name, Some(1)).await;
+
+    let start = now();
+    let blocked = IndexedDbStorage::open(USER).await;
+    assert_eq!(blocked.err(), Some(StorageError::Blocked));
+    console_log!("blocked open resolved in {:.1} ms", now() - start);
+    let (storage, why) = AnyStorage::open_or_memory(USER).await;
+    assert!(storage.is_memory());
+    assert_eq!(why, Some(StorageError::Blocked));
+
+    // The other connection goes away: the abandoned upgrades are aborted, not applied.
+    stubborn.close();
+    sleep(50).await;
+    let probe = raw_open(&name, None).await;
+    assert_eq!(probe.version(), 1.0, "an abandoned upgrade ran");
+    probe.close();
+
+    let v2 = IndexedDbStorage::open(USER).await.expect("open V2 now");
+    assert_eq!(
+        v2.messages(direct(2), Page::Newest, 10)
+            .await
+            .expect("data kept")
+            .len(),
+        1
+    );
+    drop_db(v2, USER).await;
+}
+
+// ---- the Persister's fallback ------------------------------------------------------------------------
+
+/// Errors an `on_error` callback heard.
+type Heard = Rc<RefCell<Vec<StorageError>>>;
+/// The Persister's error callback.
+type OnError = Box<dyn Fn(&StorageError)>;
+
+fn counting() -> (Heard, OnError) {
+    let errors = Rc::new(RefCell::new(Vec::new()));
+    let sink = errors.clone();
+    (
+        errors,
+        Box::new(move |e: &StorageError| sink.borrow_mut().push(e.clone())),
+    )
+}
+
+#[wasm_bindgen_test]
+async fn the_persister_falls_back_to_memory_when_a_write_fails() {
+    let c = direct(2);
+    let memory = MemoryStorage::new();
+    memory.fail_next(StorageError::QuotaExceeded("test".into()));
+    let (errors, on_error) = counting();
+    let p = Persister::new(AnyStorage::Memory(memory), on_error);
+    p.push(put_all(&[message(c, 1, 2, T0)]));
+    p.flush().await;
+    assert_eq!(
+        *errors.borrow(),
+        vec![StorageError::QuotaExceeded("test".into())]
+    );
+    for n in 2..=5 {
+        p.push(put_all(&[message(c, n, 2, T0 + n)]));
+    }
+    p.flush().await;
+    assert_eq!(errors.borrow().len(), 1, "reported once");
+    assert_eq!(p.failures(), 1);
+    let s = p.storage();
+    assert!(s.is_memory());
+    // A fresh memory storage: what came after the failure.
+    assert_eq!(
+        s.messages(c, Page::Newest, 10).await.expect("memory").len(),
+        4
+    );
+    p.close().await;
+}
+
+#[wasm_bindgen_test]
+async fn the_persister_falls_back_when_indexed_db_closes_under_it() {
+    const USER: u64 = 880_010;
+    let c = direct(2);
+    let storage = fresh(USER).await;
+    let (errors, on_error) = counting();
+    let p = Persister::new(AnyStorage::IndexedDb(storage), on_error);
+    p.push(put_all(&[message(c, 1, 2, T0)]));
+    p.flush().await;
+    assert!(errors.borrow().is_empty());
+    // The connection goes away (closed, or another tab upgraded).
+    p.storage().close();
+    p.push(put_all(&[message(c, 2, 2, T0 + 1)]));
+    p.push(put_all(&[message(c, 3, 2, T0 + 2)]));
+    p.flush().await;
+    p.push(put_all(&[message(c, 4, 2, T0 + 3)]));
+    p.flush().await;
+    assert_eq!(*errors.borrow(), vec![StorageError::Closed]);
+    assert!(p.storage().is_memory());
+    assert_eq!(
+        p.storage()
+            .messages(c, Page::Newest, 10)
+            .await
+            .expect("memory")
+            .len(),
+        1
+    );
+    p.close().await;
+    let s = IndexedDbStorage::open(USER).await.expect("reopen");
+    assert_eq!(
+        s.messages(c, Page::Newest, 10).await.expect("idb").len(),
+        1,
+        "what was committed before the failure stays"
+    );
+    drop_db(s, USER).await;
+}

@@ -1,0 +1,203 @@
+//! `make bench` (not `make test`): IndexedDB write and read costs in headless Chromium, in
+//! one run, side by side with a plain-JS baseline.
+//!
+//! * A 10,000-message backlog (the offline backlog after a reconnect) applied to the store
+//!   and persisted through imcore's write path (a write queue that coalesces batches into
+//!   few transactions), against plain JS doing one IndexedDB `put` per message as it
+//!   arrives — what an MQTT.js app's `on('message')` handler does.
+//! * The time to the first page (newest 50) of a 100,000-message conversation after
+//!   opening the database, beside a plain-JS `getAll` of the same 50 by key range.
+#![cfg(all(target_arch = "wasm32", feature = "browser-bench"))]
+
+use imcore::chat::store::Store;
+use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
+use imcore::storage::conformance::{message, put_all};
+use imcore::storage::{AnyStorage, IndexedDbStorage, Page, Storage, StorageBatch};
+use imcore::web::Persister;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+function open(name) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => {
+      const s = req.result.createObjectStore("messages", { keyPath: "id" });
+      s.createIndex("order", ["conversation_id", "weight"]);
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+function drop(name) {
+  return new Promise((resolve) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = req.onerror = req.onblocked = () => resolve();
+  });
+}
+// One put per message, each in its own transaction, issued as the messages arrive;
+// resolves when every transaction has completed. Returns the elapsed ms.
+export async function plain_put_each(name, count) {
+  await drop(name);
+  const db = await open(name);
+  const start = performance.now();
+  const done = [];
+  for (let i = 0; i < count; i++) {
+    const tx = db.transaction("messages", "readwrite");
+    tx.objectStore("messages").put({
+      id: i + 1, conversation_id: `1_${2 + (i % 100)}`, sender_id: 2 + (i % 100),
+      receiver_id: 1, msg_type: 1, msg_content: { content: `message number ${i}` },
+      weight: 1717214400000 + i * 10, is_read: 0, status: 1,
+    });
+    done.push(new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); }));
+  }
+  await Promise.all(done);
+  const ms = performance.now() - start;
+  db.close();
+  await drop(name);
+  return ms;
+}
+// Fills one conversation with `count` messages (untimed), reopens, and times the newest 50
+// through the index: a reverse cursor.
+export async function plain_first_page(name, count) {
+  await drop(name);
+  let db = await open(name);
+  for (let base = 0; base < count; base += 10000) {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction("messages", "readwrite");
+      const s = tx.objectStore("messages");
+      for (let i = base; i < Math.min(base + 10000, count); i++) {
+        s.put({ id: i + 1, conversation_id: "1_2", sender_id: 2, receiver_id: 1, msg_type: 1,
+                msg_content: { content: `message number ${i}` }, weight: 1717214400000 + i, is_read: 0, status: 1 });
+      }
+      tx.oncomplete = resolve; tx.onerror = () => reject(tx.error);
+    });
+  }
+  db.close();
+  const start = performance.now();
+  db = await open(name);
+  const page = await new Promise((resolve, reject) => {
+    const out = [];
+    const range = IDBKeyRange.bound(["1_2", -Infinity], ["1_2", Infinity]);
+    const req = db.transaction("messages").objectStore("messages").index("order").openCursor(range, "prev");
+    req.onsuccess = () => {
+      const c = req.result;
+      if (c && out.length < 50) { out.push(c.value); c.continue(); } else { resolve(out); }
+    };
+    req.onerror = () => reject(req.error);
+  });
+  const ms = performance.now() - start;
+  db.close();
+  await drop(name);
+  if (page.length !== 50) throw new Error(`plain page has ${page.length}`);
+  return ms;
+}
+export function now() { return performance.now(); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn plain_put_each(name: &str, count: u32) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(catch)]
+    fn plain_first_page(name: &str, count: u32) -> Result<js_sys::Promise, JsValue>;
+    fn now() -> f64;
+}
+
+async fn js_ms(p: Result<js_sys::Promise, JsValue>) -> f64 {
+    let p = p.expect("baseline did not start");
+    JsFuture::from(p)
+        .await
+        .expect("baseline failed")
+        .as_f64()
+        .unwrap_or(f64::NAN)
+}
+
+fn backlog(n: u64) -> Vec<WireMessage> {
+    (0..n)
+        .map(|i| {
+            let peer = 2 + i % 100;
+            WireMessage {
+                id: i + 1,
+                conversation_id: ConversationId::direct(1, peer).expect("distinct users"),
+                sender_id: peer,
+                receiver_id: 1,
+                content: Content::Text {
+                    text: format!("message number {i}"),
+                },
+                weight: 1_717_214_400_000 + i * 10,
+                is_read: false,
+                revoked: false,
+                sender_name: None,
+                sender_avatar: None,
+            }
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn backlog_of_10000_and_first_page_of_100000_beside_plain_js() {
+    const USER: u64 = 990_001;
+    let _ = IndexedDbStorage::delete_database(USER).await;
+
+    // imcore: the store applies each message and the write path persists the batches.
+    let storage = IndexedDbStorage::open(USER).await.expect("open");
+    let persister = Persister::new(AnyStorage::IndexedDb(storage), Box::new(|_| {}));
+    let messages = backlog(10_000);
+    let start = now();
+    let mut store = Store::new(1);
+    for m in messages {
+        store.apply(Incoming::Message(m), 0);
+        while store.poll_event().is_some() {}
+        persister.push(StorageBatch::from(store.take_persist()));
+    }
+    let applied = now() - start;
+    persister.flush().await;
+    let imcore_ms = now() - start;
+    let transactions = persister.transactions();
+    persister.close().await;
+    let _ = IndexedDbStorage::delete_database(USER).await;
+
+    let plain_ms = js_ms(plain_put_each("imcore-bench-plain", 10_000)).await;
+
+    // First page of a 100,000-message conversation, after opening the database.
+    let c = ConversationId::direct(1, 2).expect("distinct users");
+    let storage = IndexedDbStorage::open(USER).await.expect("open");
+    for base in (0..100_000u64).step_by(10_000) {
+        let batch: Vec<_> = (base..base + 10_000)
+            .map(|n| message(c, n + 1, 2, 1_717_214_400_000 + n))
+            .collect();
+        storage.apply(put_all(&batch)).await.expect("fill");
+    }
+    storage.close();
+    let start = now();
+    let storage = IndexedDbStorage::open(USER).await.expect("reopen");
+    let opened_ms = now() - start;
+    let page = storage.messages(c, Page::Newest, 50).await.expect("page");
+    let first_page_ms = now() - start;
+    let second_start = now();
+    let older = storage
+        .messages(c, Page::Before(page[0].key.clone()), 50)
+        .await
+        .expect("older page");
+    let second_page_ms = now() - second_start;
+    assert_eq!(older.len(), 50);
+    assert_eq!(page.len(), 50);
+    storage.close();
+    let _ = IndexedDbStorage::delete_database(USER).await;
+    let plain_page_ms = js_ms(plain_first_page("imcore-bench-plain-page", 100_000)).await;
+
+    console_log!("IndexedDB in headless Chromium                     imcore        plain JS");
+    console_log!(
+        "10,000-message backlog applied + persisted  {:>10.0} ms   {:>10.0} ms  (imcore: {} transactions, store alone {:.0} ms; plain: one put per message)",
+        imcore_ms, plain_ms, transactions, applied
+    );
+    console_log!(
+        "first page (50) of 100,000, incl. open      {:>10.1} ms   {:>10.1} ms  (imcore: open {:.1} ms, next page {:.1} ms)",
+        first_page_ms,
+        plain_page_ms,
+        opened_ms,
+        second_page_ms
+    );
+}
