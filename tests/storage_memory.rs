@@ -7,7 +7,9 @@ use std::task::{Context, Poll, Waker};
 
 use imcore::chat::store::Store;
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
-use imcore::storage::{conformance, MemoryStorage, Page, Storage, StorageBatch, WriteQueue};
+use imcore::storage::{
+    conformance, startup, MemoryStorage, Page, Storage, StorageBatch, WriteQueue,
+};
 
 /// The memory backend never waits: one poll finishes every future.
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -102,4 +104,79 @@ fn a_store_persisted_through_the_queue_restores_identically() {
     let outbox = block_on(storage.outbox()).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].local_id, "L1");
+}
+
+#[test]
+fn start_up_shows_conversations_unread_and_the_newest_page_then_pages_back() {
+    let storage = MemoryStorage::new();
+    let mut store = Store::new(1);
+    let c = ConversationId::direct(1, 2).unwrap();
+    for i in 0..300u64 {
+        let m = WireMessage {
+            id: i + 1,
+            conversation_id: c,
+            sender_id: 2,
+            receiver_id: 1,
+            content: Content::Text {
+                text: format!("m{i}"),
+            },
+            weight: 10_000 + i,
+            is_read: false,
+            revoked: false,
+            sender_name: None,
+            sender_avatar: None,
+        };
+        store.apply(Incoming::Message(m), 0);
+    }
+    // Read up to the 250th, then a message waits in the outbox.
+    store.apply(
+        Incoming::Read {
+            sender_id: 2,
+            conversation_id: c,
+            up_to_weight: Some(10_249),
+        },
+        0,
+    );
+    store
+        .send_local(
+            c,
+            Content::Text {
+                text: "offline".into(),
+            },
+            "L1",
+            20_000,
+        )
+        .unwrap();
+    block_on(storage.apply(StorageBatch::from(store.take_persist()))).unwrap();
+
+    let mut loaded = block_on(startup::load(&storage, 1, 20)).unwrap();
+    let s = &mut loaded.store;
+    assert_eq!(s.conversations().len(), 1);
+    assert_eq!(
+        s.unread_total(),
+        50,
+        "unread comes from the record, not the 20 loaded"
+    );
+    assert_eq!(s.message_count(c), 20);
+    assert_eq!(loaded.outbox.len(), 1);
+    assert_eq!(
+        s.conversations()[0]
+            .last_message
+            .as_ref()
+            .and_then(|m| m.local_id.clone()),
+        Some("L1".to_string())
+    );
+    let mut pages = 0;
+    while block_on(startup::load_older(&storage, s, c, 50)).unwrap() > 0 {
+        pages += 1;
+    }
+    assert_eq!(pages, 6);
+    assert_eq!(s.message_count(c), 301);
+    assert_eq!(
+        s.messages(c, None, usize::MAX),
+        store.messages(c, None, usize::MAX)
+    );
+    // Marking read on the partially loaded store is exact once the mark covers what is held.
+    s.mark_read(c);
+    assert_eq!(s.unread_total(), 0);
 }

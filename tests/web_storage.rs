@@ -20,8 +20,8 @@ use imcore::chat::store::{
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
 use imcore::storage::conformance::{self, message, put_all, record};
 use imcore::storage::{
-    database_name, meta, AnyStorage, IndexedDbStorage, MemoryStorage, Page, SchemaVersion, Storage,
-    StorageBatch, StorageError,
+    database_name, meta, startup, AnyStorage, IndexedDbStorage, MemoryStorage, Page, SchemaVersion,
+    Storage, StorageBatch, StorageError,
 };
 use imcore::web::Persister;
 use js_sys::{Function, Promise, Reflect};
@@ -737,6 +737,75 @@ async fn the_persister_falls_back_when_indexed_db_closes_under_it() {
         s.messages(c, Page::Newest, 10).await.expect("idb").len(),
         1,
         "what was committed before the failure stays"
+    );
+    drop_db(s, USER).await;
+}
+
+#[wasm_bindgen_test]
+async fn start_up_comes_from_indexed_db_before_any_network_call() {
+    const USER: u64 = 880_011;
+    let s = fresh(USER).await;
+    let persister = Persister::new(AnyStorage::IndexedDb(s), Box::new(|_| {}));
+    let mut store = Store::new(ME);
+    for i in 0..600u64 {
+        let peer = 2 + i % 3;
+        let m = WireMessage {
+            id: i + 1,
+            conversation_id: direct(peer),
+            sender_id: peer,
+            receiver_id: ME,
+            content: Content::Text {
+                text: format!("m{i}"),
+            },
+            weight: T0 + i,
+            is_read: false,
+            revoked: false,
+            sender_name: None,
+            sender_avatar: None,
+        };
+        store.apply(Incoming::Message(m), 0);
+        persister.push(store.take_persist().into());
+    }
+    store.mark_read(direct(3));
+    store
+        .send_local(
+            direct(2),
+            Content::Text {
+                text: "sent offline".into(),
+            },
+            "L-off",
+            T0 + 9_000,
+        )
+        .expect("send");
+    persister.push(store.take_persist().into());
+    persister.close().await;
+
+    // "Reload": a new connection, a store built from it alone.
+    let s = IndexedDbStorage::open(USER).await.expect("reopen");
+    let start = now();
+    let mut loaded = startup::load(&s, ME, 50).await.expect("start-up");
+    console_log!("start-up from IndexedDB: {:.1} ms", now() - start);
+    assert_eq!(loaded.store.conversations(), store.conversations());
+    assert_eq!(loaded.store.unread_total(), store.unread_total());
+    assert_eq!(loaded.store.unread_total(), 400);
+    assert_eq!(loaded.store.message_count(direct(2)), 50);
+    assert_eq!(
+        loaded
+            .outbox
+            .iter()
+            .map(|e| e.local_id.as_str())
+            .collect::<Vec<_>>(),
+        ["L-off"],
+        "the message sent offline waits in the outbox"
+    );
+    while startup::load_older(&s, &mut loaded.store, direct(4), 50)
+        .await
+        .expect("older")
+        > 0
+    {}
+    assert_eq!(
+        loaded.store.messages(direct(4), None, usize::MAX),
+        store.messages(direct(4), None, usize::MAX)
     );
     drop_db(s, USER).await;
 }

@@ -16,6 +16,7 @@ pub mod conformance;
 mod indexed_db;
 mod memory;
 mod queue;
+pub mod startup;
 
 use thiserror::Error;
 

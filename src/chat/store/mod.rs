@@ -298,6 +298,15 @@ impl Store {
             .collect()
     }
 
+    /// The key of the oldest message held of a conversation (older ones may be in storage).
+    pub fn oldest_key(&self, id: ConversationId) -> Option<MessageKey> {
+        self.convs
+            .get(&id)?
+            .messages
+            .first()
+            .map(|(k, _)| k.clone())
+    }
+
     /// A message by server or local id.
     pub fn message(&self, r: &MessageRef) -> Option<&StoredMessage> {
         let (cid, key) = self.locate.get(r)?;
