@@ -29,6 +29,16 @@
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
 //! ([`mqtt::DecodeError`]) that end the connection, which then reconnects.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod chat;
 pub mod mqtt;
 pub mod session;

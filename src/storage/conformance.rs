@@ -5,6 +5,8 @@
 //!
 //! [`MemoryStorage`]: super::MemoryStorage
 #![doc(hidden)]
+// Test support: it indexes fixtures it built itself, never input from outside.
+#![allow(clippy::indexing_slicing)]
 
 use super::{meta, Page, Storage, StorageBatch};
 use crate::chat::store::{
