@@ -25,7 +25,7 @@ pub enum ConversationId {
 
 /// Why a string is not a conversation id.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("invalid conversation id {0:?}")]
+#[error("invalid conversation id '{0}'")]
 pub struct InvalidConversationId(pub String);
 
 impl ConversationId {

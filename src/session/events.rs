@@ -118,9 +118,9 @@ pub enum ConnectionError {
 pub enum SessionError {
     #[error("the offline queue is full ({limit} messages)")]
     QueueFull { limit: usize },
-    #[error("invalid topic name {0:?}")]
+    #[error("invalid topic name '{0}'")]
     InvalidTopic(String),
-    #[error("invalid topic filter {0:?}")]
+    #[error("invalid topic filter '{0}'")]
     InvalidFilter(String),
     #[error("no topic filters given")]
     NoFilters,

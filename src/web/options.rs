@@ -181,7 +181,7 @@ fn parse_will(will: &JsValue) -> Result<Will, Invalid> {
         .ok_or_else(|| invalid("will.topic is required (a string)".into()))?;
     if !valid_topic_name(&topic) {
         return Err(invalid(format!(
-            "will.topic {topic:?} is not a valid topic name"
+            "will.topic '{topic}' is not a valid topic name"
         )));
     }
     let payload = match field(will, path, "payload")? {

@@ -1337,7 +1337,7 @@ mod tests {
         let e = dec(r#"{"msg_type": 6, "sender_id": 1, "conversation_id": "2_1"}"#).unwrap_err();
         assert_eq!(
             e.to_string(),
-            r#"bad conversation_id: invalid conversation id "2_1""#
+            "bad conversation_id: invalid conversation id '2_1'"
         );
     }
 }
