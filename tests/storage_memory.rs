@@ -180,3 +180,139 @@ fn start_up_shows_conversations_unread_and_the_newest_page_then_pages_back() {
     s.mark_read(c);
     assert_eq!(s.unread_total(), 0);
 }
+
+/// Five unread messages from the peer persisted; a restart that loads only the newest two.
+fn five_unread_then_restart() -> (MemoryStorage, Store) {
+    let storage = MemoryStorage::new();
+    let mut store = Store::new(1);
+    for i in 0..5 {
+        store.apply(
+            Incoming::Message(peer_message(100 + i, 10_000 + i * 1_000)),
+            0,
+        );
+    }
+    block_on(storage.apply(StorageBatch::from(store.take_persist()))).unwrap();
+    let restarted = block_on(startup::load(&storage, 1, 2)).unwrap().store;
+    assert_eq!(restarted.unread_total(), 5);
+    assert_eq!(restarted.message_count(c12()), 2);
+    (storage, restarted)
+}
+
+fn c12() -> ConversationId {
+    ConversationId::direct(1, 2).unwrap()
+}
+
+fn peer_message(id: u64, weight: u64) -> WireMessage {
+    WireMessage {
+        id,
+        conversation_id: c12(),
+        sender_id: 2,
+        receiver_id: 1,
+        content: Content::Text {
+            text: format!("m{id}"),
+        },
+        weight,
+        is_read: false,
+        revoked: false,
+        sender_name: None,
+        sender_avatar: None,
+    }
+}
+
+fn persist(storage: &MemoryStorage, store: &mut Store) {
+    block_on(storage.apply(StorageBatch::from(store.take_persist()))).unwrap();
+}
+
+#[test]
+fn a_redelivery_of_a_stored_unloaded_message_is_not_unread_twice() {
+    let (storage, mut s) = five_unread_then_restart();
+    block_on(startup::apply_incoming(
+        &storage,
+        &mut s,
+        Incoming::Message(peer_message(100, 10_000)),
+        0,
+    ))
+    .unwrap();
+    block_on(startup::apply_history(
+        &storage,
+        &mut s,
+        vec![peer_message(101, 11_000), peer_message(102, 12_000)],
+    ))
+    .unwrap();
+    assert_eq!(s.unread_total(), 5);
+    // Paging back still finds every message once.
+    while block_on(startup::load_older(&storage, &mut s, c12(), 1)).unwrap() > 0 {}
+    assert_eq!(s.message_count(c12()), 5);
+}
+
+#[test]
+fn a_revoke_of_an_unloaded_message_reaches_storage_and_the_count() {
+    let (storage, mut s) = five_unread_then_restart();
+    block_on(startup::apply_incoming(
+        &storage,
+        &mut s,
+        Incoming::Revoke {
+            msg_id: 100,
+            conversation_id: c12(),
+        },
+        0,
+    ))
+    .unwrap();
+    assert_eq!(s.unread_total(), 4);
+    // A revoke that reached only the tombstones (applied without storage at hand) is
+    // applied when the message is read back.
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 101,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    persist(&storage, &mut s);
+    let mut again = block_on(startup::load(&storage, 1, 2)).unwrap().store;
+    while block_on(startup::load_older(&storage, &mut again, c12(), 2)).unwrap() > 0 {}
+    let revoked: Vec<u64> = again
+        .messages(c12(), None, usize::MAX)
+        .iter()
+        .filter(|m| m.content.is_none())
+        .filter_map(|m| m.server_id())
+        .collect();
+    assert_eq!(revoked, [100, 101]);
+    assert_eq!(again.unread_total(), 3);
+}
+
+#[test]
+fn deleting_a_conversation_clears_unloaded_history_and_its_unread() {
+    let (storage, mut s) = five_unread_then_restart();
+    s.delete_conversation(c12());
+    assert_eq!(s.unread_total(), 0);
+    persist(&storage, &mut s);
+    assert_eq!(
+        block_on(startup::load_older(&storage, &mut s, c12(), 10)).unwrap(),
+        0
+    );
+    let again = block_on(startup::load(&storage, 1, 10)).unwrap().store;
+    assert!(again.conversations().is_empty());
+    assert_eq!(again.unread_total(), 0);
+}
+
+#[test]
+fn deleting_a_message_being_sent_takes_it_out_of_the_outbox() {
+    let storage = MemoryStorage::new();
+    let mut s = Store::new(1);
+    s.send_local(
+        c12(),
+        Content::Text {
+            text: "oops".into(),
+        },
+        "L1",
+        5,
+    )
+    .unwrap();
+    persist(&storage, &mut s);
+    assert_eq!(block_on(storage.outbox()).unwrap().len(), 1);
+    s.delete_message(&imcore::chat::store::MessageRef::Local("L1".into()))
+        .unwrap();
+    persist(&storage, &mut s);
+    assert!(block_on(storage.outbox()).unwrap().is_empty());
+}

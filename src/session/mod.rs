@@ -941,13 +941,17 @@ impl Session {
     }
 
     fn send_ping(&mut self, now_ms: u64, late_repings: u8) {
-        if self.send(now_ms, &Packet::PingReq).is_ok() {
-            if let State::Connected(link) = &mut self.state {
-                link.ping = Some(Ping {
-                    sent_at: now_ms,
-                    late_repings,
-                });
-            }
+        if self.send(now_ms, &Packet::PingReq).is_err() {
+            // Only a broker whose maximum packet size is below 2 bytes gets here; without
+            // pings a dead connection could never be found.
+            self.protocol_error(now_ms, "the broker's maximum packet size forbids PINGREQ");
+            return;
+        }
+        if let State::Connected(link) = &mut self.state {
+            link.ping = Some(Ping {
+                sent_at: now_ms,
+                late_repings,
+            });
         }
     }
 

@@ -841,3 +841,25 @@ fn a_subscribe_made_before_connack_is_sent_once() {
         .count();
     assert_eq!(subscribes, 1);
 }
+
+#[test]
+fn a_broker_too_small_for_pingreq_ends_the_connection_instead_of_spinning() {
+    let mut sim = Sim::new(Sim::config(ProtocolVersion::V5));
+    sim.establish(
+        false,
+        Properties {
+            maximum_packet_size: Some(1),
+            ..Properties::default()
+        },
+    );
+    sim.take_events();
+    sim.fire_timer();
+    assert!(sim.take_events().iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            error: ConnectionError::Protocol(_),
+            ..
+        }
+    )));
+    assert!(sim.s.poll_timeout().is_some_and(|t| t > sim.now));
+}

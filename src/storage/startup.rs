@@ -2,7 +2,8 @@
 //! of every conversation come from storage before any network call.
 
 use super::{meta, Page, Storage, StorageError};
-use crate::chat::store::{OutboxEntry, Store};
+use crate::chat::store::{MessageRef, OutboxEntry, Store};
+use crate::chat::Incoming;
 use crate::chat::UserId;
 
 /// What a client has at start-up, before it connects.
@@ -48,12 +49,52 @@ pub async fn load_older<S: Storage>(
     conversation: crate::chat::ConversationId,
     limit: usize,
 ) -> Result<usize, StorageError> {
-    let page = match store.oldest_key(conversation) {
+    if !store.may_have_older(conversation) {
+        return Ok(0);
+    }
+    let page = match store.paged_from(conversation) {
         Some(oldest) => Page::Before(oldest),
         None => Page::Newest,
     };
     let older = storage.messages(conversation, page, limit).await?;
     let n = older.len();
-    store.insert_loaded(older);
+    store.insert_page(older);
     Ok(n)
+}
+
+/// Applies a network input to a store that holds only part of the history: a message or a
+/// revoke for a server id that is in storage but not loaded is read back first, so a
+/// redelivery is not counted unread twice and a revoke reaches the stored copy.
+pub async fn apply_incoming<S: Storage>(
+    storage: &S,
+    store: &mut Store,
+    incoming: Incoming,
+    received_weight: u64,
+) -> Result<(), StorageError> {
+    let id = match &incoming {
+        Incoming::Message(m) => Some(m.id),
+        Incoming::Revoke { msg_id, .. } => Some(*msg_id),
+        Incoming::Read { .. } | Incoming::Members { .. } => None,
+    };
+    if let Some(id) = id {
+        if store.message(&MessageRef::Server(id)).is_none() {
+            if let Some(stored) = storage.message_by_server_id(id).await? {
+                store.insert_loaded(stored);
+            }
+        }
+    }
+    store.apply(incoming, received_weight);
+    Ok(())
+}
+
+/// [`apply_incoming`] for every message of a history page.
+pub async fn apply_history<S: Storage>(
+    storage: &S,
+    store: &mut Store,
+    page: Vec<crate::chat::WireMessage>,
+) -> Result<(), StorageError> {
+    for m in page {
+        apply_incoming(storage, store, Incoming::Message(m), 0).await?;
+    }
+    Ok(())
 }

@@ -340,6 +340,9 @@ impl Inner {
 
     /// Detaches the current transport; it is closed (in JS) by the driver loop.
     fn drop_transport(&mut self) {
+        // A new generation also turns away a transport whose factory is still running
+        // (a disconnect() from inside the factory): it arrives stale and is closed.
+        self.generation += 1;
         if let Some(transport) = self.transport.take() {
             self.actions.push_back(Action::Close(transport));
         }

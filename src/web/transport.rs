@@ -226,7 +226,9 @@ impl Transport {
         let handlers = vec![onopen, onmessage, onclose, onerror];
         for (name, handler) in HANDLERS.iter().zip(&handlers) {
             if Reflect::set(&object, &(*name).into(), handler.as_ref()).is_err() {
-                // A frozen object or a throwing setter: it cannot report to us.
+                // A frozen object or a throwing setter: it cannot report to us. Handlers
+                // already set would outlive their closures: take them off first.
+                link.unhook();
                 link.close();
                 return Err(format!("cannot set {name} on the transport object"));
             }
@@ -279,8 +281,14 @@ fn bytes_of(value: &JsValue) -> Option<Vec<u8>> {
         let buffer = Reflect::get(value, &"buffer".into()).ok()?;
         let offset = Reflect::get(value, &"byteOffset".into()).ok()?.as_f64()?;
         let length = Reflect::get(value, &"byteLength".into()).ok()?.as_f64()?;
-        let view =
-            Uint8Array::new_with_byte_offset_and_length(&buffer, offset as u32, length as u32);
+        // Through Reflect so that a detached buffer or odd getters are an error, not an
+        // exception thrown through wasm.
+        let constructor = Object::from(Uint8Array::new_with_length(0)).constructor();
+        let args = Array::of3(&buffer, &offset.into(), &length.into());
+        let view = Reflect::construct(&constructor, &args)
+            .ok()?
+            .dyn_into::<Uint8Array>()
+            .ok()?;
         return Some(view.to_vec());
     }
     if value.is_object() {

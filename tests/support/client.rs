@@ -204,22 +204,29 @@ impl Client {
                 if let Some(ws) = self.ws.as_mut() {
                     let _ = ws.get_mut().set_nonblocking(false);
                 }
+                // Frames that arrived before the close (a last PUBACK, a 5.0 DISCONNECT)
+                // are handled first, as a browser's event order would have them.
+                self.feed_inbox();
                 if let Some(why) = closed {
                     self.closed(&why);
                 }
             }
             None => std::thread::sleep(wait),
         }
-        while let Some(bytes) = self.inbox.pop_front() {
-            let now = self.now();
-            self.session.handle_bytes(now, &bytes);
-            self.pump();
-        }
+        self.feed_inbox();
         let now = self.now();
         if self.session.poll_timeout().is_some_and(|at| at <= now) {
             self.session.handle_timeout(now);
         }
         self.pump();
+    }
+
+    fn feed_inbox(&mut self) {
+        while let Some(bytes) = self.inbox.pop_front() {
+            let now = self.now();
+            self.session.handle_bytes(now, &bytes);
+            self.pump();
+        }
     }
 
     fn closed(&mut self, why: &str) {

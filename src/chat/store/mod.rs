@@ -86,6 +86,9 @@ struct Conv {
     messages: OrderedIndex<MessageKey, Box<StoredMessage>>,
     /// Its key in the conversation list, when listed.
     listed: Option<ListKey>,
+    /// The oldest key of the pages read back from storage in order: the next older page
+    /// starts before it (a single message hydrated out of order does not move it).
+    paged_from: Option<MessageKey>,
 }
 
 impl Conv {
@@ -102,6 +105,7 @@ impl Conv {
             },
             messages: OrderedIndex::new(),
             listed: None,
+            paged_from: None,
         }
     }
 
@@ -165,9 +169,10 @@ impl Store {
         }
     }
 
-    /// A store rebuilt from persisted records, without events or a persist batch. The
-    /// messages may be only the newest pages of each conversation: unread counts come from
-    /// the records, and older pages join later with [`Store::insert_loaded`].
+    /// A store rebuilt from persisted records, without events. The messages may be only
+    /// the newest page of each conversation: unread counts come from the records, and older
+    /// pages join later with [`Store::insert_page`]. The persist batch holds only repairs
+    /// (a revoke that reached storage only as a tombstone).
     pub fn restore(
         me: UserId,
         conversations: Vec<ConversationRecord>,
@@ -181,21 +186,17 @@ impl Store {
             conv.record = record;
             store.convs.insert(conv.record.id, conv);
         }
-        for m in messages {
-            let id = m.conversation_id;
-            let conv = store.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
-            if let Some(local) = &m.local_id {
-                store
-                    .locate
-                    .insert(MessageRef::Local(local.clone()), (id, m.key.clone()));
+        let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
+        for id in &ids {
+            if let Some(conv) = store.convs.get(id) {
+                store.unread_total += u64::from(conv.record.unread);
             }
-            store.locate.insert(m.key.id.clone(), (id, m.key.clone()));
-            conv.messages.insert(m.key.clone(), Box::new(m));
         }
+        store.insert_page(messages);
+        while store.poll_event().is_some() {}
         let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
         for id in ids {
             if let Some(conv) = store.convs.get_mut(&id) {
-                store.unread_total += u64::from(conv.record.unread);
                 if !conv.messages.is_empty() {
                     let key = (Reverse(conv.last_activity()), id);
                     conv.listed = Some(key);
@@ -207,27 +208,92 @@ impl Store {
         store
     }
 
-    /// Older messages read back from storage join the conversation (shown, not persisted
-    /// again, and already counted in the persisted unread count).
-    pub fn insert_loaded(&mut self, messages: Vec<StoredMessage>) {
+    /// A page of messages read back from storage (the newest page, or the page before
+    /// [`Store::paged_from`]) joins its conversations: shown, not persisted again, and
+    /// already counted in the persisted unread count.
+    pub fn insert_page(&mut self, messages: Vec<StoredMessage>) {
         for m in messages {
             let cid = m.conversation_id;
-            if self.locate.contains_key(&m.key.id) {
-                continue;
-            }
+            let key = m.key.clone();
+            // The page was read in order, so it moves the paging point even where a message
+            // was held already (hydrated out of order) or is skipped (deleted, cleared).
+            self.load_one(m);
             let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
-            self.locate.insert(m.key.id.clone(), (cid, m.key.clone()));
-            if let Some(local) = &m.local_id {
-                self.locate
-                    .insert(MessageRef::Local(local.clone()), (cid, m.key.clone()));
+            if conv.paged_from.as_ref().is_none_or(|p| key < *p) {
+                conv.paged_from = Some(key);
             }
-            let (index, _) = conv.messages.insert(m.key.clone(), Box::new(m.clone()));
-            self.events.push_back(StoreEvent::MessageInserted {
-                conversation_id: cid,
-                index,
-                message: m,
-            });
         }
+        self.finish();
+    }
+
+    /// One message read back from storage out of page order (to merge a redelivery or a
+    /// revoke into it): it joins without moving [`Store::paged_from`].
+    pub fn insert_loaded(&mut self, message: StoredMessage) {
+        self.load_one(message);
+        self.finish();
+    }
+
+    /// Whether storage can still hold older messages worth reading back for a conversation
+    /// (not when everything before the paging point was cleared or pruned).
+    pub fn may_have_older(&self, id: ConversationId) -> bool {
+        let floor = self.convs.get(&id).map_or(0, |c| c.record.cleared_mark);
+        let floor = floor.max(self.retention_cutoff.saturating_sub(1));
+        self.paged_from(id)
+            .is_none_or(|k| k.weight > floor.saturating_add(1))
+    }
+
+    /// Where the next older page of a conversation starts in storage (`None`: nothing read
+    /// back yet, start from the newest).
+    pub fn paged_from(&self, id: ConversationId) -> Option<MessageKey> {
+        let conv = self.convs.get(&id)?;
+        conv.paged_from
+            .clone()
+            .or_else(|| conv.messages.first().map(|(k, _)| k.clone()))
+    }
+
+    /// Adds a stored message unless it is held already, deleted, or cleared with its
+    /// conversation; a revoke that reached storage only as a tombstone is applied now (and
+    /// taken off the unread count it could not reach before). Returns whether it was added.
+    fn load_one(&mut self, mut m: StoredMessage) -> bool {
+        let cid = m.conversation_id;
+        if self.locate.contains_key(&m.key.id) {
+            return false;
+        }
+        let tomb = m
+            .server_id()
+            .and_then(|id| self.tombstones.get(&id).copied());
+        if tomb == Some(Tombstone::Deleted) || m.key.weight < self.retention_cutoff {
+            return false;
+        }
+        let me = self.me;
+        let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
+        if m.key.weight <= conv.record.cleared_mark {
+            return false;
+        }
+        if tomb == Some(Tombstone::Revoked) && !m.is_revoked() {
+            if counts_unread(me, &conv.record, &m) {
+                conv.record.unread = conv.record.unread.saturating_sub(1);
+                self.unread_total = self.unread_total.saturating_sub(1);
+                self.persist
+                    .put_conversations
+                    .insert(cid, conv.record.clone());
+            }
+            m.status = Status::Revoked;
+            m.content = None;
+            self.persist.put_message(&m);
+        }
+        self.locate.insert(m.key.id.clone(), (cid, m.key.clone()));
+        if let Some(local) = &m.local_id {
+            self.locate
+                .insert(MessageRef::Local(local.clone()), (cid, m.key.clone()));
+        }
+        let (index, _) = conv.messages.insert(m.key.clone(), Box::new(m.clone()));
+        self.events.push_back(StoreEvent::MessageInserted {
+            conversation_id: cid,
+            index,
+            message: m,
+        });
+        true
     }
 
     /// The user this store belongs to.
@@ -598,6 +664,12 @@ impl Store {
         if let Some(conv) = self.convs.get_mut(&id) {
             conv.record.cleared_mark = conv.record.cleared_mark.max(last);
             conv.record.my_read_mark = conv.record.my_read_mark.max(last);
+            // Unloaded history was counted too: nothing of it is unread any more.
+            self.unread_total = self
+                .unread_total
+                .saturating_sub(u64::from(conv.record.unread));
+            conv.record.unread = 0;
+            conv.paged_from = Some(lowest_key(conv.record.cleared_mark.saturating_add(1)));
         }
         self.persist_conv(id);
         if let Some(conv) = self.convs.get_mut(&id) {
@@ -943,6 +1015,9 @@ impl Store {
         self.locate.remove(&old.key.id);
         if let Some(local) = &old.local_id {
             self.locate.remove(&MessageRef::Local(local.clone()));
+            if old.status == Status::Sending {
+                self.persist.delete_outbox(local);
+            }
         }
         self.persist.delete_message(cid, old.key.id.clone());
         self.events.push_back(StoreEvent::MessageRemoved {
