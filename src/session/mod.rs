@@ -24,7 +24,9 @@
 //! goes out once either direction has been quiet for the keepalive, and the connection is
 //! declared dead only when its answer is overdue on a timer that fired on time. A timer
 //! that fired late (a throttled background tab, a frozen phone) sends a fresh PINGREQ and
-//! waits again instead.
+//! waits again instead — twice in a row at most: if a third late check still finds nothing
+//! received since the first ping, the connection is declared dead, so a tab whose timers
+//! always fire late (and whose socket events are not throttled) still finds a dead broker.
 
 mod backoff;
 mod config;
@@ -552,6 +554,8 @@ impl Session {
                 );
             }
         }
+        // Publishes in flight at a QoS this broker refuses go out again as new ones.
+        self.outgoing.requeue_above(max_qos);
         self.send_requests(now_ms);
         self.pump(now_ms);
     }

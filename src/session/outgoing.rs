@@ -112,6 +112,27 @@ impl Outgoing {
         self.inflight.values_mut()
     }
 
+    /// Takes back into the front of the queue, in order, every in-flight publish whose QoS
+    /// the broker no longer accepts (a reconnect to a broker with a lower Maximum QoS): it
+    /// is sent again as a new publish, at the QoS the broker allows.
+    pub(crate) fn requeue_above(&mut self, max_qos: QoS) {
+        let over: Vec<(u64, u16)> = self
+            .inflight
+            .iter()
+            .filter(|(_, f)| f.publish.qos > max_qos && f.stage != Stage::Released)
+            .map(|(seq, f)| (*seq, f.publish.packet_id.unwrap_or(0)))
+            .collect();
+        for (seq, pid) in over.into_iter().rev() {
+            self.by_packet_id.remove(&pid);
+            if let Some(f) = self.inflight.remove(&seq) {
+                let mut publish = f.publish;
+                publish.packet_id = None;
+                publish.dup = false;
+                self.queue.push_front(Queued { id: f.id, publish });
+            }
+        }
+    }
+
     /// Drops every QoS 2 entry whose PUBREC already arrived and returns their ids: the
     /// broker had the message, but a new session has no PUBREL to resume.
     pub(crate) fn drop_released(&mut self) -> Vec<PublishId> {

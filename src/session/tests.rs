@@ -863,3 +863,34 @@ fn a_broker_too_small_for_pingreq_ends_the_connection_instead_of_spinning() {
     )));
     assert!(sim.s.poll_timeout().is_some_and(|t| t > sim.now));
 }
+
+#[test]
+fn a_reconnect_to_a_broker_with_a_lower_maximum_qos_resends_within_it() {
+    let mut sim = Sim::new(Sim::config(ProtocolVersion::V5));
+    sim.establish(false, Properties::default());
+    for i in 0..3u8 {
+        sim.s
+            .publish(sim.now, "t", vec![i], QoS::ExactlyOnce, false)
+            .unwrap();
+    }
+    sim.take_sent();
+    sim.drop_link();
+    sim.fire_timer();
+    sim.establish(
+        true,
+        Properties {
+            maximum_qos: Some(1),
+            ..Properties::default()
+        },
+    );
+    let sent = sim.take_sent();
+    let pubs = Sim::publishes(&sent);
+    assert_eq!(pubs.len(), 3);
+    assert!(pubs.iter().all(|p| p.qos == QoS::AtLeastOnce && !p.dup));
+    let payloads: Vec<u8> = pubs.iter().map(|p| p.payload[0]).collect();
+    assert_eq!(payloads, [0, 1, 2], "still in order");
+    for p in &pubs {
+        sim.server_sends(Packet::PubAck(ack(p.packet_id.unwrap())));
+    }
+    assert_eq!(sim.s.inflight_len(), 0);
+}
