@@ -316,3 +316,27 @@ fn deleting_a_message_being_sent_takes_it_out_of_the_outbox() {
     persist(&storage, &mut s);
     assert!(block_on(storage.outbox()).unwrap().is_empty());
 }
+
+#[test]
+fn a_restart_lists_exactly_the_conversations_that_were_listed() {
+    let storage = MemoryStorage::new();
+    let mut s = Store::new(1);
+    // A chat whose only message is deleted stays listed; a room joined before any message
+    // is listed; a conversation known only from a read receipt is not.
+    s.apply(Incoming::Message(peer_message(7, 1_000)), 0);
+    s.delete_message(&imcore::chat::store::MessageRef::Server(7))
+        .unwrap();
+    s.ensure_conversation(ConversationId::Room(9), 2_000);
+    s.apply(
+        Incoming::Read {
+            sender_id: 1,
+            conversation_id: ConversationId::direct(1, 3).unwrap(),
+            up_to_weight: Some(3_000),
+        },
+        0,
+    );
+    persist(&storage, &mut s);
+    let again = block_on(startup::load(&storage, 1, 20)).unwrap().store;
+    assert_eq!(again.conversations(), s.conversations());
+    assert_eq!(s.conversations().len(), 2);
+}

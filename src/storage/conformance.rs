@@ -50,6 +50,7 @@ pub fn record(id: ConversationId, unread: u32) -> ConversationRecord {
         created_at: T0 - 5,
         members: vec![ME, 2, 3],
         unread,
+        listed: unread > 0,
     }
 }
 

@@ -102,6 +102,7 @@ impl Conv {
                 created_at,
                 members: Vec::new(),
                 unread: 0,
+                listed: false,
             },
             messages: OrderedIndex::new(),
             listed: None,
@@ -197,7 +198,7 @@ impl Store {
         let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
         for id in ids {
             if let Some(conv) = store.convs.get_mut(&id) {
-                if !conv.messages.is_empty() {
+                if conv.record.listed {
                     let key = (Reverse(conv.last_activity()), id);
                     conv.listed = Some(key);
                     store.list.insert(key, ());
@@ -673,6 +674,10 @@ impl Store {
         }
         self.persist_conv(id);
         if let Some(conv) = self.convs.get_mut(&id) {
+            conv.record.listed = false;
+            self.persist
+                .put_conversations
+                .insert(id, conv.record.clone());
             if let Some(key) = conv.listed.take() {
                 if let Some((index, _)) = self.list.remove(&key) {
                     self.events.push_back(StoreEvent::ConversationRemoved {
@@ -1049,6 +1054,10 @@ impl Store {
             None if list_it => {
                 let (index, _) = self.list.insert(new_key, ());
                 conv.listed = Some(new_key);
+                conv.record.listed = true;
+                self.persist
+                    .put_conversations
+                    .insert(id, conv.record.clone());
                 self.events.push_back(StoreEvent::ConversationInserted {
                     index,
                     conversation: summary,

@@ -117,6 +117,10 @@ pub struct ConversationRecord {
     pub members: Vec<UserId>,
     /// Unread messages, kept so a store loaded with only the newest pages knows the count.
     pub unread: u32,
+    /// Shown in the conversation list (a room joined before any message, a chat whose
+    /// last message was deleted), so a restart lists exactly what was listed.
+    #[serde(default)]
+    pub listed: bool,
 }
 
 /// A message of mine waiting to be sent: survives a reload and goes out after the next
