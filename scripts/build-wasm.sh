@@ -2,7 +2,7 @@
 # Usage: scripts/build-wasm.sh [release|dev]      (default: release)
 #
 # Builds the browser package into pkg/ (generated, git-ignored):
-#   pkg/imcore.js, pkg/imcore.d.ts        wasm-bindgen glue, `--target web` (ES module,
+#   pkg/imcore.js, pkg/imcore.d.ts       wasm-bindgen glue, `--target web` (ES module,
 #                                         default export `init`)
 #   pkg/imcore_bg.wasm(.d.ts)             the module; in release shrunk in place by npm's
 #                                         binaryen wasm-opt -Oz (not Debian's binaryen 108:
@@ -33,38 +33,85 @@ if ! command -v wasm-bindgen >/dev/null 2>&1 || [ ! -x node_modules/.bin/wasm-op
 fi
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
+# PKG_DIR: where the package goes (default pkg/), so parallel builds need not share it.
+out="${PKG_DIR:-pkg}"
 wasm="$target_dir/wasm32-unknown-unknown/$profile_dir/imcore.wasm"
 
 echo "[build-wasm] cargo build --lib --target wasm32-unknown-unknown ${cargo_flags[*]}"
 cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}"
 
-echo "[build-wasm] wasm-bindgen --target web --out-dir pkg"
-rm -rf pkg
-wasm-bindgen --target web --typescript --out-dir pkg "${bindgen_flags[@]}" "$wasm"
+echo "[build-wasm] wasm-bindgen --target web --out-dir $out"
+rm -rf "$out"
+wasm-bindgen --target web --typescript --out-dir "$out" "${bindgen_flags[@]}" "$wasm"
 
 # wasm-bindgen types the raw exports of the module (InitOutput, imcore_bg.wasm.d.ts) with
 # `any`; the package promises exact types, and `unknown` is what those values are to a caller.
-sed -i -E '/^export interface InitOutput/,/^}/ s/\bany\b/unknown/g' pkg/imcore.d.ts
-sed -i -E 's/\bany\b/unknown/g' pkg/imcore_bg.wasm.d.ts
-if grep -nE '([:<|,(]|=>)[[:space:]]*any\b' pkg/imcore.d.ts pkg/imcore_bg.wasm.d.ts; then
+sed -i -E '/^export interface InitOutput/,/^}/ s/\bany\b/unknown/g' "$out"/imcore.d.ts
+sed -i -E 's/\bany\b/unknown/g' "$out"/imcore_bg.wasm.d.ts
+if grep -nE '([:<|,(]|=>)[[:space:]]*any\b' "$out"/imcore.d.ts "$out"/imcore_bg.wasm.d.ts; then
   echo "[build-wasm] error: the type declarations above still say 'any'" >&2
   exit 1
 fi
 
 if [ "$mode" = release ]; then
-  before=$(wc -c <pkg/imcore_bg.wasm)
+  before=$(wc -c <"$out"/imcore_bg.wasm)
   node_modules/.bin/wasm-opt -Oz \
     --enable-bulk-memory --enable-bulk-memory-opt \
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-call-indirect-overlong --enable-multivalue \
-    pkg/imcore_bg.wasm -o pkg/imcore_bg.wasm.opt
-  mv pkg/imcore_bg.wasm.opt pkg/imcore_bg.wasm
-  echo "[build-wasm] wasm-opt -Oz: $before -> $(wc -c <pkg/imcore_bg.wasm) bytes"
+    "$out"/imcore_bg.wasm -o "$out"/imcore_bg.wasm.opt
+  mv "$out"/imcore_bg.wasm.opt "$out"/imcore_bg.wasm
+  echo "[build-wasm] wasm-opt -Oz: $before -> $(wc -c <"$out"/imcore_bg.wasm) bytes"
 fi
 
 if [ -d pkg-template ] && [ -n "$(ls -A pkg-template)" ]; then
-  cp -R pkg-template/. pkg/
-  echo "[build-wasm] copied pkg-template/ into pkg/"
+  cp -R pkg-template/. "$out"/
+  echo "[build-wasm] copied pkg-template/ into $out/"
 fi
-echo "[build-wasm] pkg/ ($mode):"
-ls -l pkg | tail -n +2
+echo "[build-wasm] $out/ ($mode):"
+ls -l "$out" | tail -n +2
+
+# ---- WeChat mini-program (owner: mini-program shell; pkg-template/miniprogram/) ----------
+# $out/miniprogram/ is what package.json's "miniprogram" field names; the devtools' "build
+# npm" copies it into miniprogram_npm/imcore/. Next to the hand-written glue it gets:
+#   imcore_wx.js       imcore.js as CommonJS without its loaders (fetch, the WebAssembly
+#                      global, import.meta), exporting __wbg_get_imports and
+#                      __wbg_finalize_init so index.js can instantiate with WXWebAssembly
+#   imcore_bg.wasm.br  the module, brotli-compressed (WXWebAssembly reads .wasm.br; the
+#                      2 MB code package limit counts every byte)
+mkdir -p "$out"/miniprogram
+node - "$out" <<'NODE'
+const fs = require('fs'), path = require('path'), zlib = require('zlib');
+const out = process.argv[2];
+const fail = (why) => { console.error(`[build-wasm] miniprogram: ${why}`); process.exit(1); };
+let js = fs.readFileSync(path.join(out, 'imcore.js'), 'utf8');
+// Everything from __wbg_load on is the loaders and the ES export list: drop it.
+const cut = js.indexOf('\nasync function __wbg_load(');
+if (cut < 0) fail('no __wbg_load in imcore.js (wasm-bindgen output changed?)');
+js = js.slice(0, cut);
+if (/^import\b/m.test(js)) fail('imcore.js imports other modules (snippets): not handled');
+const names = [];
+js = js.replace(/^export (class|function|const|let) (\w+)/gm, (_, kind, name) => {
+  names.push(name);
+  return `${kind} ${name}`;
+});
+if (/^export\b/m.test(js)) fail('an export form this transform does not know is left');
+for (const f of ['__wbg_get_imports', '__wbg_finalize_init']) {
+  if (!new RegExp(`^function ${f}\\(`, 'm').test(js)) fail(`no function ${f} in imcore.js`);
+}
+const banned = js.match(/\bWebAssembly\b|\bfetch\(|import\.meta|\beval\(|new Function\b/);
+if (banned) fail(`the glue still uses ${banned[0]}, which a mini-program lacks`);
+js = '// Generated by scripts/build-wasm.sh from imcore.js (wasm-bindgen --target web).\n'
+  + js.replace(/^\/\* @ts-self-types=.*\*\/\n/, '')
+  + `\nmodule.exports = { ${[...names, '__wbg_get_imports', '__wbg_finalize_init'].join(', ')} };\n`;
+fs.writeFileSync(path.join(out, 'miniprogram', 'imcore_wx.js'), js);
+const wasm = fs.readFileSync(path.join(out, 'imcore_bg.wasm'));
+const br = zlib.brotliCompressSync(wasm, { params: {
+  [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+  [zlib.constants.BROTLI_PARAM_SIZE_HINT]: wasm.length,
+} });
+fs.writeFileSync(path.join(out, 'miniprogram', 'imcore_bg.wasm.br'), br);
+console.log(`[build-wasm] miniprogram/: imcore_wx.js (exports ${names.join(', ')}), `
+  + `imcore_bg.wasm.br ${wasm.length} -> ${br.length} bytes`);
+NODE
+# ---- end of the mini-program section ------------------------------------------------------

@@ -19,7 +19,9 @@ pub mod msg_type {
 
 /// The content of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+// Externally tagged: an internally tagged enum buffers every record through serde's
+// `Content` deserializer, some 20 KB of wasm.
+#[serde(rename_all = "snake_case")]
 pub enum Content {
     Text {
         text: String,

@@ -1,7 +1,8 @@
-//! One [`Storage`] type for the shell: IndexedDB when the browser gives it, memory when it
-//! does not (or after it failed).
+//! One [`Storage`] type for the shell: IndexedDB when the browser gives it, a key-value
+//! store when the host gives one instead (the WeChat mini-program), memory when neither
+//! works (or after a failure).
 
-use super::{MemoryStorage, Page, Storage, StorageBatch, StorageError};
+use super::{KvStorage, MemoryStorage, Page, PlatformKv, Storage, StorageBatch, StorageError};
 use crate::chat::store::{ConversationRecord, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 
@@ -17,6 +18,9 @@ pub enum AnyStorage {
     /// IndexedDB (wasm32 only).
     #[cfg(target_arch = "wasm32")]
     IndexedDb(IndexedDbStorage),
+    /// A key-value store: the JS `KeyValueStore` on wasm32 (`wx.setStorage`),
+    /// [`MemoryKv`](super::MemoryKv) natively.
+    Kv(KvStorage<PlatformKv>),
 }
 
 impl AnyStorage {
@@ -40,7 +44,7 @@ impl AnyStorage {
     /// Closes the backend (IndexedDB: the connection; memory: nothing to close).
     pub fn close(&self) {
         match self {
-            AnyStorage::Memory(_) => {}
+            AnyStorage::Memory(_) | AnyStorage::Kv(_) => {}
             #[cfg(target_arch = "wasm32")]
             AnyStorage::IndexedDb(s) => s.close(),
         }
@@ -50,6 +54,12 @@ impl AnyStorage {
 impl From<MemoryStorage> for AnyStorage {
     fn from(s: MemoryStorage) -> Self {
         AnyStorage::Memory(s)
+    }
+}
+
+impl From<KvStorage<PlatformKv>> for AnyStorage {
+    fn from(s: KvStorage<PlatformKv>) -> Self {
+        AnyStorage::Kv(s)
     }
 }
 
@@ -67,6 +77,7 @@ macro_rules! delegate {
             AnyStorage::Memory($s) => $call,
             #[cfg(target_arch = "wasm32")]
             AnyStorage::IndexedDb($s) => $call,
+            AnyStorage::Kv($s) => $call,
         }
     };
 }
@@ -140,6 +151,14 @@ mod tests {
     fn any_storage_over_memory_passes_the_conformance_suite() {
         let s = AnyStorage::from(MemoryStorage::new());
         assert!(s.is_memory());
+        block_on(conformance::run_all(&s)).unwrap();
+        s.close();
+    }
+
+    #[test]
+    fn any_storage_over_a_key_value_store_passes_the_conformance_suite() {
+        let s = AnyStorage::from(KvStorage::new(PlatformKv::default(), 1));
+        assert!(!s.is_memory());
         block_on(conformance::run_all(&s)).unwrap();
         s.close();
     }

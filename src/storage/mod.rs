@@ -14,6 +14,7 @@ mod any;
 pub mod conformance;
 #[cfg(target_arch = "wasm32")]
 mod indexed_db;
+pub mod kv;
 mod memory;
 mod queue;
 pub mod startup;
@@ -23,6 +24,7 @@ use thiserror::Error;
 pub use any::AnyStorage;
 #[cfg(target_arch = "wasm32")]
 pub use indexed_db::{database_name, IndexedDbStorage, SchemaVersion};
+pub use kv::{KvBackend, KvStorage, MemoryKv, PlatformKv};
 pub use memory::MemoryStorage;
 pub use queue::WriteQueue;
 

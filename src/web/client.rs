@@ -11,6 +11,8 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -24,7 +26,9 @@ use super::timer::DeadlineTimer;
 use super::transport::{Link, Sink, Transport, TransportEvent};
 use super::wake::WakeListeners;
 use crate::mqtt::{Publish, QoS, SubscribeFilter};
-use crate::session::{Credentials, Event, Output, PublishId, RequestId, Session, SessionError};
+use crate::session::{
+    Credentials, Event, Output, PublishId, RequestId, Session, SessionConfig, SessionError,
+};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -235,10 +239,26 @@ impl Listeners {
     }
 }
 
+/// Where the credentials of each attempt come from when they are not static.
+#[derive(Clone)]
+pub(crate) enum CredentialSource {
+    /// The `credentials` option: a JS function returning a promise.
+    Js(Function),
+    /// A Rust future (the chat client's conn-config fetch).
+    Rust(Rc<dyn Fn() -> CredentialsFuture>),
+}
+
+/// What a [`CredentialSource::Rust`] returns.
+pub(crate) type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, String>>>>;
+
+/// Receives every session event when the client is driven from Rust (the chat client)
+/// instead of JS listeners.
+pub(crate) type EventHook = Rc<dyn Fn(Event)>;
+
 /// Something to do in JS, decided while the state was borrowed, done after releasing it.
 enum Action {
-    /// Call the `credentials` callback and answer attempt `seq` with what it resolves to.
-    Credentials { seq: u64, callback: Function },
+    /// Ask the credential source and answer attempt `seq` with what it gives.
+    Credentials { seq: u64, source: CredentialSource },
     /// Open transport number `generation`.
     Open {
         generation: u64,
@@ -260,6 +280,8 @@ enum Action {
     },
     /// Resolve or reject a promise.
     Settle { callback: Function, value: JsValue },
+    /// Hand a session event to the Rust owner.
+    Hook(EventHook, Event),
 }
 
 struct Inner {
@@ -268,7 +290,9 @@ struct Inner {
     url: String,
     factory: Option<Function>,
     credentials: Credentials,
-    credentials_fn: Option<Function>,
+    credentials_fn: Option<CredentialSource>,
+    /// Set when driven from Rust: events go there, not to JS listeners.
+    hook: Option<EventHook>,
     /// The current transport; `None` while none is open (or while one is being created).
     transport: Option<Transport>,
     /// Number of the newest transport; reports from older ones are ignored.
@@ -305,9 +329,9 @@ impl Inner {
             Output::NeedCredentials { .. } => {
                 self.credentials_seq += 1;
                 match &self.credentials_fn {
-                    Some(callback) => self.actions.push_back(Action::Credentials {
+                    Some(source) => self.actions.push_back(Action::Credentials {
                         seq: self.credentials_seq,
-                        callback: callback.clone(),
+                        source: source.clone(),
                     }),
                     None => {
                         let credentials = self.credentials.clone();
@@ -364,6 +388,10 @@ impl Inner {
     }
 
     fn on_event(&mut self, now: u64, event: Event) {
+        if let Some(hook) = &self.hook {
+            self.actions.push_back(Action::Hook(hook.clone(), event));
+            return;
+        }
         match event {
             Event::Status(status) => self.notify(Kind::Status, || status.name().into()),
             Event::Connected { session_present } => self.notify(Kind::Connect, || {
@@ -554,7 +582,23 @@ fn on_timer(weak: &Weak<RefCell<Inner>>, seq: u64) {
 /// Carries out one action; the state is not borrowed here.
 fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
     match action {
-        Action::Credentials { seq, callback } => match callback.call0(&JsValue::UNDEFINED) {
+        Action::Credentials {
+            seq,
+            source: CredentialSource::Rust(make),
+        } => {
+            let future = make();
+            let weak = Rc::downgrade(rc);
+            spawn_local(async move {
+                let answer = future.await;
+                if let Some(rc) = weak.upgrade() {
+                    answer_credentials(&rc, seq, answer.map(Answer::Ready));
+                }
+            });
+        }
+        Action::Credentials {
+            seq,
+            source: CredentialSource::Js(callback),
+        } => match callback.call0(&JsValue::UNDEFINED) {
             Err(e) => answer_credentials(
                 rc,
                 seq,
@@ -566,6 +610,7 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
                 spawn_local(async move {
                     let answer = JsFuture::from(promise)
                         .await
+                        .map(Answer::Js)
                         .map_err(|e| format!("credentials() rejected: {}", describe(&e)));
                     if let Some(rc) = weak.upgrade() {
                         answer_credentials(&rc, seq, answer);
@@ -626,10 +671,18 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
         Action::Settle { callback, value } => {
             let _ = callback.call1(&JsValue::UNDEFINED, &value);
         }
+        Action::Hook(hook, event) => hook(event),
     }
 }
 
-fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<JsValue, String>) {
+/// An answer of a credential source.
+enum Answer {
+    /// What a JS `credentials()` resolved to, to be read.
+    Js(JsValue),
+    Ready(Credentials),
+}
+
+fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<Answer, String>) {
     let current = |inner: &Inner| !inner.freed && seq == inner.credentials_seq;
     let Some(Some(fallback)) = with_inner(rc, |inner| {
         current(inner).then(|| inner.credentials.clone())
@@ -637,7 +690,10 @@ fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<JsValue,
         return;
     };
     // Outside the borrow: reading the answer's fields may run the application's getters.
-    let credentials = answer.and_then(|v| parse_credentials(&v, &fallback));
+    let credentials = answer.and_then(|a| match a {
+        Answer::Js(v) => parse_credentials(&v, &fallback),
+        Answer::Ready(c) => Ok(c),
+    });
     with_inner(rc, |inner| {
         if current(inner) {
             let now = inner.clock.now_ms();
@@ -699,31 +755,14 @@ impl MqttClient {
             credentials_fn,
             transport,
         } = options::parse(&options, random_seed())?;
-        let inner = Rc::new(RefCell::new(Inner {
-            session: Session::new(config),
-            clock: Clock::new(),
+        Ok(MqttClient::build(
             url,
-            factory: transport,
+            config,
             credentials,
-            credentials_fn,
-            transport: None,
-            generation: 0,
-            credentials_seq: 0,
-            timer: DeadlineTimer::default(),
-            listeners: Listeners::default(),
-            pending: HashMap::new(),
-            actions: VecDeque::new(),
-            wake: None,
-            freed: false,
-        }));
-        let weak = Rc::downgrade(&inner);
-        let wake = WakeListeners::install(move || {
-            if let Some(rc) = weak.upgrade() {
-                wake(&rc);
-            }
-        });
-        with_inner(&inner, |i| i.wake = Some(wake));
-        Ok(MqttClient { inner })
+            credentials_fn.map(CredentialSource::Js),
+            transport,
+            None,
+        ))
     }
 
     /// Starts connecting (from `idle` or `offline`); does nothing if already under way.
@@ -867,6 +906,80 @@ impl MqttClient {
 }
 
 impl MqttClient {
+    /// A client for Rust owners (the chat client): `hook` receives every session event
+    /// (outside any borrow, so it may call back in), instead of JS listeners.
+    pub(crate) fn build(
+        url: String,
+        config: SessionConfig,
+        credentials: Credentials,
+        credentials_fn: Option<CredentialSource>,
+        factory: Option<Function>,
+        hook: Option<EventHook>,
+    ) -> MqttClient {
+        let inner = Rc::new(RefCell::new(Inner {
+            session: Session::new(config),
+            clock: Clock::new(),
+            url,
+            factory,
+            credentials,
+            credentials_fn,
+            hook,
+            transport: None,
+            generation: 0,
+            credentials_seq: 0,
+            timer: DeadlineTimer::default(),
+            listeners: Listeners::default(),
+            pending: HashMap::new(),
+            actions: VecDeque::new(),
+            wake: None,
+            freed: false,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let wake = WakeListeners::install(move || {
+            if let Some(rc) = weak.upgrade() {
+                wake(&rc);
+            }
+        });
+        with_inner(&inner, |i| i.wake = Some(wake));
+        MqttClient { inner }
+    }
+
+    /// The URL of the next connection attempt (the chat backend's conn-config names it;
+    /// set it before answering the credentials request).
+    pub(crate) fn set_url(&self, url: String) {
+        with_inner(&self.inner, |inner| inner.url = url);
+    }
+
+    /// The session's status.
+    pub(crate) fn session_status(&self) -> crate::session::Status {
+        with_inner(&self.inner, |inner| inner.session.status())
+            .unwrap_or(crate::session::Status::Idle)
+    }
+
+    /// Calls the session (publish, subscribe, …) and hands the id it gave to `register`
+    /// before the driver loop runs, so the completion cannot arrive before the caller knows
+    /// the id.
+    pub(crate) fn call<Id>(
+        &self,
+        call: impl FnOnce(&mut Session, u64) -> Result<Id, SessionError>,
+        register: impl FnOnce(Id),
+    ) -> Result<(), SessionError> {
+        let outcome = with_inner(&self.inner, |inner| {
+            let now = inner.clock.now_ms();
+            call(&mut inner.session, now)
+        });
+        let result = match outcome {
+            Some(Ok(id)) => {
+                register(id);
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(()),
+        };
+        drive(&self.inner);
+        result
+    }
+
     /// Feeds one input to the session, then runs the driver loop.
     fn input(&self, f: impl FnOnce(&mut Session, u64)) {
         with_inner(&self.inner, |inner| {

@@ -43,14 +43,18 @@
 //! Errors cross the boundary as JS `Error`s named `MqttError` with a stable `code`
 //! (`error`); nothing here panics on JS input.
 
+mod chat;
 mod client;
 mod clock;
 mod error;
+mod kv_js;
 mod options;
 mod persist;
 mod timer;
 mod transport;
 mod wake;
 
+pub use chat::ChatClient;
 pub use client::MqttClient;
+pub use kv_js::JsKv;
 pub use persist::Persister;

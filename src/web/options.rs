@@ -22,20 +22,20 @@ pub(crate) struct Options {
     pub(crate) transport: Option<Function>,
 }
 
-type Invalid = JsValue;
+pub(crate) type Invalid = JsValue;
 
 fn invalid(message: String) -> Invalid {
     js_error(Code::InvalidOptions, &message)
 }
 
 /// `object[key]`, or `None` when it is `undefined` or `null`.
-fn field(object: &JsValue, path: &str, key: &str) -> Result<Option<JsValue>, Invalid> {
+pub(crate) fn field(object: &JsValue, path: &str, key: &str) -> Result<Option<JsValue>, Invalid> {
     let value = Reflect::get(object, &key.into())
         .map_err(|e| invalid(format!("cannot read {path}{key}: {}", describe(&e))))?;
     Ok((!value.is_undefined() && !value.is_null()).then_some(value))
 }
 
-fn string(object: &JsValue, path: &str, key: &str) -> Result<Option<String>, Invalid> {
+pub(crate) fn string(object: &JsValue, path: &str, key: &str) -> Result<Option<String>, Invalid> {
     field(object, path, key)?
         .map(|v| {
             v.as_string()
@@ -44,7 +44,7 @@ fn string(object: &JsValue, path: &str, key: &str) -> Result<Option<String>, Inv
         .transpose()
 }
 
-fn boolean(object: &JsValue, path: &str, key: &str) -> Result<Option<bool>, Invalid> {
+pub(crate) fn boolean(object: &JsValue, path: &str, key: &str) -> Result<Option<bool>, Invalid> {
     field(object, path, key)?
         .map(|v| {
             v.as_bool()
@@ -55,7 +55,7 @@ fn boolean(object: &JsValue, path: &str, key: &str) -> Result<Option<bool>, Inva
 
 /// A whole number in `[min, max]`. (Formatted as integers: float formatting would add
 /// some 17 KB of wasm.)
-fn integer(
+pub(crate) fn integer(
     object: &JsValue,
     path: &str,
     key: &str,
@@ -72,7 +72,11 @@ fn integer(
         .transpose()
 }
 
-fn function(object: &JsValue, path: &str, key: &str) -> Result<Option<Function>, Invalid> {
+pub(crate) fn function(
+    object: &JsValue,
+    path: &str,
+    key: &str,
+) -> Result<Option<Function>, Invalid> {
     field(object, path, key)?
         .map(|v| {
             v.dyn_into::<Function>()
@@ -81,7 +85,7 @@ fn function(object: &JsValue, path: &str, key: &str) -> Result<Option<Function>,
         .transpose()
 }
 
-fn object(object: &JsValue, path: &str, key: &str) -> Result<Option<JsValue>, Invalid> {
+pub(crate) fn object(object: &JsValue, path: &str, key: &str) -> Result<Option<JsValue>, Invalid> {
     field(object, path, key)?
         .map(|v| {
             if v.is_object() && !v.is_function() {
@@ -146,18 +150,7 @@ pub(crate) fn parse(options: &JsValue, seed: u64) -> Result<Options, Invalid> {
     if let Some(limit) = integer(o, "", "offlineQueueLimit", 1, MAX_SAFE)? {
         config.offline_queue_limit = usize::try_from(limit).unwrap_or(usize::MAX);
     }
-    if let Some(reconnect) = object(o, "", "reconnect")? {
-        let path = "reconnect.";
-        if let Some(enabled) = boolean(&reconnect, path, "enabled")? {
-            config.reconnect.enabled = enabled;
-        }
-        if let Some(ms) = integer(&reconnect, path, "initialDelayMs", 0, MAX_DELAY_MS)? {
-            config.reconnect.initial_delay_ms = ms;
-        }
-        if let Some(ms) = integer(&reconnect, path, "maxDelayMs", 0, MAX_DELAY_MS)? {
-            config.reconnect.max_delay_ms = ms;
-        }
-    }
+    reconnect_options(o, &mut config)?;
     if let Some(will) = object(o, "", "will")? {
         config.will = Some(parse_will(&will)?);
     }
@@ -173,6 +166,23 @@ pub(crate) fn parse(options: &JsValue, seed: u64) -> Result<Options, Invalid> {
         credentials_fn: function(o, "", "credentials")?,
         transport: function(o, "", "transport")?,
     })
+}
+
+/// `reconnect: { enabled?, initialDelayMs?, maxDelayMs? }` into `config`.
+pub(crate) fn reconnect_options(o: &JsValue, config: &mut SessionConfig) -> Result<(), Invalid> {
+    if let Some(reconnect) = object(o, "", "reconnect")? {
+        let path = "reconnect.";
+        if let Some(enabled) = boolean(&reconnect, path, "enabled")? {
+            config.reconnect.enabled = enabled;
+        }
+        if let Some(ms) = integer(&reconnect, path, "initialDelayMs", 0, MAX_DELAY_MS)? {
+            config.reconnect.initial_delay_ms = ms;
+        }
+        if let Some(ms) = integer(&reconnect, path, "maxDelayMs", 0, MAX_DELAY_MS)? {
+            config.reconnect.max_delay_ms = ms;
+        }
+    }
+    Ok(())
 }
 
 fn parse_will(will: &JsValue) -> Result<Will, Invalid> {

@@ -21,7 +21,8 @@ use std::task::{Poll, Waker};
 
 use crate::storage::{AnyStorage, MemoryStorage, Storage, StorageBatch, StorageError, WriteQueue};
 
-/// The write path to storage. See the module documentation.
+/// The write path to storage. See the module documentation. Clones share one queue.
+#[derive(Clone)]
 pub struct Persister {
     inner: Rc<Inner>,
 }

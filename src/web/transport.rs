@@ -29,7 +29,7 @@ use std::rc::Rc;
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+use web_sys::{BinaryType, WebSocket};
 
 use super::error::describe;
 
@@ -142,9 +142,9 @@ impl Transport {
         let onopen = Handler::new(move |_: JsValue| s(TransportEvent::Open));
         let s = sink.clone();
         let onmessage = Handler::new(move |event: JsValue| {
-            let data = event
-                .dyn_ref::<MessageEvent>()
-                .map_or(JsValue::UNDEFINED, MessageEvent::data);
+            // Read `data` by name, not `instanceof MessageEvent`: Node's WebSocket (undici)
+            // delivers its own event class.
+            let data = Reflect::get(&event, &"data".into()).unwrap_or(JsValue::UNDEFINED);
             match data.dyn_ref::<ArrayBuffer>() {
                 Some(buffer) => s(TransportEvent::Data(Uint8Array::new(buffer).to_vec())),
                 None => s(TransportEvent::Failed(
@@ -154,10 +154,12 @@ impl Transport {
         });
         let s = sink.clone();
         let onclose = Handler::new(move |event: JsValue| {
-            let why = match event.dyn_ref::<CloseEvent>() {
-                Some(e) if e.reason().is_empty() => format!("WebSocket closed (code {})", e.code()),
-                Some(e) => format!("WebSocket closed (code {}: {})", e.code(), e.reason()),
-                None => "WebSocket closed".to_string(),
+            let get = |k: &str| Reflect::get(&event, &k.into()).unwrap_or(JsValue::UNDEFINED);
+            let (code, reason) = (get("code").as_f64(), get("reason").as_string());
+            let why = match (code, reason) {
+                (Some(c), Some(r)) if !r.is_empty() => format!("WebSocket closed (code {}: {r})", c as u16),
+                (Some(c), _) => format!("WebSocket closed (code {})", c as u16),
+                _ => "WebSocket closed".to_string(),
             };
             s(TransportEvent::Closed(why))
         });

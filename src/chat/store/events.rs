@@ -29,6 +29,8 @@ pub enum StoreEvent {
         conversation_id: ConversationId,
         index: usize,
         id: MessageRef,
+        /// The local id the message was sent with, so a UI keyed by it finds it.
+        local_id: Option<String>,
     },
     /// Inserted into the list at `index` (it was not there before).
     ConversationInserted {

@@ -974,6 +974,7 @@ impl Store {
                         conversation_id: cid,
                         index: old_index,
                         id: old_msg.key.id.clone(),
+                        local_id: old_msg.local_id.clone(),
                     });
                     self.events.push_back(StoreEvent::MessageInserted {
                         conversation_id: cid,
@@ -1029,6 +1030,7 @@ impl Store {
             conversation_id: cid,
             index,
             id: old.key.id,
+            local_id: old.local_id,
         });
     }
 

@@ -193,7 +193,8 @@ fn send_lifecycle_sending_sent_failed_resend() {
     assert!(ev.contains(&StoreEvent::MessageRemoved {
         conversation_id: c12(),
         index: 2,
-        id: MessageRef::Local("L2".into())
+        id: MessageRef::Local("L2".into()),
+        local_id: Some("L2".into()),
     }));
     s.send_succeeded("L2", 501, T0 + 40).unwrap();
     assert_eq!(

@@ -1,0 +1,436 @@
+//! The backend's HTTP contract of PROTOCOL.md, pure: the requests a client makes and how
+//! their answers are read. The shell runs the requests (fetch, `wx.request`) and hands the
+//! status and body back here.
+//!
+//! Every answer is `{"code": 0, "data": …}` or `{"code": n, "msg": "…"}`; a non-2xx HTTP
+//! status, a non-zero code and a body that is not that envelope are three different errors.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use thiserror::Error;
+
+use super::ids::{ConversationId, ServerId, UserId};
+use super::model::{Content, Incoming, WireMessage};
+use super::payload::{self, PayloadError, PayloadFormat};
+
+/// The backend's `code` for a revoke that is too late or not the caller's.
+pub const CODE_REVOKE_REFUSED: i64 = 100;
+
+/// GET or POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One call to make: `path` is relative to the backend's base URL and includes the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    /// A JSON body (POST).
+    pub body: Option<String>,
+}
+
+impl Request {
+    fn get(path: impl Into<String>) -> Request {
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            body: None,
+        }
+    }
+
+    fn post(path: &str, body: String) -> Request {
+        Request {
+            method: Method::Post,
+            path: path.to_string(),
+            body: Some(body),
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// No answer (network down, CORS, the backend not running).
+    #[error("request failed: {0}")]
+    Network(String),
+    /// An HTTP status outside 2xx; `message` is the envelope's `msg` when there is one.
+    #[error("HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    /// The envelope said `code != 0`.
+    #[error("backend refused ({code}): {message}")]
+    Backend { code: i64, message: String },
+    /// The body is not the envelope, or `data` lacks what this call returns.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// A message in the answer is not a valid message payload.
+    #[error("bad message in answer: {0}")]
+    Payload(#[from] PayloadError),
+}
+
+/// What `GET /mqtt/conn-config` gives: where and as whom to connect, fresh each call.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConnConfig {
+    #[serde(deserialize_with = "id")]
+    pub user_id: UserId,
+    pub password: String,
+    pub server: String,
+    pub port: u16,
+    pub client_id: String,
+    #[serde(default)]
+    pub sub_topics: Vec<String>,
+}
+
+impl ConnConfig {
+    /// The broker URL: `{scheme}://{server}:{port}/mqtt` (a `server` that is already a URL is
+    /// used as it is).
+    pub fn url(&self, secure: bool) -> String {
+        if self.server.contains("://") {
+            return self.server.clone();
+        }
+        let scheme = if secure { "wss" } else { "ws" };
+        format!("{scheme}://{}:{}/mqtt", self.server, self.port)
+    }
+}
+
+pub fn conn_config() -> Request {
+    Request::get("/mqtt/conn-config")
+}
+
+pub fn time() -> Request {
+    Request::get("/time")
+}
+
+/// `POST /messages`: a new message of mine in `conversation`.
+pub fn send(
+    me: UserId,
+    conversation: ConversationId,
+    content: &Content,
+    weight: u64,
+) -> Result<Request, PayloadError> {
+    let mut body = serde_json::Map::new();
+    match conversation {
+        ConversationId::Room(_) => {
+            body.insert("conversation_id".into(), conversation.to_string().into());
+        }
+        direct => {
+            let peer = direct.peer_of(me).ok_or(PayloadError::SelfMessage(me))?;
+            body.insert("receiver_id".into(), peer.into());
+        }
+    }
+    body.insert("msg_type".into(), content.msg_type().into());
+    let msg_content = match content {
+        Content::Text { text } | Content::System { text } => {
+            serde_json::json!({ "content": text })
+        }
+        Content::Image { url, cover } | Content::Video { url, cover } => {
+            body.insert("msg_url".into(), url.as_str().into());
+            if let Some(cover) = cover {
+                body.insert("msg_cover".into(), cover.as_str().into());
+            }
+            serde_json::json!({ "url": url, "cover": cover })
+        }
+        Content::Custom { raw, .. } => serde_json::from_str(raw)
+            .map_err(|e| PayloadError::Json(format!("custom content: {e}")))?,
+    };
+    body.insert("msg_content".into(), msg_content);
+    body.insert("weight".into(), weight.into());
+    Ok(Request::post(
+        "/messages",
+        serde_json::Value::Object(body).to_string(),
+    ))
+}
+
+/// `POST /messages/resend`.
+pub fn resend(
+    id: ServerId,
+    receiver_id: u64,
+    conversation: ConversationId,
+    weight: u64,
+) -> Request {
+    let body = serde_json::json!({
+        "id": id, "receiver_id": receiver_id,
+        "conversation_id": conversation.to_string(), "weight": weight,
+    });
+    Request::post("/messages/resend", body.to_string())
+}
+
+/// `POST /messages/revoke`.
+pub fn revoke(id: ServerId) -> Request {
+    Request::post(
+        "/messages/revoke",
+        serde_json::json!({ "id": id }).to_string(),
+    )
+}
+
+/// `POST /messages/read`.
+pub fn read(conversation: ConversationId) -> Request {
+    let body = serde_json::json!({ "conversation_id": conversation.to_string() });
+    Request::post("/messages/read", body.to_string())
+}
+
+/// `GET /messages`: a page of history older than `before_weight`, newest first.
+pub fn history(conversation: ConversationId, before_weight: Option<u64>, limit: usize) -> Request {
+    let mut path = format!("/messages?conversation_id={conversation}&limit={limit}");
+    if let Some(w) = before_weight {
+        path.push_str(&format!("&before_weight={w}"));
+    }
+    Request::get(path)
+}
+
+/// `POST /rooms/join` (the reference backend's room extension).
+pub fn join_room(room: u64) -> Request {
+    Request::post(
+        "/rooms/join",
+        serde_json::json!({ "room_id": room }).to_string(),
+    )
+}
+
+/// `POST /rooms/leave`.
+pub fn leave_room(room: u64) -> Request {
+    Request::post(
+        "/rooms/leave",
+        serde_json::json!({ "room_id": room }).to_string(),
+    )
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    code: Option<i64>,
+    #[serde(default)]
+    msg: Option<String>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// The JSON text of `data` of a successful answer (`null` when absent).
+fn data(status: u16, body: &[u8]) -> Result<&str, ApiError> {
+    let envelope: Result<Envelope, _> = serde_json::from_slice(body);
+    let envelope = match envelope {
+        Ok(e) => e,
+        Err(e) if (200..300).contains(&status) => {
+            return Err(ApiError::Malformed(format!("not a JSON envelope: {e}")))
+        }
+        Err(_) => {
+            return Err(ApiError::Status {
+                status,
+                message: String::from_utf8_lossy(body).chars().take(200).collect(),
+            })
+        }
+    };
+    let message = envelope.msg.unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err(ApiError::Status { status, message });
+    }
+    match envelope.code {
+        Some(0) => Ok(envelope.data.map_or("null", RawValue::get)),
+        Some(code) => Err(ApiError::Backend { code, message }),
+        None => Err(ApiError::Malformed("the answer has no `code`".into())),
+    }
+}
+
+fn malformed(what: &str, e: serde_json::Error) -> ApiError {
+    ApiError::Malformed(format!("{what}: {e}"))
+}
+
+pub fn parse_conn_config(status: u16, body: &[u8]) -> Result<ConnConfig, ApiError> {
+    serde_json::from_str(data(status, body)?).map_err(|e| malformed("conn-config", e))
+}
+
+/// `GET /time`: the server's clock in Unix ms.
+pub fn parse_time(status: u16, body: &[u8]) -> Result<u64, ApiError> {
+    #[derive(Deserialize)]
+    struct Time {
+        #[serde(deserialize_with = "id")]
+        time: u64,
+    }
+    let t: Time = serde_json::from_str(data(status, body)?).map_err(|e| malformed("time", e))?;
+    Ok(t.time)
+}
+
+/// Checks a call whose `data` does not matter (revoke, read, join, leave).
+pub fn parse_ok(status: u16, body: &[u8]) -> Result<(), ApiError> {
+    data(status, body).map(|_| ())
+}
+
+/// The answer of `POST /messages`: the stored message, or `Ok(None)` when the backend
+/// stored it as failed (`status` 2).
+pub fn parse_sent(status: u16, body: &[u8]) -> Result<Option<WireMessage>, ApiError> {
+    let raw = data(status, body)?;
+    #[derive(Deserialize)]
+    struct Status {
+        #[serde(default)]
+        status: Option<i64>,
+    }
+    let s: Status = serde_json::from_str(raw).map_err(|e| malformed("message", e))?;
+    if s.status == Some(2) {
+        return Ok(None);
+    }
+    message(raw).map(Some)
+}
+
+/// The answer of `POST /messages/resend`: `(status, weight)`.
+pub fn parse_resent(status: u16, body: &[u8]) -> Result<(i64, u64), ApiError> {
+    #[derive(Deserialize)]
+    struct Resent {
+        status: i64,
+        #[serde(deserialize_with = "id")]
+        weight: u64,
+    }
+    let r: Resent =
+        serde_json::from_str(data(status, body)?).map_err(|e| malformed("resend", e))?;
+    Ok((r.status, r.weight))
+}
+
+/// `GET /messages`: the page, in the order given (newest first).
+pub fn parse_history(status: u16, body: &[u8]) -> Result<Vec<WireMessage>, ApiError> {
+    let raw = data(status, body)?;
+    let items: Vec<&RawValue> =
+        serde_json::from_str(raw).map_err(|e| malformed("history page", e))?;
+    items.into_iter().map(|m| message(m.get())).collect()
+}
+
+fn message(raw: &str) -> Result<WireMessage, ApiError> {
+    match payload::decode(PayloadFormat::Json, raw.as_bytes())? {
+        Incoming::Message(m) => Ok(m),
+        _ => Err(ApiError::Malformed("expected a message".into())),
+    }
+}
+
+/// A u64 written as a JSON number or a decimal string.
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an unsigned integer or a decimal string")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom("negative id"))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            v.parse().map_err(|_| E::custom("not a decimal id"))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(s: &str) -> ConversationId {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn envelope_errors_are_told_apart() {
+        assert_eq!(parse_ok(200, br#"{"code":0,"data":{}}"#), Ok(()));
+        assert_eq!(parse_ok(200, br#"{"code":0}"#), Ok(()));
+        assert_eq!(
+            parse_ok(200, br#"{"code":100,"msg":"too late"}"#),
+            Err(ApiError::Backend {
+                code: 100,
+                message: "too late".into()
+            })
+        );
+        assert_eq!(
+            parse_ok(400, br#"{"code":1,"msg":"bad json"}"#),
+            Err(ApiError::Status {
+                status: 400,
+                message: "bad json".into()
+            })
+        );
+        assert_eq!(
+            parse_ok(502, b"<html>Bad Gateway</html>"),
+            Err(ApiError::Status {
+                status: 502,
+                message: "<html>Bad Gateway</html>".into()
+            })
+        );
+        assert!(matches!(parse_ok(200, b"ok"), Err(ApiError::Malformed(_))));
+        assert!(matches!(parse_ok(200, b"{}"), Err(ApiError::Malformed(_))));
+    }
+
+    #[test]
+    fn conn_config_and_time() {
+        let body = br#"{"code":0,"data":{"user_id":"7","password":"p","server":"127.0.0.1",
+            "port":8083,"client_id":"chat_7","sub_topics":["chat_7","room_1"]}}"#;
+        let c = parse_conn_config(200, body).unwrap();
+        assert_eq!(c.user_id, 7);
+        assert_eq!(c.url(false), "ws://127.0.0.1:8083/mqtt");
+        assert_eq!(c.url(true), "wss://127.0.0.1:8083/mqtt");
+        assert_eq!(c.sub_topics, ["chat_7", "room_1"]);
+        assert!(matches!(
+            parse_conn_config(200, br#"{"code":0,"data":{"user_id":7}}"#),
+            Err(ApiError::Malformed(_))
+        ));
+        assert_eq!(
+            parse_time(200, br#"{"code":0,"data":{"time":1717214400123}}"#),
+            Ok(1717214400123)
+        );
+        assert!(parse_time(200, br#"{"code":0,"data":{"time":-1}}"#).is_err());
+    }
+
+    #[test]
+    fn send_bodies_follow_the_protocol() {
+        let r = send(1, conv("1_2"), &Content::Text { text: "hi".into() }, 5).unwrap();
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.path, "/messages");
+        let v: serde_json::Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+        assert_eq!(v["receiver_id"], 2);
+        assert_eq!(v["msg_type"], 1);
+        assert_eq!(v["msg_content"]["content"], "hi");
+        assert_eq!(v["weight"], 5);
+        let image = Content::Image {
+            url: "u".into(),
+            cover: Some("c".into()),
+        };
+        let r = send(1, conv("room_9"), &image, 5).unwrap();
+        let v: serde_json::Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+        assert_eq!(v["conversation_id"], "room_9");
+        assert_eq!(v["msg_type"], 2);
+        assert_eq!(v["msg_url"], "u");
+        assert_eq!(v["msg_content"]["cover"], "c");
+        assert!(send(3, conv("1_2"), &image, 5).is_err());
+        assert_eq!(
+            history(conv("1_2"), Some(9), 30).path,
+            "/messages?conversation_id=1_2&limit=30&before_weight=9"
+        );
+    }
+
+    #[test]
+    fn sent_messages_and_history_pages() {
+        let m = r#"{"id":"9007199254740993","conversation_id":"1_2","sender_id":1,"receiver_id":2,
+            "msg_type":1,"msg_content":{"content":"hi"},"weight":10,"status":1}"#;
+        let body = format!(r#"{{"code":0,"data":{m}}}"#);
+        let sent = parse_sent(200, body.as_bytes()).unwrap().unwrap();
+        assert_eq!(sent.id, 9_007_199_254_740_993);
+        let failed = br#"{"code":0,"data":{"id":1,"conversation_id":"1_2","sender_id":1,
+            "receiver_id":2,"msg_type":1,"msg_content":{"content":"x"},"weight":1,"status":2}}"#;
+        assert_eq!(parse_sent(200, failed), Ok(None));
+        let page = format!(r#"{{"code":0,"data":[{m},{m}]}}"#);
+        assert_eq!(parse_history(200, page.as_bytes()).unwrap().len(), 2);
+        let bad = br#"{"code":0,"data":[{"id":1}]}"#;
+        assert!(matches!(parse_history(200, bad), Err(ApiError::Payload(_))));
+        assert_eq!(
+            parse_resent(200, br#"{"code":0,"data":{"status":1,"weight":"12"}}"#),
+            Ok((1, 12))
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! One call at a time: an apply spans many awaited key writes, and a read in between
+//! could see a chunk already replaced. Like IndexedDB, a read waits for the write before it.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+
+#[derive(Debug, Default)]
+pub(super) struct Gate {
+    busy: Cell<bool>,
+    waiting: RefCell<Vec<Waker>>,
+}
+
+/// Held while a call runs; dropping it lets the next one in.
+pub(super) struct Pass<'a>(&'a Gate);
+
+impl Gate {
+    pub async fn enter(&self) -> Pass<'_> {
+        poll_fn(|cx| {
+            if self.busy.replace(true) {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        Pass(self)
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+        let waiting = std::mem::take(&mut *self.0.waiting.borrow_mut());
+        for w in waiting {
+            w.wake();
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! What the keys hold: the root (index + record parts), message chunks, record blobs.
+
+use std::ops::Range;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::chat::store::Tombstone;
+use crate::chat::store::{ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage};
+use crate::chat::{ConversationId, ServerId};
+use crate::storage::StorageError;
+
+/// The layout version the root is written with.
+pub(super) const VERSION: u32 = 1;
+
+/// A data key's part: `(id, bytes of key + value)`.
+pub(super) type Part = (u64, usize);
+
+/// The root key's value: everything needed to find the data, and the only key an
+/// [`apply`](crate::storage::Storage::apply) overwrites (its commit point).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Root {
+    #[serde(rename = "v")]
+    pub version: u32,
+    /// The next data key id (ids are never reused while referenced).
+    pub next: u64,
+    /// Every message chunk, by conversation then key: a conversation's chunks cover
+    /// ascending, disjoint key ranges.
+    #[serde(rename = "k")]
+    pub chunks: Vec<Chunk>,
+    /// The parts of each record blob, concatenated in order.
+    #[serde(rename = "c", default)]
+    pub conversations: Vec<Part>,
+    #[serde(rename = "o", default)]
+    pub outbox: Vec<Part>,
+    #[serde(rename = "t", default)]
+    pub tombstones: Vec<Part>,
+    #[serde(rename = "m", default)]
+    pub meta: Vec<Part>,
+}
+
+impl Root {
+    fn parts(&self) -> impl Iterator<Item = &Part> {
+        [
+            &self.conversations,
+            &self.outbox,
+            &self.tombstones,
+            &self.meta,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Every data key id the root references.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        let chunks = self.chunks.iter().map(|c| c.id);
+        chunks.chain(self.parts().map(|p| p.0))
+    }
+
+    /// Bytes of every data key the root references.
+    pub fn data_bytes(&self) -> usize {
+        let chunks: usize = self.chunks.iter().map(|c| c.bytes).sum();
+        chunks + self.parts().map(|p| p.1).sum::<usize>()
+    }
+
+    /// Where the chunks of `conversation` are.
+    pub fn range(&self, conversation: ConversationId) -> Range<usize> {
+        let start = self
+            .chunks
+            .partition_point(|c| c.conversation < conversation);
+        let end = self
+            .chunks
+            .partition_point(|c| c.conversation <= conversation);
+        start..end
+    }
+
+    /// The chunks of `conversation`.
+    pub fn of(&self, conversation: ConversationId) -> &[Chunk] {
+        self.chunks.get(self.range(conversation)).unwrap_or(&[])
+    }
+}
+
+/// One message chunk: a JSON array of [`StoredMessage`]s in ascending key order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Chunk {
+    pub id: u64,
+    #[serde(rename = "c")]
+    pub conversation: ConversationId,
+    /// The smallest key: a message goes to the last chunk whose `lo` is not above its key.
+    pub lo: MessageKey,
+    /// The weight of the largest key (the trimming order).
+    #[serde(rename = "w")]
+    pub newest: u64,
+    /// Bytes of key + value.
+    #[serde(rename = "b")]
+    pub bytes: usize,
+    /// The smallest and largest server id, when it holds any.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub server_ids: Option<(ServerId, ServerId)>,
+    /// Holds a message keyed by its local id (not yet acknowledged).
+    #[serde(rename = "p", default, skip_serializing_if = "is_false")]
+    pub pending: bool,
+    /// Holds a message with a local id (for lookups by local id).
+    #[serde(rename = "l", default, skip_serializing_if = "is_false")]
+    pub local: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Chunk {
+    /// A chunk not written yet, for a conversation that has none.
+    pub fn placeholder(id: u64, m: &StoredMessage) -> Self {
+        Chunk {
+            id,
+            conversation: m.conversation_id,
+            newest: m.key.weight,
+            lo: m.key.clone(),
+            bytes: 0,
+            server_ids: None,
+            pending: false,
+            local: false,
+        }
+    }
+
+    /// Whether the message `id` may be in this chunk.
+    pub fn may_hold(&self, id: &MessageRef) -> bool {
+        match id {
+            MessageRef::Server(n) => self.server_ids.is_some_and(|(lo, hi)| lo <= *n && *n <= hi),
+            MessageRef::Local(_) => self.pending,
+        }
+    }
+
+    /// The summary of `messages` (ascending, not empty) stored as `bytes`.
+    fn of(id: u64, messages: &[StoredMessage], bytes: usize) -> Option<Self> {
+        let first = messages.first()?;
+        let last = messages.last()?;
+        let server_ids = messages
+            .iter()
+            .filter_map(StoredMessage::server_id)
+            .fold(None, |r: Option<(u64, u64)>, n| {
+                Some(r.map_or((n, n), |(lo, hi)| (lo.min(n), hi.max(n))))
+            });
+        Some(Chunk {
+            id,
+            conversation: first.conversation_id,
+            lo: first.key.clone(),
+            newest: last.key.weight,
+            bytes,
+            server_ids,
+            pending: messages
+                .iter()
+                .any(|m| matches!(m.key.id, MessageRef::Local(_))),
+            local: messages.iter().any(|m| m.local_id.is_some()),
+        })
+    }
+}
+
+/// Everything but messages: small, kept in memory, one blob (of zero or more parts) each.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Records {
+    pub conversations: Vec<ConversationRecord>,
+    pub outbox: Vec<OutboxEntry>,
+    pub tombstones: Vec<(ServerId, Tombstone)>,
+    pub meta: Vec<(String, String)>,
+}
+
+/// A new chunk: its summary, its value, its messages.
+pub(super) type NewChunk = (Chunk, String, Rc<Vec<StoredMessage>>);
+
+pub(super) fn encode<T: Serialize + ?Sized>(v: &T) -> Result<String, StorageError> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+pub(super) fn decode<T: DeserializeOwned>(text: &str) -> Result<T, StorageError> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+pub(super) fn too_large(what: &str, bytes: usize, limit: usize) -> StorageError {
+    StorageError::QuotaExceeded(format!(
+        "{what} of {bytes} bytes above the per-key limit {limit}"
+    ))
+}
+
+/// Packs `messages` (ascending) into chunks filled up to `target` bytes (key + value;
+/// `key_len` is the longest key), a lone message larger than that up to `limit`. The
+/// chunk left partly filled is the last one, or the first one `from_end` (where a
+/// conversation's first chunk grows: older pages come in before it). `id` hands out the
+/// key id of each chunk and the length of its key.
+pub(super) fn pack(
+    messages: Vec<StoredMessage>,
+    from_end: bool,
+    (target, limit, key_len): (usize, usize, usize),
+    mut id: impl FnMut() -> (u64, usize),
+) -> Result<Vec<NewChunk>, StorageError> {
+    let items = messages
+        .into_iter()
+        .map(|m| encode(&m).map(|json| (m, json)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut lens: Vec<usize> = items.iter().map(|(_, json)| json.len()).collect();
+    if from_end {
+        lens.reverse();
+    }
+    // How many messages each chunk takes, in scan order.
+    let mut counts = Vec::new();
+    let (mut n, mut size) = (0, 0);
+    for len in lens {
+        if n > 0 && key_len + size + len + 2 > target {
+            counts.push(n);
+            (n, size) = (0, 0);
+        }
+        n += 1;
+        size += len + 1;
+    }
+    if n > 0 {
+        counts.push(n);
+    }
+    if from_end {
+        counts.reverse();
+    }
+    let mut items = items.into_iter();
+    let mut out = Vec::with_capacity(counts.len());
+    for n in counts {
+        let (messages, json): (Vec<StoredMessage>, Vec<String>) = items.by_ref().take(n).unzip();
+        let text = format!("[{}]", json.join(","));
+        let (id, key) = id();
+        let bytes = key + text.len();
+        if bytes > limit {
+            return Err(too_large("a message chunk", bytes, limit));
+        }
+        if let Some(chunk) = Chunk::of(id, &messages, bytes) {
+            out.push((chunk, text, Rc::new(messages)));
+        }
+    }
+    Ok(out)
+}
+
+/// `text` cut at character boundaries into pieces of at most `max` bytes.
+pub(super) fn split(text: &str, max: usize) -> Result<Vec<&str>, StorageError> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while end > 0 && !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let Some((head, tail)) = rest.split_at_checked(end).filter(|_| end > 0) else {
+            return Err(too_large("a record part", max, max));
+        };
+        out.push(head);
+        rest = tail;
+    }
+    Ok(out)
+}

@@ -1,0 +1,232 @@
+//! Reading `ChatClientOptions` (see `chat_client.d.ts`). A wrong field is a `ChatError`
+//! with code `invalid-options` naming it.
+
+use js_sys::{Array, Function};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::chat_error;
+use super::http::{Backend, Token};
+use crate::chat::payload::PayloadFormat;
+use crate::chat::{topics, UserId};
+use crate::mqtt::ProtocolVersion;
+use crate::session::{Credentials, SessionConfig};
+use crate::web::clock::random_seed;
+use crate::web::error::describe;
+use crate::web::options::{boolean, field, function, integer, object, reconnect_options, string};
+
+/// Console verbosity, least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum LogLevel {
+    Silent,
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Mode {
+    Backend(Backend),
+    Direct { url: String, topics: Vec<String> },
+}
+
+pub(super) enum StorageChoice {
+    IndexedDb,
+    Memory,
+    /// A JS `KeyValueStore`.
+    KeyValue(JsValue),
+}
+
+pub(super) struct Parsed {
+    pub(super) me: UserId,
+    pub(super) mode: Mode,
+    pub(super) session: SessionConfig,
+    pub(super) credentials: Credentials,
+    pub(super) credentials_fn: Option<Function>,
+    pub(super) transport: Option<Function>,
+    pub(super) format: PayloadFormat,
+    pub(super) storage: StorageChoice,
+    pub(super) presence: bool,
+    pub(super) contacts: Vec<UserId>,
+    pub(super) page_size: usize,
+    pub(super) nick_name: Option<String>,
+    pub(super) avatar: Option<String>,
+    pub(super) log: LogLevel,
+}
+
+fn invalid(message: &str) -> JsValue {
+    chat_error("invalid-options", message)
+}
+
+/// The shared option readers throw `MqttError`s; here they are `ChatError`s.
+fn rename(e: JsValue) -> JsValue {
+    invalid(&describe(&e))
+}
+
+fn id(value: &str, what: &str) -> Result<u64, JsValue> {
+    value.parse().map_err(|_| {
+        invalid(&format!(
+            "{what} must be a decimal id string, not '{value}'"
+        ))
+    })
+}
+
+fn strings(o: &JsValue, path: &str, key: &str) -> Result<Option<Vec<String>>, JsValue> {
+    let Some(v) = field(o, path, key).map_err(rename)? else {
+        return Ok(None);
+    };
+    let array = v
+        .dyn_into::<Array>()
+        .map_err(|_| invalid(&format!("{path}{key} must be an array of strings")))?;
+    array
+        .iter()
+        .map(|s| {
+            s.as_string()
+                .ok_or_else(|| invalid(&format!("{path}{key} must be an array of strings")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
+    if !o.is_object() || o.is_function() {
+        return Err(invalid(
+            "ChatClient.create(options): options must be an object",
+        ));
+    }
+    let me = string(o, "", "userId")
+        .map_err(rename)?
+        .ok_or_else(|| invalid("userId is required (a decimal string)"))?;
+    let me = id(&me, "userId")?;
+    let backend = object(o, "", "backend").map_err(rename)?;
+    let direct = object(o, "", "direct").map_err(rename)?;
+    let mut credentials = Credentials::default();
+    let mut credentials_fn = None;
+    let mut client_id = topics::chat(me);
+    let mode = match (backend, direct) {
+        (Some(b), None) => {
+            let p = "backend.";
+            let base_url = string(&b, p, "baseUrl")
+                .map_err(rename)?
+                .ok_or_else(|| invalid("backend.baseUrl is required"))?;
+            let token = match field(&b, p, "token").map_err(rename)? {
+                None => None,
+                Some(t) => match (t.as_string(), t.dyn_into::<Function>()) {
+                    (Some(s), _) => Some(Token::Fixed(s)),
+                    (None, Ok(f)) => Some(Token::Callback(f)),
+                    (None, Err(_)) => {
+                        return Err(invalid("backend.token must be a string or a function"))
+                    }
+                },
+            };
+            Mode::Backend(Backend {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                token,
+                fetch: function(&b, p, "fetch").map_err(rename)?,
+                mqtt_url: string(&b, p, "mqttUrl").map_err(rename)?,
+            })
+        }
+        (None, Some(d)) => {
+            let p = "direct.";
+            let url = string(&d, p, "url")
+                .map_err(rename)?
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| invalid("direct.url is required"))?;
+            credentials.username = string(&d, p, "username").map_err(rename)?;
+            credentials.password = string(&d, p, "password")
+                .map_err(rename)?
+                .map(String::into_bytes);
+            credentials_fn = function(&d, p, "credentials").map_err(rename)?;
+            if let Some(id) = string(&d, p, "clientId").map_err(rename)? {
+                client_id = id;
+            }
+            let topics = strings(&d, p, "topics")?.unwrap_or_else(|| vec![topics::chat(me)]);
+            Mode::Direct { url, topics }
+        }
+        _ => return Err(invalid("give exactly one of `backend` and `direct`")),
+    };
+
+    let mut session = SessionConfig::new(client_id);
+    session.rng_seed = random_seed();
+    session.protocol = match integer(o, "", "protocolVersion", 0, 255).map_err(rename)? {
+        None | Some(4) => ProtocolVersion::V311,
+        Some(5) => ProtocolVersion::V5,
+        Some(_) => return Err(invalid("protocolVersion must be 4 or 5")),
+    };
+    if let Some(k) = integer(o, "", "keepAlive", 0, 65_535).map_err(rename)? {
+        session.keep_alive_secs = u16::try_from(k).unwrap_or(u16::MAX);
+    }
+    reconnect_options(o, &mut session).map_err(rename)?;
+
+    let format = match string(o, "", "payloadFormat").map_err(rename)?.as_deref() {
+        None | Some("json") => PayloadFormat::Json,
+        Some("protobuf") => PayloadFormat::Protobuf,
+        Some(_) => return Err(invalid("payloadFormat must be \"json\" or \"protobuf\"")),
+    };
+    let storage = match field(o, "", "storage").map_err(rename)? {
+        None => StorageChoice::IndexedDb,
+        Some(v) => match v.as_string().as_deref() {
+            Some("indexeddb") => StorageChoice::IndexedDb,
+            Some("memory") => StorageChoice::Memory,
+            Some(_) => {
+                return Err(invalid(
+                    "storage must be \"indexeddb\", \"memory\" or a KeyValueStore",
+                ))
+            }
+            None if v.is_object() => StorageChoice::KeyValue(v),
+            None => {
+                return Err(invalid(
+                    "storage must be \"indexeddb\", \"memory\" or a KeyValueStore",
+                ))
+            }
+        },
+    };
+    let contacts = strings(o, "", "contacts")?
+        .unwrap_or_default()
+        .iter()
+        .map(|c| id(c, "contacts[]"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let log = match string(o, "", "logLevel").map_err(rename)?.as_deref() {
+        None | Some("silent") => LogLevel::Silent,
+        Some("error") => LogLevel::Error,
+        Some("warn") => LogLevel::Warn,
+        Some("info") => LogLevel::Info,
+        Some("debug") => LogLevel::Debug,
+        Some(_) => {
+            return Err(invalid(
+                "logLevel must be silent, error, warn, info or debug",
+            ))
+        }
+    };
+    Ok(Parsed {
+        me,
+        mode,
+        session,
+        credentials,
+        credentials_fn,
+        transport: function(o, "", "transport").map_err(rename)?,
+        format,
+        storage,
+        presence: boolean(o, "", "presence").map_err(rename)?.unwrap_or(true),
+        contacts,
+        page_size: integer(o, "", "pageSize", 1, 1000)
+            .map_err(rename)?
+            .map_or(30, |n| n as usize),
+        nick_name: string(o, "", "nickName").map_err(rename)?,
+        avatar: string(o, "", "avatar").map_err(rename)?,
+        log,
+    })
+}
+
+/// `messages()`'s `{ before?, limit? }`.
+pub(super) fn page(o: &JsValue) -> Result<(Option<String>, Option<usize>), JsValue> {
+    if o.is_undefined() || o.is_null() {
+        return Ok((None, None));
+    }
+    let before = string(o, "options.", "before")
+        .map_err(|e| chat_error("invalid-argument", &describe(&e)))?;
+    let limit = integer(o, "options.", "limit", 1, 1000)
+        .map_err(|e| chat_error("invalid-argument", &describe(&e)))?
+        .map(|n| n as usize);
+    Ok((before, limit))
+}
