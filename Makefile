@@ -8,14 +8,17 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: install test demo size fuzz bench clean
+.PHONY: install test demo size fuzz bench clean package
 
 install:
 	@scripts/install.sh
 
-# fmt, clippy (native and wasm32), native tests (unit, proptest, Mosquitto integration),
-# fuzzing (or the seed corpus), browser tests in headless Chromium against a Mosquitto
-# driven by tools/broker-control.mjs, and the release package build.
+# fmt, clippy (native and wasm32), native tests of both crates (unit, proptest, Mosquitto
+# integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
+# tests in headless Chromium against a Mosquitto driven by tools/broker-control.mjs, the
+# release package build, then on that package: the mini-program glue in Node against
+# Mosquitto, ChatClient through its JS API in Chromium (playwright-core), and the npm
+# tarball installed into a fresh Vite app.
 test: install
 	@start=$$(date +%s)
 	result=FAILED
@@ -27,20 +30,28 @@ test: install
 	  echo "<== $$(( $$(date +%s) - t )) s"
 	}
 	step cargo fmt --all -- --check
-	step cargo clippy --all-targets -- -D warnings
+	step cargo clippy --workspace --all-targets -- -D warnings
 	step cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 	step cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
-	step cargo test
+	step cargo test --workspace
 	step scripts/fuzz.sh
 	step env CHROMEDRIVER=$(CHROMEDRIVER) WASM_BINDGEN_TEST_TIMEOUT=180 \
 	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown
 	step scripts/build-wasm.sh release
+	step scripts/test-miniprogram.sh
+	step scripts/test-browser.sh
+	step scripts/test-package.sh
 	result=passed
 
 # Release build, Mosquitto and a static server for www/ on free 127.0.0.1 ports; Ctrl-C stops.
 demo: install
 	@scripts/demo.sh
+
+# The release package (scripts/build-wasm.sh release) packed by `npm pack` into build/;
+# prints the tarball's path and size.
+package: install
+	@scripts/package.sh
 
 # Release wasm + JS glue sizes (raw, gzip -9) beside MQTT.js's bundle.
 size: install

@@ -315,10 +315,8 @@ fn route_for(state: &AppState, me: u64, body: &JsonBody) -> Result<Route, ApiErr
     check_member(state, me, conv)?;
     let receiver_id = match conv {
         Conv::Room(r) => r,
+        // `check_member` made sure `me` is one of the two (and `parse` that they differ).
         Conv::Direct { low, high } => {
-            if low == high {
-                return Err(ApiError::bad("you cannot message yourself"));
-            }
             if low == me {
                 high
             } else {

@@ -116,7 +116,6 @@ pub fn write_broker_config(setup: &BrokerSetup) -> Result<(), SecurityError> {
          autosave_on_changes true\n\
          max_queued_messages 10000\n\
          log_dest stderr\n\
-         log_type all\n\
          connection_messages true\n\
          per_listener_settings false\n\
          allow_anonymous false\n\

@@ -95,6 +95,7 @@ impl Publisher {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.task.abort();
+        crate::log("mqtt: stopped");
     }
 }
 

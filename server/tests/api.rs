@@ -114,7 +114,10 @@ async fn send_publishes_to_receiver_and_sender() {
     assert_eq!(got, sent, "the receiver gets the stored message");
     let (topic, got) = m1.expect().await;
     assert_eq!(topic, "chat_1");
-    assert_eq!(got["id"], sent["id"], "the sender's other devices get a copy");
+    assert_eq!(
+        got["id"], sent["id"],
+        "the sender's other devices get a copy"
+    );
 
     // Image, by msg_url / msg_cover, and video by msg_content; the weight defaults to now.
     let img = s
@@ -169,13 +172,19 @@ async fn send_publishes_to_receiver_and_sender() {
     let (_, again) = m1.expect().await;
     assert_eq!(again["id"], video["id"]);
     assert_eq!(again["weight"], 9_000_000_000_000u64);
-    let page = s
-        .get("/messages?conversation_id=1_2&limit=1", &t1)
-        .await;
-    assert_eq!(page[0]["id"], video["id"], "the resent message moved to the end");
+    let page = s.get("/messages?conversation_id=1_2&limit=1", &t1).await;
+    assert_eq!(
+        page[0]["id"], video["id"],
+        "the resent message moved to the end"
+    );
     // Only the sender resends.
     let (status, v) = s
-        .call("POST", "/messages/resend", Some(&t1), Some(&json!({"id": video["id"]}).to_string()))
+        .call(
+            "POST",
+            "/messages/resend",
+            Some(&t1),
+            Some(&json!({"id": video["id"]}).to_string()),
+        )
         .await;
     assert_eq!(status, 403, "{v}");
     drop(m2);
@@ -197,14 +206,21 @@ async fn revoke_within_two_minutes_only() {
 
     // Not the caller's: code 100.
     let (status, v) = s
-        .call("POST", "/messages/revoke", Some(&t2), Some(&json!({"id": a["id"]}).to_string()))
+        .call(
+            "POST",
+            "/messages/revoke",
+            Some(&t2),
+            Some(&json!({"id": a["id"]}).to_string()),
+        )
         .await;
     assert_eq!((status, v["code"].as_i64()), (200, Some(100)), "{v}");
 
     // Within 2 minutes (119 s later by the server's clock): revoked, published to both.
-    s.post("/test/clock", &t1, json!({"advance_ms": 119_000})).await;
+    s.post("/test/clock", &t1, json!({"advance_ms": 119_000}))
+        .await;
     assert_eq!(
-        s.post("/messages/revoke", &t1, json!({"id": a["id"]})).await,
+        s.post("/messages/revoke", &t1, json!({"id": a["id"]}))
+            .await,
         json!({})
     );
     let want = json!({"msg_id": a["id"], "msg_type": 5, "conversation_id": "1_2"});
@@ -212,9 +228,15 @@ async fn revoke_within_two_minutes_only() {
     assert_eq!(m1.expect().await, ("chat_1".to_string(), want));
 
     // Past 2 minutes: code 100, nothing published.
-    s.post("/test/clock", &t1, json!({"advance_ms": 2_000})).await;
+    s.post("/test/clock", &t1, json!({"advance_ms": 2_000}))
+        .await;
     let (status, v) = s
-        .call("POST", "/messages/revoke", Some(&t1), Some(&json!({"id": b["id"]}).to_string()))
+        .call(
+            "POST",
+            "/messages/revoke",
+            Some(&t1),
+            Some(&json!({"id": b["id"]}).to_string()),
+        )
         .await;
     assert_eq!((status, v["code"].as_i64()), (200, Some(100)), "{v}");
     assert!(v["msg"].as_str().unwrap().contains("2 minutes"));
@@ -230,13 +252,23 @@ async fn revoke_within_two_minutes_only() {
         .unwrap();
     assert_eq!(revoked["status"], 3);
     assert_eq!(revoked["msg_content"], json!({"content": ""}));
-    let kept = page.as_array().unwrap().iter().find(|m| m["id"] == b["id"]).unwrap();
+    let kept = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == b["id"])
+        .unwrap();
     assert_eq!(kept["status"], 1);
     assert_eq!(kept["msg_content"]["content"], "keep");
 
     // Unknown message: 404.
     let (status, v) = s
-        .call("POST", "/messages/revoke", Some(&t1), Some(r#"{"id": 12345}"#))
+        .call(
+            "POST",
+            "/messages/revoke",
+            Some(&t1),
+            Some(r#"{"id": 12345}"#),
+        )
         .await;
     assert_eq!(status, 404, "{v}");
     s.stop().await;
@@ -261,7 +293,8 @@ async fn read_zeroes_unread_and_tells_the_sender() {
 
     let before = s.get("/time", &t2).await["time"].as_u64().unwrap();
     assert_eq!(
-        s.post("/messages/read", &t2, json!({"conversation_id": "1_2"})).await,
+        s.post("/messages/read", &t2, json!({"conversation_id": "1_2"}))
+            .await,
         json!({})
     );
     let (topic, read) = m1.expect().await;
@@ -275,18 +308,31 @@ async fn read_zeroes_unread_and_tells_the_sender() {
     assert_eq!((topic.as_str(), &mine), ("chat_2", &read));
 
     let c = &s.get("/conversations", &t2).await[0];
-    assert_eq!((c["user_id_2_unread"].as_u64(), c["unread"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (c["user_id_2_unread"].as_u64(), c["unread"].as_u64()),
+        (Some(0), Some(0))
+    );
     let page = s.get("/messages?conversation_id=1_2", &t1).await;
     assert!(page.as_array().unwrap().iter().all(|m| m["is_read"] == 1));
 
     // Not a member / bad id.
     let t3 = s.login(3).await;
     let (status, _) = s
-        .call("POST", "/messages/read", Some(&t3), Some(r#"{"conversation_id": "1_2"}"#))
+        .call(
+            "POST",
+            "/messages/read",
+            Some(&t3),
+            Some(r#"{"conversation_id": "1_2"}"#),
+        )
         .await;
     assert_eq!(status, 403);
     let (status, _) = s
-        .call("POST", "/messages/read", Some(&t3), Some(r#"{"conversation_id": "2_1"}"#))
+        .call(
+            "POST",
+            "/messages/read",
+            Some(&t3),
+            Some(r#"{"conversation_id": "2_1"}"#),
+        )
         .await;
     assert_eq!(status, 400);
     s.stop().await;
@@ -320,18 +366,28 @@ async fn history_pages_newest_first() {
     let p1 = s.get("/messages?conversation_id=1_4&limit=2", &t1).await;
     assert_eq!(weights(&p1), [50, 40]);
     let p2 = s
-        .get("/messages?conversation_id=1_4&limit=2&before_weight=40", &t4)
+        .get(
+            "/messages?conversation_id=1_4&limit=2&before_weight=40",
+            &t4,
+        )
         .await;
     assert_eq!(weights(&p2), [30, 20]);
     let p3 = s
-        .get("/messages?conversation_id=1_4&limit=2&before_weight=20", &t1)
+        .get(
+            "/messages?conversation_id=1_4&limit=2&before_weight=20",
+            &t1,
+        )
         .await;
     assert_eq!(weights(&p3), [10]);
     assert_eq!(
-        s.get("/messages?conversation_id=1_4&before_weight=10", &t1).await,
+        s.get("/messages?conversation_id=1_4&before_weight=10", &t1)
+            .await,
         json!([])
     );
-    assert_eq!(weights(&s.get("/messages?conversation_id=1_4", &t1).await), [50, 40, 30, 20, 10]);
+    assert_eq!(
+        weights(&s.get("/messages?conversation_id=1_4", &t1).await),
+        [50, 40, 30, 20, 10]
+    );
     assert_eq!(p1[0]["msg_content"]["content"], "w50");
 
     // Access and parameters.
@@ -352,7 +408,10 @@ async fn history_pages_newest_first() {
         let (status, v) = s.call("GET", path, Some(&t2), None).await;
         assert_eq!(status, want, "{path}: {v}");
         assert_eq!(v["code"], want, "{path}: {v}");
-        assert!(!v["msg"].as_str().unwrap_or_default().is_empty(), "{path}: {v}");
+        assert!(
+            !v["msg"].as_str().unwrap_or_default().is_empty(),
+            "{path}: {v}"
+        );
     }
     s.stop().await;
 }
@@ -389,7 +448,10 @@ async fn rooms_join_send_leave() {
     let cfg = s.get("/mqtt/conn-config", &t1).await;
     assert_eq!(cfg["sub_topics"], json!(["chat_1", "room_1"]));
     // That conn-config changed alice's password: her live connection ends (see README).
-    assert!(m1.disconnected_within(Duration::from_secs(2)).await.is_some());
+    assert!(m1
+        .disconnected_within(Duration::from_secs(2))
+        .await
+        .is_some());
     let (_, mut m1) = s.user(1).await;
 
     // Joining again changes nothing.
@@ -399,7 +461,10 @@ async fn rooms_join_send_leave() {
     // Bob joins: alice hears it on room_1; carol (not a member) cannot subscribe.
     s.post("/rooms/join", &t2, json!({"room_id": 1})).await;
     let (topic, n) = m1.expect().await;
-    assert_eq!((topic.as_str(), &n["msg_content"]["content"]), ("room_1", &json!("bob joined")));
+    assert_eq!(
+        (topic.as_str(), &n["msg_content"]["content"]),
+        ("room_1", &json!("bob joined"))
+    );
     let (_, members) = m1.expect().await;
     assert_eq!(members["members"], json!([1, 2]));
     assert_eq!(m2.expect().await.1["msg_type"], 7);
@@ -412,8 +477,14 @@ async fn rooms_join_send_leave() {
     // (checked below: carol gets nothing); a broker may answer 0x80 instead.
     let _granted_or_not = m3.subscribe("room_1").await;
     // Nobody was kicked by the joins.
-    assert!(m2.disconnected_within(Duration::from_millis(50)).await.is_none());
-    assert!(m3.disconnected_within(Duration::from_millis(50)).await.is_none());
+    assert!(m2
+        .disconnected_within(Duration::from_millis(50))
+        .await
+        .is_none());
+    assert!(m3
+        .disconnected_within(Duration::from_millis(50))
+        .await
+        .is_none());
 
     // A room message fans out on room_1; unread +1 for the others; carol may not send.
     let msg = s
@@ -440,7 +511,8 @@ async fn rooms_join_send_leave() {
     assert_eq!(room["unread"], 1);
     assert_eq!(room["name"], "general");
     assert_eq!(room["last_msg_content"], "hello room");
-    s.post("/messages/read", &t2, json!({"conversation_id": "room_1"})).await;
+    s.post("/messages/read", &t2, json!({"conversation_id": "room_1"}))
+        .await;
     let convs = s.get("/conversations", &t2).await;
     assert_eq!(convs[0]["unread"], 0);
     let (status, v) = s
@@ -448,7 +520,9 @@ async fn rooms_join_send_leave() {
             "POST",
             "/messages",
             Some(&t3),
-            Some(r#"{"conversation_id": "room_1", "msg_type": 1, "msg_content": {"content": "x"}}"#),
+            Some(
+                r#"{"conversation_id": "room_1", "msg_type": 1, "msg_content": {"content": "x"}}"#,
+            ),
         )
         .await;
     assert_eq!(status, 403, "{v}");
@@ -483,7 +557,10 @@ async fn rooms_join_send_leave() {
         .iter()
         .map(|m| m["msg_content"]["content"].as_str().unwrap())
         .collect();
-    assert!(texts.contains(&"alice joined") && texts.contains(&"bob left"), "{texts:?}");
+    assert!(
+        texts.contains(&"alice joined") && texts.contains(&"bob left"),
+        "{texts:?}"
+    );
     let (status, _) = s
         .call("GET", "/messages?conversation_id=room_1", Some(&t2), None)
         .await;
@@ -492,6 +569,16 @@ async fn rooms_join_send_leave() {
         .call("POST", "/rooms/join", Some(&t2), Some(r#"{"room_id": 42}"#))
         .await;
     assert_eq!(status, 404);
+
+    // The reset hook forgets messages and memberships.
+    s.post("/test/reset", &t1, json!({})).await;
+    assert_eq!(s.get("/conversations", &t1).await, json!([]));
+    let rooms = s.get("/rooms", &t1).await;
+    assert!(rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["members"] == json!([])));
     s.stop().await;
 }
 
@@ -549,12 +636,22 @@ async fn bad_input_is_4xx_and_the_server_stays_up() {
         assert_eq!(status, want, "{what}: {v}");
         assert_ne!(v["code"], 0, "{what}: {v}");
         assert!(v["code"].is_i64(), "{what}: {v}");
-        assert!(!v["msg"].as_str().unwrap_or_default().is_empty(), "{what}: {v}");
+        assert!(
+            !v["msg"].as_str().unwrap_or_default().is_empty(),
+            "{what}: {v}"
+        );
     }
     // Wrong method and invalid UTF-8.
     let (status, v) = s.call("DELETE", "/messages", Some(&t1), None).await;
     assert_eq!((status, v["code"].as_i64()), (405, Some(405)), "{v}");
-    let (status, _, _) = http_raw(s.http, "POST", "/login", None, Some(b"{\"user_id\": \"\xff\"}")).await;
+    let (status, _, _) = http_raw(
+        s.http,
+        "POST",
+        "/login",
+        None,
+        Some(b"{\"user_id\": \"\xff\"}"),
+    )
+    .await;
     assert_eq!(status, 400);
 
     // Still up, and nothing was stored.

@@ -27,7 +27,10 @@ async fn conn_config_password_is_fresh_and_enforced() {
     assert_eq!(a["port"], s.broker.ws_port);
     assert_eq!(a["client_id"], "chat_1");
     assert_eq!(a["sub_topics"], json!(["chat_1"]));
-    let (pa, pb) = (a["password"].as_str().unwrap(), b["password"].as_str().unwrap());
+    let (pa, pb) = (
+        a["password"].as_str().unwrap(),
+        b["password"].as_str().unwrap(),
+    );
     for p in [pa, pb] {
         assert_eq!(p.len(), 32);
         assert!(p.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -47,18 +50,28 @@ async fn conn_config_password_is_fresh_and_enforced() {
     // connected clients on reload; clients fetch conn-config only before connecting) but
     // not user 2's.
     let c = s.get("/mqtt/conn-config", &t1).await;
-    assert!(m1.disconnected_within(Duration::from_secs(2)).await.is_some());
-    assert!(m2.disconnected_within(QUIET).await.is_none(), "user 2 stays connected");
+    assert!(m1
+        .disconnected_within(Duration::from_secs(2))
+        .await
+        .is_some());
+    assert!(
+        m2.disconnected_within(QUIET).await.is_none(),
+        "user 2 stays connected"
+    );
     let mut m1 = MqttUser::connect(port, "chat_1", "1", c["password"].as_str().unwrap(), false)
         .await
         .expect("the newest password works");
+    m1.subscribe("chat_1").await;
 
     // Room joins and other users' passwords kick nobody else.
     let t3 = s.login(3).await;
     s.post("/rooms/join", &t3, json!({"room_id": 2})).await;
     s.get("/mqtt/conn-config", &t3).await;
     assert!(m1.disconnected_within(QUIET).await.is_none());
-    assert!(m2.disconnected_within(Duration::from_millis(10)).await.is_none());
+    assert!(m2
+        .disconnected_within(Duration::from_millis(10))
+        .await
+        .is_none());
 
     // And both still receive.
     s.post(
@@ -81,6 +94,7 @@ async fn acl_confines_each_user() {
     s.post("/rooms/join", &t3, json!({"room_id": 1})).await;
     m3.expect().await; // the notice
     m3.expect().await; // the members
+    m3.subscribe("room_1").await;
 
     // Subscribing to another user's topic, a room not joined, or everything: Mosquitto
     // 2.0.11 grants the SUBACK of an acl_file-denied filter but delivers nothing on it
@@ -111,7 +125,10 @@ async fn acl_confines_each_user() {
     let mut carol_saw = vec![m3.expect().await.0, m3.expect().await.0];
     carol_saw.sort();
     assert_eq!(carol_saw, ["chat_3", "room_1"]);
-    assert!(m2.next(QUIET).await.is_none(), "bob reads nothing of theirs");
+    assert!(
+        m2.next(QUIET).await.is_none(),
+        "bob reads nothing of theirs"
+    );
 
     // Publishing to another user's topic or a room is refused (QoS 1 is acked, not
     // delivered); so is someone else's presence.
@@ -119,16 +136,29 @@ async fn acl_confines_each_user() {
     m1.subscribe("presence_3").await;
     for topic in ["chat_1", "room_1", "presence_3"] {
         m2.client
-            .publish(topic, rumqttc::QoS::AtLeastOnce, false, r#"{"forged":true}"#)
+            .publish(
+                topic,
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                r#"{"forged":true}"#,
+            )
             .await
             .unwrap();
     }
-    assert!(m1.next(QUIET).await.is_none(), "nothing forged reaches alice");
+    assert!(
+        m1.next(QUIET).await.is_none(),
+        "nothing forged reaches alice"
+    );
     assert!(m3.next(Duration::from_millis(50)).await.is_none());
 
     // Own presence, retained: readable by others.
     m2.client
-        .publish("presence_2", rumqttc::QoS::AtLeastOnce, true, r#"{"online":true}"#)
+        .publish(
+            "presence_2",
+            rumqttc::QoS::AtLeastOnce,
+            true,
+            r#"{"online":true}"#,
+        )
         .await
         .unwrap();
     let (topic, p) = m1.expect().await;
@@ -154,14 +184,15 @@ async fn publishes_while_the_broker_is_down_arrive_after_restart() {
     let pw2 = cfg2["password"].as_str().unwrap().to_string();
     let port = s.broker.mqtt_port;
     // Bob's persistent session exists, then he goes offline.
-    let mut m2 = MqttUser::connect(port, "chat_2", "2", &pw2, false).await.unwrap();
+    let mut m2 = MqttUser::connect(port, "chat_2", "2", &pw2, false)
+        .await
+        .unwrap();
     m2.subscribe("chat_2").await;
     m2.close().await;
     drop(m1);
 
-    let send = |text: &str| {
-        json!({"receiver_id": 2, "msg_type": 1, "msg_content": {"content": text}})
-    };
+    let send =
+        |text: &str| json!({"receiver_id": 2, "msg_type": 1, "msg_content": {"content": text}});
     // Queued by the broker for offline bob, saved (autosave on every change).
     let a = s.post("/messages", &t1, send("before the crash")).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -171,7 +202,10 @@ async fn publishes_while_the_broker_is_down_arrive_after_restart() {
     let started = std::time::Instant::now();
     let b = s.post("/messages", &t1, send("during the outage 1")).await;
     let c = s.post("/messages", &t1, send("during the outage 2")).await;
-    assert_eq!((b["status"].as_i64(), c["status"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (b["status"].as_i64(), c["status"].as_i64()),
+        (Some(1), Some(1))
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     // conn-config while down: the password is on disk for when the broker starts.
     let t3 = s.login(3).await;
@@ -181,7 +215,10 @@ async fn publishes_while_the_broker_is_down_arrive_after_restart() {
     s.broker.restart();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !s.server_connected() {
-        assert!(std::time::Instant::now() < deadline, "server did not reconnect");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not reconnect"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Bob comes back with the same password and session: all three, in order.
@@ -198,19 +235,34 @@ async fn publishes_while_the_broker_is_down_arrive_after_restart() {
         got.push(m["id"].clone());
     }
     assert_eq!(got, [a["id"].clone(), b["id"].clone(), c["id"].clone()]);
-    MqttUser::connect(port, "chat_3", "3", cfg3["password"].as_str().unwrap(), true)
-        .await
-        .expect("the password issued while the broker was down works");
+    MqttUser::connect(
+        port,
+        "chat_3",
+        "3",
+        cfg3["password"].as_str().unwrap(),
+        true,
+    )
+    .await
+    .expect("the password issued while the broker was down works");
 
     // Security changes reach the restarted broker (SIGHUP to its new PID).
     let cfg2b = s.get("/mqtt/conn-config", &t2).await;
-    assert!(m2.disconnected_within(Duration::from_secs(2)).await.is_some());
+    assert!(m2
+        .disconnected_within(Duration::from_secs(2))
+        .await
+        .is_some());
     assert!(is_refused(
         &MqttUser::connect(port, "chat_2", "2", &pw2, false).await
     ));
-    MqttUser::connect(port, "chat_2", "2", cfg2b["password"].as_str().unwrap(), false)
-        .await
-        .expect("new password after restart");
+    MqttUser::connect(
+        port,
+        "chat_2",
+        "2",
+        cfg2b["password"].as_str().unwrap(),
+        false,
+    )
+    .await
+    .expect("new password after restart");
     // History is complete regardless.
     let page = s.get("/messages?conversation_id=1_2", &t2).await;
     assert_eq!(page.as_array().unwrap().len(), 3);

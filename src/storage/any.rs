@@ -131,7 +131,8 @@ impl Storage for AnyStorage {
     }
 }
 
-#[cfg(test)]
+// Native: plain #[test]s on the memory backends (wasm32 runs only wasm_bindgen_test).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::storage::conformance;

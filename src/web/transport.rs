@@ -157,7 +157,9 @@ impl Transport {
             let get = |k: &str| Reflect::get(&event, &k.into()).unwrap_or(JsValue::UNDEFINED);
             let (code, reason) = (get("code").as_f64(), get("reason").as_string());
             let why = match (code, reason) {
-                (Some(c), Some(r)) if !r.is_empty() => format!("WebSocket closed (code {}: {r})", c as u16),
+                (Some(c), Some(r)) if !r.is_empty() => {
+                    format!("WebSocket closed (code {}: {r})", c as u16)
+                }
                 (Some(c), _) => format!("WebSocket closed (code {})", c as u16),
                 _ => "WebSocket closed".to_string(),
             };

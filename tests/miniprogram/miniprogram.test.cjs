@@ -258,10 +258,15 @@ test('more than 1 MB of messages through a small KeyValueStore stays within its 
   const conv = ChatClient.conversationIdOf('3', '4');
   const body = 'x'.repeat(3000) + ' ünïcödé 😀 ';
   const count = Math.ceil((1.2 * 1024 * 1024) / utf8Bytes(body));
-  const handles = [];
-  for (let i = 0; i < count; i++) handles.push(c.sendText(conv, `${i} ${body}`));
-  const done = await Promise.all(handles.map((h) => h.done));
-  assert.ok(done.every((m) => m.status === 'sent'));
+  // In waves of 8: the unsent messages (the outbox, which is never trimmed) stay far
+  // below the budget, while the history that passes through is five times the budget.
+  // (A burst whose outbox alone exceeds the budget is the next test.)
+  for (let i = 0; i < count; i += 8) {
+    const wave = [];
+    for (let j = i; j < Math.min(count, i + 8); j++) wave.push(c.sendText(conv, `${j} ${body}`));
+    const done = await Promise.all(wave.map((h) => h.done));
+    assert.ok(done.every((m) => m.status === 'sent'));
+  }
   await c.disconnect();
   await storageSettled();
 
@@ -280,4 +285,45 @@ test('more than 1 MB of messages through a small KeyValueStore stays within its 
   assert.equal(page.at(-1).text, `${count - 1} ${body}`);
   assert.deepEqual(errors, []);
   for (const x of [c, again]) if (typeof x.free === 'function') x.free();
+});
+
+test('a burst whose unsent messages exceed the whole budget: a typed storage error, every message still sent, no limit broken', { timeout: 120000 }, async (t) => {
+  if (chatSkip()) return t.skip(chatSkip());
+  const { ChatClient } = imcore;
+  const limits = { maxValueBytes: 64 * 1024, maxTotalBytes: 256 * 1024 };
+  const checked = checkedStore(imcore.wxKeyValueStore('burst5/', limits));
+  const c = await imcore.createChatClient({ userId: '5', direct: { url: WS_URL }, storage: checked.store, presence: false });
+  c.__user = '5';
+  const errors = [];
+  c.on('error', (e) => errors.push(e));
+  c.connect();
+  await connected(c);
+  const conv = ChatClient.conversationIdOf('5', '6');
+  const body = 'y'.repeat(3000);
+  const count = Math.ceil((1.2 * 1024 * 1024) / body.length);
+  const handles = [];
+  for (let i = 0; i < count; i++) handles.push(c.sendText(conv, `${i} ${body}`));
+  const done = await Promise.all(handles.map((h) => h.done));
+  assert.ok(done.every((m) => m.status === 'sent'), 'storage trouble does not stop sending');
+  await c.disconnect();
+  await storageSettled();
+
+  assert.deepEqual(checked.violations, [], 'values above maxValueBytes');
+  const total = [...wx.__storage.entries()]
+    .filter(([k]) => k.startsWith('burst5/'))
+    .reduce((n, [, e]) => n + utf8Bytes(JSON.parse(e.json)), 0);
+  assert.ok(total <= limits.maxTotalBytes, `the store holds ${total} bytes, above maxTotalBytes`);
+  assert.deepEqual(wx.__stats.storageFailures, []);
+  // Whether the burst outgrew the budget depends on how many sends were still unanswered
+  // when a write started; if it did, the client said so with a typed error.
+  for (const e of errors) {
+    assert.equal(e.name, 'ChatError');
+    assert.equal(e.code, 'storage');
+    assert.match(e.message, /quota/);
+  }
+  // Every message is in the client's memory, in order.
+  const texts = (await c.messages(conv, { limit: count })).map((m) => m.text);
+  assert.equal(texts.length, count);
+  assert.equal(texts.at(-1), `${count - 1} ${body}`);
+  if (typeof c.free === 'function') c.free();
 });

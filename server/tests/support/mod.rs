@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use imcore_server::broker::{write_broker_config, BrokerFiles, BrokerSetup};
 use imcore_server::{Config, Running};
-use rumqttc::{
-    AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS, SubscribeReasonCode,
-};
+use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -159,7 +157,11 @@ impl Drop for Broker {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.files.dir);
         } else {
-            eprintln!("broker folder kept: {}\n{}", self.files.dir.display(), self.log_tail());
+            eprintln!(
+                "broker folder kept: {}\n{}",
+                self.files.dir.display(),
+                self.log_tail()
+            );
         }
     }
 }
@@ -200,7 +202,10 @@ impl Stack {
         // The server's own session is up before tests publish through it.
         let start = Instant::now();
         while !stack.server_connected() {
-            assert!(start.elapsed() < Duration::from_secs(10), "server never connected");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "server never connected"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         stack
@@ -218,7 +223,13 @@ impl Stack {
         }
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         http(self.http, method, path, token, body).await
     }
 
@@ -240,7 +251,12 @@ impl Stack {
 
     pub async fn login(&self, user: u64) -> String {
         let (status, v) = self
-            .call("POST", "/login", None, Some(&format!("{{\"user_id\": {user}}}")))
+            .call(
+                "POST",
+                "/login",
+                None,
+                Some(&format!("{{\"user_id\": {user}}}")),
+            )
             .await;
         assert_eq!(status, 200, "{v}");
         v["data"]["token"].as_str().expect("token").to_string()
@@ -262,7 +278,10 @@ impl Stack {
         .unwrap_or_else(|e| panic!("user {user} connect: {e}"));
         for t in cfg["sub_topics"].as_array().unwrap() {
             let codes = m.subscribe(t.as_str().unwrap()).await;
-            assert!(matches!(codes, SubscribeReasonCode::Success(_)), "{t}: {codes:?}");
+            assert!(
+                matches!(codes, SubscribeReasonCode::Success(_)),
+                "{t}: {codes:?}"
+            );
         }
         (token, m)
     }
@@ -278,7 +297,10 @@ pub async fn http(
     body: Option<&str>,
 ) -> (u16, Value) {
     let (status, _, bytes) = http_raw(addr, method, path, token, body.map(str::as_bytes)).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 pub async fn http_raw(
@@ -319,7 +341,10 @@ pub async fn http_raw(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status");
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     (status, head, body)
@@ -331,7 +356,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
             return out;
         };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
         if size == 0 {
             return out;
         }
@@ -430,7 +456,9 @@ impl MqttUser {
 
     /// The next publish; panics after 5 s.
     pub async fn expect(&mut self) -> (String, Value) {
-        self.next(Duration::from_secs(5)).await.expect("a publish within 5 s")
+        self.next(Duration::from_secs(5))
+            .await
+            .expect("a publish within 5 s")
     }
 
     /// Whether the connection ended within `wait`, and why.

@@ -6,14 +6,14 @@
 //! Every key of a user starts with `imcore:{user_id}:`; after the prefix:
 //!
 //! * `root`: JSON of the index — every message chunk (id, conversation, lowest
-//!   [`MessageKey`], newest weight, bytes, server-id range, has-local-id flags; about
-//!   150 bytes each), the part ids of the four record blobs, and the next free id. It
-//!   must fit one key: with wx's limits and 32 KB chunks it stays near 50 KB of 1 MB;
-//!   with odd limits (total / min(32 KB, per-key) × 150 B above per-key) chunks are
-//!   trimmed until it fits.
-//! * `{id}` (decimal): a message chunk (a JSON array of [`StoredMessage`]s in key order),
-//!   or one part of a record blob (the JSON of all conversation records, the outbox,
-//!   the tombstones or the metadata, cut into parts at the per-key limit).
+//!   [`MessageKey`], newest weight, bytes, server-id range, local-id flags; ~80 bytes
+//!   each, as arrays), the part ids of the four record blobs, and the next free id. It
+//!   must fit one key: with wx's limits and 32 KB chunks it stays near 25 KB; with odd
+//!   limits (total / min(32 KB, per-key) × 80 B above per-key) chunks are trimmed until
+//!   it fits.
+//! * `{id}` (decimal): a message chunk ([`StoredMessage`]s in key order, one JSON per
+//!   line), or one part of a record blob (the conversation records, the outbox, the
+//!   tombstones or the metadata, one JSON per line, cut into parts at the per-key limit).
 //!
 //! The root and the records are read once, on first use (and keys outside the root
 //! removed: leftovers of an interrupted write); conversations, outbox, tombstones and
@@ -27,9 +27,9 @@
 //! order into chunks of at most min(32 KB, per-key limit) (key + value, UTF-8 bytes), all
 //! full but the last (appending keeps filling the newest chunk) — or, for the first chunk
 //! of a conversation with several, all full but the first (older pages keep filling it).
-//! Chunks emptied by deletes go; small neighbours are not merged. Finding a message by id reads only the chunks whose server-id range holds it
-//! (server ids grow with time, so a new message usually reads none); by local id, only
-//! chunks with local ids.
+//! Chunks emptied by deletes go; small neighbours are not merged. Finding a message by id
+//! reads only the chunks whose server-id range holds it (server ids grow with time, so a
+//! new message usually reads none); by local id, only chunks with local ids.
 //!
 //! # Trimming
 //!
@@ -52,13 +52,14 @@
 //! readable (the new keys are garbage, removed on the next load, or at once on a failed
 //! write), except that chunks trimmed by that batch are removed *before* the writes (to
 //! make room): the old root then finds them missing and reads them as empty, i.e. the
-//! old state with some of its oldest history trimmed. Calls run one at a time, in call
-//! order, like IndexedDB transactions.
+//! old state with some of its oldest history trimmed. Calls run one at a time, like
+//! IndexedDB transactions: a read waits for the apply in flight.
 
 mod gate;
 mod layout;
 mod memory;
-#[cfg(test)]
+// Native only: they run on MemoryKv and use proptest, which is not built for wasm32.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
 use std::cell::{Cell, RefCell};
@@ -69,7 +70,7 @@ use serde::de::DeserializeOwned;
 pub use memory::MemoryKv;
 
 use gate::{Gate, Pass};
-use layout::{decode, encode, pack, split, Chunk, Part, Records, Root, VERSION};
+use layout::{decode, encode, lines, pack, split, unlines, Chunk, Part, Records, Root, VERSION};
 
 use super::{Page, Storage, StorageBatch, StorageError};
 use crate::chat::store::{
@@ -279,13 +280,7 @@ impl<B: KvBackend> KvStorage<B> {
         Ok(Loaded::new(root, records, root_bytes))
     }
 
-    async fn read_blob<T: DeserializeOwned + Default>(
-        &self,
-        parts: &[Part],
-    ) -> Result<T, StorageError> {
-        if parts.is_empty() {
-            return Ok(T::default());
-        }
+    async fn read_blob<T: DeserializeOwned>(&self, parts: &[Part]) -> Result<Vec<T>, StorageError> {
         let mut text = String::new();
         for (id, _) in parts {
             let piece = self.backend.get(&self.key(*id)).await?;
@@ -293,7 +288,7 @@ impl<B: KvBackend> KvStorage<B> {
                 piece.ok_or_else(|| StorageError::Corrupt(format!("record part {id} missing")))?;
             text.push_str(&piece);
         }
-        decode(&text)
+        unlines(&text)
     }
 
     /// The messages of a chunk; a missing chunk (trimmed by an interrupted write) is empty.
@@ -305,7 +300,7 @@ impl<B: KvBackend> KvStorage<B> {
         let messages = match hit {
             Some(m) => m,
             None => match self.backend.get(&self.key(id)).await? {
-                Some(text) => Rc::new(decode(&text)?),
+                Some(text) => Rc::new(unlines(&text)?),
                 None => Rc::default(),
             },
         };
@@ -336,7 +331,7 @@ impl<B: KvBackend> KvStorage<B> {
             .ok_or_else(|| StorageError::Corrupt(format!("chunk {id} not loaded")))
     }
 
-    /// Replaces a record blob (`[]`: none) with new parts.
+    /// Replaces a record blob with new parts (none when empty).
     fn rewrite(
         &self,
         text: String,
@@ -346,8 +341,7 @@ impl<B: KvBackend> KvStorage<B> {
         let max = self.backend.max_value_bytes().min(CHUNK_TARGET);
         d.after.extend(parts.iter().map(|p| p.0));
         parts.clear();
-        let text = if text == "[]" { "" } else { &text };
-        for piece in split(text, max.saturating_sub(self.prefix.len() + 20))? {
+        for piece in split(&text, max.saturating_sub(self.prefix.len() + 20))? {
             let id = d.next;
             d.next += 1;
             let key = self.key(id);
@@ -451,7 +445,7 @@ impl<B: KvBackend> KvStorage<B> {
             });
             r.conversations
                 .extend(s.put_conversations.values().cloned());
-            self.rewrite(encode(&r.conversations)?, &mut root.conversations, &mut d)?;
+            self.rewrite(lines(&r.conversations)?, &mut root.conversations, &mut d)?;
         }
         if !s.delete_outbox.is_empty() || !s.put_outbox.is_empty() {
             r.outbox.retain(|e| {
@@ -459,21 +453,21 @@ impl<B: KvBackend> KvStorage<B> {
                     && !s.put_outbox.contains_key(&e.local_id)
             });
             r.outbox.extend(s.put_outbox.values().cloned());
-            self.rewrite(encode(&r.outbox)?, &mut root.outbox, &mut d)?;
+            self.rewrite(lines(&r.outbox)?, &mut root.outbox, &mut d)?;
         }
         if !s.put_tombstones.is_empty() {
             r.tombstones
                 .retain(|(id, _)| !s.put_tombstones.contains_key(id));
             r.tombstones
                 .extend(s.put_tombstones.iter().map(|(k, v)| (*k, *v)));
-            self.rewrite(encode(&r.tombstones)?, &mut root.tombstones, &mut d)?;
+            self.rewrite(lines(&r.tombstones)?, &mut root.tombstones, &mut d)?;
         }
         if !batch.put_meta.is_empty() {
             for (k, v) in &batch.put_meta {
                 r.meta.retain(|(old, _)| old != k);
                 r.meta.push((k.clone(), v.clone()));
             }
-            self.rewrite(encode(&r.meta)?, &mut root.meta, &mut d)?;
+            self.rewrite(lines(&r.meta)?, &mut root.meta, &mut d)?;
         }
 
         // Trim until the write fits at its peak: the old keys (less the trimmed ones), the

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# The reference backend stack: Mosquitto + imcore-server on free 127.0.0.1 ports.
+#
+#   scripts/stack.sh start RUNDIR [--test-hooks] [--www DIR]
+#   scripts/stack.sh stop RUNDIR
+#   scripts/stack.sh restart-broker RUNDIR     # kill -9 the broker, start it again (same ports/config)
+#   scripts/stack.sh status RUNDIR
+#
+# `start` writes into RUNDIR: mosquitto.conf, passwd and acl (via `imcore-server
+# broker-config`; the server owns passwd/acl from then on), mosquitto.db (persistence),
+# chat.db (SQLite), mosquitto.log, server.log, secrets.env (0600: the server's MQTT password
+# and token secret) and stack.env, a sourceable file:
+#
+#   RUNDIR HTTP_PORT HTTP_URL WS_PORT WS_URL MQTT_PORT BROKER_PID SERVER_PID SERVER_BIN
+#   MOSQUITTO_BIN TEST_HOOKS
+#
+# It returns once the broker listens on both ports and GET /time answers 200. Both
+# processes run detached (setsid) until `stop`, which ends them by PID.
+#
+# The server binary: $IMCORE_SERVER_BIN, else `cargo build -p imcore-server --release`
+# (into $CARGO_TARGET_DIR or target/). Mosquitto: $MOSQUITTO, else `mosquitto` on PATH or
+# /usr/sbin/mosquitto (scripts/install.sh installs it).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/usr/local/sbin"
+
+die() {
+  echo "stack.sh: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+mosquitto_bin() {
+  if [ -n "${MOSQUITTO:-}" ]; then
+    echo "$MOSQUITTO"
+  elif command -v mosquitto >/dev/null 2>&1; then
+    command -v mosquitto
+  elif [ -x /usr/sbin/mosquitto ]; then
+    echo /usr/sbin/mosquitto
+  else
+    die "mosquitto not found (run scripts/install.sh, or set MOSQUITTO)"
+  fi
+}
+
+server_bin() {
+  if [ -n "${IMCORE_SERVER_BIN:-}" ]; then
+    [ -x "$IMCORE_SERVER_BIN" ] || die "IMCORE_SERVER_BIN=$IMCORE_SERVER_BIN is not executable"
+    echo "$IMCORE_SERVER_BIN"
+    return
+  fi
+  (cd "$root" && cargo build -p imcore-server --release >&2) || die "cargo build failed"
+  local target="${CARGO_TARGET_DIR:-target}"
+  case "$target" in /*) ;; *) target="$root/$target" ;; esac
+  echo "$target/release/imcore-server"
+}
+
+# Runs "$@" in its own session (no terminal, no process group of the caller); prints the PID.
+detach() {
+  local log=$1
+  shift
+  if command -v setsid >/dev/null 2>&1; then
+    setsid "$@" >>"$log" 2>&1 </dev/null &
+  else
+    nohup "$@" >>"$log" 2>&1 </dev/null &
+  fi
+  echo $!
+}
+
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# Only PIDs that are still the process we started (a reused PID is left alone).
+is_ours() {
+  local pid=$1 name=$2
+  alive "$pid" || return 1
+  [ -r "/proc/$pid/comm" ] || return 0
+  [ "$(cat "/proc/$pid/comm")" = "$name" ]
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+http_ok() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET /time HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    IFS= read -r -t 3 line <&3 || exit 1
+    [[ $line == *" 200 "* ]]
+  ) 2>/dev/null
+}
+
+# wait_for PID CHECK ARGS...: until CHECK succeeds (15 s), failing early if PID dies.
+wait_for() {
+  local pid=$1
+  shift
+  for _ in $(seq 1 150); do
+    "$@" && return 0
+    alive "$pid" || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+write_env() {
+  local f="$RUNDIR/stack.env"
+  {
+    printf 'RUNDIR=%q\n' "$RUNDIR"
+    printf 'HTTP_PORT=%s\nHTTP_URL=%s\n' "$HTTP_PORT" "http://127.0.0.1:$HTTP_PORT"
+    printf 'WS_PORT=%s\nWS_URL=%s\n' "$WS_PORT" "ws://127.0.0.1:$WS_PORT/mqtt"
+    printf 'MQTT_PORT=%s\n' "$MQTT_PORT"
+    printf 'BROKER_PID=%s\nSERVER_PID=%s\n' "$BROKER_PID" "$SERVER_PID"
+    printf 'SERVER_BIN=%q\nMOSQUITTO_BIN=%q\n' "$SERVER_BIN" "$MOSQUITTO_BIN"
+    printf 'TEST_HOOKS=%s\n' "$TEST_HOOKS"
+  } >"$f.tmp"
+  mv "$f.tmp" "$f"
+}
+
+load_env() {
+  RUNDIR="$(cd "$1" 2>/dev/null && pwd)" || die "no folder $1"
+  [ -f "$RUNDIR/stack.env" ] || die "no $RUNDIR/stack.env (not started?)"
+  # shellcheck disable=SC1091
+  . "$RUNDIR/stack.env"
+}
+
+# Starts mosquitto on the config in RUNDIR; sets BROKER_PID once both ports listen.
+start_broker() {
+  rm -f "$RUNDIR/mosquitto.pid"
+  local pid
+  pid=$(detach "$RUNDIR/mosquitto.log" "$MOSQUITTO_BIN" -c "$RUNDIR/mosquitto.conf")
+  if ! wait_for "$pid" port_open "$MQTT_PORT" || ! wait_for "$pid" port_open "$WS_PORT"; then
+    tail -n 20 "$RUNDIR/mosquitto.log" >&2 || true
+    alive "$pid" && kill -9 "$pid" 2>/dev/null
+    return 1
+  fi
+  BROKER_PID=$(cat "$RUNDIR/mosquitto.pid" 2>/dev/null || echo "$pid")
+}
+
+stop_pid() {
+  local pid=$1 name=$2
+  is_ours "$pid" "$name" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    alive "$pid" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_start() {
+  [ $# -ge 1 ] || usage
+  mkdir -p "$1"
+  RUNDIR="$(cd "$1" && pwd)"
+  shift
+  TEST_HOOKS=0
+  local www=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --test-hooks) TEST_HOOKS=1 ;;
+      --www)
+        [ $# -ge 2 ] || die "--www needs a folder"
+        www="$(cd "$2" && pwd)" || die "no folder $2"
+        shift
+        ;;
+      *) die "unknown option $1" ;;
+    esac
+    shift
+  done
+  if [ -f "$RUNDIR/stack.env" ]; then
+    # shellcheck disable=SC1091
+    (. "$RUNDIR/stack.env" && { is_ours "$BROKER_PID" mosquitto || is_ours "$SERVER_PID" imcore-server; }) &&
+      die "a stack already runs in $RUNDIR (scripts/stack.sh stop $RUNDIR)"
+  fi
+  MOSQUITTO_BIN="$(mosquitto_bin)"
+  SERVER_BIN="$(server_bin)"
+  [ -x "$SERVER_BIN" ] || die "no server binary at $SERVER_BIN"
+
+  local admin_password secret
+  admin_password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  (umask 077 && printf 'BROKER_ADMIN_USER=imcore-server\nBROKER_ADMIN_PASSWORD=%s\nSECRET=%s\n' \
+    "$admin_password" "$secret" >"$RUNDIR/secrets.env")
+
+  # Free ports are found by binding and letting go, so another process may take one first:
+  # then start again on new ones.
+  local attempt
+  for attempt in 1 2 3; do
+    read -r HTTP_PORT WS_PORT MQTT_PORT < <("$SERVER_BIN" free-port 3)
+    IMCORE_BROKER_ADMIN_PASSWORD="$admin_password" "$SERVER_BIN" broker-config \
+      --dir "$RUNDIR" --mqtt-port "$MQTT_PORT" --ws-port "$WS_PORT" \
+      --broker-admin-user imcore-server
+    start_broker && break
+    [ "$attempt" = 3 ] && die "mosquitto did not start (see $RUNDIR/mosquitto.log)"
+  done
+
+  local args=(--http "127.0.0.1:$HTTP_PORT" --db "$RUNDIR/chat.db"
+    --mqtt-host 127.0.0.1 --mqtt-port "$MQTT_PORT" --ws-port "$WS_PORT"
+    --broker-dir "$RUNDIR" --broker-admin-user imcore-server)
+  [ "$TEST_HOOKS" = 1 ] && args+=(--test-hooks)
+  [ -n "$www" ] && args+=(--www "$www")
+  for attempt in 1 2 3; do
+    SERVER_PID=$(IMCORE_BROKER_ADMIN_PASSWORD="$admin_password" IMCORE_SECRET="$secret" \
+      detach "$RUNDIR/server.log" "$SERVER_BIN" "${args[@]}")
+    if wait_for "$SERVER_PID" http_ok "$HTTP_PORT"; then
+      break
+    fi
+    stop_pid "$SERVER_PID" imcore-server
+    if [ "$attempt" = 3 ]; then
+      tail -n 20 "$RUNDIR/server.log" >&2 || true
+      stop_pid "$BROKER_PID" mosquitto
+      die "imcore-server did not answer (see $RUNDIR/server.log)"
+    fi
+    read -r HTTP_PORT < <("$SERVER_BIN" free-port 1)
+    args[1]="127.0.0.1:$HTTP_PORT"
+  done
+  write_env
+  echo "stack.sh: running in $RUNDIR"
+  cat "$RUNDIR/stack.env"
+}
+
+cmd_stop() {
+  [ $# -ge 1 ] || usage
+  load_env "$1"
+  stop_pid "$SERVER_PID" imcore-server
+  stop_pid "$BROKER_PID" mosquitto
+  echo "stack.sh: stopped ($RUNDIR)"
+}
+
+cmd_restart_broker() {
+  [ $# -ge 1 ] || usage
+  load_env "$1"
+  if is_ours "$BROKER_PID" mosquitto; then
+    kill -KILL "$BROKER_PID"
+    for _ in $(seq 1 50); do
+      alive "$BROKER_PID" || break
+      sleep 0.1
+    done
+  fi
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    start_broker && break
+    [ "$attempt" = 5 ] && die "mosquitto did not restart (see $RUNDIR/mosquitto.log)"
+    sleep 0.5
+  done
+  write_env
+  echo "stack.sh: broker restarted, BROKER_PID=$BROKER_PID"
+}
+
+cmd_status() {
+  [ $# -ge 1 ] || usage
+  load_env "$1"
+  cat "$RUNDIR/stack.env"
+  is_ours "$BROKER_PID" mosquitto && echo "broker: running" || echo "broker: not running"
+  if is_ours "$SERVER_PID" imcore-server && http_ok "$HTTP_PORT"; then
+    echo "server: running"
+  else
+    echo "server: not running"
+  fi
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case "$cmd" in
+  start) cmd_start "$@" ;;
+  stop) cmd_stop "$@" ;;
+  restart-broker) cmd_restart_broker "$@" ;;
+  status) cmd_status "$@" ;;
+  -h | --help | help) usage ;;
+  *) usage ;;
+esac

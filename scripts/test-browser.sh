@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Usage: scripts/test-browser.sh [node --test args...]
+#
+# Browser acceptance tests of ChatClient through its JS API (tests/browser/chat.test.mjs):
+# starts tools/broker-control.mjs (a throwaway Mosquitto with a WebSocket listener on free
+# 127.0.0.1 ports), tests/browser/server.mjs (serves $PKG_DIR at /pkg/ and the test page),
+# then `node --test`, which drives headless Chromium (/usr/bin/chromium, or $CHROMIUM)
+# through playwright-core. Everything started here is stopped by PID at the end, also on
+# failure or Ctrl-C.
+#
+# The package is $PKG_DIR (default pkg/); if it has no imcore.js it is built first
+# (scripts/build-wasm.sh release).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+pkg="${PKG_DIR:-pkg}"
+case "$pkg" in /*) ;; *) pkg="$root/$pkg" ;; esac
+if [ ! -f "$pkg/imcore.js" ]; then
+  echo "[test-browser] no $pkg/imcore.js: building it"
+  PKG_DIR="$pkg" scripts/build-wasm.sh release
+fi
+if [ ! -d node_modules/playwright-core ]; then
+  scripts/install.sh
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/imcore-browser.XXXXXX")"
+pids=()
+stop_all() {
+  local status=$?
+  # Chromium (written by the test) first, then our own children, newest first.
+  if [ -s "$work/chromium.pid" ]; then
+    local cp
+    cp=$(cat "$work/chromium.pid")
+    kill -0 "$cp" 2>/dev/null && kill -KILL "$cp" 2>/dev/null || true
+  fi
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    if kill -0 "${pids[i]}" 2>/dev/null; then
+      kill -TERM "${pids[i]}" 2>/dev/null || true
+      wait "${pids[i]}" 2>/dev/null || true
+    fi
+  done
+  if [ "$status" -ne 0 ] && [ -s "$work/broker.err" ]; then
+    echo "[test-browser] broker-control stderr:" >&2
+    cat "$work/broker.err" >&2
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_ready FILE PID NAME: the `READY <port>` line a helper prints, within 15 s.
+wait_ready() {
+  local port=""
+  for _ in $(seq 1 150); do
+    port=$(awk '$1 == "READY" { print $2; exit }' "$1")
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "[test-browser] $3 did not start:" >&2
+  cat "$1" "${1%.out}.err" >&2 2>/dev/null || true
+  return 1
+}
+
+node tools/broker-control.mjs --exit-with $$ >"$work/broker.out" 2>"$work/broker.err" &
+pids+=($!)
+bc_port=$(wait_ready "$work/broker.out" "${pids[-1]}" broker-control)
+
+node tests/browser/server.mjs --pkg "$pkg" >"$work/server.out" 2>"$work/server.err" &
+pids+=($!)
+srv_port=$(wait_ready "$work/server.out" "${pids[-1]}" "the static server")
+
+export IMCORE_BROKER_CONTROL="http://127.0.0.1:$bc_port"
+export IMCORE_TEST_BASE_URL="http://127.0.0.1:$srv_port"
+export IMCORE_CHROMIUM_PID_FILE="$work/chromium.pid"
+echo "[test-browser] package $pkg, broker-control $IMCORE_BROKER_CONTROL, pages $IMCORE_TEST_BASE_URL"
+
+start=$(date +%s)
+node --test --test-reporter=spec "$@" tests/browser/ &
+pids+=($!)
+status=0
+wait "${pids[-1]}" || status=$?
+echo "[test-browser] node --test exited $status after $(( $(date +%s) - start )) s"
+exit "$status"

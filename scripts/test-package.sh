@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Usage: scripts/test-package.sh
+#
+# The npm package as an app would use it: a fresh Vite app (tests/package/app/: index.html,
+# src/main.ts using the typed ChatClient API, tsconfig.json with strict: true) in a temp
+# folder, with the package tarball installed by `npm install <tarball>`. Then:
+#   tsc --noEmit with bundler resolution, including the mini-program entry
+#     `imcore/miniprogram` when the package has miniprogram/index.d.ts; then src/ alone
+#     with NodeNext resolution
+#   vite build
+#   tests/package/check-app.mjs: the wasm asset and the JS are in dist/; the built app,
+#     and the same app under the Vite dev server, run in headless Chromium
+# tsc and vite are the repo's pinned devDependencies (node_modules/.bin, after npm ci).
+#
+# The tarball: $IMCORE_TARBALL if set; else $PKG_DIR (default pkg/) packed into the temp
+# folder (built first with scripts/build-wasm.sh release if it has no imcore.js).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+[ -x node_modules/.bin/vite ] && [ -x node_modules/.bin/tsc ] || scripts/install.sh
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/imcore-package.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+start=$(date +%s)
+step() { echo "[test-package] $*"; }
+
+tarball="${IMCORE_TARBALL:-}"
+if [ -z "$tarball" ]; then
+  pkg="${PKG_DIR:-pkg}"
+  skip=1
+  [ -f "$pkg/imcore.js" ] || skip=0
+  tarball=$(IMCORE_SKIP_BUILD=$skip PKG_DIR="$pkg" IMCORE_PACK_DIR="$work" scripts/package.sh | tail -n 1 | cut -d' ' -f1)
+fi
+tarball="$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")"
+[ -f "$tarball" ] || { echo "[test-package] no tarball $tarball" >&2; exit 1; }
+step "tarball $tarball ($(wc -c <"$tarball") bytes)"
+
+app="$work/app"
+cp -R tests/package/app "$app"
+cd "$app"
+step "npm install <tarball>"
+npm install --no-audit --no-fund --loglevel=error "$tarball"
+[ -f node_modules/imcore/package.json ] || { echo "[test-package] imcore did not install" >&2; exit 1; }
+
+include='"src"'
+if [ -f node_modules/imcore/miniprogram/index.d.ts ]; then
+  include='"src", "miniprogram-check"'
+  step "the package has miniprogram/index.d.ts: type-checking imcore/miniprogram too"
+else
+  rm -rf miniprogram-check
+fi
+# NodeNext only for the web entry: miniprogram/ is CommonJS for the WeChat devtools (whose
+# "build npm" copies it out of the package), not an ES module for Node.
+tsc_check() {
+  printf '{ "extends": "./%s", "include": [%s] }\n' "$1" "$2" >"check.$1"
+  step "tsc --noEmit -p check.$1 [$2] ($("$root"/node_modules/.bin/tsc --version))"
+  "$root"/node_modules/.bin/tsc --noEmit -p "check.$1"
+}
+tsc_check tsconfig.json "$include"
+tsc_check tsconfig.nodenext.json '"src"'
+
+step "vite build ($("$root"/node_modules/.bin/vite --version))"
+"$root"/node_modules/.bin/vite build --logLevel warn
+cd "$root"
+step "checking dist/ and running the app (built, then dev server)"
+node tests/package/check-app.mjs "$app"
+step "passed in $(( $(date +%s) - start )) s"

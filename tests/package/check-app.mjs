@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Checks tests/package/app after `vite build` (run by scripts/test-package.sh):
+//   1. dist/ holds the wasm asset, byte-identical to the installed package's imcore_bg.wasm,
+//      and a JS chunk that refers to it by its hashed name;
+//   2. the built app runs: dist/ served on 127.0.0.1 (application/wasm), loaded in headless
+//      Chromium (playwright-core, /usr/bin/chromium or $CHROMIUM); init() and
+//      ChatClient.create work and window.__imcoreResult holds what main.ts saw;
+//   3. the same app under the Vite dev server (dependency pre-bundling on) runs too.
+// Usage: node tests/package/check-app.mjs APP_DIR
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { createServer } from "vite";
+
+const app = path.resolve(process.argv[2] || ".");
+const dist = path.join(app, "dist");
+const installed = path.join(app, "node_modules", "imcore", "imcore_bg.wasm");
+
+// ---- 1. the files ------------------------------------------------------------------------
+const files = fs.readdirSync(dist, { recursive: true }).map(String);
+const wasm = files.filter((f) => f.endsWith(".wasm"));
+const js = files.filter((f) => f.endsWith(".js"));
+assert.equal(wasm.length, 1, `one .wasm asset in dist/: ${files.join(", ")}`);
+assert.ok(js.length >= 1, `a JS chunk in dist/: ${files.join(", ")}`);
+const wasmBytes = fs.readFileSync(path.join(dist, wasm[0]));
+assert.ok(wasmBytes.equals(fs.readFileSync(installed)), `${wasm[0]} is the package's imcore_bg.wasm`);
+const wasmName = path.basename(wasm[0]);
+const referring = js.filter((f) => fs.readFileSync(path.join(dist, f), "utf8").includes(wasmName));
+assert.ok(referring.length >= 1, `a JS chunk refers to ${wasmName}`);
+const html = fs.readFileSync(path.join(dist, "index.html"), "utf8");
+assert.ok(js.some((f) => html.includes(path.basename(f))), "index.html loads the JS chunk");
+const size = (f) => fs.statSync(path.join(dist, f)).size;
+console.log(`[check-app] ${wasm[0]} ${size(wasm[0])} B; JS ${js.map((f) => `${f} ${size(f)} B`).join(", ")}`);
+
+// ---- 2. the built app runs, 3. the dev server's app runs ----------------------------------
+const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
+const server = http.createServer((req, res) => {
+  const rel = decodeURIComponent(new URL(req.url, "http://x").pathname).slice(1) || "index.html";
+  const file = path.resolve(dist, rel);
+  if (!file.startsWith(dist + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { "Content-Type": types[path.extname(file)] || "application/octet-stream" });
+  fs.createReadStream(file).pipe(res);
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+let vite;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage"],
+});
+
+async function runApp(url, what) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const problems = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    await page.goto(url);
+    const result = await (await page.waitForFunction(() => window.__imcoreResult, null, { timeout: 30_000 })).jsonValue();
+    assert.equal(result.failed, undefined, `${what}: the app failed: ${result.failed}`);
+    assert.deepEqual(problems, [], what);
+    assert.equal(result.conversation, "1_2");
+    assert.equal(result.status, "idle");
+    assert.equal(result.sendingStatus, "sending");
+    assert.equal(result.mine, true);
+    assert.deepEqual(result.pageTexts, ["hello from vite"]);
+    assert.deepEqual(result.conversations, ["1_2"]);
+    assert.equal(result.badEvent, "invalid-argument");
+    assert.equal(result.badOptions, "invalid-options");
+    assert.ok(result.seen.includes("1_2#0:hello from vite"), `message event: ${JSON.stringify(result.seen)}`);
+    assert.ok(
+      (await page.locator("#conversations li").allTextContents()).some((t) => t.startsWith("1_2 (direct, 0)")),
+      `${what}: the conversations listener rendered the list`,
+    );
+    console.log(`[check-app] ${what} ran in Chromium: ${JSON.stringify(result)}`);
+  } finally {
+    await context.close();
+  }
+}
+
+try {
+  await runApp(`http://127.0.0.1:${server.address().port}/`, "the vite build");
+  vite = await createServer({
+    root: app,
+    configFile: false,
+    logLevel: "warn",
+    clearScreen: false,
+    server: { host: "127.0.0.1", port: 0, strictPort: true, hmr: false },
+  });
+  await vite.listen();
+  await runApp(vite.resolvedUrls.local[0], "the vite dev server");
+} finally {
+  await browser.close();
+  server.close();
+  await vite?.close();
+}
