@@ -501,35 +501,50 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchMessage(local.clone()))?;
         self.persist.delete_outbox(local_id);
         let server = MessageRef::Server(server_id);
-        if let Some((scid, skey)) = self.locate.get(&server).cloned() {
-            // The echo came first: drop the optimistic copy, keep the server's, remember the
-            // local id on it so the UI can match them.
-            if key.id == MessageRef::Local(local_id.to_string()) {
-                self.remove(cid, &key);
-            }
-            self.locate.insert(local, (scid, skey.clone()));
-            let merged = self.get(scid, &skey).cloned().map(|mut m| {
-                m.local_id = Some(local_id.to_string());
-                m.key.weight = m.key.weight.max(weight);
+        // The echo came first: a copy with the server id is listed beside the optimistic
+        // one. The UI knows each by its own key, so the echo goes (removed under its server
+        // id) and the optimistic copy takes its place, keeping its local key. What the echo
+        // learnt (read, revoked, the sender's name) carries over.
+        let echo = self
+            .locate
+            .get(&server)
+            .cloned()
+            .filter(|(_, skey)| *skey != key)
+            .and_then(|(scid, skey)| {
+                let m = self.get(scid, &skey).cloned();
+                self.remove(scid, &skey);
                 m
             });
-            if let Some(m) = merged {
-                self.place(scid, Some(skey), m);
-            }
+        let mut new = old;
+        // The server's weight is what every other copy of this message carries (a second
+        // answer for the same message never moves it back).
+        new.key.weight = if new.key.id == server {
+            weight.max(new.key.weight)
         } else {
-            let mut new = old;
-            new.key.id = server;
-            // The server's weight is what every other copy of this message carries.
-            new.key.weight = weight;
-            new.status = match self.tombstones.get(&server_id) {
-                Some(Tombstone::Revoked) => Status::Revoked,
-                _ => Status::Sent,
-            };
-            if new.status == Status::Revoked {
-                new.content = None;
+            weight
+        };
+        new.key.id = server;
+        if let Some(echo) = &echo {
+            new.key.weight = weight.max(echo.key.weight);
+            new.server_read |= echo.server_read;
+            if new.sender_name.is_none() {
+                new.sender_name.clone_from(&echo.sender_name);
             }
-            self.place(cid, Some(key), new);
+            if new.sender_avatar.is_none() {
+                new.sender_avatar.clone_from(&echo.sender_avatar);
+            }
         }
+        let revoked = self.tombstones.get(&server_id) == Some(&Tombstone::Revoked)
+            || echo.as_ref().is_some_and(StoredMessage::is_revoked);
+        new.status = if revoked {
+            Status::Revoked
+        } else {
+            Status::Sent
+        };
+        if revoked {
+            new.content = None;
+        }
+        self.place(cid, Some(key), new);
         self.finish();
         self.message(&MessageRef::Server(server_id))
             .cloned()

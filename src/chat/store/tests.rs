@@ -211,11 +211,53 @@ fn an_echo_that_beats_the_http_answer_is_not_duplicated() {
     // My other device (or the broker) delivers the stored copy before POST /messages answers.
     s.apply(Incoming::Message(wire(77, ME, T0, "hi")), 0);
     assert_eq!(texts(&s, c12()).len(), 2);
+    events(&mut s);
     s.send_succeeded("L1", 77, T0).unwrap();
     assert_eq!(texts(&s, c12()), ["hi"]);
     let m = s.message(&MessageRef::Local("L1".into())).unwrap();
     assert_eq!(m.server_id(), Some(77));
     assert_eq!(m.local_id.as_deref(), Some("L1"));
+    assert_eq!(m.status, Status::Sent);
+    // The UI listed both, each under its own key (the echo's is its server id, the
+    // optimistic copy's its local id): the echo is removed, the optimistic copy updated.
+    let ev: Vec<_> = events(&mut s)
+        .into_iter()
+        .filter_map(|e| match e {
+            StoreEvent::MessageInserted { message, .. } => {
+                Some(("inserted", message.key.id, message.local_id))
+            }
+            StoreEvent::MessageUpdated { message, .. } => {
+                Some(("updated", message.key.id, message.local_id))
+            }
+            StoreEvent::MessageRemoved { id, local_id, .. } => Some(("removed", id, local_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ev,
+        [
+            ("removed", MessageRef::Server(77), None),
+            ("updated", MessageRef::Server(77), Some("L1".into())),
+        ]
+    );
+}
+
+#[test]
+fn an_echo_first_passes_on_a_revoke_and_a_read() {
+    let mut s = Store::new(ME);
+    s.send_local(c12(), text("hi"), "L1", T0).unwrap();
+    s.apply(Incoming::Message(wire(78, ME, T0, "hi")), 0);
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 78,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    s.send_succeeded("L1", 78, T0).unwrap();
+    let m = s.message(&MessageRef::Local("L1".into())).unwrap();
+    assert_eq!((m.status, m.content.clone()), (Status::Revoked, None));
+    assert_eq!(texts(&s, c12()), ["<revoked>"]);
 }
 
 #[test]
