@@ -262,7 +262,8 @@ export interface PageOptions {
  * interface merging because they are generic over the event name.
  *
  *   static create(options: ChatClientOptions): Promise<ChatClient>   // opens storage, loads local history; no network
- *   connect(): void                                  // starts the session (backend: conn-config first)
+ *   connect(): void                                  // starts the session (backend: conn-config first; after
+ *                                                    // each connect, GET /conversations fills in what is missing)
  *   disconnect(): Promise<void>                      // clean DISCONNECT; presence goes offline
  *   wake(): void                                     // reconnect now (wx.onAppShow); automatic on online / visible
  *   logout(): Promise<void>                          // disconnect and wipe local data

@@ -421,6 +421,29 @@ impl Store {
         self.finish();
     }
 
+    /// The backend's count of my unread messages in `id`, as of its newest message (weight
+    /// `up_to`). Where more than `unread` messages up to `up_to` count as unread here, my read
+    /// mark moves on so that only the newest `unread` of them do: a conversation read on
+    /// another device (or before this device had any history) is read here too. The count
+    /// only ever goes down: messages newer than `up_to`, or not held, are left alone.
+    pub fn apply_server_unread(&mut self, id: ConversationId, unread: u32, up_to: u64) {
+        let Some(conv) = self.convs.get(&id) else {
+            return;
+        };
+        let me = self.me;
+        let counted: Vec<u64> = self
+            .range(id, conv.record.my_read_mark, up_to)
+            .into_iter()
+            .filter(|(_, m)| counts_unread(me, &conv.record, m))
+            .map(|(k, _)| k.weight)
+            .collect();
+        let read = counted.len().saturating_sub(unread as usize);
+        if let Some(mark) = read.checked_sub(1).and_then(|i| counted.get(i)) {
+            self.advance_my_read_mark(id, *mark);
+        }
+        self.finish();
+    }
+
     /// The server confirmed a resend of `id` at `weight` (or relayed someone's resend).
     pub fn apply_resend(&mut self, id: ServerId, weight: u64) {
         let heard = self.resend_weights.entry(id).or_insert(weight);

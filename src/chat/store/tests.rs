@@ -560,3 +560,30 @@ fn a_message_to_myself_is_refused() {
         Err(StoreError::SelfMessage)
     );
 }
+
+#[test]
+fn the_servers_unread_count_reads_what_was_read_elsewhere() {
+    let mut s = Store::new(ME);
+    // A fresh device: the history page holds five messages of the peer, all new here.
+    s.apply_history((1..=5).map(|i| wire(i, PEER, T0 + i, "m")).collect());
+    s.apply(Incoming::Message(wire(9, ME, T0 + 9, "mine")), 0);
+    assert_eq!(unread(&s), 5);
+    // The server says two are unread as of message 5: the three older ones were read.
+    s.apply_server_unread(c12(), 2, T0 + 5);
+    assert_eq!(unread(&s), 2);
+    assert_eq!(s.unread_total(), 2);
+    assert_eq!(
+        s.conversation_record(c12()).unwrap().my_read_mark,
+        T0 + 3,
+        "read up to the third"
+    );
+    // A higher count, or a message newer than the server's view, never adds unread.
+    s.apply_server_unread(c12(), 4, T0 + 5);
+    assert_eq!(unread(&s), 2);
+    s.apply(Incoming::Message(wire(10, PEER, T0 + 10, "new")), 0);
+    s.apply_server_unread(c12(), 0, T0 + 5);
+    assert_eq!(unread(&s), 1, "message 10 came after the server's count");
+    // Unknown conversations are ignored.
+    s.apply_server_unread(ConversationId::direct(ME, 7).unwrap(), 0, T0);
+    assert_eq!(s.unread_total(), 1);
+}

@@ -76,13 +76,8 @@ pub(super) fn on_connected(sh: &Rc<Shared>) {
             .filter(|t| st.subscribed.insert(t.clone()))
             .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce))
             .collect();
-        let reconnect = std::mem::replace(&mut st.connected_once, true);
         let presence = st.presence.then(|| topics::presence(st.me));
-        (
-            subscribe,
-            presence,
-            st.backend().is_some().then_some(reconnect),
-        )
+        (subscribe, presence, st.backend().is_some())
     }) else {
         return;
     };
@@ -100,11 +95,9 @@ pub(super) fn on_connected(sh: &Rc<Shared>) {
             |_| {},
         );
     }
-    if let Some(reconnect) = backend {
+    if backend {
         spawn_local(calibrate(sh.clone()));
-        if reconnect {
-            spawn_local(catch_up(sh.clone()));
-        }
+        spawn_local(catch_up(sh.clone()));
     }
 }
 
@@ -144,12 +137,27 @@ pub(super) fn on_publish(sh: &Rc<Shared>, publish: Publish) {
     })
     .flatten();
     if let Some(incoming) = decoded {
-        enqueue(sh, vec![incoming]);
+        enqueue(sh, vec![Queued::Net(incoming)]);
     }
 }
 
+/// What the queue of network inputs holds.
+pub(super) enum Queued {
+    /// A payload from the broker.
+    Net(Incoming),
+    /// What `GET /conversations` said of one conversation: the newest page of its history
+    /// (when this client missed its last message) and the backend's unread count as of its
+    /// message at weight `up_to`. Applied at once, so the list never shows a count that the
+    /// backend's then corrects.
+    CatchUp {
+        conversation: ConversationId,
+        page: Vec<WireMessage>,
+        unread: Option<(u32, u64)>,
+    },
+}
+
 /// Queues network inputs and starts the task that applies them, if not running.
-pub(super) fn enqueue(sh: &Rc<Shared>, items: Vec<Incoming>) {
+pub(super) fn enqueue(sh: &Rc<Shared>, items: Vec<Queued>) {
     let start = with(sh, |st| {
         st.incoming.extend(items);
         !std::mem::replace(&mut st.draining, true)
@@ -161,78 +169,113 @@ pub(super) fn enqueue(sh: &Rc<Shared>, items: Vec<Incoming>) {
 
 pub(super) async fn drain_incoming(sh: Rc<Shared>) {
     loop {
-        let next = with(&sh, |st| match st.incoming.pop_front() {
-            Some(incoming) => {
-                let lookup = st.lookup_needed(&incoming).map(|id| (id, st.storage()));
-                Some((incoming, lookup))
-            }
-            None => {
-                st.draining = false;
-                None
-            }
+        let next = with(&sh, |st| {
+            let (items, unread) = match st.incoming.pop_front() {
+                Some(Queued::Net(incoming)) => (vec![incoming], None),
+                Some(Queued::CatchUp {
+                    conversation,
+                    page,
+                    unread,
+                }) => (
+                    page.into_iter().map(Incoming::Message).collect(),
+                    unread.map(|(n, up_to)| (conversation, n, up_to)),
+                ),
+                None => {
+                    st.draining = false;
+                    return None;
+                }
+            };
+            let lookups: Vec<_> = items
+                .iter()
+                .map(|incoming| st.lookup_needed(incoming).map(|id| (id, st.storage())))
+                .collect();
+            Some((items, lookups, unread))
         })
         .flatten();
-        let Some((incoming, lookup)) = next else {
+        let Some((items, lookups, unread)) = next else {
             return;
         };
-        let stored = match lookup {
-            Some((id, storage)) => storage.message_by_server_id(id).await.ok().flatten(),
-            None => None,
-        };
+        let mut stored = Vec::with_capacity(lookups.len());
+        for lookup in lookups {
+            stored.push(match lookup {
+                Some((id, storage)) => storage.message_by_server_id(id).await.ok().flatten(),
+                None => None,
+            });
+        }
         let read = act(&sh, |st| {
-            if let Some(m) = stored {
-                if st.store.message(&m.key.id).is_none() {
-                    st.store.insert_loaded(m);
+            let mut read: Vec<ConversationId> = Vec::new();
+            for (incoming, stored) in items.into_iter().zip(stored) {
+                if let Some(c) = apply_incoming(st, incoming, stored) {
+                    if !read.contains(&c) {
+                        read.push(c);
+                    }
                 }
             }
-            let me = st.me;
-            let mut read = None;
-            match &incoming {
-                Incoming::Revoke {
-                    msg_id,
-                    conversation_id,
-                } => {
-                    let (c, id) = (conversation_id.to_string(), msg_id.to_string());
-                    st.note("revoke", |_| {
-                        convert::object(&[("conversationId", c.into()), ("id", id.into())])
-                    });
-                }
-                Incoming::Read {
-                    sender_id,
-                    conversation_id,
-                    up_to_weight,
-                } if *sender_id == me => {
-                    let reader = conversation_id.peer_of(me).unwrap_or(0).to_string();
-                    let upto = up_to_weight.unwrap_or_else(|| st.now_server());
-                    let c = conversation_id.to_string();
-                    st.note("read", |_| {
-                        convert::object(&[
-                            ("conversationId", c.into()),
-                            ("readerId", reader.into()),
-                            ("upToWeight", (upto as f64).into()),
-                        ])
-                    });
-                }
-                Incoming::Message(m)
-                    if m.sender_id != me
-                        && st.store.open_conversation() == Some(m.conversation_id) =>
-                {
-                    read = Some(m.conversation_id);
-                }
-                _ => {}
+            if let Some((conversation, n, up_to)) = unread {
+                st.store.apply_server_unread(conversation, n, up_to);
             }
-            let received = st.now_server();
-            st.store.apply(incoming, received);
             read
         })
-        .flatten();
-        if let Some(conversation) = read {
+        .unwrap_or_default();
+        for conversation in read {
             // The conversation is open: the peer should see their message read. One
             // receipt at a time per conversation; messages that arrive meanwhile are
             // covered by one more after it.
             read_soon(&sh, conversation);
         }
     }
+}
+
+/// Applies one network input (after its stored copy, if storage had one the store has
+/// not loaded); the open conversation it makes due for a read receipt, if any.
+fn apply_incoming(
+    st: &mut State,
+    incoming: Incoming,
+    stored: Option<crate::chat::store::StoredMessage>,
+) -> Option<ConversationId> {
+    if let Some(m) = stored {
+        if st.store.message(&m.key.id).is_none() {
+            st.store.insert_loaded(m);
+        }
+    }
+    let me = st.me;
+    let mut read = None;
+    match &incoming {
+        Incoming::Revoke {
+            msg_id,
+            conversation_id,
+        } => {
+            let (c, id) = (conversation_id.to_string(), msg_id.to_string());
+            st.note("revoke", |_| {
+                convert::object(&[("conversationId", c.into()), ("id", id.into())])
+            });
+        }
+        Incoming::Read {
+            sender_id,
+            conversation_id,
+            up_to_weight,
+        } if *sender_id == me => {
+            let reader = conversation_id.peer_of(me).unwrap_or(0).to_string();
+            let upto = up_to_weight.unwrap_or_else(|| st.now_server());
+            let c = conversation_id.to_string();
+            st.note("read", |_| {
+                convert::object(&[
+                    ("conversationId", c.into()),
+                    ("readerId", reader.into()),
+                    ("upToWeight", (upto as f64).into()),
+                ])
+            });
+        }
+        Incoming::Message(m)
+            if m.sender_id != me && st.store.open_conversation() == Some(m.conversation_id) =>
+        {
+            read = Some(m.conversation_id);
+        }
+        _ => {}
+    }
+    let received = st.now_server();
+    st.store.apply(incoming, received);
+    read
 }
 
 /// Sends a read receipt for `conversation` unless one is under way; if more arrived while

@@ -725,7 +725,6 @@ impl ChatClient {
                     reads: HashMap::new(),
                     outbox,
                     calibrating: false,
-                    connected_once: false,
                     closed: false,
                     notes: Vec::new(),
                 }),

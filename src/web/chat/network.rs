@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The most messages one history request may ask for (the reference backend's limit).
+const HISTORY_LIMIT: usize = 100;
+
 /// Runs a backend request; an error in direct mode.
 pub(super) async fn call(sh: &Shared, request: &Request) -> Result<(u16, Vec<u8>), ApiError> {
     let backend = with(sh, |st| st.backend())
@@ -92,8 +95,10 @@ pub(super) fn conn_config_source(weak: Weak<Shared>) -> CredentialSource {
     }))
 }
 
-/// After a reconnect in backend mode: the newest page of every conversation whose last
-/// message this client does not hold, in case the broker lost something while down.
+/// After every connect in backend mode, from `GET /conversations`: the newest page of
+/// every conversation whose last message this client does not hold (a first start on this
+/// device, or something the broker lost while down), then the backend's unread count of
+/// each (what was read on another device is read here too).
 pub(super) async fn catch_up(sh: Rc<Shared>) {
     let list = call(
         &sh,
@@ -112,6 +117,12 @@ pub(super) async fn catch_up(sh: Rc<Shared>) {
         conversation_id: String,
         #[serde(default)]
         last_msg_id: Option<serde_json::Value>,
+        /// The last message's weight.
+        #[serde(default)]
+        last_msg_time: Option<u64>,
+        /// The caller's own unread count.
+        #[serde(default)]
+        unread: Option<u32>,
     }
     #[derive(serde::Deserialize)]
     struct Rows {
@@ -133,14 +144,29 @@ pub(super) async fn catch_up(sh: Rc<Shared>) {
         let known = with(&sh, |st| {
             last.is_none_or(|id| st.store.message(&MessageRef::Server(id)).is_some())
         });
+        let mut page = Vec::new();
         if known == Some(false) {
+            // Enough for the unread ones to show their count (the backend's limit is 100).
             let page_size = with(&sh, |st| st.page_size).unwrap_or(30);
-            let page = call(&sh, &api::history(conversation, None, page_size))
+            let limit = page_size
+                .max(row.unread.unwrap_or(0) as usize)
+                .clamp(1, HISTORY_LIMIT);
+            match call(&sh, &api::history(conversation, None, limit))
                 .await
-                .and_then(|(s, b)| api::parse_history(s, &b));
-            if let Ok(page) = page {
-                enqueue(&sh, page.into_iter().map(Incoming::Message).collect());
+                .and_then(|(s, b)| api::parse_history(s, &b))
+            {
+                Ok(p) => page = p,
+                // Without the page the count cannot be matched to messages.
+                Err(_) => continue,
             }
         }
+        enqueue(
+            &sh,
+            vec![Queued::CatchUp {
+                conversation,
+                page,
+                unread: row.unread.zip(row.last_msg_time),
+            }],
+        );
     }
 }

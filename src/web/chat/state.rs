@@ -45,14 +45,13 @@ pub(super) struct State {
     /// Chat topics to be subscribed (own topic, rooms; conn-config's `sub_topics`).
     pub(super) topics: Vec<String>,
     pub(super) subscribed: HashSet<String>,
-    pub(super) incoming: VecDeque<Incoming>,
+    pub(super) incoming: VecDeque<Queued>,
     pub(super) draining: bool,
     /// Read receipts under way, by conversation: `true` when another is due after it.
     pub(super) reads: HashMap<ConversationId, bool>,
     /// Messages of mine left unsent by the last run, sent on `connect()`.
     pub(super) outbox: Vec<OutboxEntry>,
     pub(super) calibrating: bool,
-    pub(super) connected_once: bool,
     pub(super) closed: bool,
     pub(super) notes: Vec<Note>,
 }
