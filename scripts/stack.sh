@@ -4,6 +4,8 @@
 #   scripts/stack.sh start RUNDIR [--test-hooks] [--www DIR]
 #   scripts/stack.sh stop RUNDIR
 #   scripts/stack.sh restart-broker RUNDIR     # kill -9 the broker, start it again (same ports/config)
+#   scripts/stack.sh stop-server RUNDIR        # stop only the server (the backend is down)
+#   scripts/stack.sh start-server RUNDIR       # start it again: same port, flags, secrets, chat.db
 #   scripts/stack.sh status RUNDIR
 #
 # `start` writes into RUNDIR: mosquitto.conf, passwd and acl (via `imcore-server
@@ -12,7 +14,7 @@
 # and token secret) and stack.env, a sourceable file:
 #
 #   RUNDIR HTTP_PORT HTTP_URL WS_PORT WS_URL MQTT_PORT BROKER_PID SERVER_PID SERVER_BIN
-#   MOSQUITTO_BIN TEST_HOOKS
+#   MOSQUITTO_BIN TEST_HOOKS WWW
 #
 # It returns once the broker listens on both ports and GET /time answers 200. Both
 # processes run detached (setsid) until `stop`, which ends them by PID.
@@ -30,7 +32,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -113,6 +115,7 @@ write_env() {
     printf 'BROKER_PID=%s\nSERVER_PID=%s\n' "$BROKER_PID" "$SERVER_PID"
     printf 'SERVER_BIN=%q\nMOSQUITTO_BIN=%q\n' "$SERVER_BIN" "$MOSQUITTO_BIN"
     printf 'TEST_HOOKS=%s\n' "$TEST_HOOKS"
+    printf 'WWW=%q\n' "$WWW"
   } >"$f.tmp"
   mv "$f.tmp" "$f"
 }
@@ -129,9 +132,11 @@ start_broker() {
   rm -f "$RUNDIR/mosquitto.pid"
   local pid
   pid=$(detach "$RUNDIR/mosquitto.log" "$MOSQUITTO_BIN" -c "$RUNDIR/mosquitto.conf")
+  BROKER_PID=$pid
   if ! wait_for "$pid" port_open "$MQTT_PORT" || ! wait_for "$pid" port_open "$WS_PORT"; then
     tail -n 20 "$RUNDIR/mosquitto.log" >&2 || true
     alive "$pid" && kill -9 "$pid" 2>/dev/null
+    BROKER_PID=""
     return 1
   fi
   BROKER_PID=$(cat "$RUNDIR/mosquitto.pid" 2>/dev/null || echo "$pid")
@@ -148,19 +153,49 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# Starts the server on HTTP_PORT with the flags of this stack and the secrets of
+# RUNDIR/secrets.env (the same token secret: tokens issued before stay valid); sets
+# SERVER_PID once GET /time answers.
+start_server() {
+  local args=(--http "127.0.0.1:$HTTP_PORT" --db "$RUNDIR/chat.db"
+    --mqtt-host 127.0.0.1 --mqtt-port "$MQTT_PORT" --ws-port "$WS_PORT"
+    --broker-dir "$RUNDIR" --broker-admin-user imcore-server)
+  [ "$TEST_HOOKS" = 1 ] && args+=(--test-hooks)
+  [ -n "${WWW:-}" ] && args+=(--www "$WWW")
+  local pid
+  pid=$(
+    # shellcheck disable=SC1091
+    . "$RUNDIR/secrets.env"
+    IMCORE_BROKER_ADMIN_PASSWORD="$BROKER_ADMIN_PASSWORD" IMCORE_SECRET="$SECRET" \
+      detach "$RUNDIR/server.log" "$SERVER_BIN" "${args[@]}"
+  )
+  SERVER_PID=$pid
+  wait_for "$pid" http_ok "$HTTP_PORT" && return 0
+  stop_pid "$pid" imcore-server
+  SERVER_PID=""
+  return 1
+}
+
+abort_start() {
+  local status=$?
+  [ -n "${SERVER_PID:-}" ] && stop_pid "$SERVER_PID" imcore-server
+  [ -n "${BROKER_PID:-}" ] && stop_pid "$BROKER_PID" mosquitto
+  exit "$status"
+}
+
 cmd_start() {
   [ $# -ge 1 ] || usage
   mkdir -p "$1"
   RUNDIR="$(cd "$1" && pwd)"
   shift
   TEST_HOOKS=0
-  local www=""
+  WWW=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --test-hooks) TEST_HOOKS=1 ;;
       --www)
         [ $# -ge 2 ] || die "--www needs a folder"
-        www="$(cd "$2" && pwd)" || die "no folder $2"
+        WWW="$(cd "$2" && pwd)" || die "no folder $2"
         shift
         ;;
       *) die "unknown option $1" ;;
@@ -175,6 +210,12 @@ cmd_start() {
   MOSQUITTO_BIN="$(mosquitto_bin)"
   SERVER_BIN="$(server_bin)"
   [ -x "$SERVER_BIN" ] || die "no server binary at $SERVER_BIN"
+  # Until stack.env is written nobody else can stop what this starts: a failure or a
+  # signal on the way stops it here.
+  BROKER_PID="" SERVER_PID=""
+  trap 'abort_start' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 
   local admin_password secret
   admin_password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -194,27 +235,17 @@ cmd_start() {
     [ "$attempt" = 3 ] && die "mosquitto did not start (see $RUNDIR/mosquitto.log)"
   done
 
-  local args=(--http "127.0.0.1:$HTTP_PORT" --db "$RUNDIR/chat.db"
-    --mqtt-host 127.0.0.1 --mqtt-port "$MQTT_PORT" --ws-port "$WS_PORT"
-    --broker-dir "$RUNDIR" --broker-admin-user imcore-server)
-  [ "$TEST_HOOKS" = 1 ] && args+=(--test-hooks)
-  [ -n "$www" ] && args+=(--www "$www")
   for attempt in 1 2 3; do
-    SERVER_PID=$(IMCORE_BROKER_ADMIN_PASSWORD="$admin_password" IMCORE_SECRET="$secret" \
-      detach "$RUNDIR/server.log" "$SERVER_BIN" "${args[@]}")
-    if wait_for "$SERVER_PID" http_ok "$HTTP_PORT"; then
-      break
-    fi
-    stop_pid "$SERVER_PID" imcore-server
+    start_server && break
     if [ "$attempt" = 3 ]; then
       tail -n 20 "$RUNDIR/server.log" >&2 || true
       stop_pid "$BROKER_PID" mosquitto
       die "imcore-server did not answer (see $RUNDIR/server.log)"
     fi
     read -r HTTP_PORT < <("$SERVER_BIN" free-port 1)
-    args[1]="127.0.0.1:$HTTP_PORT"
   done
   write_env
+  trap - EXIT INT TERM
   echo "stack.sh: running in $RUNDIR"
   cat "$RUNDIR/stack.env"
 }
@@ -247,6 +278,30 @@ cmd_restart_broker() {
   echo "stack.sh: broker restarted, BROKER_PID=$BROKER_PID"
 }
 
+cmd_stop_server() {
+  [ $# -ge 1 ] || usage
+  load_env "$1"
+  stop_pid "$SERVER_PID" imcore-server
+  echo "stack.sh: server stopped ($RUNDIR)"
+}
+
+cmd_start_server() {
+  [ $# -ge 1 ] || usage
+  load_env "$1"
+  WWW="${WWW:-}"
+  if is_ours "$SERVER_PID" imcore-server; then
+    echo "stack.sh: the server runs already, SERVER_PID=$SERVER_PID"
+    return 0
+  fi
+  # The port was ours a moment ago; if something else took it, the pages' origin is gone.
+  start_server || {
+    tail -n 20 "$RUNDIR/server.log" >&2 || true
+    die "imcore-server did not start again on port $HTTP_PORT (see $RUNDIR/server.log)"
+  }
+  write_env
+  echo "stack.sh: server started, SERVER_PID=$SERVER_PID"
+}
+
 cmd_status() {
   [ $# -ge 1 ] || usage
   load_env "$1"
@@ -266,6 +321,8 @@ case "$cmd" in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
   restart-broker) cmd_restart_broker "$@" ;;
+  stop-server) cmd_stop_server "$@" ;;
+  start-server) cmd_start_server "$@" ;;
   status) cmd_status "$@" ;;
   -h | --help | help) usage ;;
   *) usage ;;
