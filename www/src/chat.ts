@@ -364,7 +364,7 @@ export class ChatView {
     const body = this.summary(m);
     if (m.revoked || m.kind === 'system') return body;
     const who = m.mine ? (c.kind === 'room' ? 'You: ' : '') : c.kind === 'room' ? `${m.senderName || this.userName(m.senderId)}: ` : '';
-    const mark = m.mine && m.status === 'failed' ? '❗ ' : '';
+    const mark = m.mine && m.status === 'failed' ? 'Not sent: ' : '';
     return `${mark}${who}${body}`;
   }
 
@@ -683,6 +683,7 @@ export class ChatView {
     }
 
     el.classList.add(m.mine ? 'mine' : 'theirs');
+    if (m.mine && (m.status === 'failed' || m.status === 'sending')) el.classList.add(m.status);
     const bubble = h('div', { class: `bubble ${m.kind}` });
     switch (m.kind) {
       case 'text':
@@ -725,8 +726,9 @@ export class ChatView {
     const meta = h('div', { class: 'meta' });
     let mark: string;
     let label: string;
-    if (m.status === 'sending') [mark, label] = ['⏳', 'sending'];
-    else if (m.status === 'failed') [mark, label] = ['❗', 'failed'];
+    // Plain characters, not emoji: they render without an emoji font.
+    if (m.status === 'sending') [mark, label] = ['…', 'sending'];
+    else if (m.status === 'failed') [mark, label] = ['!', 'failed'];
     else if (m.read) [mark, label] = ['✓✓', 'read'];
     else [mark, label] = ['✓', 'sent'];
     meta.append(h('span', { class: `mark ${label}`, 'data-testid': 'status-mark', title: label }, mark));
