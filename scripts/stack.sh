@@ -72,7 +72,13 @@ detach() {
   echo $!
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# A zombie (ended, not yet reaped by whoever inherited it) counts as gone.
+alive() {
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 0
+  [ "$state" != Z ]
+}
 
 # Only PIDs that are still the process we started (a reused PID is left alone).
 is_ours() {
