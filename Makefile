@@ -17,8 +17,10 @@ install:
 # integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
 # tests in headless Chromium against a Mosquitto driven by tools/broker-control.mjs, the
 # release package build, then on that package: the mini-program glue in Node against
-# Mosquitto, ChatClient through its JS API in Chromium (playwright-core), and the npm
-# tarball installed into a fresh Vite app.
+# Mosquitto, ChatClient through its JS API in Chromium (playwright-core), the npm
+# tarball installed into a fresh Vite app, and the end-to-end tests of the whole product
+# (the demo page built on it, served by imcore-server with Mosquitto, two users in
+# Chromium, plus MQTT straight to the broker: scripts/test-e2e.sh).
 test: install
 	@start=$$(date +%s)
 	result=FAILED
@@ -42,9 +44,13 @@ test: install
 	step scripts/test-miniprogram.sh
 	step scripts/test-browser.sh
 	step scripts/test-package.sh
+	step scripts/test-e2e.sh
 	result=passed
 
-# Release build, Mosquitto and a static server for www/ on free 127.0.0.1 ports; Ctrl-C stops.
+# The demo chat: release package, the page (www/dist), Mosquitto (WebSocket listener,
+# passwords and ACLs) and imcore-server serving the page on free 127.0.0.1 ports (the stack
+# of scripts/stack.sh, in build/demo-run); prints the URLs to open as user 1 and user 2.
+# Ctrl-C stops everything it started.
 demo: install
 	@scripts/demo.sh
 

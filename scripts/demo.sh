@@ -1,109 +1,71 @@
 #!/usr/bin/env bash
-# Usage: scripts/demo.sh        (or `make demo`); stop with Ctrl-C.
+# Usage: scripts/demo.sh        (or `make demo`, which runs scripts/install.sh first); stop
+# with Ctrl-C.
 #
-# Builds the release package, starts a Mosquitto with a WebSocket listener (through
-# tools/broker-control.mjs, the same broker the browser tests use) and serves the demo page
-# with `python3 -m http.server` on free 127.0.0.1 ports.
+# The demo chat: builds the release package (scripts/build-wasm.sh release) and the page
+# (scripts/build-www.sh -> www/dist), then starts the reference stack in build/demo-run/
+# with scripts/stack.sh (Mosquitto with its WebSocket listener, passwords and ACLs, and
+# imcore-server serving the page and the HTTP API, on free 127.0.0.1 ports; no test hooks).
+# It prints the page's URL and one URL per demo user (`?user=N` logs straight in), then
+# waits. On Ctrl-C, TERM or any exit it stops the stack by PID.
 #
-# Served folder: build/demo-site/ (generated, git-ignored):
-#   /              -> every entry of www/ is symlinked here (index.html, main.js, …;
-#                     edits show on reload, new files need a restart of the demo)
-#   /pkg/          -> symlink to pkg/ (scripts/build-wasm.sh output)
-#   /config.json   -> {"ws_url": "ws://127.0.0.1:PORT/mqtt", …} written for this run
-# so www/index.html (and www/main.js, which sit next to it) use relative URLs:
-#   import init, { MqttClient } from "./pkg/imcore.js";
-#   const { ws_url } = await (await fetch("./config.json")).json();
-#
-# On Ctrl-C / TERM / exit it stops everything it started, by PID.
+# build/demo-run/ keeps the server's database and the broker's persistence between runs, so
+# the chats are still there next time; `make clean` (or rm -rf build/demo-run) starts afresh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 
+run="$root/build/demo-run"
+
 scripts/build-wasm.sh release
+scripts/build-www.sh
 
-site="$root/build/demo-site"
-rm -rf "$site"
-mkdir -p "$site"
-if [ -d www ] && [ -n "$(ls -A www)" ]; then
-  for entry in www/* www/.[!.]*; do
-    [ -e "$entry" ] || continue
-    name=$(basename "$entry")
-    case "$name" in pkg | config.json) continue ;; esac
-    ln -s "$root/$entry" "$site/$name"
-  done
-else
-  echo "[demo] warning: www/ is empty; only /pkg/ and /config.json will be served" >&2
-fi
-ln -s "$root/pkg" "$site/pkg"
-
-bc_pid=""
-http_pid=""
-logs="$(mktemp -d "${TMPDIR:-/tmp}/imcore-demo.XXXXXX")"
+started=0
+nap=""
 cleanup() {
+  local status=$?
   trap - EXIT INT TERM
-  for pid in $http_pid $bc_pid; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$logs"
-  echo "[demo] stopped"
+  [ -n "$nap" ] && kill "$nap" 2>/dev/null
+  if [ "$started" = 1 ]; then
+    echo
+    scripts/stack.sh stop "$run" | sed 's/^/[demo] /' || true
+  fi
+  exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_for_line FILE REGEX PID: prints the first matching line, fails if PID dies / 15 s.
-wait_for_line() {
-  local file=$1 regex=$2 pid=$3 line
-  for _ in $(seq 1 150); do
-    line=$(grep -m1 -E "$regex" "$file" 2>/dev/null || true)
-    if [ -n "$line" ]; then
-      echo "$line"
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  return 1
-}
-
-node tools/broker-control.mjs --info-file "$site/config.json" --exit-with $$ \
-  >"$logs/bc.out" 2>"$logs/bc.err" &
-bc_pid=$!
-if ! line=$(wait_for_line "$logs/bc.out" '^READY [0-9]+$' "$bc_pid"); then
-  echo "[demo] broker-control did not start:" >&2
-  cat "$logs/bc.out" "$logs/bc.err" >&2
-  exit 1
-fi
-bc_url="http://127.0.0.1:${line#READY }"
-
-# Port 0: the server binds a free port itself and prints it.
-python3 -u -m http.server --bind 127.0.0.1 --directory "$site" 0 >"$logs/http.out" &
-http_pid=$!
-if ! line=$(wait_for_line "$logs/http.out" 'port [0-9]+' "$http_pid"); then
-  echo "[demo] http.server did not start:" >&2
-  cat "$logs/http.out" >&2
-  exit 1
-fi
-http_port=$(sed -E 's/.* port ([0-9]+).*/\1/' <<<"$line")
-ws_url=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).ws_url' "$site/config.json")
+mkdir -p "$run"
+started=1
+scripts/stack.sh start "$run" --www www/dist >/dev/null
+# shellcheck disable=SC1091
+. "$run/stack.env"
 
 cat <<MSG
 
-  imcore demo
-    page             http://127.0.0.1:$http_port/
-    MQTT broker      $ws_url   (Mosquitto, anonymous)
-    broker control   $bc_url   (POST /restart, /stop, /start)
-    serving          $site
+  imcore demo chat
+    page              $HTTP_URL/
+    as alice (1)      $HTTP_URL/?user=1
+    as bob (2)        $HTTP_URL/?user=2
+    (carol, dave and erin are ?user=3, 4 and 5)
+
+    MQTT over WebSocket  $WS_URL   (Mosquitto; passwords and ACLs managed by the server)
+    logs                 $run/server.log, $run/mosquitto.log
+
+  Open the two user URLs in two windows (or one in a private window) and chat.
   Ctrl-C stops everything.
 
 MSG
 
-# Run until Ctrl-C or until one of the two dies.
-set +e
-wait -n "$bc_pid" "$http_pid"
-echo "[demo] a server exited on its own" >&2
+# Until Ctrl-C, or until one of the two ends on its own.
+alive() { kill -0 "$1" 2>/dev/null; }
+while alive "$BROKER_PID" && alive "$SERVER_PID"; do
+  sleep 1 &
+  nap=$!
+  wait "$nap" || true
+  nap=""
+done
+echo "[demo] the $(alive "$BROKER_PID" && echo server || echo broker) stopped on its own; see $run/" >&2
 exit 1
