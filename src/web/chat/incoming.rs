@@ -14,6 +14,9 @@ pub(super) fn on_session_event(sh: &Rc<Shared>, event: Event) {
         Event::Connected { .. } => on_connected(sh),
         Event::Disconnected { error, .. } => {
             act(sh, |st| {
+                if st.offline_since.is_none() {
+                    st.offline_since = Some(st.now_server());
+                }
                 let refused = matches!(
                     error,
                     crate::session::ConnectionError::Refused(_)
@@ -77,7 +80,12 @@ pub(super) fn on_connected(sh: &Rc<Shared>) {
             .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce))
             .collect();
         let presence = st.presence.then(|| topics::presence(st.me));
-        (subscribe, presence, st.backend().is_some())
+        let offline_since = st.offline_since.take();
+        (
+            subscribe,
+            presence,
+            st.backend().is_some().then_some(offline_since),
+        )
     }) else {
         return;
     };
@@ -95,9 +103,9 @@ pub(super) fn on_connected(sh: &Rc<Shared>) {
             |_| {},
         );
     }
-    if backend {
+    if let Some(offline_since) = backend {
         spawn_local(calibrate(sh.clone()));
-        spawn_local(catch_up(sh.clone()));
+        spawn_local(catch_up(sh.clone(), offline_since));
     }
 }
 

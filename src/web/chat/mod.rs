@@ -725,6 +725,7 @@ impl ChatClient {
                     reads: HashMap::new(),
                     outbox,
                     calibrating: false,
+                    offline_since: None,
                     closed: false,
                     notes: Vec::new(),
                 }),

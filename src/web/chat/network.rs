@@ -5,6 +5,11 @@ use super::*;
 
 /// The most messages one history request may ask for (the reference backend's limit).
 const HISTORY_LIMIT: usize = 100;
+/// How far before a lost connection the catch-up looks: messages in flight at the drop,
+/// and a drop noticed late (a dead link is found by the keepalive, 1.5 × 60 s).
+const CATCH_UP_MARGIN_MS: u64 = 120_000;
+/// At most this many history pages per conversation in one catch-up.
+const CATCH_UP_MAX_PAGES: usize = 10;
 
 /// Runs a backend request; an error in direct mode.
 pub(super) async fn call(sh: &Shared, request: &Request) -> Result<(u16, Vec<u8>), ApiError> {
@@ -95,11 +100,19 @@ pub(super) fn conn_config_source(weak: Weak<Shared>) -> CredentialSource {
     }))
 }
 
-/// After every connect in backend mode, from `GET /conversations`: the newest page of
-/// every conversation whose last message this client does not hold (a first start on this
-/// device, or something the broker lost while down), then the backend's unread count of
-/// each (what was read on another device is read here too).
-pub(super) async fn catch_up(sh: Rc<Shared>) {
+/// After every connect in backend mode, from `GET /conversations`: history of every
+/// conversation this client may have missed something of, then the backend's unread count
+/// of each (what was read on another device is read here too).
+///
+/// * A conversation whose last message this client does not hold (a first start on this
+///   device): its newest page, big enough for the unread ones.
+/// * After a connection was lost at `offline_since` (server time): every conversation with
+///   a message since then, paged back to `offline_since - CATCH_UP_MARGIN_MS`. The broker
+///   does not keep every message for an offline client: a Mosquitto restarted after a
+///   crash drops what is published to a restored session before its client is back, and
+///   anything in flight at the crash is gone. A gap may sit before a last message this
+///   client holds (its own, sent over HTTP), so knowing the last one is not enough.
+pub(super) async fn catch_up(sh: Rc<Shared>, offline_since: Option<u64>) {
     let list = call(
         &sh,
         &Request {
@@ -144,20 +157,40 @@ pub(super) async fn catch_up(sh: Rc<Shared>) {
         let known = with(&sh, |st| {
             last.is_none_or(|id| st.store.message(&MessageRef::Server(id)).is_some())
         });
+        let page_size = with(&sh, |st| st.page_size).unwrap_or(30);
+        let from = offline_since.map(|t| t.saturating_sub(CATCH_UP_MARGIN_MS));
+        let active = matches!((from, row.last_msg_time), (Some(f), Some(t)) if t >= f);
         let mut page = Vec::new();
-        if known == Some(false) {
+        if known == Some(false) || active {
             // Enough for the unread ones to show their count (the backend's limit is 100).
-            let page_size = with(&sh, |st| st.page_size).unwrap_or(30);
             let limit = page_size
                 .max(row.unread.unwrap_or(0) as usize)
                 .clamp(1, HISTORY_LIMIT);
-            match call(&sh, &api::history(conversation, None, limit))
-                .await
-                .and_then(|(s, b)| api::parse_history(s, &b))
-            {
-                Ok(p) => page = p,
-                // Without the page the count cannot be matched to messages.
-                Err(_) => continue,
+            let mut before = None;
+            let mut complete = true;
+            for _ in 0..CATCH_UP_MAX_PAGES {
+                match call(&sh, &api::history(conversation, before, limit))
+                    .await
+                    .and_then(|(s, b)| api::parse_history(s, &b))
+                {
+                    Ok(p) => {
+                        let oldest = p.iter().map(|m| m.weight).min();
+                        let full = p.len() >= limit;
+                        page.extend(p);
+                        match (oldest, from) {
+                            (Some(w), Some(f)) if full && w >= f => before = Some(w),
+                            _ => break,
+                        }
+                    }
+                    Err(_) => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            // Without the page the count cannot be matched to messages.
+            if !complete && page.is_empty() {
+                continue;
             }
         }
         enqueue(

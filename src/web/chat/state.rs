@@ -52,6 +52,8 @@ pub(super) struct State {
     /// Messages of mine left unsent by the last run, sent on `connect()`.
     pub(super) outbox: Vec<OutboxEntry>,
     pub(super) calibrating: bool,
+    /// Server time when the connection was lost (the first drop since the last connect).
+    pub(super) offline_since: Option<u64>,
     pub(super) closed: bool,
     pub(super) notes: Vec<Note>,
 }
