@@ -40,6 +40,7 @@
 )]
 
 pub mod chat;
+pub mod collections;
 pub mod mqtt;
 pub mod session;
 pub mod storage;

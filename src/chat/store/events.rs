@@ -1,6 +1,6 @@
 //! What the store hands back: incremental UI events and batches of records to persist.
 
-use std::collections::BTreeMap;
+use crate::collections::VecMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -55,14 +55,14 @@ pub enum StoreEvent {
 /// them (deletes first, then puts) brings storage to the store's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersistBatch {
-    pub put_messages: BTreeMap<(ConversationId, MessageRef), StoredMessage>,
-    pub delete_messages: BTreeMap<(ConversationId, MessageRef), ()>,
-    pub put_conversations: BTreeMap<ConversationId, ConversationRecord>,
-    pub delete_conversations: BTreeMap<ConversationId, ()>,
+    pub put_messages: VecMap<(ConversationId, MessageRef), StoredMessage>,
+    pub delete_messages: VecMap<(ConversationId, MessageRef), ()>,
+    pub put_conversations: VecMap<ConversationId, ConversationRecord>,
+    pub delete_conversations: VecMap<ConversationId, ()>,
     /// Server ids that must stay revoked or deleted even if they arrive again.
-    pub put_tombstones: BTreeMap<ServerId, Tombstone>,
-    pub put_outbox: BTreeMap<String, OutboxEntry>,
-    pub delete_outbox: BTreeMap<String, ()>,
+    pub put_tombstones: VecMap<ServerId, Tombstone>,
+    pub put_outbox: VecMap<String, OutboxEntry>,
+    pub delete_outbox: VecMap<String, ()>,
 }
 
 /// Why a server id is remembered after its message is gone or before it arrives.
