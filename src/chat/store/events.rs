@@ -2,12 +2,11 @@
 
 use crate::collections::VecMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::record::{
     ConversationRecord, ConversationSummary, MessageRef, OutboxEntry, StoredMessage,
 };
 use crate::chat::ids::{ConversationId, ServerId};
+use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
 /// One change a UI applies incrementally. Indices are positions in the conversation's
 /// ascending message list, or in the most-recent-first conversation list, at the moment
@@ -66,11 +65,33 @@ pub struct PersistBatch {
 }
 
 /// Why a server id is remembered after its message is gone or before it arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Stored as `"revoked"` / `"deleted"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tombstone {
     Revoked,
     Deleted,
+}
+
+impl ToJson for Tombstone {
+    fn write(&self, w: &mut Writer) {
+        w.str(match self {
+            Tombstone::Revoked => "revoked",
+            Tombstone::Deleted => "deleted",
+        });
+    }
+}
+
+impl FromJson for Tombstone {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, json::Error> {
+        let (name, value) = doc.variant(n, "Tombstone")?;
+        let t = match name.as_str() {
+            "revoked" => Tombstone::Revoked,
+            "deleted" => Tombstone::Deleted,
+            other => return Err(doc.unknown_variant(n, other, "`revoked` or `deleted`")),
+        };
+        doc.unit_variant(value)?;
+        Ok(t)
+    }
 }
 
 impl PersistBatch {

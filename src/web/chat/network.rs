@@ -107,29 +107,13 @@ pub(super) async fn catch_up(sh: Rc<Shared>) {
     let Ok((200, body)) = list else {
         return;
     };
-    #[derive(serde::Deserialize)]
-    struct Row {
-        conversation_id: String,
-        #[serde(default)]
-        last_msg_id: Option<serde_json::Value>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Rows {
-        #[serde(default)]
-        data: Vec<Row>,
-    }
-    let Ok(rows) = serde_json::from_slice::<Rows>(&body) else {
+    let Some(rows) = conversation_rows(&body) else {
         return;
     };
-    for row in rows.data {
-        let Ok(conversation) = row.conversation_id.parse::<ConversationId>() else {
+    for (conversation_id, last) in rows {
+        let Ok(conversation) = conversation_id.parse::<ConversationId>() else {
             continue;
         };
-        let last = row.last_msg_id.and_then(|v| match v {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        });
         let known = with(&sh, |st| {
             last.is_none_or(|id| st.store.message(&MessageRef::Server(id)).is_some())
         });
@@ -143,4 +127,38 @@ pub(super) async fn catch_up(sh: Rc<Shared>) {
             }
         }
     }
+}
+
+/// The rows of `GET /conversations`, read as the struct `{"data": [{"conversation_id",
+/// "last_msg_id"?}]}` (`data` and `last_msg_id` optional): each conversation id with its
+/// last message id when that is an unsigned integer or a decimal string. `None` when the
+/// body is not that.
+fn conversation_rows(body: &[u8]) -> Option<Vec<(String, Option<u64>)>> {
+    use crate::json::{self, Kind, Number};
+    let doc = json::parse(body).ok()?;
+    let top = doc.fields(doc.root(), "Rows", &["data"]).ok()?;
+    let Some(data) = top.dflt(0) else {
+        return Some(Vec::new());
+    };
+    doc.array(data, |row| {
+        let f = doc.fields(row, "Row", &["conversation_id", "last_msg_id"])?;
+        let id = doc.string(f.req(&doc, 0, "conversation_id")?)?;
+        let last = match f.dflt(1) {
+            None => None,
+            Some(v) => {
+                // Read as a serde_json `Value` three levels deep.
+                doc.check_value(v, 3)?;
+                match doc.kind(v) {
+                    Kind::Num => match doc.number(v)? {
+                        Number::U(n) => Some(n),
+                        _ => None,
+                    },
+                    Kind::Str => doc.string(v)?.parse().ok(),
+                    _ => None,
+                }
+            }
+        };
+        Ok((id, last))
+    })
+    .ok()
 }
