@@ -557,24 +557,14 @@ fn mul_small(big: &mut Vec<u32>, k: u32) {
     }
 }
 
-/// The exact decimal digits of finite `f > 0`, without trailing zeros, and the power of
-/// ten of the last one: `f = digits × 10^exp`.
-fn exact_digits(f: f64) -> (Vec<u8>, i32) {
-    let bits = f.to_bits();
-    let field = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    let (m, e) = if field == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | 1 << 52, field - 1075)
-    };
-    // m·2^e, or m·5^-e / 10^-e.
-    let mut big = vec![m as u32, (m >> 32) as u32];
+/// The decimal digits of `n·2^e` (`e >= 0`) or of `n·5^-e` (`e < 0`, that is
+/// `n·2^e·10^-e`), most significant first.
+fn decimal(n: u64, e: i32) -> Vec<u8> {
+    let mut big = vec![n as u32, (n >> 32) as u32];
     for _ in 0..e.unsigned_abs() {
         mul_small(&mut big, if e > 0 { 2 } else { 5 });
     }
-    let mut exp = e.min(0);
-    // To decimal, nine digits at a time from the low end.
+    // Nine digits at a time from the low end.
     let mut digits: Vec<u8> = Vec::new();
     while big.iter().any(|&l| l != 0) {
         let mut rem = 0u64;
@@ -584,29 +574,94 @@ fn exact_digits(f: f64) -> (Vec<u8>, i32) {
             rem = v % 1_000_000_000;
         }
         for _ in 0..9 {
-            digits.push(b'0' + (rem % 10) as u8);
+            digits.push((rem % 10) as u8);
             rem /= 10;
         }
     }
-    while digits.last() == Some(&b'0') {
+    while digits.last() == Some(&0) {
         digits.pop();
     }
     digits.reverse();
-    while digits.last() == Some(&b'0') {
-        digits.pop();
-        exp += 1;
+    digits
+}
+
+/// The value of decimal digits (at most 38 of them).
+fn digits_value(d: &[u8]) -> u128 {
+    d.iter().fold(0, |v, &x| v * 10 + u128::from(x))
+}
+
+/// The shortest decimal that reads back as finite `f > 0`, the closest to `f` of those
+/// (ties to even), as `(digits, power of ten of the first digit)`: what serde_json's
+/// float writer (zmij) picks.
+fn shortest(f: f64) -> (String, i32) {
+    let bits = f.to_bits();
+    let field = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (m, e) = if field == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, field - 1075)
+    };
+    // In units of 2^(e-2): f = 4m, and what reads back as f lies within half the gap to
+    // each neighbour: 4m ± 2, or 4m - 1 below a power of two (the gap below is half).
+    // The bounds read back as f (round half to even) when m is even.
+    let below = if fraction == 0 && field > 1 { 1 } else { 2 };
+    let inclusive = m % 2 == 0;
+    let high = decimal(4 * m + 2, e - 2);
+    let len = high.len();
+    let pad = |d: Vec<u8>| -> Vec<u8> {
+        let mut out = vec![0; len.saturating_sub(d.len())];
+        out.extend(d);
+        out
+    };
+    let low = pad(decimal(4 * m - below, e - 2));
+    let value = pad(decimal(4 * m, e - 2));
+    // Fewest digits first: multiples of 10^p within [low, high].
+    for p in (0..len).rev() {
+        let keep = len - p;
+        if keep > 38 {
+            break;
+        }
+        let split = |d: &[u8]| -> (u128, bool, std::cmp::Ordering) {
+            let (head, tail) = d.split_at(keep.min(d.len()));
+            let zero = tail.iter().all(|&x| x == 0);
+            // The tail against half a unit of the head's last digit: 5000…
+            let half = tail
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| x.cmp(if i == 0 { &5 } else { &0 }))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal);
+            (digits_value(head), zero, half)
+        };
+        let (l, l_zero, _) = split(&low);
+        let (h, h_zero, _) = split(&high);
+        let lo = if inclusive && l_zero { l } else { l + 1 };
+        let hi = if !inclusive && h_zero {
+            h.saturating_sub(1)
+        } else {
+            h
+        };
+        if lo > hi {
+            continue;
+        }
+        let (v, _, half) = split(&value);
+        let up = half.is_gt() || (half.is_eq() && v % 2 == 1);
+        let q = (v + u128::from(up)).clamp(lo, hi);
+        let mut text = q.to_string();
+        // q·10^p in units of 10^min(e-2, 0).
+        let exp = p as i32 + (e - 2).min(0) + text.len() as i32 - 1;
+        while text.len() > 1 && text.ends_with('0') {
+            text.pop();
+        }
+        return (text, exp);
     }
-    (digits, exp)
+    ("0".into(), 0)
 }
 
 /// Appends `f` as serde_json writes a finite `f64`: the shortest digits that read back,
 /// as `1.5`, `100.0`, `1e+16`, `1.5e-7`.
 pub(crate) fn write_f64(out: &mut String, f: f64) {
-    // Rust's `{:e}` gives the shortest round-trip digits: "d.ddde-7" / "de16".
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let mut exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     if f.is_sign_negative() {
         out.push('-');
     }
@@ -614,49 +669,7 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
         out.push_str("0.0");
         return;
     }
-    // When the value lies exactly halfway between the two shortest candidates, serde_json
-    // takes the even one (Rust's `{:e}` the upper one) — unless the lower one does not
-    // read back: at a power of two the gap below is half the gap above.
-    let (exact, exact_exp) = exact_digits(f.abs());
-    if exact.len() == digits.len() + 1 && exact.last() == Some(&b'5') {
-        let bits = f.to_bits();
-        let field = ((bits >> 52) & 0x7ff) as i32;
-        let lopsided = bits & ((1 << 52) - 1) == 0 && field > 1;
-        // Half a unit of the last digit, 5·10^x, against the gap below 2^k, 2^(k-54):
-        // 5^(x+1) <= 2^(k-54-x) (never equal: no power of 5 is a power of 2 but 1).
-        let x = exact_exp;
-        let down_reads_back = !lopsided
-            || f64::from(x + 1) * std::f64::consts::LOG2_10 - f64::from(x + 1)
-                <= f64::from(field - 1023 - 54 - x);
-        let mut chosen: Vec<u8> = exact.get(..digits.len()).unwrap_or_default().to_vec();
-        let mut top = exact_exp + exact.len() as i32 - 1;
-        if !(down_reads_back && chosen.last().is_some_and(|d| d % 2 == 0)) {
-            // Round up, carrying.
-            let mut at = chosen.len();
-            loop {
-                match at.checked_sub(1).and_then(|i| chosen.get_mut(i)) {
-                    Some(d) if *d == b'9' => {
-                        *d = b'0';
-                        at -= 1;
-                    }
-                    Some(d) => {
-                        *d += 1;
-                        break;
-                    }
-                    None => {
-                        chosen.insert(0, b'1');
-                        top += 1;
-                        break;
-                    }
-                }
-            }
-        }
-        while chosen.len() > 1 && chosen.last() == Some(&b'0') {
-            chosen.pop();
-        }
-        digits = String::from_utf8_lossy(&chosen).into_owned();
-        exp = top;
-    }
+    let (digits, exp) = shortest(f.abs());
     let n = digits.len() as i32;
     if (-5..=15).contains(&exp) {
         if exp >= n - 1 {
