@@ -40,6 +40,8 @@
 )]
 
 pub mod chat;
+pub mod collections;
+pub(crate) mod json;
 pub mod mqtt;
 pub mod session;
 pub mod storage;

@@ -5,14 +5,12 @@
 //! Every answer is `{"code": 0, "data": …}` or `{"code": n, "msg": "…"}`; a non-2xx HTTP
 //! status, a non-zero code and a body that is not that envelope are three different errors.
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use thiserror::Error;
 
 use super::ids::{ConversationId, ServerId, UserId};
 use super::model::{Content, Incoming, WireMessage};
 use super::payload::{self, PayloadError, PayloadFormat};
+use crate::json::{self, Doc, Id, Kind, Number, Writer};
 
 /// The backend's `code` for a revoke that is too late or not the caller's.
 pub const CODE_REVOKE_REFUSED: i64 = 100;
@@ -81,15 +79,15 @@ pub enum ApiError {
 }
 
 /// What `GET /mqtt/conn-config` gives: where and as whom to connect, fresh each call.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnConfig {
-    #[serde(deserialize_with = "id")]
+    /// A JSON number or a decimal string.
     pub user_id: UserId,
     pub password: String,
     pub server: String,
     pub port: u16,
     pub client_id: String,
-    #[serde(default)]
+    /// Optional.
     pub sub_topics: Vec<String>,
 }
 
@@ -120,37 +118,64 @@ pub fn send(
     content: &Content,
     weight: u64,
 ) -> Result<Request, PayloadError> {
-    let mut body = serde_json::Map::new();
-    match conversation {
-        ConversationId::Room(_) => {
-            body.insert("conversation_id".into(), conversation.to_string().into());
-        }
-        direct => {
-            let peer = direct.peer_of(me).ok_or(PayloadError::SelfMessage(me))?;
-            body.insert("receiver_id".into(), peer.into());
-        }
+    let peer = match conversation {
+        ConversationId::Room(_) => None,
+        direct => Some(direct.peer_of(me).ok_or(PayloadError::SelfMessage(me))?),
+    };
+    // The members in key order, as serde_json's `Map` wrote them.
+    let mut w = Writer::default();
+    w.open('{');
+    if let ConversationId::Room(_) = conversation {
+        w.key("conversation_id");
+        w.str(&conversation.to_string());
     }
-    body.insert("msg_type".into(), content.msg_type().into());
-    let msg_content = match content {
+    w.key("msg_content");
+    match content {
         Content::Text { text } | Content::System { text } => {
-            serde_json::json!({ "content": text })
+            w.open('{');
+            w.key("content");
+            w.str(text);
+            w.close('}');
         }
         Content::Image { url, cover } | Content::Video { url, cover } => {
-            body.insert("msg_url".into(), url.as_str().into());
-            if let Some(cover) = cover {
-                body.insert("msg_cover".into(), cover.as_str().into());
+            w.open('{');
+            w.key("cover");
+            match cover {
+                Some(c) => w.str(c),
+                None => w.null(),
             }
-            serde_json::json!({ "url": url, "cover": cover })
+            w.key("url");
+            w.str(url);
+            w.close('}');
         }
-        Content::Custom { raw, .. } => serde_json::from_str(raw)
-            .map_err(|e| PayloadError::Json(format!("custom content: {e}")))?,
-    };
-    body.insert("msg_content".into(), msg_content);
-    body.insert("weight".into(), weight.into());
-    Ok(Request::post(
-        "/messages",
-        serde_json::Value::Object(body).to_string(),
-    ))
+        Content::Custom { raw, .. } => {
+            let custom = |e: json::Error| PayloadError::Json(format!("custom content: {e}"));
+            let doc = json::parse(raw.as_bytes()).map_err(custom)?;
+            doc.check_value(doc.root(), 0).map_err(custom)?;
+            doc.write_canonical(doc.root(), &mut w).map_err(custom)?;
+        }
+    }
+    if let Content::Image { url, cover } | Content::Video { url, cover } = content {
+        if let Some(cover) = cover {
+            w.key("msg_cover");
+            w.str(cover);
+        }
+        w.key("msg_type");
+        w.i64(content.msg_type());
+        w.key("msg_url");
+        w.str(url);
+    } else {
+        w.key("msg_type");
+        w.i64(content.msg_type());
+    }
+    if let Some(peer) = peer {
+        w.key("receiver_id");
+        w.u64(peer);
+    }
+    w.key("weight");
+    w.u64(weight);
+    w.close('}');
+    Ok(Request::post("/messages", w.out))
 }
 
 /// `POST /messages/resend`.
@@ -160,25 +185,43 @@ pub fn resend(
     conversation: ConversationId,
     weight: u64,
 ) -> Request {
-    let body = serde_json::json!({
-        "id": id, "receiver_id": receiver_id,
-        "conversation_id": conversation.to_string(), "weight": weight,
-    });
-    Request::post("/messages/resend", body.to_string())
+    let mut w = Writer::default();
+    w.open('{');
+    w.key("conversation_id");
+    w.str(&conversation.to_string());
+    w.key("id");
+    w.u64(id);
+    w.key("receiver_id");
+    w.u64(receiver_id);
+    w.key("weight");
+    w.u64(weight);
+    w.close('}');
+    Request::post("/messages/resend", w.out)
+}
+
+/// `{"key":n}`.
+fn one_number(key: &str, n: u64) -> String {
+    let mut w = Writer::default();
+    w.open('{');
+    w.key(key);
+    w.u64(n);
+    w.close('}');
+    w.out
 }
 
 /// `POST /messages/revoke`.
 pub fn revoke(id: ServerId) -> Request {
-    Request::post(
-        "/messages/revoke",
-        serde_json::json!({ "id": id }).to_string(),
-    )
+    Request::post("/messages/revoke", one_number("id", id))
 }
 
 /// `POST /messages/read`.
 pub fn read(conversation: ConversationId) -> Request {
-    let body = serde_json::json!({ "conversation_id": conversation.to_string() });
-    Request::post("/messages/read", body.to_string())
+    let mut w = Writer::default();
+    w.open('{');
+    w.key("conversation_id");
+    w.str(&conversation.to_string());
+    w.close('}');
+    Request::post("/messages/read", w.out)
 }
 
 /// `GET /messages`: a page of history older than `before_weight`, newest first.
@@ -192,33 +235,41 @@ pub fn history(conversation: ConversationId, before_weight: Option<u64>, limit: 
 
 /// `POST /rooms/join` (the reference backend's room extension).
 pub fn join_room(room: u64) -> Request {
-    Request::post(
-        "/rooms/join",
-        serde_json::json!({ "room_id": room }).to_string(),
-    )
+    Request::post("/rooms/join", one_number("room_id", room))
 }
 
 /// `POST /rooms/leave`.
 pub fn leave_room(room: u64) -> Request {
-    Request::post(
-        "/rooms/leave",
-        serde_json::json!({ "room_id": room }).to_string(),
-    )
+    Request::post("/rooms/leave", one_number("room_id", room))
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    code: Option<i64>,
-    #[serde(default)]
-    msg: Option<String>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+/// `(code, msg, the text of data)` of an answer.
+type Envelope<'a> = (Option<i64>, Option<String>, Option<&'a str>);
+
+/// The envelope `{"code", "msg"?, "data"?}` (or those three as an array), as its serde
+/// derive read it: `code` an `i64` or `null`, `msg` a string or `null`, `data` any JSON.
+/// Returns `(code, msg, the text of data)`.
+fn envelope(body: &[u8]) -> Result<Envelope<'_>, json::Error> {
+    let doc = json::parse(body)?;
+    let f = doc.fields(doc.root(), "Envelope", &["code", "msg", "data"])?;
+    let code = match f.opt(&doc, 0)? {
+        Some(n) => doc.option(n, |n| doc.i64(n))?,
+        None => None,
+    };
+    let msg = match f.dflt(1) {
+        Some(n) => doc.option(n, |n| doc.string(n))?,
+        None => None,
+    };
+    let data = match f.dflt(2) {
+        Some(n) => doc.option(n, |n| doc.raw(n))?,
+        None => None,
+    };
+    Ok((code, msg, data))
 }
 
 /// The JSON text of `data` of a successful answer (`null` when absent).
 fn data(status: u16, body: &[u8]) -> Result<&str, ApiError> {
-    let envelope: Result<Envelope, _> = serde_json::from_slice(body);
-    let envelope = match envelope {
+    let (code, msg, data) = match envelope(body) {
         Ok(e) => e,
         Err(e) if (200..300).contains(&status) => {
             return Err(ApiError::Malformed(format!("not a JSON envelope: {e}")))
@@ -230,34 +281,67 @@ fn data(status: u16, body: &[u8]) -> Result<&str, ApiError> {
             })
         }
     };
-    let message = envelope.msg.unwrap_or_default();
+    let message = msg.unwrap_or_default();
     if !(200..300).contains(&status) {
         return Err(ApiError::Status { status, message });
     }
-    match envelope.code {
-        Some(0) => Ok(envelope.data.map_or("null", RawValue::get)),
+    match code {
+        Some(0) => Ok(data.unwrap_or("null")),
         Some(code) => Err(ApiError::Backend { code, message }),
         None => Err(ApiError::Malformed("the answer has no `code`".into())),
     }
 }
 
-fn malformed(what: &str, e: serde_json::Error) -> ApiError {
+fn malformed(what: &str, e: json::Error) -> ApiError {
     ApiError::Malformed(format!("{what}: {e}"))
 }
 
+/// Reads `data` as the struct `what` with `names`, handing the document and its fields
+/// to `read`.
+fn data_struct<T>(
+    status: u16,
+    body: &[u8],
+    what: &'static str,
+    names: &[&str],
+    read: impl FnOnce(&Doc<'_>, &json::Fields) -> Result<T, json::Error>,
+) -> Result<T, ApiError> {
+    let text = data(status, body)?;
+    let doc = json::parse(text.as_bytes()).map_err(|e| malformed(what, e))?;
+    let fields = doc
+        .fields(doc.root(), what, names)
+        .map_err(|e| malformed(what, e))?;
+    read(&doc, &fields).map_err(|e| malformed(what, e))
+}
+
 pub fn parse_conn_config(status: u16, body: &[u8]) -> Result<ConnConfig, ApiError> {
-    serde_json::from_str(data(status, body)?).map_err(|e| malformed("conn-config", e))
+    let names = [
+        "user_id",
+        "password",
+        "server",
+        "port",
+        "client_id",
+        "sub_topics",
+    ];
+    data_struct(status, body, "conn-config", &names, |d, f| {
+        Ok(ConnConfig {
+            user_id: id(d, f.req(d, 0, "user_id")?)?,
+            password: d.string(f.req(d, 1, "password")?)?,
+            server: d.string(f.req(d, 2, "server")?)?,
+            port: d.unsigned(f.req(d, 3, "port")?, u64::from(u16::MAX), "u16")? as u16,
+            client_id: d.string(f.req(d, 4, "client_id")?)?,
+            sub_topics: match f.dflt(5) {
+                Some(n) => d.array(n, |n| d.string(n))?,
+                None => Vec::new(),
+            },
+        })
+    })
 }
 
 /// `GET /time`: the server's clock in Unix ms.
 pub fn parse_time(status: u16, body: &[u8]) -> Result<u64, ApiError> {
-    #[derive(Deserialize)]
-    struct Time {
-        #[serde(deserialize_with = "id")]
-        time: u64,
-    }
-    let t: Time = serde_json::from_str(data(status, body)?).map_err(|e| malformed("time", e))?;
-    Ok(t.time)
+    data_struct(status, body, "time", &["time"], |d, f| {
+        id(d, f.req(d, 0, "time")?)
+    })
 }
 
 /// Checks a call whose `data` does not matter (revoke, read, join, leave).
@@ -268,38 +352,36 @@ pub fn parse_ok(status: u16, body: &[u8]) -> Result<(), ApiError> {
 /// The answer of `POST /messages`: the stored message, or `Ok(None)` when the backend
 /// stored it as failed (`status` 2).
 pub fn parse_sent(status: u16, body: &[u8]) -> Result<Option<WireMessage>, ApiError> {
-    let raw = data(status, body)?;
-    #[derive(Deserialize)]
-    struct Status {
-        #[serde(default)]
-        status: Option<i64>,
-    }
-    let s: Status = serde_json::from_str(raw).map_err(|e| malformed("message", e))?;
-    if s.status == Some(2) {
+    let state = data_struct(status, body, "message", &["status"], |d, f| {
+        match f.dflt(0) {
+            Some(n) => d.option(n, |n| d.i64(n)),
+            None => Ok(None),
+        }
+    })?;
+    if state == Some(2) {
         return Ok(None);
     }
-    message(raw).map(Some)
+    message(data(status, body)?).map(Some)
 }
 
 /// The answer of `POST /messages/resend`: `(status, weight)`.
 pub fn parse_resent(status: u16, body: &[u8]) -> Result<(i64, u64), ApiError> {
-    #[derive(Deserialize)]
-    struct Resent {
-        status: i64,
-        #[serde(deserialize_with = "id")]
-        weight: u64,
-    }
-    let r: Resent =
-        serde_json::from_str(data(status, body)?).map_err(|e| malformed("resend", e))?;
-    Ok((r.status, r.weight))
+    data_struct(status, body, "resend", &["status", "weight"], |d, f| {
+        Ok((
+            d.i64(f.req(d, 0, "status")?)?,
+            id(d, f.req(d, 1, "weight")?)?,
+        ))
+    })
 }
 
 /// `GET /messages`: the page, in the order given (newest first).
 pub fn parse_history(status: u16, body: &[u8]) -> Result<Vec<WireMessage>, ApiError> {
     let raw = data(status, body)?;
-    let items: Vec<&RawValue> =
-        serde_json::from_str(raw).map_err(|e| malformed("history page", e))?;
-    items.into_iter().map(|m| message(m.get())).collect()
+    let doc = json::parse(raw.as_bytes()).map_err(|e| malformed("history page", e))?;
+    let items = doc
+        .array(doc.root(), |n| doc.raw(n))
+        .map_err(|e| malformed("history page", e))?;
+    items.into_iter().map(message).collect()
 }
 
 fn message(raw: &str) -> Result<WireMessage, ApiError> {
@@ -310,24 +392,20 @@ fn message(raw: &str) -> Result<WireMessage, ApiError> {
 }
 
 /// A u64 written as a JSON number or a decimal string.
-fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = u64;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an unsigned integer or a decimal string")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-            Ok(v)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-            u64::try_from(v).map_err(|_| E::custom("negative id"))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
-            v.parse().map_err(|_| E::custom("not a decimal id"))
-        }
+fn id(doc: &Doc<'_>, n: Id) -> Result<u64, json::Error> {
+    const EXPECTED: &str = "an unsigned integer or a decimal string";
+    match doc.kind(n) {
+        Kind::Num => match doc.number(n)? {
+            Number::U(u) => Ok(u),
+            Number::I(_) => Err(doc.error(n, "negative id")),
+            Number::F(_) => Err(doc.invalid_type(n, EXPECTED)),
+        },
+        Kind::Str => doc
+            .string(n)?
+            .parse()
+            .map_err(|_| doc.error(n, "not a decimal id")),
+        _ => Err(doc.invalid_type(n, EXPECTED)),
     }
-    d.deserialize_any(V)
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
+
+use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
 /// A user id.
 pub type UserId = u64;
@@ -84,17 +85,16 @@ impl FromStr for ConversationId {
     }
 }
 
-/// Persisted and sent to JS as its string form (`"1_2"`, `"room_5"`).
-impl Serialize for ConversationId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+/// Persisted as its string form (`"1_2"`, `"room_5"`).
+impl ToJson for ConversationId {
+    fn write(&self, w: &mut Writer) {
+        w.str(&self.to_string());
     }
 }
 
-impl<'de> Deserialize<'de> for ConversationId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+impl FromJson for ConversationId {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, json::Error> {
+        doc.string(n)?.parse().map_err(|e| doc.error(n, e))
     }
 }
 

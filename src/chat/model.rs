@@ -1,8 +1,7 @@
 //! What a chat payload says, once decoded: the input of the store.
 
-use serde::{Deserialize, Serialize};
-
 use super::ids::{ConversationId, ServerId, UserId};
+use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
 /// `msg_type` values of PROTOCOL.md, plus the room extensions (7, 8).
 pub mod msg_type {
@@ -18,10 +17,10 @@ pub mod msg_type {
 }
 
 /// The content of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-// Externally tagged: an internally tagged enum buffers every record through serde's
-// `Content` deserializer, some 20 KB of wasm.
-#[serde(rename_all = "snake_case")]
+///
+/// Stored as serde's externally tagged form: `{"text":{"text":"hi"}}`,
+/// `{"image":{"url":"u","cover":null}}`, `{"custom":{"msg_type":42,"raw":"…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Content {
     Text {
         text: String,
@@ -56,6 +55,92 @@ impl Content {
             Content::System { .. } => msg_type::SYSTEM,
             Content::Custom { msg_type, .. } => *msg_type,
         }
+    }
+}
+
+impl ToJson for Content {
+    fn write(&self, w: &mut Writer) {
+        w.open('{');
+        match self {
+            Content::Text { text } | Content::System { text } => {
+                w.key(if matches!(self, Content::Text { .. }) {
+                    "text"
+                } else {
+                    "system"
+                });
+                w.open('{');
+                w.key("text");
+                w.str(text);
+            }
+            Content::Image { url, cover } | Content::Video { url, cover } => {
+                w.key(if matches!(self, Content::Image { .. }) {
+                    "image"
+                } else {
+                    "video"
+                });
+                w.open('{');
+                w.key("url");
+                w.str(url);
+                w.key("cover");
+                cover.write(w);
+            }
+            Content::Custom { msg_type, raw } => {
+                w.key("custom");
+                w.open('{');
+                w.key("msg_type");
+                w.i64(*msg_type);
+                w.key("raw");
+                w.str(raw);
+            }
+        }
+        w.close('}');
+        w.close('}');
+    }
+}
+
+impl FromJson for Content {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, json::Error> {
+        let (name, value) = doc.variant(n, "Content")?;
+        let names: &[&str] = match name.as_str() {
+            "text" | "system" => &["text"],
+            "image" | "video" => &["url", "cover"],
+            "custom" => &["msg_type", "raw"],
+            other => {
+                return Err(doc.unknown_variant(
+                    n,
+                    other,
+                    "one of `text`, `image`, `video`, `system`, `custom`",
+                ))
+            }
+        };
+        let v = doc.variant_value(n, value)?;
+        let f = doc.fields(v, "variant", names)?;
+        Ok(match name.as_str() {
+            "text" | "system" => {
+                let text = doc.string(f.req(doc, 0, "text")?)?;
+                if name == "text" {
+                    Content::Text { text }
+                } else {
+                    Content::System { text }
+                }
+            }
+            "image" | "video" => {
+                let url = doc.string(f.req(doc, 0, "url")?)?;
+                let cover = match f.opt(doc, 1)? {
+                    Some(c) => Option::<String>::read(doc, c)?,
+                    None => None,
+                };
+                if name == "image" {
+                    Content::Image { url, cover }
+                } else {
+                    Content::Video { url, cover }
+                }
+            }
+            _ => Content::Custom {
+                msg_type: doc.i64(f.req(doc, 0, "msg_type")?)?,
+                raw: doc.string(f.req(doc, 1, "raw")?)?,
+            },
+        })
     }
 }
 

@@ -35,7 +35,9 @@ mod outgoing;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::collections::VecMap;
 
 pub use config::{Credentials, ReconnectPolicy, SessionConfig};
 pub use events::{ConnectionError, Event, Output, PublishId, RequestId, SessionError, Status};
@@ -129,7 +131,7 @@ pub struct Session {
     incoming_qos2: HashSet<u16>,
     /// The subscriptions the application wants, renewed when the broker lost the session.
     subscriptions: Vec<SubscribeFilter>,
-    requests: BTreeMap<RequestId, Request>,
+    requests: VecMap<RequestId, Request>,
     decoder: StreamDecoder,
     outputs: VecDeque<Output>,
     next_token: u64,
@@ -149,7 +151,7 @@ impl Session {
             outgoing: Outgoing::default(),
             incoming_qos2: HashSet::new(),
             subscriptions: Vec::new(),
-            requests: BTreeMap::new(),
+            requests: VecMap::new(),
             decoder,
             outputs: VecDeque::new(),
             next_token: 1,

@@ -1,7 +1,7 @@
 //! Outgoing publishes: the queue of those not yet sent, the in-flight window of those
 //! awaiting acknowledgement, and the packet identifiers they hold.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::mqtt::{Publish, QoS};
 
@@ -40,8 +40,10 @@ pub(crate) struct Queued {
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
     pub(crate) queue: VecDeque<Queued>,
-    /// In-flight publishes by send order, so that a resend keeps the original order.
-    inflight: BTreeMap<u64, InFlight>,
+    /// In-flight publishes by send order (ascending sequence number), so that a resend
+    /// keeps the original order. Acks mostly come in send order, so removals are mostly at
+    /// the front (a `VecDeque` instead of a `BTreeMap`: a fraction of the wasm code).
+    inflight: VecDeque<(u64, InFlight)>,
     by_packet_id: HashMap<u16, u64>,
     next_seq: u64,
     /// Packet identifiers held by SUBSCRIBE / UNSUBSCRIBE awaiting their acks.
@@ -85,7 +87,8 @@ impl Outgoing {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_packet_id.insert(packet_id, seq);
-        self.inflight.insert(
+        // `seq` is above every sequence number in the window: it goes at the end.
+        self.inflight.push_back((
             seq,
             InFlight {
                 id,
@@ -94,60 +97,66 @@ impl Outgoing {
                 sent: false,
                 sent_before: false,
             },
-        );
+        ));
+    }
+
+    /// The position of sequence number `seq` in the window.
+    fn slot(&self, seq: u64) -> Option<usize> {
+        self.inflight.binary_search_by_key(&seq, |(s, _)| *s).ok()
     }
 
     pub(crate) fn get_mut(&mut self, packet_id: u16) -> Option<&mut InFlight> {
-        let seq = self.by_packet_id.get(&packet_id)?;
-        self.inflight.get_mut(seq)
+        let at = self.slot(*self.by_packet_id.get(&packet_id)?)?;
+        self.inflight.get_mut(at).map(|(_, f)| f)
     }
 
     pub(crate) fn finish(&mut self, packet_id: u16) -> Option<InFlight> {
         let seq = self.by_packet_id.remove(&packet_id)?;
-        self.inflight.remove(&seq)
+        let at = self.slot(seq)?;
+        self.inflight.remove(at).map(|(_, f)| f)
     }
 
     /// In-flight entries in send order.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut InFlight> {
-        self.inflight.values_mut()
+        self.inflight.iter_mut().map(|(_, f)| f)
+    }
+
+    /// Takes out of the window, in send order, the entries `pick` selects (and their
+    /// packet identifiers).
+    fn take_where(&mut self, pick: impl Fn(&InFlight) -> bool) -> Vec<InFlight> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.inflight.len());
+        for (seq, f) in self.inflight.drain(..) {
+            if pick(&f) {
+                self.by_packet_id.remove(&f.publish.packet_id.unwrap_or(0));
+                taken.push(f);
+            } else {
+                kept.push_back((seq, f));
+            }
+        }
+        self.inflight = kept;
+        taken
     }
 
     /// Takes back into the front of the queue, in order, every in-flight publish whose QoS
     /// the broker no longer accepts (a reconnect to a broker with a lower Maximum QoS): it
     /// is sent again as a new publish, at the QoS the broker allows.
     pub(crate) fn requeue_above(&mut self, max_qos: QoS) {
-        let over: Vec<(u64, u16)> = self
-            .inflight
-            .iter()
-            .filter(|(_, f)| f.publish.qos > max_qos && f.stage != Stage::Released)
-            .map(|(seq, f)| (*seq, f.publish.packet_id.unwrap_or(0)))
-            .collect();
-        for (seq, pid) in over.into_iter().rev() {
-            self.by_packet_id.remove(&pid);
-            if let Some(f) = self.inflight.remove(&seq) {
-                let mut publish = f.publish;
-                publish.packet_id = None;
-                publish.dup = false;
-                self.queue.push_front(Queued { id: f.id, publish });
-            }
+        let over = self.take_where(|f| f.publish.qos > max_qos && f.stage != Stage::Released);
+        for f in over.into_iter().rev() {
+            let mut publish = f.publish;
+            publish.packet_id = None;
+            publish.dup = false;
+            self.queue.push_front(Queued { id: f.id, publish });
         }
     }
 
     /// Drops every QoS 2 entry whose PUBREC already arrived and returns their ids: the
     /// broker had the message, but a new session has no PUBREL to resume.
     pub(crate) fn drop_released(&mut self) -> Vec<PublishId> {
-        let done: Vec<(u64, u16, PublishId)> = self
-            .inflight
-            .iter()
-            .filter(|(_, f)| f.stage == Stage::Released)
-            .map(|(seq, f)| (*seq, f.publish.packet_id.unwrap_or(0), f.id))
-            .collect();
-        done.into_iter()
-            .map(|(seq, pid, id)| {
-                self.inflight.remove(&seq);
-                self.by_packet_id.remove(&pid);
-                id
-            })
+        self.take_where(|f| f.stage == Stage::Released)
+            .into_iter()
+            .map(|f| f.id)
             .collect()
     }
 }

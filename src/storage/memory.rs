@@ -1,7 +1,9 @@
 //! Storage in memory: the native tests' backend and the fallback when IndexedDB fails.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use crate::collections::VecMap;
 
 use super::{Page, Storage, StorageBatch, StorageError};
 use crate::chat::store::{
@@ -11,14 +13,14 @@ use crate::chat::{ConversationId, ServerId};
 
 #[derive(Debug, Default)]
 struct Inner {
-    messages: BTreeMap<(ConversationId, MessageKey), StoredMessage>,
+    messages: VecMap<(ConversationId, MessageKey), StoredMessage>,
     keys: HashMap<(ConversationId, MessageRef), MessageKey>,
     by_server_id: HashMap<ServerId, (ConversationId, MessageKey)>,
     by_local_id: HashMap<String, (ConversationId, MessageKey)>,
-    conversations: BTreeMap<ConversationId, ConversationRecord>,
-    outbox: BTreeMap<String, OutboxEntry>,
-    tombstones: BTreeMap<ServerId, Tombstone>,
-    meta: BTreeMap<String, String>,
+    conversations: VecMap<ConversationId, ConversationRecord>,
+    outbox: VecMap<String, OutboxEntry>,
+    tombstones: VecMap<ServerId, Tombstone>,
+    meta: VecMap<String, String>,
 }
 
 impl Inner {
@@ -53,7 +55,8 @@ impl Inner {
 /// failure paths.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    inner: RefCell<Inner>,
+    // Boxed: keeps `AnyStorage` small (its variants are held side by side).
+    inner: Box<RefCell<Inner>>,
     fail_next: RefCell<Option<StorageError>>,
 }
 
@@ -120,7 +123,7 @@ impl Storage for MemoryStorage {
         let inner = self.inner.borrow();
         let all = inner
             .messages
-            .range((conversation, lowest())..)
+            .range_from(&(conversation, lowest()))
             .take_while(|((c, _), _)| *c == conversation)
             .map(|(_, m)| m);
         let mut out: Vec<StoredMessage> = match page {

@@ -15,9 +15,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
+use super::task::spawn_local;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use super::clock::{random_seed, wall_ms, Clock};
 use super::error::{connection_error_code, describe, error_info, js_error, session_error, Code};

@@ -50,6 +50,7 @@ mod error;
 mod kv_js;
 mod options;
 mod persist;
+pub(crate) mod task;
 mod timer;
 mod transport;
 mod wake;

@@ -73,7 +73,7 @@ impl Persister {
         self.inner.queue.borrow_mut().push(batch);
         if !self.inner.writing.get() && !self.inner.queue.borrow().is_idle() {
             self.inner.writing.set(true);
-            wasm_bindgen_futures::spawn_local(write_until_idle(self.inner.clone()));
+            super::task::spawn_local(write_until_idle(self.inner.clone()));
         }
     }
 

@@ -18,15 +18,10 @@
 //! without `receiver_id` goes to the sender's peer (or the room). Encoding is canonical
 //! and always writes both.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
-
 use super::{check_route, PayloadError, PayloadFormat};
 use crate::chat::ids::ConversationId;
 use crate::chat::model::{msg_type, Content, Incoming, WireMessage};
+use crate::json::{self, Doc, Id, Kind, Number, Writer};
 
 /// The largest integer a JavaScript `number` holds exactly: 2^53 − 1.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -60,40 +55,18 @@ enum Scalar {
     Text(String),
 }
 
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-
-        impl Visitor<'_> for ScalarVisitor {
-            type Value = Scalar;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number, a string or a bool")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar::Bool(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar::Unsigned(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(match u64::try_from(v) {
-                    Ok(u) => Scalar::Unsigned(u),
-                    Err(_) => Scalar::Signed(v),
-                })
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar::Float(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Text(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                Ok(Scalar::Text(v))
-            }
-        }
-
-        deserializer.deserialize_any(ScalarVisitor)
+/// A scalar as serde's `deserialize_any` handed it over: a bool, a `u64`, a negative
+/// `i64`, a float, a string; anything else is "invalid type".
+fn scalar(doc: &Doc<'_>, n: Id) -> Result<Scalar, json::Error> {
+    match doc.kind(n) {
+        Kind::Bool(b) => Ok(Scalar::Bool(b)),
+        Kind::Num => Ok(match doc.number(n)? {
+            Number::U(u) => Scalar::Unsigned(u),
+            Number::I(i) => Scalar::Signed(i),
+            Number::F(f) => Scalar::Float(f),
+        }),
+        Kind::Str => Ok(Scalar::Text(doc.string(n)?)),
+        _ => Err(doc.invalid_type(n, "a number, a string or a bool")),
     }
 }
 
@@ -162,8 +135,8 @@ fn is_decimal(s: &str) -> bool {
 }
 
 /// Every field any payload may carry; which ones matter depends on `msg_type`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// `msg_content` is the node of its value in the document.
+#[derive(Debug, Default)]
 struct RawPayload {
     id: Option<Scalar>,
     msg_id: Option<Scalar>,
@@ -171,7 +144,7 @@ struct RawPayload {
     sender_id: Option<Scalar>,
     receiver_id: Option<Scalar>,
     msg_type: Option<Scalar>,
-    msg_content: Option<Value>,
+    msg_content: Option<Id>,
     is_read: Option<Scalar>,
     status: Option<Scalar>,
     weight: Option<Scalar>,
@@ -181,18 +154,58 @@ struct RawPayload {
     members: Option<Vec<Scalar>>,
 }
 
-/// `msg_content` of text (1) and system (7) messages.
-#[derive(Deserialize)]
-struct TextBody {
-    content: String,
-}
+const FIELDS: [&str; 14] = [
+    "id",
+    "msg_id",
+    "conversation_id",
+    "sender_id",
+    "receiver_id",
+    "msg_type",
+    "msg_content",
+    "is_read",
+    "status",
+    "weight",
+    "read_weight",
+    "avatar",
+    "nick_name",
+    "members",
+];
 
-/// `msg_content` of image (2) and video (3) messages.
-#[derive(Deserialize)]
-struct MediaBody {
-    url: String,
-    #[serde(default)]
-    cover: Option<String>,
+/// Reads the top-level object: every field optional (`null` is absent), unknown ones
+/// skipped, a repeated one refused; `msg_content` any JSON value.
+fn raw_payload(doc: &Doc<'_>) -> Result<RawPayload, json::Error> {
+    let f = doc.fields(doc.root(), "RawPayload", &FIELDS)?;
+    let scalar_at = |at: usize| match f.dflt(at) {
+        Some(n) => doc.option(n, |n| scalar(doc, n)),
+        None => Ok(None),
+    };
+    let string_at = |at: usize| match f.dflt(at) {
+        Some(n) => doc.option(n, |n| doc.string(n)),
+        None => Ok(None),
+    };
+    Ok(RawPayload {
+        id: scalar_at(0)?,
+        msg_id: scalar_at(1)?,
+        conversation_id: string_at(2)?,
+        sender_id: scalar_at(3)?,
+        receiver_id: scalar_at(4)?,
+        msg_type: scalar_at(5)?,
+        msg_content: match f.dflt(6) {
+            // A serde_json `Value` inside the payload object.
+            Some(n) => doc.option(n, |n| doc.check_value(n, 1).map(|()| n))?,
+            None => None,
+        },
+        is_read: scalar_at(7)?,
+        status: scalar_at(8)?,
+        weight: scalar_at(9)?,
+        read_weight: scalar_at(10)?,
+        avatar: string_at(11)?,
+        nick_name: string_at(12)?,
+        members: match f.dflt(13) {
+            Some(n) => doc.option(n, |n| doc.array(n, |m| scalar(doc, m)))?,
+            None => None,
+        },
+    })
 }
 
 fn required_u64(field: &'static str, v: Option<&Scalar>) -> Result<u64, PayloadError> {
@@ -218,8 +231,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Incoming, PayloadError> {
         Some(b'{') => {}
         Some(_) => return Err(PayloadError::NotAnObject),
     }
-    let raw: RawPayload =
-        serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
+    let json_error = |e: json::Error| PayloadError::Json(e.to_string());
+    let doc = json::parse(bytes).map_err(json_error)?;
+    let raw = raw_payload(&doc).map_err(json_error)?;
     let kind = raw
         .msg_type
         .as_ref()
@@ -232,7 +246,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Incoming, PayloadError> {
         }),
         msg_type::READ => decode_read(&raw),
         msg_type::MEMBERS => decode_members(&raw),
-        _ => decode_message(kind, raw, bytes),
+        _ => decode_message(&doc, kind, raw, bytes),
     }
 }
 
@@ -276,7 +290,12 @@ fn decode_members(raw: &RawPayload) -> Result<Incoming, PayloadError> {
     })
 }
 
-fn decode_message(kind: i64, raw: RawPayload, bytes: &[u8]) -> Result<Incoming, PayloadError> {
+fn decode_message(
+    doc: &Doc<'_>,
+    kind: i64,
+    raw: RawPayload,
+    bytes: &[u8],
+) -> Result<Incoming, PayloadError> {
     let id = required_u64("id", raw.id.as_ref())?;
     let sender_id = required_u64("sender_id", raw.sender_id.as_ref())?;
     let receiver_id = optional_u64("receiver_id", raw.receiver_id.as_ref())?;
@@ -309,7 +328,7 @@ fn decode_message(kind: i64, raw: RawPayload, bytes: &[u8]) -> Result<Incoming, 
         Some(status) => status.to_i64("status")? == STATUS_REVOKED,
         None => false,
     };
-    let content = decode_content(kind, raw.msg_content, bytes)?;
+    let content = decode_content(doc, kind, raw.msg_content, bytes)?;
     Ok(Incoming::Message(WireMessage {
         id,
         conversation_id,
@@ -327,13 +346,14 @@ fn decode_message(kind: i64, raw: RawPayload, bytes: &[u8]) -> Result<Incoming, 
 /// The content of a message of type `kind`; `payload` is the whole payload, from which a
 /// custom message's `msg_content` is kept verbatim.
 fn decode_content(
+    doc: &Doc<'_>,
     kind: i64,
-    msg_content: Option<Value>,
+    msg_content: Option<Id>,
     payload: &[u8],
 ) -> Result<Content, PayloadError> {
     match kind {
         msg_type::TEXT | msg_type::SYSTEM => {
-            let TextBody { content: text } = body(kind, msg_content)?;
+            let (text, _) = body(doc, kind, msg_content, "content", false)?;
             Ok(if kind == msg_type::TEXT {
                 Content::Text { text }
             } else {
@@ -341,7 +361,7 @@ fn decode_content(
             })
         }
         msg_type::IMAGE | msg_type::VIDEO => {
-            let MediaBody { url, cover } = body(kind, msg_content)?;
+            let (url, cover) = body(doc, kind, msg_content, "url", true)?;
             Ok(if kind == msg_type::IMAGE {
                 Content::Image { url, cover }
             } else {
@@ -354,8 +374,13 @@ fn decode_content(
                 .and_then(|text| member_text(text, "msg_content"));
             let raw = match (verbatim, msg_content) {
                 (Some(text), _) => text.to_string(),
-                // Unreachable for text serde_json accepted; kept to never panic.
-                (None, Some(value)) => value.to_string(),
+                // Unreachable for text the parser accepted; kept to never panic.
+                (None, Some(value)) => {
+                    let mut w = Writer::default();
+                    doc.write_canonical(value, &mut w)
+                        .map_err(|e| PayloadError::Json(e.to_string()))?;
+                    w.out
+                }
                 (None, None) => "null".to_string(),
             };
             Ok(Content::Custom {
@@ -367,24 +392,52 @@ fn decode_content(
 }
 
 /// The `msg_content` object of a known message type, given as an object or as a string
-/// holding one.
-fn body<T: serde::de::DeserializeOwned>(
+/// holding one: its string field `first` (`content` or `url`) and, `with_cover`, its
+/// optional `cover`. As a serde_json `Value` map holds them: a repeated key counts once,
+/// the last time.
+fn body(
+    doc: &Doc<'_>,
     kind: i64,
-    msg_content: Option<Value>,
-) -> Result<T, PayloadError> {
+    msg_content: Option<Id>,
+    first: &str,
+    with_cover: bool,
+) -> Result<(String, Option<String>), PayloadError> {
     let bad = |reason: String| PayloadError::BadContent {
         msg_type: kind,
         reason,
     };
-    let value = match msg_content.ok_or(PayloadError::MissingField("msg_content"))? {
-        Value::String(text) => serde_json::from_str(&text)
-            .map_err(|e| bad(format!("a string that is not a JSON object ({e})")))?,
-        value => value,
-    };
-    if !value.is_object() {
-        return Err(bad("not an object".to_string()));
+    let n = msg_content.ok_or(PayloadError::MissingField("msg_content"))?;
+    if doc.kind(n) != Kind::Str {
+        return body_fields(doc, n, first, with_cover).map_err(bad);
     }
-    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+    let text = doc.string(n).map_err(|e| bad(e.to_string()))?;
+    let inner = json::parse(text.as_bytes())
+        .and_then(|d| d.check_value(d.root(), 0).map(|()| d))
+        .map_err(|e| bad(format!("a string that is not a JSON object ({e})")))?;
+    body_fields(&inner, inner.root(), first, with_cover).map_err(bad)
+}
+
+fn body_fields(
+    doc: &Doc<'_>,
+    n: Id,
+    first: &str,
+    with_cover: bool,
+) -> Result<(String, Option<String>), String> {
+    if doc.kind(n) != Kind::Obj {
+        return Err("not an object".to_string());
+    }
+    let value = doc
+        .get(n, first)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("missing field `{first}`"))?;
+    let value = doc.string(value).map_err(|e| e.to_string())?;
+    let cover = match doc.get(n, "cover").map_err(|e| e.to_string())? {
+        Some(c) if with_cover => doc
+            .option(c, |c| doc.string(c))
+            .map_err(|e| e.to_string())?,
+        _ => None,
+    };
+    Ok((value, cover))
 }
 
 /// JSON's insignificant whitespace.
@@ -410,7 +463,8 @@ fn member_text<'a>(json: &'a str, key: &str) -> Option<&'a str> {
             return None; // the `}` of an object without `key`
         }
         let name_end = skip_string(b, i)?;
-        let name: String = serde_json::from_str(json.get(i..name_end)?).ok()?;
+        let name_doc = json::parse(json.get(i..name_end)?.as_bytes()).ok()?;
+        let name = name_doc.string(name_doc.root()).ok()?;
         i = skip_space(b, name_end);
         if b.get(i) != Some(&b':') {
             return None;
@@ -491,92 +545,22 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
 
 /// An unsigned integer as a JSON number when a JS `number` holds it exactly, else as a
 /// decimal string.
-struct Id(u64);
-
-impl Serialize for Id {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 <= MAX_SAFE_INTEGER {
-            s.serialize_u64(self.0)
-        } else {
-            s.collect_str(&self.0)
-        }
+/// An id (or `weight`): a JSON number up to 2^53 − 1, a decimal string above.
+fn write_id(w: &mut Writer, n: u64) {
+    if n <= MAX_SAFE_INTEGER {
+        w.u64(n);
+    } else {
+        w.str(&n.to_string());
     }
 }
 
-/// A signed integer (`msg_type`), likewise.
-struct Int(i64);
-
-impl Serialize for Int {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0.unsigned_abs() <= MAX_SAFE_INTEGER {
-            s.serialize_i64(self.0)
-        } else {
-            s.collect_str(&self.0)
-        }
+/// A `msg_type`: a JSON number within ±(2^53 − 1), a decimal string beyond.
+fn write_int(w: &mut Writer, n: i64) {
+    if n.unsigned_abs() <= MAX_SAFE_INTEGER {
+        w.i64(n);
+    } else {
+        w.str(&n.to_string());
     }
-}
-
-/// The fields of a message before `msg_content`, which is spliced in as text (a custom
-/// message's `raw` goes out verbatim).
-#[derive(Serialize)]
-struct MessageHead {
-    id: Id,
-    conversation_id: String,
-    sender_id: Id,
-    receiver_id: Id,
-    msg_type: Int,
-}
-
-/// The fields of a message after `msg_content`.
-#[derive(Serialize)]
-struct MessageTail<'a> {
-    create_time: String,
-    is_read: u8,
-    weight: Id,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    avatar: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nick_name: Option<&'a str>,
-}
-
-/// `msg_content`, fields in the order of PROTOCOL.md.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ContentOut<'a> {
-    Text {
-        content: &'a str,
-    },
-    Media {
-        url: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        cover: Option<&'a str>,
-    },
-}
-
-#[derive(Serialize)]
-struct RevokeOut {
-    msg_id: Id,
-    msg_type: i64,
-    conversation_id: String,
-}
-
-#[derive(Serialize)]
-struct ReadOut {
-    sender_id: Id,
-    msg_type: i64,
-    is_read: u8,
-    conversation_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    weight: Option<Id>,
-}
-
-#[derive(Serialize)]
-struct MembersOut {
-    msg_type: i64,
-    conversation_id: String,
-    members: Vec<Id>,
 }
 
 fn not_expressible(what: &'static str) -> PayloadError {
@@ -588,19 +572,24 @@ fn not_expressible(what: &'static str) -> PayloadError {
 
 /// Encodes one payload in the shapes of PROTOCOL.md.
 pub(super) fn encode(incoming: &Incoming) -> Result<Vec<u8>, PayloadError> {
-    let written = match incoming {
+    let mut w = Writer::default();
+    w.open('{');
+    match incoming {
         Incoming::Message(m) => {
             check_message(m)?;
-            encode_message(m)
+            encode_message(&mut w, m);
         }
         Incoming::Revoke {
             msg_id,
             conversation_id,
-        } => serde_json::to_vec(&RevokeOut {
-            msg_id: Id(*msg_id),
-            msg_type: msg_type::REVOKE,
-            conversation_id: conversation_id.to_string(),
-        }),
+        } => {
+            w.key("msg_id");
+            write_id(&mut w, *msg_id);
+            w.key("msg_type");
+            w.i64(msg_type::REVOKE);
+            w.key("conversation_id");
+            w.str(&conversation_id.to_string());
+        }
         Incoming::Read {
             sender_id,
             conversation_id,
@@ -614,13 +603,18 @@ pub(super) fn encode(incoming: &Incoming) -> Result<Vec<u8>, PayloadError> {
                     });
                 }
             }
-            serde_json::to_vec(&ReadOut {
-                sender_id: Id(*sender_id),
-                msg_type: msg_type::READ,
-                is_read: 1,
-                conversation_id: conversation_id.to_string(),
-                weight: up_to_weight.map(Id),
-            })
+            w.key("sender_id");
+            write_id(&mut w, *sender_id);
+            w.key("msg_type");
+            w.i64(msg_type::READ);
+            w.key("is_read");
+            w.u64(1);
+            w.key("conversation_id");
+            w.str(&conversation_id.to_string());
+            if let Some(weight) = up_to_weight {
+                w.key("weight");
+                write_id(&mut w, *weight);
+            }
         }
         Incoming::Members {
             conversation_id,
@@ -629,55 +623,75 @@ pub(super) fn encode(incoming: &Incoming) -> Result<Vec<u8>, PayloadError> {
             if let ConversationId::Direct { .. } = conversation_id {
                 return Err(PayloadError::NotARoom(*conversation_id));
             }
-            serde_json::to_vec(&MembersOut {
-                msg_type: msg_type::MEMBERS,
-                conversation_id: conversation_id.to_string(),
-                members: members.iter().copied().map(Id).collect(),
-            })
+            w.key("msg_type");
+            w.i64(msg_type::MEMBERS);
+            w.key("conversation_id");
+            w.str(&conversation_id.to_string());
+            w.key("members");
+            w.open('[');
+            for m in members {
+                w.item();
+                write_id(&mut w, *m);
+            }
+            w.close(']');
         }
-    };
-    written.map_err(|e| PayloadError::Json(e.to_string()))
+    }
+    w.close('}');
+    Ok(w.out.into_bytes())
 }
 
-fn encode_message(m: &WireMessage) -> Result<Vec<u8>, serde_json::Error> {
-    let head = serde_json::to_vec(&MessageHead {
-        id: Id(m.id),
-        conversation_id: m.conversation_id.to_string(),
-        sender_id: Id(m.sender_id),
-        receiver_id: Id(m.receiver_id),
-        msg_type: Int(m.content.msg_type()),
-    })?;
-    let content = match &m.content {
+/// The members of a message payload, in the order of PROTOCOL.md.
+fn encode_message(w: &mut Writer, m: &WireMessage) {
+    w.key("id");
+    write_id(w, m.id);
+    w.key("conversation_id");
+    w.str(&m.conversation_id.to_string());
+    w.key("sender_id");
+    write_id(w, m.sender_id);
+    w.key("receiver_id");
+    write_id(w, m.receiver_id);
+    w.key("msg_type");
+    write_int(w, m.content.msg_type());
+    w.key("msg_content");
+    match &m.content {
         Content::Text { text } | Content::System { text } => {
-            serde_json::to_vec(&ContentOut::Text { content: text })?
+            w.open('{');
+            w.key("content");
+            w.str(text);
+            w.close('}');
         }
         Content::Image { url, cover } | Content::Video { url, cover } => {
-            serde_json::to_vec(&ContentOut::Media {
-                url,
-                cover: cover.as_deref(),
-            })?
+            w.open('{');
+            w.key("url");
+            w.str(url);
+            if let Some(cover) = cover {
+                w.key("cover");
+                w.str(cover);
+            }
+            w.close('}');
         }
-        Content::Custom { raw, .. } => raw.as_bytes().to_vec(),
-    };
-    let tail = serde_json::to_vec(&MessageTail {
-        create_time: utc_date_time(m.weight),
-        is_read: u8::from(m.is_read),
-        weight: Id(m.weight),
-        status: m.revoked.then_some(STATUS_REVOKED),
-        avatar: m.sender_avatar.as_deref(),
-        nick_name: m.sender_name.as_deref(),
-    })?;
-    // `{head…}` + `,"msg_content":…,` + `…tail}`: both objects are non-empty.
-    let mut out = head;
-    out.pop();
-    out.extend_from_slice(b",\"msg_content\":");
-    out.extend_from_slice(&content);
-    out.push(b',');
-    out.extend_from_slice(tail.get(1..).unwrap_or_default());
-    Ok(out)
+        Content::Custom { raw, .. } => w.raw(raw),
+    }
+    w.key("create_time");
+    w.str(&utc_date_time(m.weight));
+    w.key("is_read");
+    w.u64(u64::from(m.is_read));
+    w.key("weight");
+    write_id(w, m.weight);
+    if m.revoked {
+        w.key("status");
+        w.i64(STATUS_REVOKED);
+    }
+    if let Some(avatar) = &m.sender_avatar {
+        w.key("avatar");
+        w.str(avatar);
+    }
+    if let Some(name) = &m.sender_name {
+        w.key("nick_name");
+        w.str(name);
+    }
 }
 
-/// Checks that `m` decodes back to itself.
 fn check_message(m: &WireMessage) -> Result<(), PayloadError> {
     check_route(m.conversation_id, m.sender_id, m.receiver_id)?;
     match &m.content {
@@ -698,7 +712,10 @@ fn is_single_json_value(raw: &str) -> bool {
         && raw.as_bytes().last().is_some_and(|&b| !is_json_space(b));
     // Parsed as a `Value` one level down, as the decoder will (`IgnoredAny` would not
     // count the depth the same way).
-    trimmed && serde_json::from_str::<Value>(&format!("[{raw}]")).is_ok()
+    trimmed
+        && json::parse(format!("[{raw}]").as_bytes())
+            .and_then(|d| d.check_value(d.root(), 0))
+            .is_ok()
 }
 
 /// `"YYYY-MM-DD HH:MM:SS"` of Unix ms, in UTC (the seed formats the server's local time;

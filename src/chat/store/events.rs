@@ -1,13 +1,12 @@
 //! What the store hands back: incremental UI events and batches of records to persist.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use crate::collections::VecMap;
 
 use super::record::{
     ConversationRecord, ConversationSummary, MessageRef, OutboxEntry, StoredMessage,
 };
 use crate::chat::ids::{ConversationId, ServerId};
+use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
 /// One change a UI applies incrementally. Indices are positions in the conversation's
 /// ascending message list, or in the most-recent-first conversation list, at the moment
@@ -55,22 +54,44 @@ pub enum StoreEvent {
 /// them (deletes first, then puts) brings storage to the store's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersistBatch {
-    pub put_messages: BTreeMap<(ConversationId, MessageRef), StoredMessage>,
-    pub delete_messages: BTreeMap<(ConversationId, MessageRef), ()>,
-    pub put_conversations: BTreeMap<ConversationId, ConversationRecord>,
-    pub delete_conversations: BTreeMap<ConversationId, ()>,
+    pub put_messages: VecMap<(ConversationId, MessageRef), StoredMessage>,
+    pub delete_messages: VecMap<(ConversationId, MessageRef), ()>,
+    pub put_conversations: VecMap<ConversationId, ConversationRecord>,
+    pub delete_conversations: VecMap<ConversationId, ()>,
     /// Server ids that must stay revoked or deleted even if they arrive again.
-    pub put_tombstones: BTreeMap<ServerId, Tombstone>,
-    pub put_outbox: BTreeMap<String, OutboxEntry>,
-    pub delete_outbox: BTreeMap<String, ()>,
+    pub put_tombstones: VecMap<ServerId, Tombstone>,
+    pub put_outbox: VecMap<String, OutboxEntry>,
+    pub delete_outbox: VecMap<String, ()>,
 }
 
 /// Why a server id is remembered after its message is gone or before it arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Stored as `"revoked"` / `"deleted"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tombstone {
     Revoked,
     Deleted,
+}
+
+impl ToJson for Tombstone {
+    fn write(&self, w: &mut Writer) {
+        w.str(match self {
+            Tombstone::Revoked => "revoked",
+            Tombstone::Deleted => "deleted",
+        });
+    }
+}
+
+impl FromJson for Tombstone {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, json::Error> {
+        let (name, value) = doc.variant(n, "Tombstone")?;
+        let t = match name.as_str() {
+            "revoked" => Tombstone::Revoked,
+            "deleted" => Tombstone::Deleted,
+            other => return Err(doc.unknown_variant(n, other, "`revoked` or `deleted`")),
+        };
+        doc.unit_variant(value)?;
+        Ok(t)
+    }
 }
 
 impl PersistBatch {

@@ -2,18 +2,17 @@
 //! [`MessageKey`](crate::chat::store::MessageKey)'s.
 //!
 //! Every stored object has a few plain string fields that the store's key path and indexes
-//! read, and `record`: the whole Rust record as a JSON string (serde_json). See the module
-//! documentation of [`super`] for why.
+//! read, and `record`: the whole Rust record as a JSON string (`crate::json`, the text
+//! serde_json wrote before). See the module documentation of [`super`] for why.
 
 use js_sys::{Array, Object, Reflect};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
 use crate::chat::store::{ConversationRecord, MessageRef, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
+use crate::json::{self, FromJson, ToJson};
 use crate::storage::StorageError;
 
 /// Prefix of a server id in a sort key. `'s' < 't'`: every server id sorts before every
@@ -86,9 +85,8 @@ fn set(o: &Object, k: &JsValue, v: &str) -> Result<(), StorageError> {
         .map_err(|e| js_error(&e))
 }
 
-fn json<T: Serialize>(v: &T) -> Result<String, StorageError> {
-    // Our records always serialize (string map keys only); keep the error typed anyway.
-    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+fn json<T: ToJson>(v: &T) -> Result<String, StorageError> {
+    Ok(json::to_string(v))
 }
 
 /// A message as stored: `pk`, the four `order` fields, `server_id` / `local_id` when it has
@@ -167,19 +165,16 @@ pub(super) fn encode_meta(n: &Names, key: &str, value: &str) -> Result<JsValue, 
 }
 
 /// The record of a stored object.
-pub(super) fn decode<T: DeserializeOwned>(n: &Names, stored: &JsValue) -> Result<T, StorageError> {
+pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, StorageError> {
     let text = Reflect::get(stored, &n.record)
         .ok()
         .and_then(|v| v.as_string())
         .ok_or_else(|| StorageError::Corrupt("a stored object has no `record` string".into()))?;
-    serde_json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
+    json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// Every record of an array of stored objects (a `getAll` result).
-pub(super) fn decode_all<T: DeserializeOwned>(
-    n: &Names,
-    stored: &JsValue,
-) -> Result<Vec<T>, StorageError> {
+pub(super) fn decode_all<T: FromJson>(n: &Names, stored: &JsValue) -> Result<Vec<T>, StorageError> {
     let Some(array) = stored.dyn_ref::<Array>() else {
         return Err(StorageError::Corrupt(
             "getAll did not return an array".into(),

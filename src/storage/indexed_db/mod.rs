@@ -20,9 +20,9 @@
 //!   newest `n` are a `prev` cursor stopped after `n` records, whatever the size of the
 //!   conversation; unbounded or `After` pages are a single `getAll(range, n)`.
 //! * **Values.** Each object holds the plain string fields above (only what key paths
-//!   read) and `record`, the Rust record as a JSON string (serde_json, already a
-//!   dependency). It is lossless (`u64` ids are JSON integers parsed by serde_json, never
-//!   by JS) and fast: a record crosses the JS boundary as one string, where
+//!   read) and `record`, the Rust record as a JSON string (`crate::json`, which reads and
+//!   writes the text serde_json did). It is lossless (`u64` ids are JSON integers parsed
+//!   in Rust, never by JS) and fast: a record crosses the JS boundary as one string, where
 //!   serde-wasm-bindgen would make a JS call per field and need BigInts for exact 64-bit
 //!   ids. The identity of a message is `(conversation, MessageRef)`, as in
 //!   [`PersistBatch`](crate::chat::store::PersistBatch), so deletes need no lookup.
@@ -545,7 +545,7 @@ impl Storage for IndexedDbStorage {
 }
 
 /// A record from a `get` (`undefined` when absent).
-fn optional<T: serde::de::DeserializeOwned>(
+fn optional<T: crate::json::FromJson>(
     names: &Names,
     found: &JsValue,
 ) -> Result<Option<T>, StorageError> {

@@ -269,7 +269,7 @@ impl OpenFuture {
                 let state = state.clone();
                 // Runs in a microtask of this event: the transaction is still active, and
                 // every later step runs inside a request event of the same transaction.
-                wasm_bindgen_futures::spawn_local(async move {
+                crate::web::task::spawn_local(async move {
                     if let Err(err) = schema::upgrade(&db, &tx, old, target).await {
                         *state.migration_error.borrow_mut() = Some(err);
                         let _ = tx.abort();

@@ -3,12 +3,10 @@
 use std::ops::Range;
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::chat::store::Tombstone;
 use crate::chat::store::{ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage};
 use crate::chat::{ConversationId, ServerId};
+use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 use crate::storage::StorageError;
 
 /// The layout version the root is written with.
@@ -35,110 +33,119 @@ pub(super) struct Root {
 }
 
 // The root and its chunks are JSON arrays, not objects: a smaller index to rewrite on
-// every apply, and less code than serde's field-name matching.
+// every apply. (They were written with serde's tuple forms; the text is unchanged.)
 
-/// `[version, next, [chunk…], conversations, outbox, tombstones, meta]`.
-type RootRow = (
-    u32,
-    u64,
-    Vec<Chunk>,
-    Vec<Part>,
-    Vec<Part>,
-    Vec<Part>,
-    Vec<Part>,
-);
-
-impl Serialize for Root {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Root {
-            version,
-            next,
-            chunks,
-            conversations,
-            outbox,
-            tombstones,
-            meta,
-        } = self;
-        (
-            version,
-            next,
-            chunks,
-            conversations,
-            outbox,
-            tombstones,
-            meta,
-        )
-            .serialize(s)
+/// `[version, next, [chunk…], conversations, outbox, tombstones, meta]`, a part being
+/// `[id, bytes]`.
+impl ToJson for Root {
+    fn write(&self, w: &mut Writer) {
+        w.open('[');
+        w.item();
+        w.u64(u64::from(self.version));
+        w.item();
+        w.u64(self.next);
+        w.item();
+        self.chunks.write(w);
+        for parts in [
+            &self.conversations,
+            &self.outbox,
+            &self.tombstones,
+            &self.meta,
+        ] {
+            w.item();
+            w.open('[');
+            for (id, bytes) in parts {
+                w.item();
+                w.open('[');
+                w.u64(*id);
+                w.item();
+                w.u64(*bytes as u64);
+                w.close(']');
+            }
+            w.close(']');
+        }
+        w.close(']');
     }
 }
 
-impl<'de> Deserialize<'de> for Root {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (version, next, chunks, conversations, outbox, tombstones, meta) =
-            RootRow::deserialize(d)?;
-        Ok(Root {
-            version,
-            next,
-            chunks,
-            conversations,
-            outbox,
-            tombstones,
-            meta,
-        })
+fn usize_at(doc: &Doc<'_>, n: Id) -> Result<usize, json::Error> {
+    Ok(doc.unsigned(n, usize::MAX as u64, "usize")? as usize)
+}
+
+fn parts(doc: &Doc<'_>, n: Id) -> Result<Vec<Part>, json::Error> {
+    doc.array(n, |p| match doc.tuple(p, 2)?.as_slice() {
+        [id, bytes] => Ok((doc.u64(*id)?, usize_at(doc, *bytes)?)),
+        _ => Err(doc.invalid_type(p, "a tuple of size 2")),
+    })
+}
+
+impl FromJson for Root {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, json::Error> {
+        match doc.tuple(n, 7)?.as_slice() {
+            [version, next, chunks, conversations, outbox, tombstones, meta] => Ok(Root {
+                version: doc.unsigned(*version, u64::from(u32::MAX), "u32")? as u32,
+                next: doc.u64(*next)?,
+                chunks: doc.array(*chunks, |c| Chunk::read(doc, c))?,
+                conversations: parts(doc, *conversations)?,
+                outbox: parts(doc, *outbox)?,
+                tombstones: parts(doc, *tombstones)?,
+                meta: parts(doc, *meta)?,
+            }),
+            _ => Err(doc.invalid_type(n, "a tuple of size 7")),
+        }
     }
 }
 
 /// `[id, conversation, lo weight, lo sender, lo id, newest, bytes, [min, max server id] or
 /// null, flags (1: pending, 2: local)]`.
-type ChunkRow = (
-    u64,
-    ConversationId,
-    u64,
-    u64,
-    MessageRef,
-    u64,
-    usize,
-    Option<(ServerId, ServerId)>,
-    u8,
-);
-
-impl Serialize for Chunk {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl ToJson for Chunk {
+    fn write(&self, w: &mut Writer) {
         let flags = u8::from(self.pending) | (u8::from(self.local) << 1);
         let lo = &self.lo;
-        (
-            self.id,
-            self.conversation,
-            lo.weight,
-            lo.sender_id,
-            &lo.id,
-            self.newest,
-            self.bytes,
-            self.server_ids,
-            flags,
-        )
-            .serialize(s)
+        w.open('[');
+        w.u64(self.id);
+        w.item();
+        self.conversation.write(w);
+        w.item();
+        w.u64(lo.weight);
+        w.item();
+        w.u64(lo.sender_id);
+        w.item();
+        lo.id.write(w);
+        w.item();
+        w.u64(self.newest);
+        w.item();
+        w.u64(self.bytes as u64);
+        w.item();
+        self.server_ids.write(w);
+        w.item();
+        w.u64(u64::from(flags));
+        w.close(']');
     }
 }
 
-impl<'de> Deserialize<'de> for Chunk {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (id, conversation, weight, sender_id, lo_id, newest, bytes, server_ids, flags) =
-            ChunkRow::deserialize(d)?;
-        Ok(Chunk {
-            id,
-            conversation,
-            lo: MessageKey {
-                weight,
-                sender_id,
-                id: lo_id,
-            },
-            newest,
-            bytes,
-            server_ids,
-            pending: flags & 1 != 0,
-            local: flags & 2 != 0,
-        })
+impl FromJson for Chunk {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, json::Error> {
+        match doc.tuple(n, 9)?.as_slice() {
+            [id, conversation, weight, sender_id, lo_id, newest, bytes, server_ids, flags] => {
+                let flags = doc.unsigned(*flags, u64::from(u8::MAX), "u8")?;
+                Ok(Chunk {
+                    id: doc.u64(*id)?,
+                    conversation: ConversationId::read(doc, *conversation)?,
+                    lo: MessageKey {
+                        weight: doc.u64(*weight)?,
+                        sender_id: doc.u64(*sender_id)?,
+                        id: MessageRef::read(doc, *lo_id)?,
+                    },
+                    newest: doc.u64(*newest)?,
+                    bytes: usize_at(doc, *bytes)?,
+                    server_ids: Option::<(ServerId, ServerId)>::read(doc, *server_ids)?,
+                    pending: flags & 1 != 0,
+                    local: flags & 2 != 0,
+                })
+            }
+            _ => Err(doc.invalid_type(n, "a tuple of size 9")),
+        }
     }
 }
 
@@ -262,17 +269,17 @@ pub(super) struct Records {
 /// A new chunk: its summary, its value, its messages.
 pub(super) type NewChunk = (Chunk, String, Rc<Vec<StoredMessage>>);
 
-pub(super) fn encode<T: Serialize + ?Sized>(v: &T) -> Result<String, StorageError> {
-    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+pub(super) fn encode<T: ToJson + ?Sized>(v: &T) -> Result<String, StorageError> {
+    Ok(json::to_string(v))
 }
 
-pub(super) fn decode<T: DeserializeOwned>(text: &str) -> Result<T, StorageError> {
-    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
+pub(super) fn decode<T: FromJson>(text: &str) -> Result<T, StorageError> {
+    json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
-/// Records as JSON Lines (serde_json escapes every newline inside a value): each line
-/// decodes with the same code as the IndexedDB backend's records.
-pub(super) fn lines<T: Serialize>(items: &[T]) -> Result<String, StorageError> {
+/// Records as JSON Lines (every newline inside a value is escaped): each line decodes
+/// with the same code as the IndexedDB backend's records.
+pub(super) fn lines<T: ToJson>(items: &[T]) -> Result<String, StorageError> {
     let mut text = String::new();
     for item in items {
         if !text.is_empty() {
@@ -283,7 +290,7 @@ pub(super) fn lines<T: Serialize>(items: &[T]) -> Result<String, StorageError> {
     Ok(text)
 }
 
-pub(super) fn unlines<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, StorageError> {
+pub(super) fn unlines<T: FromJson>(text: &str) -> Result<Vec<T>, StorageError> {
     let mut out = Vec::new();
     for line in text.split('\n').filter(|l| !l.is_empty()) {
         out.push(decode(line)?);

@@ -65,8 +65,6 @@ mod tests;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
-
 pub use memory::MemoryKv;
 
 use gate::{Gate, Pass};
@@ -280,7 +278,10 @@ impl<B: KvBackend> KvStorage<B> {
         Ok(Loaded::new(root, records, root_bytes))
     }
 
-    async fn read_blob<T: DeserializeOwned>(&self, parts: &[Part]) -> Result<Vec<T>, StorageError> {
+    async fn read_blob<T: crate::json::FromJson>(
+        &self,
+        parts: &[Part],
+    ) -> Result<Vec<T>, StorageError> {
         let mut text = String::new();
         for (id, _) in parts {
             let piece = self.backend.get(&self.key(*id)).await?;

@@ -34,9 +34,9 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 
+use super::task::{future_to_promise, spawn_local};
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 use super::client::{CredentialSource, CredentialsFuture, MqttClient};
 use super::clock::{global_property, random_seed, wall_ms, Clock as MonoClock};

@@ -125,35 +125,14 @@ pub(super) async fn catch_up(sh: Rc<Shared>, offline_since: Option<u64>) {
     let Ok((200, body)) = list else {
         return;
     };
-    #[derive(serde::Deserialize)]
-    struct Row {
-        conversation_id: String,
-        #[serde(default)]
-        last_msg_id: Option<serde_json::Value>,
-        /// The last message's weight.
-        #[serde(default)]
-        last_msg_time: Option<u64>,
-        /// The caller's own unread count.
-        #[serde(default)]
-        unread: Option<u32>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Rows {
-        #[serde(default)]
-        data: Vec<Row>,
-    }
-    let Ok(rows) = serde_json::from_slice::<Rows>(&body) else {
+    let Some(rows) = conversation_rows(&body) else {
         return;
     };
-    for row in rows.data {
+    for row in rows {
         let Ok(conversation) = row.conversation_id.parse::<ConversationId>() else {
             continue;
         };
-        let last = row.last_msg_id.and_then(|v| match v {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        });
+        let last = row.last_msg_id;
         let known = with(&sh, |st| {
             last.is_none_or(|id| st.store.message(&MessageRef::Server(id)).is_some())
         });
@@ -202,4 +181,65 @@ pub(super) async fn catch_up(sh: Rc<Shared>, offline_since: Option<u64>) {
             }],
         );
     }
+}
+
+/// A row of `GET /conversations`, as far as the catch-up reads it.
+struct Row {
+    conversation_id: String,
+    /// The last message's id, when an unsigned integer or a decimal string.
+    last_msg_id: Option<u64>,
+    /// The last message's weight.
+    last_msg_time: Option<u64>,
+    /// The caller's own unread count.
+    unread: Option<u32>,
+}
+
+/// The rows of `GET /conversations`, read as the struct `{"data": [{"conversation_id",
+/// "last_msg_id"?, "last_msg_time"?, "unread"?}]}` (all but `conversation_id` optional,
+/// `null` allowed). `None` when the body is not that.
+fn conversation_rows(body: &[u8]) -> Option<Vec<Row>> {
+    use crate::json::{self, Kind, Number};
+    let doc = json::parse(body).ok()?;
+    let top = doc.fields(doc.root(), "Rows", &["data"]).ok()?;
+    let Some(data) = top.dflt(0) else {
+        return Some(Vec::new());
+    };
+    doc.array(data, |row| {
+        let f = doc.fields(
+            row,
+            "Row",
+            &["conversation_id", "last_msg_id", "last_msg_time", "unread"],
+        )?;
+        let conversation_id = doc.string(f.req(&doc, 0, "conversation_id")?)?;
+        let last_msg_id = match f.dflt(1) {
+            None => None,
+            Some(v) => {
+                // Read as a serde_json `Value` three levels deep.
+                doc.check_value(v, 3)?;
+                match doc.kind(v) {
+                    Kind::Num => match doc.number(v)? {
+                        Number::U(n) => Some(n),
+                        _ => None,
+                    },
+                    Kind::Str => doc.string(v)?.parse().ok(),
+                    _ => None,
+                }
+            }
+        };
+        let last_msg_time = match f.dflt(2) {
+            Some(v) => doc.option(v, |v| doc.u64(v))?,
+            None => None,
+        };
+        let unread = match f.dflt(3) {
+            Some(v) => doc.option(v, |v| doc.unsigned(v, u32::MAX.into(), "u32"))?,
+            None => None,
+        };
+        Ok(Row {
+            conversation_id,
+            last_msg_id,
+            last_msg_time,
+            unread: unread.and_then(|n| u32::try_from(n).ok()),
+        })
+    })
+    .ok()
 }

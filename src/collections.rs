@@ -1,0 +1,255 @@
+//! [`VecMap`]: an ordered map over two sorted `Vec`s, for the small maps of a persist
+//! batch and of the memory backend.
+//!
+//! `BTreeMap` costs some 5 KB of wasm for each key/value pair of types it is used with
+//! (insert, remove, node merging and stealing, iterators, drop); this map compiles to a
+//! binary search and `Vec` inserts and removes, and its keys and values live in separate
+//! `Vec`s so code is shared by the maps with the same key type or the same value type.
+//! The API is the part of `BTreeMap`'s that the crate uses, with the same meaning:
+//! iteration is in ascending key order, `insert` replaces the value of an equal key.
+//!
+//! Inserting in the middle moves the later entries, so it suits maps that are small or
+//! that grow mostly at the end (a batch of messages arriving in order).
+
+use std::borrow::Borrow;
+use std::fmt;
+
+/// An ordered map on sorted `Vec`s. See the module documentation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VecMap<K, V> {
+    keys: Vec<K>,
+    values: Vec<V>,
+}
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap {
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for VecMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K, V> VecMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys, ascending.
+    pub fn keys(&self) -> std::slice::Iter<'_, K> {
+        self.keys.iter()
+    }
+
+    /// The values, in ascending key order.
+    pub fn values(&self) -> std::slice::Iter<'_, V> {
+        self.values.iter()
+    }
+
+    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, V> {
+        self.values.iter_mut()
+    }
+
+    /// `(key, value)` pairs, ascending.
+    pub fn iter(&self) -> std::iter::Zip<std::slice::Iter<'_, K>, std::slice::Iter<'_, V>> {
+        self.keys.iter().zip(self.values.iter())
+    }
+
+    pub fn into_keys(self) -> std::vec::IntoIter<K> {
+        self.keys.into_iter()
+    }
+
+    pub fn into_values(self) -> std::vec::IntoIter<V> {
+        self.values.into_iter()
+    }
+
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.values.clear();
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    /// Where `key` is (`Ok`) or would go (`Err`).
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.keys.binary_search_by(|k| k.borrow().cmp(key))
+    }
+
+    /// Inserts, or replaces the value of an equal key and returns the old value.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        // Most maps grow at the end: check that before searching.
+        let at = match self.keys.last() {
+            None => 0,
+            Some(last) if *last < key => self.keys.len(),
+            Some(_) => match self.find(&key) {
+                Ok(i) => return self.values.get_mut(i).map(|v| std::mem::replace(v, value)),
+                Err(i) => i,
+            },
+        };
+        self.keys.insert(at, key);
+        self.values.insert(at, value);
+        None
+    }
+
+    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let i = self.find(key).ok()?;
+        self.keys.remove(i);
+        Some(self.values.remove(i))
+    }
+
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.values.get(self.find(key).ok()?)
+    }
+
+    pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        let i = self.find(key).ok()?;
+        self.values.get_mut(i)
+    }
+
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).is_ok()
+    }
+
+    /// The entries whose key is at least `from`, ascending.
+    pub fn range_from<Q: Ord + ?Sized>(
+        &self,
+        from: &Q,
+    ) -> std::iter::Zip<std::slice::Iter<'_, K>, std::slice::Iter<'_, V>>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.find(from).unwrap_or_else(|i| i);
+        let keys = self.keys.get(at..).unwrap_or_default();
+        let values = self.values.get(at..).unwrap_or_default();
+        keys.iter().zip(values.iter())
+    }
+}
+
+impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = VecMap::new();
+        map.extend(iter);
+        map
+    }
+}
+
+impl<K, V> IntoIterator for VecMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<K>, std::vec::IntoIter<V>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.into_iter().zip(self.values)
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::iter::Zip<std::slice::Iter<'a, K>, std::slice::Iter<'a, V>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+// Native only: proptest is a native dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::VecMap;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u16),
+        Remove(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            any::<u8>().prop_map(Op::Remove),
+        ]
+    }
+
+    proptest! {
+        /// Every operation answers as `BTreeMap`'s does, and the contents stay equal.
+        #[test]
+        fn behaves_as_a_btree_map(ops in proptest::collection::vec(op(), 0..200), probe in any::<u8>()) {
+            let mut model = BTreeMap::new();
+            let mut map = VecMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => prop_assert_eq!(map.insert(k, v), model.insert(k, v)),
+                    Op::Remove(k) => prop_assert_eq!(map.remove(&k), model.remove(&k)),
+                }
+                prop_assert_eq!(map.len(), model.len());
+            }
+            prop_assert_eq!(map.get(&probe), model.get(&probe));
+            prop_assert_eq!(map.contains_key(&probe), model.contains_key(&probe));
+            prop_assert_eq!(
+                map.range_from(&probe).collect::<Vec<_>>(),
+                model.range(probe..).collect::<Vec<_>>()
+            );
+            prop_assert_eq!(map.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
+            prop_assert_eq!(format!("{map:?}"), format!("{model:?}"));
+            let again: VecMap<u8, u16> = model.clone().into_iter().collect();
+            prop_assert_eq!(&again, &map);
+            prop_assert_eq!(map.into_iter().collect::<Vec<_>>(), model.into_iter().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn borrowed_keys_and_values_mut() {
+        let mut m: VecMap<String, u32> = VecMap::new();
+        m.insert("b".into(), 2);
+        m.insert("a".into(), 1);
+        assert_eq!(m.get("a"), Some(&1));
+        if let Some(v) = m.get_mut("b") {
+            *v = 20;
+        }
+        for v in m.values_mut() {
+            *v += 1;
+        }
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(m.remove("b"), Some(21));
+        assert!(!m.is_empty());
+        m.clear();
+        assert!(m.is_empty());
+    }
+}

@@ -1,0 +1,33 @@
+//! `spawn_local` and `future_to_promise` over one boxed future type.
+//!
+//! wasm-bindgen-futures instantiates its task and promise plumbing once per future type;
+//! every `async` block is a type of its own. Boxing first (`Pin<Box<dyn Future>>`) leaves
+//! one instantiation of each, whatever the number of call sites.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use js_sys::Promise;
+use wasm_bindgen::JsValue;
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// [`wasm_bindgen_futures::spawn_local`], boxed.
+pub(crate) fn spawn_local(future: impl Future<Output = ()> + 'static) {
+    spawn_boxed(Box::pin(future));
+}
+
+fn spawn_boxed(future: Boxed<()>) {
+    wasm_bindgen_futures::spawn_local(future);
+}
+
+/// [`wasm_bindgen_futures::future_to_promise`], boxed.
+pub(crate) fn future_to_promise(
+    future: impl Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    promise_boxed(Box::pin(future))
+}
+
+fn promise_boxed(future: Boxed<Result<JsValue, JsValue>>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(future)
+}
