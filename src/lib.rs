@@ -2,16 +2,18 @@
 //! WeChat mini-program, and tested natively.
 //!
 //! ```text
-//!             ┌──────────── pure core: no IO, no clock, no JS ────────────┐
-//!  bytes in → │ mqtt:: codec ─▶ session:: MQTT state machine               │ → bytes out
-//!  now (ms) → │ (packets,       (connect, QoS 0/1/2, in-flight window,     │ → next deadline
-//!  commands → │  stream)         keepalive, reconnect backoff)             │ → events
-//!             └───────────────────────────▲────────────────────────────────┘
-//!                                         │ driven by
-//!             ┌───────────── web:: shell (wasm32 only) ────────────────────┐
-//!             │ WebSocket or any JS transport · one timer · online/visible │
-//!             │ wake-ups · wasm-bindgen `MqttClient`                        │
-//!             └─────────────────────────────────────────────────────────────┘
+//!             ┌──────────────────── pure core: no IO, no clock, no JS ─────────────────────┐
+//!  bytes in → │ mqtt:: codec ─▶ session:: MQTT ─▶ chat::payload ─▶ chat::store            │ → bytes out
+//!  now (ms) → │ (packets,       (QoS 0/1/2,       (JSON via json::,  (order, unread, read, │ → next deadline
+//!  commands → │  stream)         keepalive,        protobuf)         revoke, dedupe)       │ → UI events
+//!             │                  backoff)          chat::clock (server time, weights)      │ → persist batches
+//!             │                                    chat::api (the backend's HTTP calls)    │ → HTTP requests
+//!             └──────────────────────────────────────▲────────────────────────┬───────────┘
+//!                                                    │ driven by              │ written by
+//!             ┌──────────── web:: shell (wasm32 only) ┴────────────────────────▼───────────┐
+//!             │ WebSocket or a JS transport · one timer · fetch · online/visible wake-ups  │
+//!             │ storage:: IndexedDB or a JS key-value store · `ChatClient`, `MqttClient`   │
+//!             └────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! * [`mqtt`]: the MQTT 3.1.1 / 5.0 codec — every packet, property and reason code, and a
@@ -21,14 +23,23 @@
 //!   the session names its next deadline. Time and randomness are inputs, so every test
 //!   scripts them.
 //! * [`chat`]: the chat domain — payloads (JSON and protobuf), server-time calibration and
-//!   strictly increasing weights, and the store of conversations, messages, unread counts,
-//!   read receipts and revokes that converges whatever the delivery order.
-//! * `web` (wasm32 only): the thin shell that connects the session to a browser
-//!   `WebSocket` (or a JS object with the same shape, such as a mini-program socket),
-//!   `setTimeout` and the page's online / visibility events.
+//!   strictly increasing weights, the store of conversations, messages, unread counts,
+//!   read receipts and revokes that converges whatever the delivery order, the backend's
+//!   HTTP contract as plain request / answer values, and the MQTT topics.
+//! * [`storage`]: local history behind one async `Storage` interface — memory, IndexedDB
+//!   (wasm32) and a key-value layout within `wx.setStorage`'s limits — with one
+//!   conformance suite every backend runs, the write queue, and start-up from storage.
+//! * `json` (crate-private): the JSON reader and writer of the payloads, records and
+//!   backend answers (serde_json's rules and bytes, without its size in the wasm).
+//! * [`collections`]: `VecMap`, the small ordered map used where BTreeMap's code would
+//!   cost more than it saves.
+//! * `web` (wasm32 only): the thin shell — `ChatClient` and `MqttClient` for JS, the
+//!   WebSocket (or mini-program socket) transport, `setTimeout`, `fetch`, the IndexedDB
+//!   and key-value backends, and the page's online / visibility events.
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
-//! ([`mqtt::DecodeError`]) that end the connection, which then reconnects.
+//! ([`mqtt::DecodeError`], [`chat::payload::PayloadError`], [`storage::StorageError`]) that become
+//! error events, and the session goes on or reconnects.
 #![cfg_attr(
     not(test),
     deny(
