@@ -2,41 +2,23 @@
 // in a fresh Chromium context, against a real Mosquitto and the real server. Everything is
 // done through the page (clicks, typing) and checked on what it displays.
 import assert from "node:assert/strict";
-import { after, afterEach, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import {
   advanceServerClock,
   assertAscending,
   assertClean,
-  launch,
-  resetBackend,
   shots,
   stack,
-  User,
-  waitFor,
+  suite,
   WAIT_MS,
+  waitFor,
 } from "./support.mjs";
 
-let browser;
-let open = [];
-
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-beforeEach(async () => {
-  await resetBackend();
-});
-afterEach(async () => {
-  for (const u of open) await u.close().catch(() => {});
-  open = [];
-});
+const user = suite();
 
 async function users(...ids) {
   const list = [];
-  for (const id of ids) list.push(await User.open(browser, id));
-  open.push(...list);
+  for (const id of ids) list.push(await user(id));
   return list;
 }
 

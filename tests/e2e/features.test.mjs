@@ -1,31 +1,10 @@
 // End-to-end: the rest of what the demo page offers — image and video messages, a group
 // room, and scrolling back through a long history.
 import assert from "node:assert/strict";
-import { after, afterEach, before, beforeEach, test } from "node:test";
-import { assertAscending, assertClean, http, launch, login, resetBackend, shots, User, waitFor, WAIT_MS } from "./support.mjs";
+import { test } from "node:test";
+import { assertAscending, assertClean, http, login, shots, suite, WAIT_MS, waitFor } from "./support.mjs";
 
-let browser;
-let open = [];
-
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-beforeEach(async () => {
-  await resetBackend();
-});
-afterEach(async () => {
-  for (const u of open) await u.close().catch(() => {});
-  open = [];
-});
-
-async function user(id) {
-  const u = await User.open(browser, id);
-  open.push(u);
-  return u;
-}
+const user = suite();
 
 test("image and video messages show their URL and cover on both sides", async () => {
   const alice = await user("1");

@@ -2,31 +2,10 @@
 // history from IndexedDB), a clock an hour off, and the broker killed with SIGKILL in the
 // middle of a conversation.
 import assert from "node:assert/strict";
-import { after, afterEach, before, beforeEach, test } from "node:test";
-import { assertAscending, assertClean, launch, resetBackend, shots, stack, User, waitFor, WAIT_MS } from "./support.mjs";
+import { test } from "node:test";
+import { assertAscending, assertClean, shots, stack, suite, WAIT_MS, waitFor } from "./support.mjs";
 
-let browser;
-let open = [];
-
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-beforeEach(async () => {
-  await resetBackend();
-});
-afterEach(async () => {
-  for (const u of open) await u.close().catch(() => {});
-  open = [];
-});
-
-async function user(id, options) {
-  const u = await User.open(browser, id, options);
-  open.push(u);
-  return u;
-}
+const user = suite();
 
 /** Each line is sent after the previous one arrived on the other side. */
 async function converse(alice, bob, lines) {

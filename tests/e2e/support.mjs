@@ -12,6 +12,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, afterEach, before, beforeEach } from "node:test";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 
@@ -333,4 +334,32 @@ export function assertAscending(messages, who) {
       `${who}: not in weight order at ${i}: ${JSON.stringify(messages.map((m) => [m.text, m.weight]))}`,
     );
   }
+}
+
+/**
+ * The hooks of every test file: one browser for the file, a reset backend before each test,
+ * and the users a test opened closed after it. Returns `user(id, options)`, which opens a
+ * user in a fresh context (see `User.open`).
+ */
+export function suite() {
+  let browser;
+  let open = [];
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    await resetBackend();
+  });
+  afterEach(async () => {
+    for (const u of open) await u.close().catch(() => {});
+    open = [];
+  });
+  return async function user(id, options) {
+    const u = await User.open(browser, id, options);
+    open.push(u);
+    return u;
+  };
 }
