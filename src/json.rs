@@ -1089,15 +1089,13 @@ impl<'a> Doc<'a> {
                 w.close(']');
             }
             Kind::Obj => {
-                let mut entries: Vec<(String, Id)> = Vec::new();
+                // By key, a repeated key taking the later value (no sort: a sort
+                // instantiated for this alone costs some 3 KB of wasm).
+                let mut entries: crate::collections::VecMap<String, Id> =
+                    crate::collections::VecMap::new();
                 for (k, v) in self.entries(n) {
-                    let key = self.decode_str(k)?;
-                    match entries.iter_mut().find(|(old, _)| *old == key) {
-                        Some(e) => e.1 = v,
-                        None => entries.push((key, v)),
-                    }
+                    entries.insert(self.decode_str(k)?, v);
                 }
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
                 w.open('{');
                 for (k, v) in entries {
                     w.key(&k);

@@ -161,9 +161,8 @@ impl Storage for MemoryStorage {
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
-        let mut out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().collect();
-        out.sort_by(|a, b| (a.weight, &a.local_id).cmp(&(b.weight, &b.local_id)));
-        Ok(out)
+        let out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().collect();
+        Ok(super::outbox_order(out))
     }
 
     async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {

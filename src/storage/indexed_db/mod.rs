@@ -256,9 +256,8 @@ impl IndexedDbStorage {
         let index = self.index(current::OUTBOX, current::OUTBOX_CONVERSATION)?;
         let all =
             request(index.get_all_with_key(&JsValue::from_str(&conversation.to_string()))).await?;
-        let mut entries: Vec<OutboxEntry> = codec::decode_all(&self.inner.names, &all)?;
-        entries.sort_by(|a, b| (a.weight, &a.local_id).cmp(&(b.weight, &b.local_id)));
-        Ok(entries)
+        let entries: Vec<OutboxEntry> = codec::decode_all(&self.inner.names, &all)?;
+        Ok(crate::storage::outbox_order(entries))
     }
 
     fn transaction(
