@@ -38,6 +38,8 @@ mod tests;
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
 
+use crate::collections::VecMap;
+
 use thiserror::Error;
 
 pub use events::{PersistBatch, StoreEvent, Tombstone};
@@ -133,13 +135,15 @@ impl Conv {
 #[derive(Debug)]
 pub struct Store {
     me: UserId,
-    convs: HashMap<ConversationId, Conv>,
+    /// VecMap, not HashMap: a few KB less wasm, and a binary search over even thousands of
+    /// conversations is as quick as hashing.
+    convs: VecMap<ConversationId, Conv>,
     list: OrderedIndex<ListKey, ()>,
     /// Where each message is, by server id and by local id.
     locate: HashMap<MessageRef, (ConversationId, MessageKey)>,
-    tombstones: HashMap<ServerId, Tombstone>,
+    tombstones: VecMap<ServerId, Tombstone>,
     /// The largest resend weight heard for each server id, also before the message.
-    resend_weights: HashMap<ServerId, u64>,
+    resend_weights: VecMap<ServerId, u64>,
     open: Option<ConversationId>,
     retention_days: Option<u32>,
     /// Messages older than this were dropped by retention and are not taken again.
@@ -155,11 +159,11 @@ impl Store {
     pub fn new(me: UserId) -> Store {
         Store {
             me,
-            convs: HashMap::new(),
+            convs: VecMap::new(),
             list: OrderedIndex::new(),
             locate: HashMap::new(),
-            tombstones: HashMap::new(),
-            resend_weights: HashMap::new(),
+            tombstones: VecMap::new(),
+            resend_weights: VecMap::new(),
             open: None,
             retention_days: None,
             retention_cutoff: 0,
@@ -219,9 +223,10 @@ impl Store {
             // The page was read in order, so it moves the paging point even where a message
             // was held already (hydrated out of order) or is skipped (deleted, cleared).
             self.load_one(m);
-            let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
-            if conv.paged_from.as_ref().is_none_or(|p| key < *p) {
-                conv.paged_from = Some(key);
+            if let Some(conv) = self.convs.get_or_insert_with(cid, || Conv::new(cid, 0)) {
+                if conv.paged_from.as_ref().is_none_or(|p| key < *p) {
+                    conv.paged_from = Some(key);
+                }
             }
         }
         self.finish();
@@ -267,7 +272,9 @@ impl Store {
             return false;
         }
         let me = self.me;
-        let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
+        let Some(conv) = self.convs.get_or_insert_with(cid, || Conv::new(cid, 0)) else {
+            return false;
+        };
         if m.key.weight <= conv.record.cleared_mark {
             return false;
         }
@@ -446,8 +453,12 @@ impl Store {
 
     /// The server confirmed a resend of `id` at `weight` (or relayed someone's resend).
     pub fn apply_resend(&mut self, id: ServerId, weight: u64) {
-        let heard = self.resend_weights.entry(id).or_insert(weight);
-        *heard = (*heard).max(weight);
+        match self.resend_weights.get_mut(&id) {
+            Some(heard) => *heard = (*heard).max(weight),
+            None => {
+                self.resend_weights.insert(id, weight);
+            }
+        }
         if let Some((cid, key)) = self.locate.get(&MessageRef::Server(id)).cloned() {
             if let Some(old) = self.get(cid, &key) {
                 let mut new = old.clone();
@@ -656,11 +667,8 @@ impl Store {
 
     /// Creates (or lists again) a conversation, for instance a room just joined.
     pub fn ensure_conversation(&mut self, id: ConversationId, now_weight: u64) {
-        let fresh = !self.convs.contains_key(&id);
-        self.convs
-            .entry(id)
-            .or_insert_with(|| Conv::new(id, now_weight));
-        if fresh {
+        if !self.convs.contains_key(&id) {
+            self.convs.insert(id, Conv::new(id, now_weight));
             self.persist_conv(id);
         }
         self.relist(id, true);
@@ -669,8 +677,9 @@ impl Store {
 
     /// Sets a room's members.
     pub fn set_members(&mut self, id: ConversationId, members: Vec<UserId>) {
-        let conv = self.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
-        conv.record.members = members;
+        if let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) {
+            conv.record.members = members;
+        }
         self.persist_conv(id);
         self.relist(id, false);
         self.finish();
@@ -869,7 +878,9 @@ impl Store {
 
     /// The peer has read my messages up to `mark`: their read flags follow.
     fn advance_peer_read_mark(&mut self, id: ConversationId, mark: u64) {
-        let conv = self.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
+        let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) else {
+            return;
+        };
         let old = conv.record.peer_read_mark;
         if mark <= old {
             return;
@@ -885,7 +896,9 @@ impl Store {
 
     /// I have read the peer's messages up to `mark`: the unread count follows.
     fn advance_my_read_mark(&mut self, id: ConversationId, mark: u64) -> bool {
-        let conv = self.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
+        let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) else {
+            return false;
+        };
         let old = conv.record.my_read_mark;
         if mark <= old {
             return false;

@@ -38,17 +38,19 @@ pub(super) struct State {
     pub(super) clock: Clock,
     pub(super) mono: MonoClock,
     pub(super) persister: Persister,
-    pub(super) listeners: HashMap<&'static str, Vec<Function>>,
+    // Small maps: VecMap, not HashMap (each HashMap key/value type costs ~1-2 KB of wasm).
+    pub(super) listeners: VecMap<&'static str, Vec<Function>>,
     /// `done` promises of sends, by local id.
-    pub(super) sends: HashMap<String, Vec<Function>>,
-    pub(super) publishes: HashMap<PublishId, Publication>,
+    pub(super) sends: VecMap<String, Vec<Function>>,
+    pub(super) publishes: VecMap<PublishId, Publication>,
     /// Chat topics to be subscribed (own topic, rooms; conn-config's `sub_topics`).
     pub(super) topics: Vec<String>,
-    pub(super) subscribed: HashSet<String>,
+    /// Topics subscribed (the values are nothing: a set).
+    pub(super) subscribed: VecMap<String, ()>,
     pub(super) incoming: VecDeque<Queued>,
     pub(super) draining: bool,
     /// Read receipts under way, by conversation: `true` when another is due after it.
-    pub(super) reads: HashMap<ConversationId, bool>,
+    pub(super) reads: VecMap<ConversationId, bool>,
     /// Messages of mine left unsent by the last run, sent on `connect()`.
     pub(super) outbox: Vec<OutboxEntry>,
     pub(super) calibrating: bool,
@@ -181,6 +183,16 @@ impl State {
     pub(super) fn error(&mut self, error: JsValue) {
         self.log(LogLevel::Error, &describe(&error));
         self.note("error", |_| error);
+    }
+
+    /// Adds a `done` promise's resolve function to the send of `local_id`.
+    pub(super) fn add_send(&mut self, local_id: &str, resolve: Function) {
+        match self.sends.get_mut(local_id) {
+            Some(list) => list.push(resolve),
+            None => {
+                self.sends.insert(local_id.to_string(), vec![resolve]);
+            }
+        }
     }
 
     /// Resolves the `done` promises of a send with the message as it stands.
