@@ -60,7 +60,9 @@ const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 /// Why a local action was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
-    #[error("no such message {0:?}")]
+    // Display, not Debug, in these texts: `{:?}` of a string brings in core's escaping
+    // (some 3 KB of wasm).
+    #[error("no such message {0}")]
     NoSuchMessage(MessageRef),
     #[error("only the sender can revoke a message")]
     NotMine,
@@ -74,7 +76,7 @@ pub enum StoreError {
     NotFailed(Status),
     #[error("a user cannot message themself")]
     SelfMessage,
-    #[error("the local id {0:?} is already used")]
+    #[error("the local id '{0}' is already used")]
     DuplicateLocalId(String),
 }
 
@@ -131,6 +133,60 @@ impl Conv {
     }
 }
 
+/// The conversation list, most recent first, as a sorted `Vec`: a second [`OrderedIndex`]
+/// key/value type would cost some 5 KB of wasm, and conversations number in the
+/// thousands at most. A conversation that moves is rotated into place, which moves only
+/// the entries between its old and new position (few: the active ones are at the front).
+#[derive(Debug, Default)]
+struct List(Vec<ListKey>);
+
+impl List {
+    fn iter(&self) -> std::slice::Iter<'_, ListKey> {
+        self.0.iter()
+    }
+
+    /// Adds `key` (if it is not there); returns its index.
+    fn insert(&mut self, key: ListKey) -> usize {
+        match self.0.binary_search(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, key);
+                i
+            }
+        }
+    }
+
+    /// Removes `key`; returns the index it had.
+    fn remove(&mut self, key: &ListKey) -> Option<usize> {
+        let i = self.0.binary_search(key).ok()?;
+        self.0.remove(i);
+        Some(i)
+    }
+
+    /// Replaces `old` by `new`: `(from, to)`, the index `old` had and the one `new` has,
+    /// as a remove and an insert would report them.
+    fn refile(&mut self, old: &ListKey, new: ListKey) -> (usize, usize) {
+        let Ok(from) = self.0.binary_search(old) else {
+            return (0, self.insert(new));
+        };
+        let to = match self.0.binary_search(&new) {
+            Ok(i) | Err(i) if i <= from => i,
+            Ok(i) | Err(i) => i - 1,
+        };
+        if to <= from {
+            if let Some(s) = self.0.get_mut(to..=from) {
+                s.rotate_right(1);
+            }
+        } else if let Some(s) = self.0.get_mut(from..=to) {
+            s.rotate_left(1);
+        }
+        if let Some(k) = self.0.get_mut(to) {
+            *k = new;
+        }
+        (from, to)
+    }
+}
+
 /// The state of one user's chats. See the module documentation.
 #[derive(Debug)]
 pub struct Store {
@@ -138,7 +194,7 @@ pub struct Store {
     /// VecMap, not HashMap: a few KB less wasm, and a binary search over even thousands of
     /// conversations is as quick as hashing.
     convs: VecMap<ConversationId, Conv>,
-    list: OrderedIndex<ListKey, ()>,
+    list: List,
     /// Where each message is, by server id and by local id.
     locate: HashMap<MessageRef, (ConversationId, MessageKey)>,
     tombstones: VecMap<ServerId, Tombstone>,
@@ -160,7 +216,7 @@ impl Store {
         Store {
             me,
             convs: VecMap::new(),
-            list: OrderedIndex::new(),
+            list: List::default(),
             locate: HashMap::new(),
             tombstones: VecMap::new(),
             resend_weights: VecMap::new(),
@@ -205,7 +261,7 @@ impl Store {
                 if conv.record.listed {
                     let key = (Reverse(conv.last_activity()), id);
                     conv.listed = Some(key);
-                    store.list.insert(key, ());
+                    store.list.insert(key);
                 }
             }
         }
@@ -327,7 +383,7 @@ impl Store {
     pub fn conversations(&self) -> Vec<ConversationSummary> {
         self.list
             .iter()
-            .filter_map(|((_, id), _)| self.convs.get(id).map(Conv::summary))
+            .filter_map(|(_, id)| self.convs.get(id).map(Conv::summary))
             .collect()
     }
 
@@ -726,7 +782,7 @@ impl Store {
                 .put_conversations
                 .insert(id, conv.record.clone());
             if let Some(key) = conv.listed.take() {
-                if let Some((index, _)) = self.list.remove(&key) {
+                if let Some(index) = self.list.remove(&key) {
                     self.events.push_back(StoreEvent::ConversationRemoved {
                         index,
                         conversation_id: id,
@@ -1095,8 +1151,7 @@ impl Store {
         let summary = conv.summary();
         match conv.listed.take() {
             Some(old_key) => {
-                let from = self.list.remove(&old_key).map_or(0, |(i, _)| i);
-                let (to, _) = self.list.insert(new_key, ());
+                let (from, to) = self.list.refile(&old_key, new_key);
                 conv.listed = Some(new_key);
                 self.events.push_back(StoreEvent::ConversationUpdated {
                     from,
@@ -1105,7 +1160,7 @@ impl Store {
                 });
             }
             None if list_it => {
-                let (index, _) = self.list.insert(new_key, ());
+                let index = self.list.insert(new_key);
                 conv.listed = Some(new_key);
                 conv.record.listed = true;
                 self.persist

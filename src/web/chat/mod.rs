@@ -272,7 +272,11 @@ impl ChatClient {
                         match answer {
                             Ok((1, w)) => st.store.apply_resend(id, w),
                             other => {
-                                st.log(LogLevel::Warn, &format!("resend failed: {other:?}"));
+                                let why = match other {
+                                    Ok((status, _)) => format!("status {status}"),
+                                    Err(e) => e.to_string(),
+                                };
+                                st.log(LogLevel::Warn, &format!("resend failed: {why}"));
                                 let _ = st.store.send_failed(&MessageRef::Server(id));
                             }
                         }
