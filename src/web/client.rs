@@ -537,8 +537,15 @@ fn message(publish: &Publish) -> JsValue {
 /// Runs `f` on the borrowed state; `None` if it is already borrowed (a bug: never with the
 /// driver loop's discipline, but a panic would kill the whole wasm instance).
 fn with_inner<R>(rc: &Rc<RefCell<Inner>>, f: impl FnOnce(&mut Inner) -> R) -> Option<R> {
+    let mut inner = borrow_inner(rc)?;
+    Some(f(&mut inner))
+}
+
+/// The non-generic half of [`with_inner`] (instantiated for every closure), once.
+#[inline(never)]
+fn borrow_inner(rc: &Rc<RefCell<Inner>>) -> Option<std::cell::RefMut<'_, Inner>> {
     match rc.try_borrow_mut() {
-        Ok(mut inner) => Some(f(&mut inner)),
+        Ok(inner) => Some(inner),
         Err(_) => {
             web_sys::console::error_1(&"imcore: re-entrant call into MqttClient ignored".into());
             None

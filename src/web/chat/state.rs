@@ -68,8 +68,18 @@ pub(super) struct Shared {
 /// Borrows the state for `f`; `None` if it is borrowed already (never with this module's
 /// discipline, but a panic would kill the whole wasm instance).
 pub(super) fn with<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    let mut st = borrow(sh)?;
+    Some(f(&mut st))
+}
+
+// `with` and `act` are instantiated for every closure (some hundred call sites); what does
+// not depend on the closure lives in these non-generic functions, once.
+
+/// The state, mutably; `None` (and an error logged) if it is borrowed already.
+#[inline(never)]
+fn borrow(sh: &Shared) -> Option<std::cell::RefMut<'_, State>> {
     match sh.state.try_borrow_mut() {
-        Ok(mut st) => Some(f(&mut st)),
+        Ok(st) => Some(st),
         Err(_) => {
             web_sys::console::error_1(&"[imcore] re-entrant call into ChatClient ignored".into());
             None
@@ -79,10 +89,21 @@ pub(super) fn with<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R>
 
 /// [`with`], then the store's events and the notes are carried out after the borrow.
 pub(super) fn act<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R> {
-    let (r, notes) = with(sh, |st| {
-        let r = f(st);
-        (r, st.drain())
-    })?;
+    let r = {
+        let mut st = borrow(sh)?;
+        f(&mut st)
+    };
+    settle_drain(sh);
+    Some(r)
+}
+
+/// The second half of [`act`]: drains the store's events into notes under the borrow, then
+/// calls the listeners after it.
+#[inline(never)]
+fn settle_drain(sh: &Shared) {
+    let Some(notes) = borrow(sh).map(|mut st| st.drain()) else {
+        return;
+    };
     for note in notes {
         for listener in note.listeners {
             if let Err(e) = listener.call1(&JsValue::UNDEFINED, &note.value) {
@@ -90,7 +111,6 @@ pub(super) fn act<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R> 
             }
         }
     }
-    Some(r)
 }
 
 /// A JS `Error` named `ChatError` with a stable `code`.
