@@ -586,6 +586,24 @@ fn decimal(n: u64, e: i32) -> Vec<u8> {
 }
 
 /// The value of decimal digits (at most 38 of them).
+/// The decimal digits of `q`, by subtraction: u128's Display brings its own 128-bit
+/// division (~1.3 KB of wasm) for this one use.
+fn u128_decimal(mut q: u128) -> String {
+    let mut s = String::new();
+    for k in (0..39).rev() {
+        let p = 10u128.pow(k);
+        let mut d = b'0';
+        while q >= p {
+            q -= p;
+            d += 1;
+        }
+        if d > b'0' || !s.is_empty() || k == 0 {
+            s.push(char::from(d));
+        }
+    }
+    s
+}
+
 fn digits_value(d: &[u8]) -> u128 {
     d.iter().fold(0, |v, &x| v * 10 + u128::from(x))
 }
@@ -648,7 +666,7 @@ fn shortest(f: f64) -> (String, i32) {
         let (v, _, half) = split(&value);
         let up = half.is_gt() || (half.is_eq() && v % 2 == 1);
         let q = (v + u128::from(up)).clamp(lo, hi);
-        let mut text = q.to_string();
+        let mut text = u128_decimal(q);
         // q·10^p in units of 10^min(e-2, 0).
         let exp = p as i32 + (e - 2).min(0) + text.len() as i32 - 1;
         while text.len() > 1 && text.ends_with('0') {
@@ -1367,6 +1385,29 @@ mod tests {
     use serde::de::IgnoredAny;
     use serde_json::value::RawValue;
     use serde_json::Value;
+
+    #[test]
+    fn u128_decimal_is_u128_display() {
+        for q in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            1_000_000_007,
+            u128::from(u64::MAX),
+            u128::MAX,
+        ] {
+            assert_eq!(u128_decimal(q), q.to_string());
+        }
+        for k in 0..39 {
+            let p = 10u128.pow(k);
+            for q in [p - 1, p, p + 1] {
+                assert_eq!(u128_decimal(q), q.to_string());
+            }
+        }
+    }
 
     /// Accepted as a document ⇔ serde_json skips it; read as a value ⇔ serde_json reads a
     /// `Value`, and then written as serde_json writes that `Value`.
