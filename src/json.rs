@@ -697,7 +697,11 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
             }
             out.push_str(".0");
         } else if exp >= 0 {
-            let (int, frac) = digits.split_at((exp + 1) as usize);
+            // `_checked`: `str::split_at` brings core's char-boundary panic (~1.6 KB of
+            // wasm); the digits are ASCII, so this always splits.
+            let (int, frac) = digits
+                .split_at_checked((exp + 1) as usize)
+                .unwrap_or((&digits, ""));
             out.push_str(int);
             out.push('.');
             out.push_str(frac);
@@ -709,7 +713,7 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
             out.push_str(&digits);
         }
     } else {
-        let (first, rest) = digits.split_at(1);
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
