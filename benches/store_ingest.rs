@@ -9,19 +9,25 @@
 //!    must grow as O(log n).
 #![allow(clippy::disallowed_methods)] // a benchmark owns real time
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use imcore::chat::store::Store;
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
 
-/// Counts live heap bytes and their peak.
-struct Counting;
-
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+// Native only (the benchmark runs natively): on wasm32 the library sets its own global
+// allocator (talc), and a crate graph has one.
+#[cfg(not(target_arch = "wasm32"))]
+use std::alloc::{GlobalAlloc, Layout, System};
+
+/// Counts live heap bytes and their peak.
+#[cfg(not(target_arch = "wasm32"))]
+struct Counting;
+
+#[cfg(not(target_arch = "wasm32"))]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
@@ -38,6 +44,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 

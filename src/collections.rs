@@ -107,6 +107,21 @@ impl<K: Ord, V> VecMap<K, V> {
         None
     }
 
+    /// The value of `key`, inserted from `default` first if there is none: `entry(key)
+    /// .or_insert_with(default)`. Always `Some` (an `Option` only because the crate does
+    /// no panicking indexing).
+    pub fn get_or_insert_with(&mut self, key: K, default: impl FnOnce() -> V) -> Option<&mut V> {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.keys.insert(i, key);
+                self.values.insert(i, default());
+                i
+            }
+        };
+        self.values.get_mut(i)
+    }
+
     pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,

@@ -586,6 +586,24 @@ fn decimal(n: u64, e: i32) -> Vec<u8> {
 }
 
 /// The value of decimal digits (at most 38 of them).
+/// The decimal digits of `q`, by subtraction: u128's Display brings its own 128-bit
+/// division (~1.3 KB of wasm) for this one use.
+fn u128_decimal(mut q: u128) -> String {
+    let mut s = String::new();
+    for k in (0..39).rev() {
+        let p = 10u128.pow(k);
+        let mut d = b'0';
+        while q >= p {
+            q -= p;
+            d += 1;
+        }
+        if d > b'0' || !s.is_empty() || k == 0 {
+            s.push(char::from(d));
+        }
+    }
+    s
+}
+
 fn digits_value(d: &[u8]) -> u128 {
     d.iter().fold(0, |v, &x| v * 10 + u128::from(x))
 }
@@ -648,7 +666,7 @@ fn shortest(f: f64) -> (String, i32) {
         let (v, _, half) = split(&value);
         let up = half.is_gt() || (half.is_eq() && v % 2 == 1);
         let q = (v + u128::from(up)).clamp(lo, hi);
-        let mut text = q.to_string();
+        let mut text = u128_decimal(q);
         // q·10^p in units of 10^min(e-2, 0).
         let exp = p as i32 + (e - 2).min(0) + text.len() as i32 - 1;
         while text.len() > 1 && text.ends_with('0') {
@@ -679,7 +697,11 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
             }
             out.push_str(".0");
         } else if exp >= 0 {
-            let (int, frac) = digits.split_at((exp + 1) as usize);
+            // `_checked`: `str::split_at` brings core's char-boundary panic (~1.6 KB of
+            // wasm); the digits are ASCII, so this always splits.
+            let (int, frac) = digits
+                .split_at_checked((exp + 1) as usize)
+                .unwrap_or((&digits, ""));
             out.push_str(int);
             out.push('.');
             out.push_str(frac);
@@ -691,7 +713,7 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
             out.push_str(&digits);
         }
     } else {
-        let (first, rest) = digits.split_at(1);
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
@@ -1089,15 +1111,13 @@ impl<'a> Doc<'a> {
                 w.close(']');
             }
             Kind::Obj => {
-                let mut entries: Vec<(String, Id)> = Vec::new();
+                // By key, a repeated key taking the later value (no sort: a sort
+                // instantiated for this alone costs some 3 KB of wasm).
+                let mut entries: crate::collections::VecMap<String, Id> =
+                    crate::collections::VecMap::new();
                 for (k, v) in self.entries(n) {
-                    let key = self.decode_str(k)?;
-                    match entries.iter_mut().find(|(old, _)| *old == key) {
-                        Some(e) => e.1 = v,
-                        None => entries.push((key, v)),
-                    }
+                    entries.insert(self.decode_str(k)?, v);
                 }
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
                 w.open('{');
                 for (k, v) in entries {
                     w.key(&k);
@@ -1369,6 +1389,29 @@ mod tests {
     use serde::de::IgnoredAny;
     use serde_json::value::RawValue;
     use serde_json::Value;
+
+    #[test]
+    fn u128_decimal_is_u128_display() {
+        for q in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            1_000_000_007,
+            u128::from(u64::MAX),
+            u128::MAX,
+        ] {
+            assert_eq!(u128_decimal(q), q.to_string());
+        }
+        for k in 0..39 {
+            let p = 10u128.pow(k);
+            for q in [p - 1, p, p + 1] {
+                assert_eq!(u128_decimal(q), q.to_string());
+            }
+        }
+    }
 
     /// Accepted as a document ⇔ serde_json skips it; read as a value ⇔ serde_json reads a
     /// `Value`, and then written as serde_json writes that `Value`.

@@ -20,7 +20,7 @@ pub enum DecodeError {
     #[error("invalid packet type {0} for this protocol version")]
     InvalidPacketType(u8),
     /// The fixed header flags of a non-PUBLISH packet differ from the value the spec fixes.
-    #[error("invalid fixed header flags {flags:#06b} for {packet:?}")]
+    #[error("invalid fixed header flags {flags:#04x} for {packet:?}")]
     InvalidHeaderFlags { packet: PacketType, flags: u8 },
     /// PUBLISH with the DUP flag set and QoS 0.
     #[error("PUBLISH with DUP set and QoS 0")]

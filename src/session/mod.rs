@@ -35,7 +35,7 @@ mod outgoing;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::collections::VecMap;
 
@@ -97,7 +97,7 @@ struct Link {
     max_packet_size: Option<u32>,
     max_qos: QoS,
     /// Incoming topic aliases (5.0), valid for this connection only.
-    aliases: HashMap<u16, String>,
+    aliases: VecMap<u16, String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -128,7 +128,7 @@ pub struct Session {
     backoff: Backoff,
     outgoing: Outgoing,
     /// Incoming QoS 2 packet identifiers delivered and awaiting PUBREL.
-    incoming_qos2: HashSet<u16>,
+    incoming_qos2: VecMap<u16, ()>,
     /// The subscriptions the application wants, renewed when the broker lost the session.
     subscriptions: Vec<SubscribeFilter>,
     requests: VecMap<RequestId, Request>,
@@ -149,7 +149,7 @@ impl Session {
             state: State::Idle,
             status: Status::Idle,
             outgoing: Outgoing::default(),
-            incoming_qos2: HashSet::new(),
+            incoming_qos2: VecMap::new(),
             subscriptions: Vec::new(),
             requests: VecMap::new(),
             decoder,
@@ -511,7 +511,7 @@ impl Session {
             send_quota,
             max_packet_size: props.maximum_packet_size,
             max_qos,
-            aliases: HashMap::new(),
+            aliases: VecMap::new(),
         }));
         self.emit(Event::Connected { session_present });
 
@@ -680,7 +680,7 @@ impl Session {
                 self.send_ack(now_ms, Packet::PubAck, pid, ReasonCode::Success);
             }
             (QoS::ExactlyOnce, Some(pid)) => {
-                if !self.incoming_qos2.contains(&pid) {
+                if !self.incoming_qos2.contains_key(&pid) {
                     if self.config.protocol == ProtocolVersion::V5
                         && self.incoming_qos2.len() >= usize::from(self.config.receive_maximum)
                     {
@@ -692,7 +692,7 @@ impl Session {
                         );
                         return;
                     }
-                    self.incoming_qos2.insert(pid);
+                    self.incoming_qos2.insert(pid, ());
                     self.emit(Event::Message(Box::new(publish)));
                 }
                 self.send_ack(now_ms, Packet::PubRec, pid, ReasonCode::Success);
@@ -742,7 +742,7 @@ impl Session {
     }
 
     fn on_pubrel(&mut self, now_ms: u64, ack: Ack) {
-        let reason = if self.incoming_qos2.remove(&ack.packet_id) {
+        let reason = if self.incoming_qos2.remove(&ack.packet_id).is_some() {
             ReasonCode::Success
         } else {
             self.v5_or_success(ReasonCode::PacketIdentifierNotFound)
@@ -906,7 +906,7 @@ impl Session {
                 continue;
             };
             req.packet_id = Some(pid);
-            self.outgoing.request_ids.insert(pid);
+            self.outgoing.request_ids.insert(pid, ());
             let packet = match &req.kind {
                 RequestKind::Subscribe(filters) => Packet::Subscribe(Subscribe {
                     packet_id: pid,

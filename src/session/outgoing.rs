@@ -1,7 +1,9 @@
 //! Outgoing publishes: the queue of those not yet sent, the in-flight window of those
 //! awaiting acknowledgement, and the packet identifiers they hold.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::collections::VecMap;
 
 use crate::mqtt::{Publish, QoS};
 
@@ -44,10 +46,12 @@ pub(crate) struct Outgoing {
     /// keeps the original order. Acks mostly come in send order, so removals are mostly at
     /// the front (a `VecDeque` instead of a `BTreeMap`: a fraction of the wasm code).
     inflight: VecDeque<(u64, InFlight)>,
-    by_packet_id: HashMap<u16, u64>,
+    // VecMaps, not HashMap / HashSet (code shared with the other u16-keyed maps): ids are
+    // handed out in increasing order, so inserts are mostly at the end.
+    by_packet_id: VecMap<u16, u64>,
     next_seq: u64,
     /// Packet identifiers held by SUBSCRIBE / UNSUBSCRIBE awaiting their acks.
-    pub(crate) request_ids: HashSet<u16>,
+    pub(crate) request_ids: VecMap<u16, ()>,
     last_packet_id: u16,
 }
 
@@ -66,7 +70,8 @@ impl Outgoing {
             } else {
                 candidate + 1
             };
-            if !self.by_packet_id.contains_key(&candidate) && !self.request_ids.contains(&candidate)
+            if !self.by_packet_id.contains_key(&candidate)
+                && !self.request_ids.contains_key(&candidate)
             {
                 self.last_packet_id = candidate;
                 return Some(candidate);
@@ -187,7 +192,7 @@ mod tests {
         let a = o.allocate_packet_id();
         assert_eq!(a, Some(u16::MAX));
         o.start(PublishId(1), publish(QoS::AtLeastOnce), u16::MAX);
-        o.request_ids.insert(1);
+        o.request_ids.insert(1, ());
         assert_eq!(o.allocate_packet_id(), Some(2));
         o.last_packet_id = u16::MAX - 1;
         assert_eq!(o.allocate_packet_id(), Some(2), "skips 65535 and 1");
@@ -197,7 +202,7 @@ mod tests {
     fn all_ids_in_use_is_reported_not_looped() {
         let mut o = Outgoing::default();
         for pid in 1..=u16::MAX {
-            o.request_ids.insert(pid);
+            o.request_ids.insert(pid, ());
         }
         assert_eq!(o.allocate_packet_id(), None);
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::mqtt::{Will, MAX_REMAINING_LENGTH};
+use std::collections::HashSet;
 
 const K: u64 = 10_000;
 

@@ -14,9 +14,10 @@ use crate::chat::{ConversationId, ServerId};
 #[derive(Debug, Default)]
 struct Inner {
     messages: VecMap<(ConversationId, MessageKey), StoredMessage>,
-    keys: HashMap<(ConversationId, MessageRef), MessageKey>,
-    by_server_id: HashMap<ServerId, (ConversationId, MessageKey)>,
-    by_local_id: HashMap<String, (ConversationId, MessageKey)>,
+    keys: VecMap<(ConversationId, MessageRef), MessageKey>,
+    /// Where a message is by its server id (`MessageRef::Server`) and by its local id
+    /// (`MessageRef::Local`): one map of the store's `locate` type, so its code is shared.
+    by_id: HashMap<MessageRef, (ConversationId, MessageKey)>,
     conversations: VecMap<ConversationId, ConversationRecord>,
     outbox: VecMap<String, OutboxEntry>,
     tombstones: VecMap<ServerId, Tombstone>,
@@ -28,10 +29,10 @@ impl Inner {
         if let Some(key) = self.keys.remove(&(cid, id.clone())) {
             if let Some(m) = self.messages.remove(&(cid, key)) {
                 if let Some(sid) = m.server_id() {
-                    self.by_server_id.remove(&sid);
+                    self.by_id.remove(&MessageRef::Server(sid));
                 }
                 if let Some(local) = &m.local_id {
-                    self.by_local_id.remove(local);
+                    self.by_id.remove(&MessageRef::Local(local.clone()));
                 }
             }
         }
@@ -42,10 +43,12 @@ impl Inner {
         self.delete_message(cid, &m.key.id);
         self.keys.insert((cid, m.key.id.clone()), m.key.clone());
         if let Some(sid) = m.server_id() {
-            self.by_server_id.insert(sid, (cid, m.key.clone()));
+            self.by_id
+                .insert(MessageRef::Server(sid), (cid, m.key.clone()));
         }
         if let Some(local) = &m.local_id {
-            self.by_local_id.insert(local.clone(), (cid, m.key.clone()));
+            self.by_id
+                .insert(MessageRef::Local(local.clone()), (cid, m.key.clone()));
         }
         self.messages.insert((cid, m.key.clone()), m.clone());
     }
@@ -144,8 +147,8 @@ impl Storage for MemoryStorage {
     ) -> Result<Option<StoredMessage>, StorageError> {
         let inner = self.inner.borrow();
         Ok(inner
-            .by_server_id
-            .get(&id)
+            .by_id
+            .get(&MessageRef::Server(id))
             .and_then(|(c, k)| inner.messages.get(&(*c, k.clone())).cloned()))
     }
 
@@ -155,15 +158,14 @@ impl Storage for MemoryStorage {
     ) -> Result<Option<StoredMessage>, StorageError> {
         let inner = self.inner.borrow();
         Ok(inner
-            .by_local_id
-            .get(local_id)
+            .by_id
+            .get(&MessageRef::Local(local_id.to_string()))
             .and_then(|(c, k)| inner.messages.get(&(*c, k.clone())).cloned()))
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
-        let mut out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().collect();
-        out.sort_by(|a, b| (a.weight, &a.local_id).cmp(&(b.weight, &b.local_id)));
-        Ok(out)
+        let out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().collect();
+        Ok(super::outbox_order(out))
     }
 
     async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {

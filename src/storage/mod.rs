@@ -114,6 +114,18 @@ impl StorageBatch {
     }
 }
 
+/// Outbox entries in the order [`Storage::outbox`] gives them: by weight, then local id
+/// (stable). An insertion sort: outboxes are short, and `sort_by` would cost some 3 KB of
+/// wasm for this one type.
+pub(crate) fn outbox_order(entries: Vec<OutboxEntry>) -> Vec<OutboxEntry> {
+    let mut out: Vec<OutboxEntry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        let at = out.partition_point(|x| (x.weight, &x.local_id) <= (e.weight, &e.local_id));
+        out.insert(at, e);
+    }
+    out
+}
+
 impl From<PersistBatch> for StorageBatch {
     fn from(store: PersistBatch) -> Self {
         StorageBatch {

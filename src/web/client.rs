@@ -10,7 +10,7 @@
 //! its own outputs join the same queue, in order.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -167,7 +167,7 @@ export interface MqttClient {
 "#;
 
 /// A request whose promise is pending, by the id the session gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Pending {
     Publish(PublishId),
     Subscribe(RequestId),
@@ -303,7 +303,7 @@ struct Inner {
     timer: DeadlineTimer,
     listeners: Listeners,
     /// The promises of requests the session has not finished yet.
-    pending: HashMap<Pending, Settle>,
+    pending: crate::collections::VecMap<Pending, Settle>,
     actions: VecDeque<Action>,
     wake: Option<WakeListeners>,
     freed: bool,
@@ -497,7 +497,7 @@ impl Inner {
         self.timer.cancel();
         self.wake = None;
         self.listeners = Listeners::default();
-        for (_, settle) in self.pending.drain() {
+        for settle in std::mem::take(&mut self.pending).into_values() {
             left.push(Action::Settle {
                 callback: settle.reject,
                 value: js_error(Code::Disconnected, "the MqttClient was freed"),
@@ -537,8 +537,15 @@ fn message(publish: &Publish) -> JsValue {
 /// Runs `f` on the borrowed state; `None` if it is already borrowed (a bug: never with the
 /// driver loop's discipline, but a panic would kill the whole wasm instance).
 fn with_inner<R>(rc: &Rc<RefCell<Inner>>, f: impl FnOnce(&mut Inner) -> R) -> Option<R> {
+    let mut inner = borrow_inner(rc)?;
+    Some(f(&mut inner))
+}
+
+/// The non-generic half of [`with_inner`] (instantiated for every closure), once.
+#[inline(never)]
+fn borrow_inner(rc: &Rc<RefCell<Inner>>) -> Option<std::cell::RefMut<'_, Inner>> {
     match rc.try_borrow_mut() {
-        Ok(mut inner) => Some(f(&mut inner)),
+        Ok(inner) => Some(inner),
         Err(_) => {
             web_sys::console::error_1(&"imcore: re-entrant call into MqttClient ignored".into());
             None
@@ -930,7 +937,7 @@ impl MqttClient {
             credentials_seq: 0,
             timer: DeadlineTimer::default(),
             listeners: Listeners::default(),
-            pending: HashMap::new(),
+            pending: crate::collections::VecMap::new(),
             actions: VecDeque::new(),
             wake: None,
             freed: false,

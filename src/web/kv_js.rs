@@ -78,10 +78,10 @@ fn js_error(op: &str, e: &JsValue) -> StorageError {
     };
     let text = format!("{name} {message}").to_ascii_lowercase();
     let message = format!("{op}: {message}");
-    if ["quota", "exceed", "limit"]
-        .iter()
-        .any(|w| text.contains(w))
-    {
+    // Bytes, not `str::contains`: a `&str` pattern brings in the two-way string searcher
+    // (some 3 KB of wasm).
+    let has = |w: &[u8]| text.as_bytes().windows(w.len()).any(|x| x == w);
+    if has(b"quota") || has(b"exceed") || has(b"limit") {
         StorageError::QuotaExceeded(message)
     } else {
         StorageError::Operation { name, message }

@@ -57,5 +57,6 @@ mod wake;
 
 pub use chat::ChatClient;
 pub use client::MqttClient;
+pub(crate) use error::describe;
 pub use kv_js::JsKv;
 pub use persist::Persister;

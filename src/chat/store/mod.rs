@@ -38,6 +38,8 @@ mod tests;
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
 
+use crate::collections::VecMap;
+
 use thiserror::Error;
 
 pub use events::{PersistBatch, StoreEvent, Tombstone};
@@ -58,7 +60,9 @@ const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 /// Why a local action was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
-    #[error("no such message {0:?}")]
+    // Display, not Debug, in these texts: `{:?}` of a string brings in core's escaping
+    // (some 3 KB of wasm).
+    #[error("no such message {0}")]
     NoSuchMessage(MessageRef),
     #[error("only the sender can revoke a message")]
     NotMine,
@@ -72,7 +76,7 @@ pub enum StoreError {
     NotFailed(Status),
     #[error("a user cannot message themself")]
     SelfMessage,
-    #[error("the local id {0:?} is already used")]
+    #[error("the local id '{0}' is already used")]
     DuplicateLocalId(String),
 }
 
@@ -129,17 +133,73 @@ impl Conv {
     }
 }
 
+/// The conversation list, most recent first, as a sorted `Vec`: a second [`OrderedIndex`]
+/// key/value type would cost some 5 KB of wasm, and conversations number in the
+/// thousands at most. A conversation that moves is rotated into place, which moves only
+/// the entries between its old and new position (few: the active ones are at the front).
+#[derive(Debug, Default)]
+struct List(Vec<ListKey>);
+
+impl List {
+    fn iter(&self) -> std::slice::Iter<'_, ListKey> {
+        self.0.iter()
+    }
+
+    /// Adds `key` (if it is not there); returns its index.
+    fn insert(&mut self, key: ListKey) -> usize {
+        match self.0.binary_search(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, key);
+                i
+            }
+        }
+    }
+
+    /// Removes `key`; returns the index it had.
+    fn remove(&mut self, key: &ListKey) -> Option<usize> {
+        let i = self.0.binary_search(key).ok()?;
+        self.0.remove(i);
+        Some(i)
+    }
+
+    /// Replaces `old` by `new`: `(from, to)`, the index `old` had and the one `new` has,
+    /// as a remove and an insert would report them.
+    fn refile(&mut self, old: &ListKey, new: ListKey) -> (usize, usize) {
+        let Ok(from) = self.0.binary_search(old) else {
+            return (0, self.insert(new));
+        };
+        let to = match self.0.binary_search(&new) {
+            Ok(i) | Err(i) if i <= from => i,
+            Ok(i) | Err(i) => i - 1,
+        };
+        if to <= from {
+            if let Some(s) = self.0.get_mut(to..=from) {
+                s.rotate_right(1);
+            }
+        } else if let Some(s) = self.0.get_mut(from..=to) {
+            s.rotate_left(1);
+        }
+        if let Some(k) = self.0.get_mut(to) {
+            *k = new;
+        }
+        (from, to)
+    }
+}
+
 /// The state of one user's chats. See the module documentation.
 #[derive(Debug)]
 pub struct Store {
     me: UserId,
-    convs: HashMap<ConversationId, Conv>,
-    list: OrderedIndex<ListKey, ()>,
+    /// VecMap, not HashMap: a few KB less wasm, and a binary search over even thousands of
+    /// conversations is as quick as hashing.
+    convs: VecMap<ConversationId, Conv>,
+    list: List,
     /// Where each message is, by server id and by local id.
     locate: HashMap<MessageRef, (ConversationId, MessageKey)>,
-    tombstones: HashMap<ServerId, Tombstone>,
+    tombstones: VecMap<ServerId, Tombstone>,
     /// The largest resend weight heard for each server id, also before the message.
-    resend_weights: HashMap<ServerId, u64>,
+    resend_weights: VecMap<ServerId, u64>,
     open: Option<ConversationId>,
     retention_days: Option<u32>,
     /// Messages older than this were dropped by retention and are not taken again.
@@ -155,11 +215,11 @@ impl Store {
     pub fn new(me: UserId) -> Store {
         Store {
             me,
-            convs: HashMap::new(),
-            list: OrderedIndex::new(),
+            convs: VecMap::new(),
+            list: List::default(),
             locate: HashMap::new(),
-            tombstones: HashMap::new(),
-            resend_weights: HashMap::new(),
+            tombstones: VecMap::new(),
+            resend_weights: VecMap::new(),
             open: None,
             retention_days: None,
             retention_cutoff: 0,
@@ -201,7 +261,7 @@ impl Store {
                 if conv.record.listed {
                     let key = (Reverse(conv.last_activity()), id);
                     conv.listed = Some(key);
-                    store.list.insert(key, ());
+                    store.list.insert(key);
                 }
             }
         }
@@ -219,9 +279,10 @@ impl Store {
             // The page was read in order, so it moves the paging point even where a message
             // was held already (hydrated out of order) or is skipped (deleted, cleared).
             self.load_one(m);
-            let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
-            if conv.paged_from.as_ref().is_none_or(|p| key < *p) {
-                conv.paged_from = Some(key);
+            if let Some(conv) = self.convs.get_or_insert_with(cid, || Conv::new(cid, 0)) {
+                if conv.paged_from.as_ref().is_none_or(|p| key < *p) {
+                    conv.paged_from = Some(key);
+                }
             }
         }
         self.finish();
@@ -267,7 +328,9 @@ impl Store {
             return false;
         }
         let me = self.me;
-        let conv = self.convs.entry(cid).or_insert_with(|| Conv::new(cid, 0));
+        let Some(conv) = self.convs.get_or_insert_with(cid, || Conv::new(cid, 0)) else {
+            return false;
+        };
         if m.key.weight <= conv.record.cleared_mark {
             return false;
         }
@@ -320,7 +383,7 @@ impl Store {
     pub fn conversations(&self) -> Vec<ConversationSummary> {
         self.list
             .iter()
-            .filter_map(|((_, id), _)| self.convs.get(id).map(Conv::summary))
+            .filter_map(|(_, id)| self.convs.get(id).map(Conv::summary))
             .collect()
     }
 
@@ -446,8 +509,12 @@ impl Store {
 
     /// The server confirmed a resend of `id` at `weight` (or relayed someone's resend).
     pub fn apply_resend(&mut self, id: ServerId, weight: u64) {
-        let heard = self.resend_weights.entry(id).or_insert(weight);
-        *heard = (*heard).max(weight);
+        match self.resend_weights.get_mut(&id) {
+            Some(heard) => *heard = (*heard).max(weight),
+            None => {
+                self.resend_weights.insert(id, weight);
+            }
+        }
         if let Some((cid, key)) = self.locate.get(&MessageRef::Server(id)).cloned() {
             if let Some(old) = self.get(cid, &key) {
                 let mut new = old.clone();
@@ -656,11 +723,8 @@ impl Store {
 
     /// Creates (or lists again) a conversation, for instance a room just joined.
     pub fn ensure_conversation(&mut self, id: ConversationId, now_weight: u64) {
-        let fresh = !self.convs.contains_key(&id);
-        self.convs
-            .entry(id)
-            .or_insert_with(|| Conv::new(id, now_weight));
-        if fresh {
+        if !self.convs.contains_key(&id) {
+            self.convs.insert(id, Conv::new(id, now_weight));
             self.persist_conv(id);
         }
         self.relist(id, true);
@@ -669,8 +733,9 @@ impl Store {
 
     /// Sets a room's members.
     pub fn set_members(&mut self, id: ConversationId, members: Vec<UserId>) {
-        let conv = self.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
-        conv.record.members = members;
+        if let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) {
+            conv.record.members = members;
+        }
         self.persist_conv(id);
         self.relist(id, false);
         self.finish();
@@ -717,7 +782,7 @@ impl Store {
                 .put_conversations
                 .insert(id, conv.record.clone());
             if let Some(key) = conv.listed.take() {
-                if let Some((index, _)) = self.list.remove(&key) {
+                if let Some(index) = self.list.remove(&key) {
                     self.events.push_back(StoreEvent::ConversationRemoved {
                         index,
                         conversation_id: id,
@@ -869,7 +934,9 @@ impl Store {
 
     /// The peer has read my messages up to `mark`: their read flags follow.
     fn advance_peer_read_mark(&mut self, id: ConversationId, mark: u64) {
-        let conv = self.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
+        let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) else {
+            return;
+        };
         let old = conv.record.peer_read_mark;
         if mark <= old {
             return;
@@ -885,7 +952,9 @@ impl Store {
 
     /// I have read the peer's messages up to `mark`: the unread count follows.
     fn advance_my_read_mark(&mut self, id: ConversationId, mark: u64) -> bool {
-        let conv = self.convs.entry(id).or_insert_with(|| Conv::new(id, 0));
+        let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) else {
+            return false;
+        };
         let old = conv.record.my_read_mark;
         if mark <= old {
             return false;
@@ -1082,8 +1151,7 @@ impl Store {
         let summary = conv.summary();
         match conv.listed.take() {
             Some(old_key) => {
-                let from = self.list.remove(&old_key).map_or(0, |(i, _)| i);
-                let (to, _) = self.list.insert(new_key, ());
+                let (from, to) = self.list.refile(&old_key, new_key);
                 conv.listed = Some(new_key);
                 self.events.push_back(StoreEvent::ConversationUpdated {
                     from,
@@ -1092,7 +1160,7 @@ impl Store {
                 });
             }
             None if list_it => {
-                let (index, _) = self.list.insert(new_key, ());
+                let index = self.list.insert(new_key);
                 conv.listed = Some(new_key);
                 conv.record.listed = true;
                 self.persist

@@ -37,6 +37,16 @@ pub enum MessageRef {
     Local(String),
 }
 
+/// `server id 12`, `local id 'l1f'` (for error texts).
+impl std::fmt::Display for MessageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageRef::Server(id) => write!(f, "server id {id}"),
+            MessageRef::Local(id) => write!(f, "local id '{id}'"),
+        }
+    }
+}
+
 /// The position of a message in its conversation: ascending `(weight, sender, id)`, a
 /// total order consistent with weight.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

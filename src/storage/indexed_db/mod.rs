@@ -254,11 +254,10 @@ impl IndexedDbStorage {
             return Ok(all);
         }
         let index = self.index(current::OUTBOX, current::OUTBOX_CONVERSATION)?;
-        let all =
-            request(index.get_all_with_key(&JsValue::from_str(&conversation.to_string()))).await?;
-        let mut entries: Vec<OutboxEntry> = codec::decode_all(&self.inner.names, &all)?;
-        entries.sort_by(|a, b| (a.weight, &a.local_id).cmp(&(b.weight, &b.local_id)));
-        Ok(entries)
+        let key = JsValue::from_str(&conversation.to_string());
+        let all = request(get_all(&index, &key, 0)).await?;
+        let entries: Vec<OutboxEntry> = codec::decode_all(&self.inner.names, &all)?;
+        Ok(crate::storage::outbox_order(entries))
     }
 
     fn transaction(
@@ -350,6 +349,13 @@ impl IndexedDbStorage {
     }
 }
 
+/// `index.getAll(query, count)`, the one form of an index's `getAll` used here (each web-sys
+/// method is an import and a JS shim of its own): `count` 0 is no limit, an undefined
+/// `query` every record.
+fn get_all(index: &IdbIndex, query: &JsValue, count: u32) -> Result<web_sys::IdbRequest, JsValue> {
+    index.get_all_with_key_and_limit(query, count)
+}
+
 /// The `order` index key of a message of conversation `c`.
 fn order_key(c: &str, k: &MessageKey) -> JsValue {
     Array::of4(
@@ -419,7 +425,11 @@ impl Storage for IndexedDbStorage {
         // `[]` sorts after every string: above every key of the conversation.
         let last: JsValue = Array::of2(&JsValue::from_str(&c), &Array::new()).into();
         let (range, newest_first) = match &page {
-            Page::Newest => (IdbKeyRange::bound(&first, &last), true),
+            // (The four-argument form only: one import less.)
+            Page::Newest => (
+                IdbKeyRange::bound_with_lower_open_and_upper_open(&first, &last, false, false),
+                true,
+            ),
             Page::Before(k) => (
                 IdbKeyRange::bound_with_lower_open_and_upper_open(
                     &first,
@@ -444,11 +454,11 @@ impl Storage for IndexedDbStorage {
         match (newest_first, get_all_count(limit)) {
             // Oldest first, or everything: one getAll.
             (false, Some(count)) => {
-                let all = request(index.get_all_with_key_and_limit(&range, count)).await?;
+                let all = request(get_all(&index, &range, count)).await?;
                 codec::decode_all(names, &all)
             }
             (_, None) => {
-                let all = request(index.get_all_with_key(&range)).await?;
+                let all = request(get_all(&index, &range, 0)).await?;
                 let mut out: Vec<StoredMessage> = codec::decode_all(names, &all)?;
                 if newest_first {
                     let drop = out.len().saturating_sub(limit);
@@ -505,7 +515,7 @@ impl Storage for IndexedDbStorage {
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
         // (weight, local_id): the index key, then the primary key.
         let index = self.index(current::OUTBOX, current::OUTBOX_WEIGHT)?;
-        let all = request(index.get_all()).await?;
+        let all = request(get_all(&index, &JsValue::UNDEFINED, 0)).await?;
         codec::decode_all(&self.inner.names, &all)
     }
 

@@ -19,8 +19,8 @@
 //! connection is closed. Dropping the future before it resolves abandons the request the
 //! same way.
 
+use crate::collections::VecMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -80,7 +80,7 @@ pub(super) const SILENCE_MS: u32 = 10_000;
 
 thread_local! {
     /// Abandoned requests of this page still pending, per database name.
-    static ABANDONED: RefCell<HashMap<String, usize>> = RefCell::new(HashMap::new());
+    static ABANDONED: RefCell<VecMap<String, usize>> = RefCell::new(VecMap::new());
 }
 
 fn abandoned_pending(name: &str) -> bool {
@@ -90,10 +90,15 @@ fn abandoned_pending(name: &str) -> bool {
 fn count_abandoned(name: &str, delta: isize) {
     ABANDONED.with(|a| {
         let mut a = a.borrow_mut();
-        let n = a.entry(name.to_string()).or_insert(0);
-        *n = n.saturating_add_signed(delta);
-        if *n == 0 {
+        let n = a
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add_signed(delta);
+        if n == 0 {
             a.remove(name);
+        } else {
+            a.insert(name.to_string(), n);
         }
     });
 }

@@ -81,7 +81,8 @@ pub(super) fn js_error(e: &JsValue) -> StorageError {
     } else {
         (
             "Error".to_string(),
-            e.as_string().unwrap_or_else(|| format!("{e:?}")),
+            // Not `{e:?}`: JsValue's Debug needs wasm-bindgen's debugString glue (~2 KB).
+            crate::web::describe(e),
         )
     };
     dom_error(name, message)

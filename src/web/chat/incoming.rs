@@ -76,7 +76,7 @@ pub(super) fn on_connected(sh: &Rc<Shared>) {
         }
         let subscribe: Vec<SubscribeFilter> = wanted
             .into_iter()
-            .filter(|t| st.subscribed.insert(t.clone()))
+            .filter(|t| st.subscribed.insert(t.clone(), ()).is_none())
             .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce))
             .collect();
         let presence = st.presence.then(|| topics::presence(st.me));

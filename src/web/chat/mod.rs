@@ -31,7 +31,7 @@ mod outgoing;
 mod state;
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use super::task::{future_to_promise, spawn_local};
@@ -48,6 +48,7 @@ use crate::chat::payload::{self, PayloadFormat};
 use crate::chat::store::{MessageKey, MessageRef, OutboxEntry, Store, StoreError, StoreEvent};
 use crate::chat::topics::{self, Topic};
 use crate::chat::{Content, ConversationId, Incoming, ServerId, UserId, WireMessage};
+use crate::collections::VecMap;
 use crate::mqtt::{Properties, Publish, QoS, SubscribeFilter, Will};
 use crate::session::{Credentials, Event, PublishId, SessionConfig};
 use crate::storage::{
@@ -259,9 +260,7 @@ impl ChatClient {
         // The store's events (the message moving to the end) go out now.
         act(&self.sh, |_| {});
         let (done, resolve) = promise()?;
-        with(&self.sh, |st| {
-            st.sends.entry(local_id.clone()).or_default().push(resolve)
-        });
+        with(&self.sh, |st| st.add_send(&local_id, resolve));
         match (server, self.is_backend()) {
             (Some((id, receiver, conversation, weight)), true) => {
                 let sh = self.sh.clone();
@@ -273,7 +272,11 @@ impl ChatClient {
                         match answer {
                             Ok((1, w)) => st.store.apply_resend(id, w),
                             other => {
-                                st.log(LogLevel::Warn, &format!("resend failed: {other:?}"));
+                                let why = match other {
+                                    Ok((status, _)) => format!("status {status}"),
+                                    Err(e) => e.to_string(),
+                                };
+                                st.log(LogLevel::Warn, &format!("resend failed: {why}"));
                                 let _ = st.store.send_failed(&MessageRef::Server(id));
                             }
                         }
@@ -502,8 +505,11 @@ impl ChatClient {
     #[wasm_bindgen(skip_typescript)]
     pub fn on(&self, event: &str, listener: Function) -> Result<JsValue, JsValue> {
         let name = event_name(event)?;
-        with(&self.sh, |st| {
-            st.listeners.entry(name).or_default().push(listener.clone())
+        with(&self.sh, |st| match st.listeners.get_mut(name) {
+            Some(list) => list.push(listener.clone()),
+            None => {
+                st.listeners.insert(name, vec![listener.clone()]);
+            }
         });
         let weak = Rc::downgrade(&self.sh);
         let off = Closure::once_into_js(move || {
@@ -715,14 +721,14 @@ impl ChatClient {
                     clock,
                     mono: MonoClock::new(),
                     persister: Persister::new(storage, on_error),
-                    listeners: HashMap::new(),
-                    sends: HashMap::new(),
-                    publishes: HashMap::new(),
+                    listeners: VecMap::new(),
+                    sends: VecMap::new(),
+                    publishes: VecMap::new(),
                     topics: topics_wanted,
-                    subscribed: HashSet::new(),
+                    subscribed: VecMap::new(),
                     incoming: VecDeque::new(),
                     draining: false,
-                    reads: HashMap::new(),
+                    reads: VecMap::new(),
                     outbox,
                     calibrating: false,
                     offline_since: None,
@@ -802,10 +808,7 @@ impl ChatClient {
         .ok_or_else(|| chat_error("closed", "busy"))??;
         let (done, resolve) = promise()?;
         let recalibrate = with(&self.sh, |st| {
-            st.sends
-                .entry(out.local_id.clone())
-                .or_default()
-                .push(resolve);
+            st.add_send(&out.local_id, resolve);
             st.backend().is_some() && st.clock.needs_calibration(st.now_mono(), wall_ms() as u64)
         });
         if recalibrate == Some(true) {
@@ -863,10 +866,10 @@ impl ChatClient {
                     if !st.topics.contains(&topic) {
                         st.topics.push(topic.clone());
                     }
-                    st.subscribed.insert(topic.clone())
+                    st.subscribed.insert(topic.clone(), ()).is_none()
                 } else {
                     st.topics.retain(|t| *t != topic);
-                    st.subscribed.remove(&topic)
+                    st.subscribed.remove(&topic).is_some()
                 }
             })
             .unwrap_or(false);

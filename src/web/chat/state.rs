@@ -38,17 +38,19 @@ pub(super) struct State {
     pub(super) clock: Clock,
     pub(super) mono: MonoClock,
     pub(super) persister: Persister,
-    pub(super) listeners: HashMap<&'static str, Vec<Function>>,
+    // Small maps: VecMap, not HashMap (each HashMap key/value type costs ~1-2 KB of wasm).
+    pub(super) listeners: VecMap<&'static str, Vec<Function>>,
     /// `done` promises of sends, by local id.
-    pub(super) sends: HashMap<String, Vec<Function>>,
-    pub(super) publishes: HashMap<PublishId, Publication>,
+    pub(super) sends: VecMap<String, Vec<Function>>,
+    pub(super) publishes: VecMap<PublishId, Publication>,
     /// Chat topics to be subscribed (own topic, rooms; conn-config's `sub_topics`).
     pub(super) topics: Vec<String>,
-    pub(super) subscribed: HashSet<String>,
+    /// Topics subscribed (the values are nothing: a set).
+    pub(super) subscribed: VecMap<String, ()>,
     pub(super) incoming: VecDeque<Queued>,
     pub(super) draining: bool,
     /// Read receipts under way, by conversation: `true` when another is due after it.
-    pub(super) reads: HashMap<ConversationId, bool>,
+    pub(super) reads: VecMap<ConversationId, bool>,
     /// Messages of mine left unsent by the last run, sent on `connect()`.
     pub(super) outbox: Vec<OutboxEntry>,
     pub(super) calibrating: bool,
@@ -66,8 +68,18 @@ pub(super) struct Shared {
 /// Borrows the state for `f`; `None` if it is borrowed already (never with this module's
 /// discipline, but a panic would kill the whole wasm instance).
 pub(super) fn with<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    let mut st = borrow(sh)?;
+    Some(f(&mut st))
+}
+
+// `with` and `act` are instantiated for every closure (some hundred call sites); what does
+// not depend on the closure lives in these non-generic functions, once.
+
+/// The state, mutably; `None` (and an error logged) if it is borrowed already.
+#[inline(never)]
+fn borrow(sh: &Shared) -> Option<std::cell::RefMut<'_, State>> {
     match sh.state.try_borrow_mut() {
-        Ok(mut st) => Some(f(&mut st)),
+        Ok(st) => Some(st),
         Err(_) => {
             web_sys::console::error_1(&"[imcore] re-entrant call into ChatClient ignored".into());
             None
@@ -77,10 +89,21 @@ pub(super) fn with<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R>
 
 /// [`with`], then the store's events and the notes are carried out after the borrow.
 pub(super) fn act<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R> {
-    let (r, notes) = with(sh, |st| {
-        let r = f(st);
-        (r, st.drain())
-    })?;
+    let r = {
+        let mut st = borrow(sh)?;
+        f(&mut st)
+    };
+    settle_drain(sh);
+    Some(r)
+}
+
+/// The second half of [`act`]: drains the store's events into notes under the borrow, then
+/// calls the listeners after it.
+#[inline(never)]
+fn settle_drain(sh: &Shared) {
+    let Some(notes) = borrow(sh).map(|mut st| st.drain()) else {
+        return;
+    };
     for note in notes {
         for listener in note.listeners {
             if let Err(e) = listener.call1(&JsValue::UNDEFINED, &note.value) {
@@ -88,7 +111,6 @@ pub(super) fn act<R>(sh: &Shared, f: impl FnOnce(&mut State) -> R) -> Option<R> 
             }
         }
     }
-    Some(r)
 }
 
 /// A JS `Error` named `ChatError` with a stable `code`.
@@ -181,6 +203,16 @@ impl State {
     pub(super) fn error(&mut self, error: JsValue) {
         self.log(LogLevel::Error, &describe(&error));
         self.note("error", |_| error);
+    }
+
+    /// Adds a `done` promise's resolve function to the send of `local_id`.
+    pub(super) fn add_send(&mut self, local_id: &str, resolve: Function) {
+        match self.sends.get_mut(local_id) {
+            Some(list) => list.push(resolve),
+            None => {
+                self.sends.insert(local_id.to_string(), vec![resolve]);
+            }
+        }
     }
 
     /// Resolves the `done` promises of a send with the message as it stands.
