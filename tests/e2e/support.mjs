@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { after, afterEach, before, beforeEach } from "node:test";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const BASE = process.env.HTTP_URL;
@@ -24,17 +25,6 @@ export const SHOTS = path.join(ROOT, "build", "e2e-screenshots");
 /** How long any awaited condition may take. */
 export const WAIT_MS = 15_000;
 
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
 
@@ -49,8 +39,8 @@ export function checkEnv() {
 export async function launch() {
   checkEnv();
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ARGS,
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
   });
   return browser;
 }

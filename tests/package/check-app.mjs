@@ -13,6 +13,7 @@ import http from "node:http";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { createServer } from "vite";
+import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
 
 const app = path.resolve(process.argv[2] || ".");
 const dist = path.join(app, "dist");
@@ -49,11 +50,9 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 let vite;
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  executablePath: CHROMIUM,
   headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage"],
+  args: CHROMIUM_ARGS,
 });
 
 async function runApp(url, what) {
