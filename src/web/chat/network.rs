@@ -128,16 +128,16 @@ pub(super) async fn catch_up(sh: Rc<Shared>, offline_since: Option<u64>) {
     let Some(rows) = conversation_rows(&body) else {
         return;
     };
+    let page_size = with(&sh, |st| st.page_size).unwrap_or(30);
+    let from = offline_since.map(|t| t.saturating_sub(CATCH_UP_MARGIN_MS));
     for row in rows {
         let Ok(conversation) = row.conversation_id.parse::<ConversationId>() else {
             continue;
         };
-        let last = row.last_msg_id;
         let known = with(&sh, |st| {
-            last.is_none_or(|id| st.store.message(&MessageRef::Server(id)).is_some())
+            row.last_msg_id
+                .is_none_or(|id| st.store.message(&MessageRef::Server(id)).is_some())
         });
-        let page_size = with(&sh, |st| st.page_size).unwrap_or(30);
-        let from = offline_since.map(|t| t.saturating_sub(CATCH_UP_MARGIN_MS));
         let active = matches!((from, row.last_msg_time), (Some(f), Some(t)) if t >= f);
         let mut page = Vec::new();
         if known == Some(false) || active {
@@ -231,14 +231,17 @@ fn conversation_rows(body: &[u8]) -> Option<Vec<Row>> {
             None => None,
         };
         let unread = match f.dflt(3) {
-            Some(v) => doc.option(v, |v| doc.unsigned(v, u32::MAX.into(), "u32"))?,
+            // At most u32::MAX, so the cast is exact.
+            Some(v) => doc.option(v, |v| {
+                doc.unsigned(v, u32::MAX.into(), "u32").map(|n| n as u32)
+            })?,
             None => None,
         };
         Ok(Row {
             conversation_id,
             last_msg_id,
             last_msg_time,
-            unread: unread.and_then(|n| u32::try_from(n).ok()),
+            unread,
         })
     })
     .ok()
