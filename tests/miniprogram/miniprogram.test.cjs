@@ -179,6 +179,30 @@ function connected(client) {
   return until(() => client.status() === 'connected', `user ${client.__user} to connect`, 15000);
 }
 
+// Limits far below wx's, so a test crosses them quickly.
+const SMALL_LIMITS = { maxValueBytes: 64 * 1024, maxTotalBytes: 256 * 1024 };
+
+// A connected direct-mode client for `userId` on a checked wx store with SMALL_LIMITS under
+// `prefix`, and the errors it reports.
+async function smallStoreClient(prefix, userId) {
+  const limits = SMALL_LIMITS;
+  const checked = checkedStore(imcore.wxKeyValueStore(prefix, limits));
+  const c = await imcore.createChatClient({ userId, direct: { url: WS_URL }, storage: checked.store, presence: false });
+  c.__user = userId;
+  const errors = [];
+  c.on('error', (e) => errors.push(e));
+  c.connect();
+  await connected(c);
+  return { limits, checked, c, errors };
+}
+
+// UTF-8 bytes of the values the simulated wx storage holds under `prefix`.
+function storedBytes(prefix) {
+  return [...wx.__storage.entries()]
+    .filter(([k]) => k.startsWith(prefix))
+    .reduce((n, [, e]) => n + utf8Bytes(JSON.parse(e.json)), 0);
+}
+
 test('two ChatClients (direct mode) chat over wx; history persists in wx storage', { timeout: 60000 }, async (t) => {
   if (chatSkip()) return t.skip(chatSkip());
   const { ChatClient } = imcore;
@@ -247,14 +271,7 @@ test('two ChatClients (direct mode) chat over wx; history persists in wx storage
 test('more than 1 MB of messages through a small KeyValueStore stays within its limits', { timeout: 120000 }, async (t) => {
   if (chatSkip()) return t.skip(chatSkip());
   const { ChatClient } = imcore;
-  const limits = { maxValueBytes: 64 * 1024, maxTotalBytes: 256 * 1024 };
-  const checked = checkedStore(imcore.wxKeyValueStore('small3/', limits));
-  const c = await imcore.createChatClient({ userId: '3', direct: { url: WS_URL }, storage: checked.store, presence: false });
-  c.__user = '3';
-  const errors = [];
-  c.on('error', (e) => errors.push(e));
-  c.connect();
-  await connected(c);
+  const { limits, checked, c, errors } = await smallStoreClient('small3/', '3');
   const conv = ChatClient.conversationIdOf('3', '4');
   const body = 'x'.repeat(3000) + ' ünïcödé 😀 ';
   const count = Math.ceil((1.2 * 1024 * 1024) / utf8Bytes(body));
@@ -271,9 +288,7 @@ test('more than 1 MB of messages through a small KeyValueStore stays within its 
   await storageSettled();
 
   assert.deepEqual(checked.violations, [], 'values above maxValueBytes');
-  const total = [...wx.__storage.entries()]
-    .filter(([k]) => k.startsWith('small3/'))
-    .reduce((n, [, e]) => n + utf8Bytes(JSON.parse(e.json)), 0);
+  const total = storedBytes('small3/');
   assert.ok(total <= limits.maxTotalBytes, `the store holds ${total} bytes, above maxTotalBytes`);
   assert.ok(total > 0, 'nothing was stored');
   assert.deepEqual(wx.__stats.storageFailures, []);
@@ -290,14 +305,7 @@ test('more than 1 MB of messages through a small KeyValueStore stays within its 
 test('a burst whose unsent messages exceed the whole budget: a typed storage error, every message still sent, no limit broken', { timeout: 120000 }, async (t) => {
   if (chatSkip()) return t.skip(chatSkip());
   const { ChatClient } = imcore;
-  const limits = { maxValueBytes: 64 * 1024, maxTotalBytes: 256 * 1024 };
-  const checked = checkedStore(imcore.wxKeyValueStore('burst5/', limits));
-  const c = await imcore.createChatClient({ userId: '5', direct: { url: WS_URL }, storage: checked.store, presence: false });
-  c.__user = '5';
-  const errors = [];
-  c.on('error', (e) => errors.push(e));
-  c.connect();
-  await connected(c);
+  const { limits, checked, c, errors } = await smallStoreClient('burst5/', '5');
   const conv = ChatClient.conversationIdOf('5', '6');
   const body = 'y'.repeat(3000);
   const count = Math.ceil((1.2 * 1024 * 1024) / body.length);
@@ -309,9 +317,7 @@ test('a burst whose unsent messages exceed the whole budget: a typed storage err
   await storageSettled();
 
   assert.deepEqual(checked.violations, [], 'values above maxValueBytes');
-  const total = [...wx.__storage.entries()]
-    .filter(([k]) => k.startsWith('burst5/'))
-    .reduce((n, [, e]) => n + utf8Bytes(JSON.parse(e.json)), 0);
+  const total = storedBytes('burst5/');
   assert.ok(total <= limits.maxTotalBytes, `the store holds ${total} bytes, above maxTotalBytes`);
   assert.deepEqual(wx.__stats.storageFailures, []);
   // Whether the burst outgrew the budget depends on how many sends were still unanswered
