@@ -56,6 +56,7 @@
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub mod chat;
+pub mod client;
 pub mod collections;
 pub(crate) mod json;
 pub mod mqtt;

@@ -235,6 +235,11 @@ pub fn history(conversation: ConversationId, before_weight: Option<u64>, limit: 
     Request::get(path)
 }
 
+/// `GET /conversations`: my conversations, with their last message and my unread count.
+pub fn conversations() -> Request {
+    Request::get("/conversations")
+}
+
 /// `POST /rooms/join` (the reference backend's room extension).
 pub fn join_room(room: u64) -> Request {
     Request::post("/rooms/join", one_number("room_id", room))
@@ -513,4 +518,68 @@ mod tests {
             Ok((1, 12))
         );
     }
+}
+
+/// A row of `GET /conversations`, as far as the client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub conversation_id: String,
+    /// The last message's id, when an unsigned integer or a decimal string.
+    pub last_msg_id: Option<u64>,
+    /// The last message's weight.
+    pub last_msg_time: Option<u64>,
+    /// The caller's own unread count.
+    pub unread: Option<u32>,
+}
+
+/// The rows of `GET /conversations`, read as the struct `{"data": [{"conversation_id",
+/// "last_msg_id"?, "last_msg_time"?, "unread"?}]}` (all but `conversation_id` optional,
+/// `null` allowed). `None` when the body is not that.
+pub fn parse_conversations(body: &[u8]) -> Option<Vec<ConversationRow>> {
+    let doc = json::parse(body).ok()?;
+    let top = doc.fields(doc.root(), "Rows", &["data"]).ok()?;
+    let Some(data) = top.dflt(0) else {
+        return Some(Vec::new());
+    };
+    doc.array(data, |row| {
+        let f = doc.fields(
+            row,
+            "Row",
+            &["conversation_id", "last_msg_id", "last_msg_time", "unread"],
+        )?;
+        let conversation_id = doc.string(f.req(&doc, 0, "conversation_id")?)?;
+        let last_msg_id = match f.dflt(1) {
+            None => None,
+            Some(v) => {
+                // Read as a serde_json `Value` three levels deep.
+                doc.check_value(v, 3)?;
+                match doc.kind(v) {
+                    Kind::Num => match doc.number(v)? {
+                        Number::U(n) => Some(n),
+                        _ => None,
+                    },
+                    Kind::Str => doc.string(v)?.parse().ok(),
+                    _ => None,
+                }
+            }
+        };
+        let last_msg_time = match f.dflt(2) {
+            Some(v) => doc.option(v, |v| doc.u64(v))?,
+            None => None,
+        };
+        let unread = match f.dflt(3) {
+            // At most u32::MAX, so the cast is exact.
+            Some(v) => doc.option(v, |v| {
+                doc.unsigned(v, u32::MAX.into(), "u32").map(|n| n as u32)
+            })?,
+            None => None,
+        };
+        Ok(ConversationRow {
+            conversation_id,
+            last_msg_id,
+            last_msg_time,
+            unread,
+        })
+    })
+    .ok()
 }

@@ -383,6 +383,14 @@ impl Clock {
             || self.stepped(last.skew, i128::from(wall_ms) - i128::from(mono_ms))
     }
 
+    /// When (monotonic ms) the last sample grows too old and [`Clock::needs_calibration`]
+    /// turns true by age; `None` before the first sample.
+    pub fn calibration_due(&self) -> Option<u64> {
+        self.samples
+            .back()
+            .map(|last| last.recv_mono.saturating_add(self.config.max_age_ms))
+    }
+
     /// The current calibration, `None` before the first sample. After a wall-clock step it
     /// describes the old epoch until the next sample.
     pub fn offset(&self) -> Option<Calibration> {

@@ -47,6 +47,7 @@ use crate::mqtt::{
     ReasonCode, StreamDecoder, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use backoff::Backoff;
+pub(crate) use backoff::Rng;
 use outgoing::{Outgoing, Queued, Stage};
 
 /// Packets queued for one write are joined up to this size, so a resend of a thousand

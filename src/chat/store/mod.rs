@@ -676,7 +676,20 @@ impl Store {
 
     /// Revokes my own message, refused after [`REVOKE_WINDOW_MS`] of calibrated time.
     pub fn revoke_mine(&mut self, r: &MessageRef, now_weight: u64) -> Result<ServerId, StoreError> {
+        let server_id = self.check_revoke(r, now_weight)?;
         let (_, _, old) = self.find(r)?;
+        self.merge_revoke(server_id, old.conversation_id);
+        self.finish();
+        Ok(server_id)
+    }
+
+    /// Whether I may revoke `r` at `now_weight` (calibrated time): mine, sent, not revoked,
+    /// at most [`REVOKE_WINDOW_MS`] old. Its server id if so. Changes nothing (a backend
+    /// revokes first, and the store hears of it after).
+    pub fn check_revoke(&self, r: &MessageRef, now_weight: u64) -> Result<ServerId, StoreError> {
+        let old = self
+            .message(r)
+            .ok_or_else(|| StoreError::NoSuchMessage(r.clone()))?;
         if old.sender_id() != self.me {
             return Err(StoreError::NotMine);
         }
@@ -690,8 +703,6 @@ impl Store {
         if age_ms > REVOKE_WINDOW_MS {
             return Err(StoreError::RevokeTooLate { age_ms });
         }
-        self.merge_revoke(server_id, old.conversation_id);
-        self.finish();
         Ok(server_id)
     }
 

@@ -1,11 +1,12 @@
-//! Records of the store as the plain JS objects of `chat_client.d.ts`. Ids become decimal
+//! Records of the store, events and errors as the plain JS objects of `chat_client.d.ts`. Ids become decimal
 //! strings (64-bit safe); weights are numbers (Unix ms stay below 2^53).
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use crate::chat::store::{ConversationSummary, MessageRef, Status, StoredMessage};
+use crate::chat::store::{ConversationSummary, Status, StoredMessage};
 use crate::chat::{Content, ConversationId, UserId};
+use crate::client::{key_of, ChatError, ChatEvent, ErrorCode};
 use crate::session;
 
 /// `{ key: value, … }`.
@@ -20,15 +21,6 @@ pub(super) fn object(fields: &[(&str, JsValue)]) -> JsValue {
 
 fn opt_str(s: Option<&str>) -> JsValue {
     s.map_or(JsValue::NULL, JsValue::from)
-}
-
-/// The UI key of a message: the local id it was sent with, else its server id.
-pub(super) fn key_of(id: &MessageRef, local_id: Option<&str>) -> String {
-    match (local_id, id) {
-        (Some(local), _) => local.to_string(),
-        (None, MessageRef::Local(local)) => local.clone(),
-        (None, MessageRef::Server(id)) => id.to_string(),
-    }
 }
 
 pub(super) fn status_name(status: Status) -> &'static str {
@@ -136,4 +128,97 @@ pub(super) fn status(status: Option<session::Status>) -> JsValue {
         }
     };
     object(&[("status", name.into()), ("code", code.into())])
+}
+
+/// A JS `Error` named `ChatError` with a stable `code` (and the backend's `backendCode`).
+pub(super) fn error(e: &ChatError) -> JsValue {
+    let error = code_error(e.code.name(), &e.message);
+    if let ErrorCode::Backend(code) = e.code {
+        let _ = Reflect::set(&error, &"backendCode".into(), &(code as f64).into());
+    }
+    error
+}
+
+/// A JS `Error` named `ChatError` with this `code`.
+pub(super) fn code_error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("ChatError");
+    let _ = Reflect::set(&error, &"code".into(), &code.into());
+    error.into()
+}
+
+/// The `ChatEventMap` name of an event.
+pub(super) fn event_name(event: &ChatEvent) -> &'static str {
+    match event {
+        ChatEvent::Status(_) => "status",
+        ChatEvent::Message { .. } => "message",
+        ChatEvent::MessageUpdated { .. } => "messageUpdated",
+        ChatEvent::MessageRemoved { .. } => "messageRemoved",
+        ChatEvent::Conversations => "conversations",
+        ChatEvent::UnreadTotal(_) => "unreadTotal",
+        ChatEvent::Revoke { .. } => "revoke",
+        ChatEvent::Read { .. } => "read",
+        ChatEvent::Presence { .. } => "presence",
+        ChatEvent::Error(_) => "error",
+    }
+}
+
+fn message_event(
+    conversation: ConversationId,
+    index: usize,
+    m: &StoredMessage,
+    me: UserId,
+) -> JsValue {
+    object(&[
+        ("conversationId", conversation.to_string().into()),
+        ("index", (index as f64).into()),
+        ("message", message(m, me)),
+    ])
+}
+
+/// The value listeners of an event receive (`conversations` is read from the engine by the
+/// caller).
+pub(super) fn event(event: &ChatEvent, me: UserId) -> JsValue {
+    match event {
+        ChatEvent::Status(s) => status(*s),
+        ChatEvent::Message {
+            conversation,
+            index,
+            message,
+        }
+        | ChatEvent::MessageUpdated {
+            conversation,
+            index,
+            message,
+        } => message_event(*conversation, *index, message, me),
+        ChatEvent::MessageRemoved {
+            conversation,
+            index,
+            key,
+        } => object(&[
+            ("conversationId", conversation.to_string().into()),
+            ("index", (*index as f64).into()),
+            ("key", key.as_str().into()),
+        ]),
+        ChatEvent::Conversations => Array::new().into(),
+        ChatEvent::UnreadTotal(n) => (*n as f64).into(),
+        ChatEvent::Revoke { conversation, id } => object(&[
+            ("conversationId", conversation.to_string().into()),
+            ("id", id.to_string().into()),
+        ]),
+        ChatEvent::Read {
+            conversation,
+            reader,
+            up_to,
+        } => object(&[
+            ("conversationId", conversation.to_string().into()),
+            ("readerId", reader.to_string().into()),
+            ("upToWeight", (*up_to as f64).into()),
+        ]),
+        ChatEvent::Presence { user, online } => object(&[
+            ("userId", user.to_string().into()),
+            ("online", (*online).into()),
+        ]),
+        ChatEvent::Error(e) => error(e),
+    }
 }

@@ -16,8 +16,6 @@ pub(super) struct Backend {
     pub(super) base_url: String,
     pub(super) token: Option<Token>,
     pub(super) fetch: Option<Function>,
-    /// Overrides the broker URL conn-config gives.
-    pub(super) mqtt_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]

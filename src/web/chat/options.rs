@@ -4,31 +4,17 @@
 use js_sys::{Array, Function};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::chat_error;
+use super::convert::code_error;
 use super::http::{Backend, Token};
 use crate::chat::payload::PayloadFormat;
-use crate::chat::{topics, UserId};
+use crate::client::{
+    default_client_id, default_topics, EngineConfig, LogLevel, Mode, MAX_PAGE_SIZE,
+};
 use crate::mqtt::ProtocolVersion;
 use crate::session::{Credentials, SessionConfig};
 use crate::web::clock::random_seed;
 use crate::web::error::describe;
 use crate::web::options::{boolean, field, function, integer, object, reconnect_options, string};
-
-/// Console verbosity, least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum LogLevel {
-    Silent,
-    Error,
-    Warn,
-    Info,
-    Debug,
-}
-
-#[derive(Debug, Clone)]
-pub(super) enum Mode {
-    Backend(Backend),
-    Direct { url: String, topics: Vec<String> },
-}
 
 pub(super) enum StorageChoice {
     IndexedDb,
@@ -38,24 +24,21 @@ pub(super) enum StorageChoice {
 }
 
 pub(super) struct Parsed {
-    pub(super) me: UserId,
-    pub(super) mode: Mode,
+    pub(super) engine: EngineConfig,
+    /// Backend mode: where requests go and as whom.
+    pub(super) backend: Option<Backend>,
+    /// The broker URL until conn-config names one (direct mode: the only one).
+    pub(super) url: String,
     pub(super) session: SessionConfig,
     pub(super) credentials: Credentials,
     pub(super) credentials_fn: Option<Function>,
     pub(super) transport: Option<Function>,
-    pub(super) format: PayloadFormat,
     pub(super) storage: StorageChoice,
-    pub(super) presence: bool,
-    pub(super) contacts: Vec<UserId>,
-    pub(super) page_size: usize,
-    pub(super) nick_name: Option<String>,
-    pub(super) avatar: Option<String>,
     pub(super) log: LogLevel,
 }
 
 fn invalid(message: &str) -> JsValue {
-    chat_error("invalid-options", message)
+    code_error("invalid-options", message)
 }
 
 /// The shared option readers throw `MqttError`s; here they are `ChatError`s.
@@ -102,7 +85,9 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
     let direct = object(o, "", "direct").map_err(rename)?;
     let mut credentials = Credentials::default();
     let mut credentials_fn = None;
-    let mut client_id = topics::chat(me);
+    let mut client_id = default_client_id(me);
+    let url: String;
+    let mut backend_config = None;
     let mode = match (backend, direct) {
         (Some(b), None) => {
             let p = "backend.";
@@ -119,16 +104,18 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
                     }
                 },
             };
-            Mode::Backend(Backend {
+            let mqtt_url = string(&b, p, "mqttUrl").map_err(rename)?;
+            url = mqtt_url.clone().unwrap_or_default();
+            backend_config = Some(Backend {
                 base_url: base_url.trim_end_matches('/').to_string(),
                 token,
                 fetch: function(&b, p, "fetch").map_err(rename)?,
-                mqtt_url: string(&b, p, "mqttUrl").map_err(rename)?,
-            })
+            });
+            Mode::Backend { mqtt_url }
         }
         (None, Some(d)) => {
             let p = "direct.";
-            let url = string(&d, p, "url")
+            url = string(&d, p, "url")
                 .map_err(rename)?
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| invalid("direct.url is required"))?;
@@ -140,8 +127,8 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
             if let Some(id) = string(&d, p, "clientId").map_err(rename)? {
                 client_id = id;
             }
-            let topics = strings(&d, p, "topics")?.unwrap_or_else(|| vec![topics::chat(me)]);
-            Mode::Direct { url, topics }
+            let topics = strings(&d, p, "topics")?.unwrap_or_else(|| default_topics(me));
+            Mode::Direct { topics }
         }
         _ => return Err(invalid("give exactly one of `backend` and `direct`")),
     };
@@ -198,22 +185,27 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
             ))
         }
     };
+    let mut engine = EngineConfig::new(me, mode);
+    engine.format = format;
+    engine.contacts = contacts;
+    engine.seed = random_seed();
+    if let Some(presence) = boolean(o, "", "presence").map_err(rename)? {
+        engine.presence = presence;
+    }
+    if let Some(n) = integer(o, "", "pageSize", 1, MAX_PAGE_SIZE as u64).map_err(rename)? {
+        engine.page_size = n as usize;
+    }
+    engine.nick_name = string(o, "", "nickName").map_err(rename)?;
+    engine.avatar = string(o, "", "avatar").map_err(rename)?;
     Ok(Parsed {
-        me,
-        mode,
+        engine,
+        backend: backend_config,
+        url,
         session,
         credentials,
         credentials_fn,
         transport: function(o, "", "transport").map_err(rename)?,
-        format,
         storage,
-        presence: boolean(o, "", "presence").map_err(rename)?.unwrap_or(true),
-        contacts,
-        page_size: integer(o, "", "pageSize", 1, 1000)
-            .map_err(rename)?
-            .map_or(30, |n| n as usize),
-        nick_name: string(o, "", "nickName").map_err(rename)?,
-        avatar: string(o, "", "avatar").map_err(rename)?,
         log,
     })
 }
@@ -224,9 +216,9 @@ pub(super) fn page(o: &JsValue) -> Result<(Option<String>, Option<usize>), JsVal
         return Ok((None, None));
     }
     let before = string(o, "options.", "before")
-        .map_err(|e| chat_error("invalid-argument", &describe(&e)))?;
-    let limit = integer(o, "options.", "limit", 1, 1000)
-        .map_err(|e| chat_error("invalid-argument", &describe(&e)))?
+        .map_err(|e| code_error("invalid-argument", &describe(&e)))?;
+    let limit = integer(o, "options.", "limit", 1, MAX_PAGE_SIZE as u64)
+        .map_err(|e| code_error("invalid-argument", &describe(&e)))?
         .map(|n| n as usize);
     Ok((before, limit))
 }

@@ -1,0 +1,335 @@
+//! The driver loop: feeds inputs to the [`ChatEngine`] and carries out what it asks, in
+//! order — MQTT calls on the session, `fetch`, storage reads and writes, listener calls,
+//! promise settlements, console lines, and one timer.
+//!
+//! The engine is borrowed only to hand it an input or to take its next output; every JS
+//! call happens after the borrow is released, so listeners may call back in. A call that
+//! arrives while the loop runs (a session event raised by an MQTT call, a listener that
+//! sends) queues its outputs behind the current ones, and the running loop carries them
+//! out: order is kept and nothing recurses.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::JsValue;
+
+use super::convert;
+use super::http::{self, Backend};
+use crate::client::{
+    Accepted, ChatEngine, ChatError, ChatEvent, CommandId, LogLevel, MqttCommand, Now, Output,
+    Reply, StorageAnswer, StorageOp,
+};
+use crate::collections::VecMap;
+use crate::storage::Storage;
+use crate::web::client::MqttClient;
+use crate::web::clock::{wall_ms, Clock as MonoClock};
+use crate::web::persist::Persister;
+use crate::web::task::spawn_local;
+use crate::web::timer::DeadlineTimer;
+
+/// The functions that settle a pending call's promise.
+pub(super) struct Settle {
+    resolve: Function,
+    reject: Function,
+}
+
+pub(super) struct Shared {
+    pub(super) engine: RefCell<ChatEngine>,
+    pub(super) mqtt: OnceCell<MqttClient>,
+    pub(super) persister: Persister,
+    pub(super) backend: Option<Backend>,
+    pub(super) log: LogLevel,
+    mono: MonoClock,
+    listeners: RefCell<VecMap<&'static str, Vec<Function>>>,
+    calls: RefCell<VecMap<CommandId, Settle>>,
+    next_command: Cell<CommandId>,
+    pumping: Cell<bool>,
+    timer: RefCell<DeadlineTimer>,
+}
+
+impl Shared {
+    pub(super) fn new(
+        engine: ChatEngine,
+        persister: Persister,
+        backend: Option<Backend>,
+        log: LogLevel,
+    ) -> Shared {
+        Shared {
+            engine: RefCell::new(engine),
+            mqtt: OnceCell::new(),
+            persister,
+            backend,
+            log,
+            mono: MonoClock::new(),
+            listeners: RefCell::new(VecMap::new()),
+            calls: RefCell::new(VecMap::new()),
+            next_command: Cell::new(0),
+            pumping: Cell::new(false),
+            timer: RefCell::new(DeadlineTimer::default()),
+        }
+    }
+
+    pub(super) fn now(&self) -> Now {
+        Now {
+            mono_ms: self.mono.now_ms(),
+            wall_ms: wall_ms() as u64,
+        }
+    }
+
+    /// A promise and the command id the engine settles it under.
+    pub(super) fn command(&self) -> Result<(CommandId, Promise), JsValue> {
+        let mut settle = None;
+        let promise =
+            Promise::new(&mut |resolve, reject| settle = Some(Settle { resolve, reject }));
+        let settle = settle.ok_or_else(|| {
+            convert::error(&ChatError::new(
+                crate::client::ErrorCode::InvalidArgument,
+                "cannot create a Promise",
+            ))
+        })?;
+        let id = self.next_command.get().wrapping_add(1);
+        self.next_command.set(id);
+        self.calls.borrow_mut().insert(id, settle);
+        Ok((id, promise))
+    }
+
+    /// Forgets a command the engine refused at once (its promise is never handed out).
+    pub(super) fn forget(&self, command: CommandId) {
+        self.calls.borrow_mut().remove(&command);
+    }
+
+    pub(super) fn add_listener(&self, name: &'static str, listener: Function) {
+        let mut all = self.listeners.borrow_mut();
+        match all.get_mut(name) {
+            Some(list) => list.push(listener),
+            None => {
+                all.insert(name, vec![listener]);
+            }
+        }
+    }
+
+    pub(super) fn remove_listener(&self, name: &'static str, listener: &Function) {
+        if let Some(list) = self.listeners.borrow_mut().get_mut(name) {
+            if let Some(at) = list.iter().position(|f| f == listener) {
+                list.remove(at);
+            }
+        }
+    }
+
+    pub(super) fn log_line(&self, level: LogLevel, message: &str) {
+        if level > self.log || self.log == LogLevel::Silent {
+            return;
+        }
+        let prefix = JsValue::from("[imcore]");
+        let message = JsValue::from(message);
+        match level {
+            LogLevel::Error => web_sys::console::error_2(&prefix, &message),
+            LogLevel::Warn => web_sys::console::warn_2(&prefix, &message),
+            LogLevel::Info => web_sys::console::info_2(&prefix, &message),
+            LogLevel::Debug | LogLevel::Silent => web_sys::console::debug_2(&prefix, &message),
+        }
+    }
+}
+
+/// Hands the engine an input (with the time), then carries out what it asked.
+pub(super) fn input<R>(sh: &Rc<Shared>, f: impl FnOnce(&mut ChatEngine, Now) -> R) -> Option<R> {
+    let r = {
+        let now = sh.now();
+        let mut engine = borrow(sh)?;
+        f(&mut engine, now)
+    };
+    pump(sh);
+    Some(r)
+}
+
+/// Reads the engine; `None` if it is borrowed (never with this module's discipline, but a
+/// panic would kill the whole wasm instance).
+pub(super) fn read<R>(sh: &Shared, f: impl FnOnce(&ChatEngine) -> R) -> Option<R> {
+    let engine = borrow(sh)?;
+    Some(f(&engine))
+}
+
+#[inline(never)]
+fn borrow(sh: &Shared) -> Option<std::cell::RefMut<'_, ChatEngine>> {
+    match sh.engine.try_borrow_mut() {
+        Ok(e) => Some(e),
+        Err(_) => {
+            web_sys::console::error_1(&"[imcore] re-entrant call into ChatClient ignored".into());
+            None
+        }
+    }
+}
+
+/// Carries out the engine's outputs until there are none, then arms the timer.
+#[inline(never)]
+pub(super) fn pump(sh: &Rc<Shared>) {
+    if sh.pumping.replace(true) {
+        return;
+    }
+    loop {
+        let next = borrow(sh).and_then(|mut e| e.poll_output());
+        let Some(output) = next else {
+            break;
+        };
+        execute(sh, output);
+    }
+    sh.pumping.set(false);
+    arm_timer(sh);
+}
+
+fn arm_timer(sh: &Rc<Shared>) {
+    let Some(deadline) = read(sh, |e| e.poll_timeout()) else {
+        return;
+    };
+    let weak = Rc::downgrade(sh);
+    let now = sh.mono.now_ms();
+    sh.timer.borrow_mut().schedule(deadline, now, move |seq| {
+        if let Some(sh) = weak.upgrade() {
+            if sh.timer.borrow_mut().fired(seq) {
+                input(&sh, |e, now| e.handle_timeout(now));
+            }
+        }
+    });
+}
+
+fn execute(sh: &Rc<Shared>, output: Output) {
+    match output {
+        Output::Mqtt(command) => mqtt(sh, command),
+        Output::Http { id, request } => {
+            let sh = sh.clone();
+            spawn_local(async move {
+                let answer = match &sh.backend {
+                    Some(backend) => http::run(backend, &request).await,
+                    None => Err(crate::chat::api::ApiError::Network(
+                        "no backend in direct mode".into(),
+                    )),
+                };
+                input(&sh, |e, now| e.handle_http(now, id, answer));
+            });
+        }
+        Output::Storage { id, op } => {
+            let sh = sh.clone();
+            spawn_local(async move {
+                let answer = run_storage(&sh, op).await;
+                input(&sh, |e, now| e.handle_storage(now, id, answer));
+            });
+        }
+        Output::Persist(batch) => sh.persister.push(batch),
+        Output::Event(event) => emit(sh, event),
+        Output::Done { command, result } => {
+            let Some(settle) = sh.calls.borrow_mut().remove(&command) else {
+                return;
+            };
+            let me = read(sh, |e| e.me()).unwrap_or(0);
+            let (f, value) = match result {
+                Ok(Reply::Unit) => (settle.resolve, JsValue::UNDEFINED),
+                Ok(Reply::Message(m)) => (
+                    settle.resolve,
+                    m.map_or(JsValue::NULL, |m| convert::message(&m, me)),
+                ),
+                Ok(Reply::Messages(list)) => (settle.resolve, convert::messages(&list, me)),
+                Err(e) => (settle.reject, convert::error(&e)),
+            };
+            let _ = f.call1(&JsValue::UNDEFINED, &value);
+        }
+        Output::Log { level, message } => sh.log_line(level, &message),
+    }
+}
+
+async fn run_storage(
+    sh: &Shared,
+    op: StorageOp,
+) -> Result<StorageAnswer, crate::storage::StorageError> {
+    let storage = sh.persister.storage();
+    match op {
+        StorageOp::Messages {
+            conversation,
+            page,
+            limit,
+        } => storage
+            .messages(conversation, page, limit)
+            .await
+            .map(StorageAnswer::Messages),
+        StorageOp::MessageByServerId(id) => storage
+            .message_by_server_id(id)
+            .await
+            .map(StorageAnswer::Message),
+        StorageOp::Wipe => {
+            sh.persister.flush().await;
+            sh.persister
+                .storage()
+                .wipe()
+                .await
+                .map(|()| StorageAnswer::Wiped)
+        }
+    }
+}
+
+fn mqtt(sh: &Rc<Shared>, command: MqttCommand) {
+    let Some(client) = sh.mqtt.get() else {
+        return;
+    };
+    let (tag, result) = match command {
+        MqttCommand::Connect => return client.connect(),
+        MqttCommand::Disconnect => return client.disconnect(),
+        MqttCommand::Publish {
+            tag,
+            topic,
+            payload,
+            qos,
+            retain,
+        } => (
+            tag,
+            client.call(
+                |s, now| s.publish(now, &topic, payload, qos, retain),
+                |id| accepted(sh, tag, Accepted::Publish(id)),
+            ),
+        ),
+        MqttCommand::Subscribe { tag, filters } => (
+            tag,
+            client.call(
+                |s, now| s.subscribe(now, filters),
+                |id| accepted(sh, tag, Accepted::Request(id)),
+            ),
+        ),
+        MqttCommand::Unsubscribe { tag, topics } => (
+            tag,
+            client.call(
+                |s, now| s.unsubscribe(now, topics),
+                |id| accepted(sh, tag, Accepted::Request(id)),
+            ),
+        ),
+    };
+    if let Err(e) = result {
+        input(sh, |engine, now| engine.handle_mqtt_refused(now, tag, e));
+    }
+}
+
+fn accepted(sh: &Rc<Shared>, tag: crate::client::MqttTag, accepted: Accepted) {
+    input(sh, |e, now| e.handle_mqtt_accepted(now, tag, accepted));
+}
+
+/// Calls the listeners of an event (the value is made only when someone listens).
+fn emit(sh: &Rc<Shared>, event: ChatEvent) {
+    let name = convert::event_name(&event);
+    let listeners = sh.listeners.borrow().get(name).cloned().unwrap_or_default();
+    if listeners.is_empty() {
+        return;
+    }
+    let value = match &event {
+        ChatEvent::Conversations => {
+            read(sh, |e| convert::conversations(&e.conversations(), e.me()))
+                .unwrap_or_else(|| Array::new().into())
+        }
+        other => {
+            let me = read(sh, |e| e.me()).unwrap_or(0);
+            convert::event(other, me)
+        }
+    };
+    for listener in listeners {
+        if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {
+            web_sys::console::error_2(&"[imcore] a ChatClient listener threw".into(), &e);
+        }
+    }
+}
