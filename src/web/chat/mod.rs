@@ -51,10 +51,8 @@ use crate::chat::{Content, ConversationId, Incoming, ServerId, UserId, WireMessa
 use crate::collections::VecMap;
 use crate::mqtt::{Properties, Publish, QoS, SubscribeFilter, Will};
 use crate::session::{Credentials, Event, PublishId, SessionConfig};
-use crate::storage::{
-    meta, startup, AnyStorage, KvStorage, MemoryStorage, Page, Storage, StorageError,
-};
-use crate::web::JsKv;
+use crate::storage::{meta, startup, KvStorage, MemoryStorage, Page, Storage, StorageError};
+use crate::web::storage::{AnyStorage, JsKv};
 use http::Backend;
 use incoming::*;
 use network::*;
