@@ -8,11 +8,13 @@
 //!  commands → │  stream)         keepalive,        protobuf)         revoke, dedupe)       │ → UI events
 //!             │                  backoff)          chat::clock (server time, weights)      │ → persist batches
 //!             │                                    chat::api (the backend's HTTP calls)    │ → HTTP requests
+//!             │                                    storage:: Storage, memory, key-value    │
+//!             │                                     layout on a KvBackend, write queue     │
 //!             └──────────────────────────────────────▲────────────────────────┬───────────┘
 //!                                                    │ driven by              │ written by
 //!             ┌──────────── web:: shell (wasm32 only) ┴────────────────────────▼───────────┐
 //!             │ WebSocket or a JS transport · one timer · fetch · online/visible wake-ups  │
-//!             │ storage:: IndexedDB or a JS key-value store · `ChatClient`, `MqttClient`   │
+//!             │ storage:: IndexedDB, JsKv, AnyStorage · `ChatClient`, `MqttClient`         │
 //!             └────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -26,16 +28,21 @@
 //!   strictly increasing weights, the store of conversations, messages, unread counts,
 //!   read receipts and revokes that converges whatever the delivery order, the backend's
 //!   HTTP contract as plain request / answer values, and the MQTT topics.
-//! * [`storage`]: local history behind one async `Storage` interface — memory, IndexedDB
-//!   (wasm32) and a key-value layout within `wx.setStorage`'s limits — with one
-//!   conformance suite every backend runs, the write queue, and start-up from storage.
+//! * [`storage`]: local history behind one async `Storage` interface — the memory backend
+//!   and a key-value layout within `wx.setStorage`'s limits over any `KvBackend` — with one
+//!   conformance suite every backend runs, the write queue, and start-up from storage. Pure:
+//!   the JS-backed backends are the shell's.
 //! * `json` (crate-private): the JSON reader and writer of the payloads, records and
 //!   backend answers (serde_json's rules and bytes, without its size in the wasm).
 //! * [`collections`]: `VecMap`, the small ordered map used where BTreeMap's code would
 //!   cost more than it saves.
 //! * `web` (wasm32 only): the thin shell — `ChatClient` and `MqttClient` for JS, the
-//!   WebSocket (or mini-program socket) transport, `setTimeout`, `fetch`, the IndexedDB
-//!   and key-value backends, and the page's online / visibility events.
+//!   WebSocket (or mini-program socket) transport, `setTimeout`, `fetch`, the page's
+//!   online / visibility events, and in `web::storage` the JS-backed storage: the IndexedDB
+//!   backend, `JsKv` (the JS key-value store as a `KvBackend`) and `AnyStorage`.
+//!
+//! Each layer uses only those before it: `mqtt` ← `session` ← `chat` ← `storage` ← `web`;
+//! only `web` names web-sys, js-sys or wasm-bindgen.
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
 //! ([`mqtt::DecodeError`], [`chat::payload::PayloadError`], [`storage::StorageError`]) that become

@@ -20,12 +20,12 @@ use imcore::chat::store::{
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
 use imcore::storage::conformance::{self, message, put_all, record};
 use imcore::storage::{
-    database_name, meta, startup, AnyStorage, IndexedDbStorage, MemoryStorage, Page, SchemaVersion,
-    Storage, StorageBatch, StorageError,
+    meta, startup, KvStorage, MemoryStorage, Page, Storage, StorageBatch, StorageError,
 };
+use imcore::web::storage::{database_name, AnyStorage, IndexedDbStorage, JsKv, SchemaVersion};
 use imcore::web::Persister;
 use js_sys::{Function, Promise, Reflect};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -117,6 +117,35 @@ async fn indexed_db_passes_the_conformance_suite() {
     console_log!("conformance suite on IndexedDB: {:.0} ms", now() - start);
     assert_eq!(result, Ok(()));
     drop_db(s, USER).await;
+}
+
+// Moved with `AnyStorage` from its native unit tests: it exists on wasm32 only now.
+#[wasm_bindgen_test]
+async fn any_storage_over_memory_passes_the_conformance_suite() {
+    let s = AnyStorage::from(MemoryStorage::new());
+    assert!(s.is_memory());
+    assert_eq!(conformance::run_all(&s).await, Ok(()));
+    s.close();
+}
+
+/// A JS `KeyValueStore` on a `Map`, answering synchronously (like `wx.getStorageSync`).
+fn js_map_kv() -> JsKv {
+    let make = Function::new_no_args(
+        "const m = new Map(); return { \
+           get: (k) => (m.has(k) ? m.get(k) : null), \
+           set: (k, v) => { m.set(k, v); }, \
+           remove: (k) => { m.delete(k); }, \
+           keys: () => Array.from(m.keys()) };",
+    );
+    JsKv::new(make.call0(&JsValue::NULL).expect("make kv")).expect("kv methods")
+}
+
+#[wasm_bindgen_test]
+async fn any_storage_over_a_key_value_store_passes_the_conformance_suite() {
+    let s = AnyStorage::from(KvStorage::new(js_map_kv(), 1));
+    assert!(!s.is_memory());
+    assert_eq!(conformance::run_all(&s).await, Ok(()));
+    s.close();
 }
 
 /// Keys at the edges of u64 sort as `MessageKey` does and come back exactly.

@@ -12,7 +12,8 @@
 use imcore::chat::store::Store;
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
 use imcore::storage::conformance::{message, put_all};
-use imcore::storage::{AnyStorage, IndexedDbStorage, Page, Storage, StorageBatch};
+use imcore::storage::{Page, Storage, StorageBatch};
+use imcore::web::storage::{AnyStorage, IndexedDbStorage};
 use imcore::web::Persister;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

@@ -1,9 +1,12 @@
 //! The conformance suite every [`Storage`] backend runs: natively on [`MemoryStorage`]
-//! (`tests/storage_memory.rs`) and in headless Chromium on IndexedDB (`tests/web_storage.rs`).
+//! (`tests/storage_memory.rs`) and on the key-value layout over [`MemoryKv`]
+//! (`kv/tests.rs`), and in headless Chromium on IndexedDB and on the JS key-value store
+//! through the shell's `AnyStorage` (`tests/web_storage.rs`).
 //! Each check returns `Err(what went wrong)` rather than panicking, so a browser test can
 //! report it.
 //!
 //! [`MemoryStorage`]: super::MemoryStorage
+//! [`MemoryKv`]: super::MemoryKv
 #![doc(hidden)]
 // Test support: it indexes fixtures it built itself, never input from outside.
 #![allow(clippy::indexing_slicing)]

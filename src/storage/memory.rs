@@ -58,7 +58,7 @@ impl Inner {
 /// failure paths.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    // Boxed: keeps `AnyStorage` small (its variants are held side by side).
+    // Boxed: keeps the shell's `AnyStorage` small (its variants are held side by side).
     inner: Box<RefCell<Inner>>,
     fail_next: RefCell<Option<StorageError>>,
 }

@@ -1,7 +1,13 @@
-//! Local history: what the store persists, behind one interface, with a memory backend
-//! (native tests, and the fallback when IndexedDB is unavailable) and an IndexedDB backend
-//! (wasm32). A key-value backend for the WeChat mini-program goes behind the same
-//! interface; nothing here names IndexedDB types.
+//! Local history: what the store persists, behind one interface. Pure like the layers
+//! below it: no IO of its own and nothing from JS, so all of it runs in native tests.
+//!
+//! * Here: the memory backend (native tests, and the fallback when another backend fails)
+//!   and [`KvStorage`], the layout of the history on any key-value store of strings with
+//!   size limits, generic over [`KvBackend`] ([`MemoryKv`] in tests).
+//! * In the shell, because they call JS (`web::storage`, wasm32 only): the
+//!   IndexedDB backend, `JsKv` (the JS `KeyValueStore` object, `wx.setStorage` in the
+//!   mini-program, as a [`KvBackend`]) and `AnyStorage`, the one type the shell holds.
+//!   Nothing here names them.
 //!
 //! * [`Storage`]: apply a batch atomically; load conversations, a page of messages before or
 //!   after a key, the outbox, tombstones and metadata; wipe everything.
@@ -10,10 +16,7 @@
 //!   not one per message.
 //! * [`conformance`]: the test suite every backend runs.
 
-mod any;
 pub mod conformance;
-#[cfg(target_arch = "wasm32")]
-mod indexed_db;
 pub mod kv;
 mod memory;
 mod queue;
@@ -21,10 +24,7 @@ pub mod startup;
 
 use thiserror::Error;
 
-pub use any::AnyStorage;
-#[cfg(target_arch = "wasm32")]
-pub use indexed_db::{database_name, IndexedDbStorage, SchemaVersion};
-pub use kv::{KvBackend, KvStorage, MemoryKv, PlatformKv};
+pub use kv::{KvBackend, KvStorage, MemoryKv};
 pub use memory::MemoryStorage;
 pub use queue::WriteQueue;
 

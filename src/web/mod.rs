@@ -21,6 +21,11 @@
 //!   coalesced while a transaction is in flight (a backlog becomes a few transactions);
 //!   `flush` / `close` resolve once everything accepted is committed; a failing backend is
 //!   reported and replaced by memory so the chat goes on.
+//! * `storage`: the storage backends that call JS, kept here so the pure
+//!   [`storage`](crate::storage) layer never names the shell: `IndexedDbStorage` (IndexedDB
+//!   on web-sys, one database per user, schema migrations), [`JsKv`] (the JS
+//!   `KeyValueStore`, e.g. `wx.setStorage`, as a [`KvBackend`](crate::storage::KvBackend)
+//!   under the pure key-value layout) and [`AnyStorage`], the one type `persist` holds.
 //! * `client`: the exported `MqttClient` (camelCase JS API, TypeScript types in the
 //!   generated `.d.ts`) and the driver loop.
 //!
@@ -47,9 +52,9 @@ mod chat;
 mod client;
 mod clock;
 mod error;
-mod kv_js;
 mod options;
 mod persist;
+pub mod storage;
 pub(crate) mod task;
 mod timer;
 mod transport;
@@ -58,5 +63,5 @@ mod wake;
 pub use chat::ChatClient;
 pub use client::MqttClient;
 pub(crate) use error::describe;
-pub use kv_js::JsKv;
 pub use persist::Persister;
+pub use storage::{AnyStorage, JsKv};

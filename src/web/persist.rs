@@ -19,7 +19,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use crate::storage::{AnyStorage, MemoryStorage, Storage, StorageBatch, StorageError, WriteQueue};
+use crate::storage::{MemoryStorage, Storage, StorageBatch, StorageError, WriteQueue};
+use crate::web::storage::AnyStorage;
 
 /// The write path to storage. See the module documentation. Clones share one queue.
 #[derive(Clone)]

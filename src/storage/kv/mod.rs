@@ -1,5 +1,6 @@
 //! [`Storage`] on a plain key-value store with string values and size limits: the WeChat
-//! mini-program's `wx.setStorage` (1 MB per key, 10 MB in all), behind [`KvBackend`].
+//! mini-program's `wx.setStorage` (1 MB per key, 10 MB in all), behind [`KvBackend`]. The
+//! layout is pure; the JS binding (`JsKv`) is the shell's, in `web::storage`.
 //!
 //! # Layout
 //!
@@ -75,15 +76,6 @@ use crate::chat::store::{
     ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage, Tombstone,
 };
 use crate::chat::{ConversationId, ServerId};
-
-/// The backend [`AnyStorage::Kv`](super::AnyStorage::Kv) holds: the JS `KeyValueStore`
-/// on wasm32, [`MemoryKv`] natively (tests).
-#[cfg(target_arch = "wasm32")]
-pub type PlatformKv = crate::web::JsKv;
-/// The backend [`AnyStorage::Kv`](super::AnyStorage::Kv) holds: the JS `KeyValueStore`
-/// on wasm32, [`MemoryKv`] natively (tests).
-#[cfg(not(target_arch = "wasm32"))]
-pub type PlatformKv = MemoryKv;
 
 /// `wx`'s limit per key.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1_000_000;

@@ -28,8 +28,8 @@ use super::persist::Persister;
 use crate::chat::{Content, ConversationId, UserId};
 use crate::client::{self as engine, ChatEngine, ChatError, ErrorCode, Restored};
 use crate::session::Event;
-use crate::storage::{startup, AnyStorage, KvStorage, MemoryStorage, StorageError};
-use crate::web::JsKv;
+use crate::storage::{startup, KvStorage, MemoryStorage, StorageError};
+use crate::web::storage::{AnyStorage, JsKv};
 use driver::{input, read, Shared};
 use options::{Parsed, StorageChoice};
 

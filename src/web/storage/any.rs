@@ -2,25 +2,21 @@
 //! store when the host gives one instead (the WeChat mini-program), memory when neither
 //! works (or after a failure).
 
-use super::{KvStorage, MemoryStorage, Page, PlatformKv, Storage, StorageBatch, StorageError};
+use super::{IndexedDbStorage, JsKv};
 use crate::chat::store::{ConversationRecord, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
-
-#[cfg(target_arch = "wasm32")]
-use super::IndexedDbStorage;
+use crate::storage::{KvStorage, MemoryStorage, Page, Storage, StorageBatch, StorageError};
 
 /// The backends behind one type, so the shell can switch from IndexedDB to memory at
 /// run time (a write failed, another tab upgraded the schema) without generics.
 #[derive(Debug)]
 pub enum AnyStorage {
-    /// In memory: lost on reload. The fallback, and the native tests' backend.
+    /// In memory: lost on reload. The fallback.
     Memory(MemoryStorage),
-    /// IndexedDB (wasm32 only).
-    #[cfg(target_arch = "wasm32")]
+    /// The user's IndexedDB database: the default in a browser.
     IndexedDb(IndexedDbStorage),
-    /// A key-value store: the JS `KeyValueStore` on wasm32 (`wx.setStorage`),
-    /// [`MemoryKv`](super::MemoryKv) natively.
-    Kv(KvStorage<PlatformKv>),
+    /// The JS `KeyValueStore` the host passed (`wx.setStorage` in the mini-program).
+    Kv(KvStorage<JsKv>),
 }
 
 impl AnyStorage {
@@ -28,7 +24,6 @@ impl AnyStorage {
     /// [`MemoryStorage`] and says why (private mode, no IndexedDB, blocked by another tab,
     /// a failed migration…). The chat works either way; only history across reloads is
     /// lost without IndexedDB.
-    #[cfg(target_arch = "wasm32")]
     pub async fn open_or_memory(user_id: u64) -> (AnyStorage, Option<StorageError>) {
         match IndexedDbStorage::open(user_id).await {
             Ok(db) => (AnyStorage::IndexedDb(db), None),
@@ -45,7 +40,6 @@ impl AnyStorage {
     pub fn close(&self) {
         match self {
             AnyStorage::Memory(_) | AnyStorage::Kv(_) => {}
-            #[cfg(target_arch = "wasm32")]
             AnyStorage::IndexedDb(s) => s.close(),
         }
     }
@@ -57,13 +51,12 @@ impl From<MemoryStorage> for AnyStorage {
     }
 }
 
-impl From<KvStorage<PlatformKv>> for AnyStorage {
-    fn from(s: KvStorage<PlatformKv>) -> Self {
+impl From<KvStorage<JsKv>> for AnyStorage {
+    fn from(s: KvStorage<JsKv>) -> Self {
         AnyStorage::Kv(s)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 impl From<IndexedDbStorage> for AnyStorage {
     fn from(s: IndexedDbStorage) -> Self {
         AnyStorage::IndexedDb(s)
@@ -75,7 +68,6 @@ macro_rules! delegate {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             AnyStorage::Memory($s) => $call,
-            #[cfg(target_arch = "wasm32")]
             AnyStorage::IndexedDb($s) => $call,
             AnyStorage::Kv($s) => $call,
         }
@@ -128,39 +120,5 @@ impl Storage for AnyStorage {
 
     async fn wipe(&self) -> Result<(), StorageError> {
         delegate!(self, s => s.wipe().await)
-    }
-}
-
-// Native: plain #[test]s on the memory backends (wasm32 runs only wasm_bindgen_test).
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests {
-    use super::*;
-    use crate::storage::conformance;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("the memory backend never returns Pending"),
-        }
-    }
-
-    #[test]
-    fn any_storage_over_memory_passes_the_conformance_suite() {
-        let s = AnyStorage::from(MemoryStorage::new());
-        assert!(s.is_memory());
-        block_on(conformance::run_all(&s)).unwrap();
-        s.close();
-    }
-
-    #[test]
-    fn any_storage_over_a_key_value_store_passes_the_conformance_suite() {
-        let s = AnyStorage::from(KvStorage::new(PlatformKv::default(), 1));
-        assert!(!s.is_memory());
-        block_on(conformance::run_all(&s)).unwrap();
-        s.close();
     }
 }

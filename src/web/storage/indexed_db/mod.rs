@@ -70,9 +70,9 @@ use codec::Names;
 use request::{js_error, request, CursorWalk, Step, TransactionDone};
 use schema::current;
 
-use super::{meta, Page, Storage, StorageBatch, StorageError};
 use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
+use crate::storage::{meta, Page, Storage, StorageBatch, StorageError};
 
 /// The database of a user: `imcore-{user_id}`.
 pub fn database_name(user_id: u64) -> String {
