@@ -572,7 +572,16 @@ async fn read(State(state): State<Shared>, Caller(me): Caller, body: JsonBody) -
     let conv = Conv::parse(body.str("conversation_id")?)?;
     check_member(&state, me.id, conv)?;
     match conv {
-        Conv::Room(r) => state.db.zero_room_unread(r, me.id)?,
+        Conv::Room(r) => {
+            state.db.zero_room_unread(r, me.id)?;
+            // A room has no single peer: its receipt names the reader, and every member's
+            // client counts who has read each of its own messages.
+            let payload = json!({
+                "sender_id": me.id, "msg_type": 6, "is_read": 1,
+                "conversation_id": conv.id(), "weight": state.clock.now_ms(),
+            });
+            publish(&state, &[format!("room_{r}")], &payload);
+        }
         Conv::Direct { low, high } => {
             let peer = if low == me.id { high } else { low };
             if state.db.mark_read(&conv.id(), me.id, peer)? {

@@ -42,21 +42,27 @@ impl ChatEngine {
             limit: limit.unwrap_or(self.page_size).clamp(1, MAX_PAGE_SIZE),
         };
         if self.held(&job) < job.limit && self.store.may_have_older(conversation) {
-            let page = self
-                .store
-                .paged_from(conversation)
-                .map_or(Page::Newest, Page::Before);
-            let limit = job.limit;
-            return self.read_storage(
-                StorageOp::Messages {
-                    conversation,
-                    page,
-                    limit,
-                },
-                StoragePending::Page(job),
-            );
+            return self.read_older(job);
         }
         self.page_backend(now, job);
+    }
+
+    /// Reads the next older page of `job`'s conversation from storage.
+    fn read_older(&mut self, job: PageJob) {
+        let conversation = job.conversation;
+        let page = self
+            .store
+            .paged_from(conversation)
+            .map_or(Page::Newest, Page::Before);
+        let limit = job.limit;
+        self.read_storage(
+            StorageOp::Messages {
+                conversation,
+                page,
+                limit,
+            },
+            StoragePending::Page(job),
+        );
     }
 
     /// Messages held in memory for `job`.
@@ -73,11 +79,24 @@ impl ChatEngine {
         job: PageJob,
         answer: Result<Vec<StoredMessage>, StorageError>,
     ) {
-        match answer {
-            Ok(older) => self.store.insert_page(older),
-            Err(e) => self.error(ChatError::from(&e)),
-        }
+        let full = match answer {
+            Ok(older) => {
+                let full = older.len() >= job.limit;
+                self.store.insert_page(older);
+                full
+            }
+            Err(e) => {
+                self.error(ChatError::from(&e));
+                false
+            }
+        };
         self.flush_store();
+        // A full page that still leaves `job` short (it ends before a message loaded out of
+        // order, say): storage may hold more. The backend only once storage ran out, or a
+        // message storage holds would come back as new (and be counted unread again).
+        if full && self.held(&job) < job.limit && self.store.may_have_older(job.conversation) {
+            return self.read_older(job);
+        }
         self.page_backend(now, job);
     }
 

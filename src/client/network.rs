@@ -275,8 +275,10 @@ impl ChatEngine {
         {
             return None;
         }
-        // Newer than everything loaded: it cannot be in the unloaded (older) history.
-        match (weight, self.store.oldest_key(conversation)) {
+        // Newer than where the pages read back in order end: it cannot be in the unloaded
+        // (older) history. Not the oldest message held: one read back out of order (an
+        // earlier lookup) may sit below unloaded ones.
+        match (weight, self.store.paged_from(conversation)) {
             (Some(w), Some(k)) if w > k.weight => None,
             _ => Some(id),
         }
@@ -329,13 +331,24 @@ impl ChatEngine {
                 conversation: *conversation_id,
                 id: *msg_id,
             }),
+            // 1:1: `sender_id` is whose messages were read (mine: the peer read them).
             Incoming::Read {
                 sender_id,
-                conversation_id,
+                conversation_id: conversation @ ConversationId::Direct { .. },
                 up_to_weight,
             } if *sender_id == me => self.event(ChatEvent::Read {
-                conversation: *conversation_id,
-                reader: conversation_id.peer_of(me).unwrap_or(0),
+                conversation: *conversation,
+                reader: conversation.peer_of(me).unwrap_or(0),
+                up_to: up_to_weight.unwrap_or(received),
+            }),
+            // A room: `sender_id` is the reader.
+            Incoming::Read {
+                sender_id,
+                conversation_id: conversation @ ConversationId::Room(_),
+                up_to_weight,
+            } if *sender_id != me => self.event(ChatEvent::Read {
+                conversation: *conversation,
+                reader: *sender_id,
                 up_to: up_to_weight.unwrap_or(received),
             }),
             Incoming::Message(m)
@@ -378,22 +391,27 @@ impl ChatEngine {
                 },
             );
         }
-        // Rooms: receipts are the backend's business.
-        let Some(peer) = conversation.peer_of(self.me) else {
-            return self.receipt_done(conversation, command, Ok(()));
-        };
         let up_to = self
             .store
             .conversation(conversation)
             .map(|c| c.last_activity);
+        // 1:1: to the peer, naming the peer (whose messages I read). A room: to the room,
+        // naming me (every member counts who read its own messages).
+        let (topic, sender_id) = match conversation {
+            ConversationId::Room(room) => (topics::room(room), self.me),
+            direct => match direct.peer_of(self.me) {
+                Some(peer) => (topics::chat(peer), peer),
+                None => return self.receipt_done(conversation, command, Ok(())),
+            },
+        };
         let receipt = Incoming::Read {
-            sender_id: peer,
+            sender_id,
             conversation_id: conversation,
             up_to_weight: up_to,
         };
         match payload::encode(self.format, &receipt) {
             Ok(bytes) => self.publish(
-                topics::chat(peer),
+                topic,
                 bytes,
                 QoS::AtLeastOnce,
                 false,
