@@ -12,8 +12,6 @@ import {
 import { rooms as fetchRooms, type Room, type Session, type User } from './api';
 import { describe, formatTime, h, replaceChildren, toast } from './dom';
 
-/** The revoke window of PROTOCOL.md. */
-const REVOKE_WINDOW_MS = 120_000;
 /** The client's page size (ChatClientOptions.pageSize, main.ts): a shorter page is the last. */
 export const PAGE_SIZE = 30;
 /** A time line between messages further apart than this. */
@@ -655,7 +653,7 @@ export class ChatView {
   }
 
   private revocable(m: ChatMessage, now: number): boolean {
-    return m.mine && m.status === 'sent' && !m.revoked && m.id !== null && now - m.weight < REVOKE_WINDOW_MS;
+    return m.mine && m.status === 'sent' && !m.revoked && m.id !== null && now - m.weight < ChatClient.revokeWindowMs();
   }
 
   private messageEl(m: ChatMessage, now: number): HTMLElement {

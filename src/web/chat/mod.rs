@@ -93,6 +93,13 @@ impl ChatClient {
             .map_err(|e| js_error(&e))
     }
 
+    /// How long after sending a message its sender may revoke it, in ms of server time
+    /// (PROTOCOL.md's window, from the one place the client checks it).
+    #[wasm_bindgen(js_name = revokeWindowMs)]
+    pub fn revoke_window_ms() -> f64 {
+        crate::chat::store::REVOKE_WINDOW_MS as f64
+    }
+
     /// Starts the session (backend mode: conn-config first) and sends what the last run
     /// left unsent.
     pub fn connect(&self) {
