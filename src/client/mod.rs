@@ -412,6 +412,11 @@ impl ChatEngine {
         self.store.messages(conversation, None, usize::MAX)
     }
 
+    /// Who of the other members has read `m`, a message of mine in a room.
+    pub fn read_by(&self, m: &StoredMessage) -> Vec<UserId> {
+        self.store.read_by(m)
+    }
+
     /// Local clock minus server clock in ms; `None` until calibrated.
     pub fn clock_offset(&self) -> Option<i64> {
         self.clock.offset().map(|c| c.offset_ms.saturating_neg())

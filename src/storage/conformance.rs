@@ -52,6 +52,8 @@ pub fn record(id: ConversationId, unread: u32) -> ConversationRecord {
         cleared_mark: 0,
         created_at: T0 - 5,
         members: vec![ME, 2, 3],
+        // Every backend keeps the room receipts of the other members.
+        member_reads: vec![(2, T0 + 1), (3, T0)],
         unread,
         listed: unread > 0,
     }

@@ -56,11 +56,16 @@ export interface ChatMessage {
   status: MessageStatus;
   /** Sent by this user. */
   mine: boolean;
-  /** Mine and read by the peer. */
+  /** Mine and read by the peer (in a room: by at least one other member). */
   read: boolean;
   revoked: boolean;
   senderName: string | null;
   senderAvatar: string | null;
+  /**
+   * Mine in a room: the other members who have read it (user ids, ascending); its length is
+   * the read count. Empty for everything else.
+   */
+  readBy: string[];
 }
 
 /** A conversation as the list shows it. */
@@ -100,7 +105,10 @@ export interface RevokeEvent {
   id: string;
 }
 
-/** `read` payload: the peer read my messages of a conversation up to `upToWeight`. */
+/**
+ * `read` payload: `readerId` read my messages of a conversation up to `upToWeight` (the
+ * peer of a 1:1 chat, or a member of a room).
+ */
 export interface ReadEvent {
   conversationId: string;
   readerId: string;

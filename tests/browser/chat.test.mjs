@@ -383,6 +383,48 @@ test("a room: joinRoom, messages arrive, the room leads the list", async () => {
   assert.equal((await loaded("1", "room_7")).length, 1, "user 1's own room message is not duplicated");
 });
 
+test("room read receipts: my message shows who of the 2 other members read it (0, then 1, then 2)", async () => {
+  await evalIn("3", () => window.client.joinRoom("7"));
+  await new Promise((r) => setTimeout(r, 500)); // the SUBSCRIBE reaches the broker
+  const sent = await evalIn("1", () => window.client.sendText("room_7", "who reads this?").done);
+  assert.equal(sent.status, "sent");
+  assert.deepEqual(sent.readBy, []);
+  const has = (id) => window.client.loadedMessages("room_7").some((m) => m.id === id);
+  await until("2", "the room message at user 2", has, sent.id);
+  await until("3", "the room message at user 3", has, sent.id);
+  const readers = (id) => window.client.loadedMessages("room_7").find((m) => m.id === id)?.readBy;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await evalIn("1", readers, sent.id), [], "read by nobody yet");
+  assert.equal((await evalIn("1", (id) => window.client.loadedMessages("room_7").find((m) => m.id === id), sent.id)).read, false);
+
+  const mark = await evalIn("1", () => window.events.length);
+  await evalIn("2", () => window.client.markRead("room_7"));
+  await until("1", "read by user 2", (id) => {
+    const m = window.client.loadedMessages("room_7").find((m) => m.id === id);
+    return m && m.readBy.length === 1;
+  }, sent.id);
+  const afterOne = await evalIn("1", (id) => window.client.loadedMessages("room_7").find((m) => m.id === id), sent.id);
+  assert.deepEqual([afterOne.readBy, afterOne.read], [["2"], true]);
+  const events = await evalIn("1", (from) => window.events.slice(from), mark);
+  assert.ok(
+    events.some((e) => e.event === "read" && e.payload.conversationId === "room_7" && e.payload.readerId === "2"),
+    "a read event names the reader",
+  );
+  assert.ok(
+    events.some((e) => e.event === "messageUpdated" && e.payload.message.id === sent.id && e.payload.message.readBy.length === 1),
+    "a messageUpdated event carries the new reader",
+  );
+
+  await evalIn("3", () => window.client.markRead("room_7"));
+  await until("1", "read by users 2 and 3", (id) => {
+    const m = window.client.loadedMessages("room_7").find((m) => m.id === id);
+    return m && m.readBy.length === 2;
+  }, sent.id);
+  assert.deepEqual(await evalIn("1", readers, sent.id), ["2", "3"]);
+  // Receipts of others are about my messages only: user 2 sees no readers on user 1's message.
+  assert.deepEqual(await evalIn("2", readers, sent.id), []);
+});
+
 test("presence: user 2's socket dies without DISCONNECT, user 1 gets the last will", async () => {
   const mark = await evalIn("1", () => window.events.length);
   const killed = await evalIn("2", () => {

@@ -730,6 +730,12 @@ export class ChatView {
     else if (m.read) [mark, label] = ['✓✓', 'read'];
     else [mark, label] = ['✓', 'sent'];
     meta.append(h('span', { class: `mark ${label}`, 'data-testid': 'status-mark', title: label }, mark));
+    if (m.conversationId.startsWith('room_') && m.status === 'sent' && !m.revoked) {
+      // Group receipts: how many of the other members have read it, and who on hover.
+      const names = m.readBy.map((id) => this.userName(id)).join(', ');
+      const text = m.readBy.length === 0 ? 'Unread' : `Read by ${m.readBy.length}`;
+      meta.append(h('span', { class: 'read-by', 'data-testid': 'read-by', title: names }, text));
+    }
     if (m.status === 'failed') {
       const resend = h('button', { type: 'button', class: 'link', 'data-testid': 'resend' }, 'Resend');
       resend.addEventListener('click', () => {

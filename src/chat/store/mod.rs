@@ -32,6 +32,7 @@
 
 mod events;
 mod record;
+mod room_reads;
 #[cfg(test)]
 mod tests;
 
@@ -105,6 +106,7 @@ impl Conv {
                 cleared_mark: 0,
                 created_at,
                 members: Vec::new(),
+                member_reads: Vec::new(),
                 unread: 0,
                 listed: false,
             },
@@ -936,7 +938,10 @@ impl Store {
     }
 
     fn merge_read(&mut self, sender_id: UserId, id: ConversationId, up_to: u64) {
-        if sender_id == self.me {
+        if let ConversationId::Room(_) = id {
+            // In a room the receipt names its reader.
+            self.merge_room_read(sender_id, id, up_to);
+        } else if sender_id == self.me {
             self.advance_peer_read_mark(id, up_to);
         } else if id.peer_of(self.me) == Some(sender_id) {
             self.advance_my_read_mark(id, up_to);

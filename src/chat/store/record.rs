@@ -122,6 +122,8 @@ pub struct ConversationRecord {
     pub cleared_mark: u64,
     pub created_at: u64,
     pub members: Vec<UserId>,
+    /// In a room: how far each other member has read, `(user, weight)` by user id.
+    pub member_reads: Vec<(UserId, u64)>,
     /// Unread messages, kept so a store loaded with only the newest pages knows the count.
     pub unread: u32,
     /// Shown in the conversation list (a room joined before any message, a chat whose
@@ -314,6 +316,10 @@ impl ToJson for ConversationRecord {
         w.u64(self.created_at);
         w.key("members");
         self.members.write(w);
+        if !self.member_reads.is_empty() {
+            w.key("member_reads");
+            self.member_reads.write(w);
+        }
         w.key("unread");
         w.u64(u64::from(self.unread));
         w.key("listed");
@@ -336,6 +342,7 @@ impl FromJson for ConversationRecord {
                 "members",
                 "unread",
                 "listed",
+                "member_reads",
             ],
         )?;
         Ok(ConversationRecord {
@@ -349,6 +356,11 @@ impl FromJson for ConversationRecord {
             listed: match f.dflt(7) {
                 Some(v) => doc.bool(v)?,
                 None => false,
+            },
+            // Records written before room receipts have none.
+            member_reads: match f.dflt(8) {
+                Some(v) => Vec::<(UserId, u64)>::read(doc, v)?,
+                None => Vec::new(),
             },
         })
     }
@@ -452,6 +464,7 @@ mod json_tests {
             cleared_mark: 3,
             created_at: 4,
             members: vec![1, 2],
+            member_reads: Vec::new(),
             unread: 5,
             listed: true,
         };

@@ -3,4 +3,5 @@
 
 mod harness;
 mod property;
+mod rooms;
 mod scenarios;

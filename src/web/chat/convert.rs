@@ -5,8 +5,8 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
 use crate::chat::store::{ConversationSummary, Status, StoredMessage};
-use crate::chat::{Content, ConversationId, UserId};
-use crate::client::{key_of, ChatError, ChatEvent, ErrorCode};
+use crate::chat::{Content, ConversationId};
+use crate::client::{key_of, ChatEngine, ChatError, ChatEvent, ErrorCode};
 use crate::session;
 
 /// `{ key: value, … }`.
@@ -32,7 +32,9 @@ pub(super) fn status_name(status: Status) -> &'static str {
     }
 }
 
-pub(super) fn message(m: &StoredMessage, me: UserId) -> JsValue {
+/// A message; `e` knows who I am and who has read my room messages.
+pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {
+    let me = e.me();
     let (kind, text, url, cover, raw) = match &m.content {
         Some(Content::Text { text }) => ("text", Some(text.as_str()), None, None, None),
         Some(Content::System { text }) => ("system", Some(text.as_str()), None, None, None),
@@ -46,6 +48,11 @@ pub(super) fn message(m: &StoredMessage, me: UserId) -> JsValue {
         None => ("text", None, None, None, None),
     };
     let msg_type = m.content.as_ref().map_or(1, Content::msg_type);
+    let read_by: Array = e
+        .read_by(m)
+        .iter()
+        .map(|u| JsValue::from(u.to_string()))
+        .collect();
     let id = m
         .server_id()
         .map_or(JsValue::NULL, |id| id.to_string().into());
@@ -69,17 +76,16 @@ pub(super) fn message(m: &StoredMessage, me: UserId) -> JsValue {
         ("revoked", m.is_revoked().into()),
         ("senderName", opt_str(m.sender_name.as_deref())),
         ("senderAvatar", opt_str(m.sender_avatar.as_deref())),
+        ("readBy", read_by.into()),
     ])
 }
 
-pub(super) fn messages(list: &[StoredMessage], me: UserId) -> JsValue {
-    list.iter()
-        .map(|m| message(m, me))
-        .collect::<Array>()
-        .into()
+pub(super) fn messages(list: &[StoredMessage], e: &ChatEngine) -> JsValue {
+    list.iter().map(|m| message(m, e)).collect::<Array>().into()
 }
 
-pub(super) fn conversation(c: &ConversationSummary, me: UserId) -> JsValue {
+pub(super) fn conversation(c: &ConversationSummary, e: &ChatEngine) -> JsValue {
+    let me = e.me();
     let (kind, peer) = match c.id {
         ConversationId::Room(id) => ("room", id),
         direct => ("direct", direct.peer_of(me).unwrap_or(0)),
@@ -97,7 +103,7 @@ pub(super) fn conversation(c: &ConversationSummary, me: UserId) -> JsValue {
             "lastMessage",
             c.last_message
                 .as_ref()
-                .map_or(JsValue::NULL, |m| message(m, me)),
+                .map_or(JsValue::NULL, |m| message(m, e)),
         ),
         ("lastActivity", (c.last_activity as f64).into()),
         ("unread", c.unread.into()),
@@ -105,9 +111,9 @@ pub(super) fn conversation(c: &ConversationSummary, me: UserId) -> JsValue {
     ])
 }
 
-pub(super) fn conversations(list: &[ConversationSummary], me: UserId) -> JsValue {
+pub(super) fn conversations(list: &[ConversationSummary], e: &ChatEngine) -> JsValue {
     list.iter()
-        .map(|c| conversation(c, me))
+        .map(|c| conversation(c, e))
         .collect::<Array>()
         .into()
 }
@@ -167,18 +173,18 @@ fn message_event(
     conversation: ConversationId,
     index: usize,
     m: &StoredMessage,
-    me: UserId,
+    e: &ChatEngine,
 ) -> JsValue {
     object(&[
         ("conversationId", conversation.to_string().into()),
         ("index", (index as f64).into()),
-        ("message", message(m, me)),
+        ("message", message(m, e)),
     ])
 }
 
 /// The value listeners of an event receive (`conversations` is read from the engine by the
 /// caller).
-pub(super) fn event(event: &ChatEvent, me: UserId) -> JsValue {
+pub(super) fn event(event: &ChatEvent, e: &ChatEngine) -> JsValue {
     match event {
         ChatEvent::Status(s) => status(*s),
         ChatEvent::Message {
@@ -190,7 +196,7 @@ pub(super) fn event(event: &ChatEvent, me: UserId) -> JsValue {
             conversation,
             index,
             message,
-        } => message_event(*conversation, *index, message, me),
+        } => message_event(*conversation, *index, message, e),
         ChatEvent::MessageRemoved {
             conversation,
             index,

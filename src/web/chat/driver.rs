@@ -221,14 +221,18 @@ fn execute(sh: &Rc<Shared>, output: Output) {
             let Some(settle) = sh.calls.borrow_mut().remove(&command) else {
                 return;
             };
-            let me = read(sh, |e| e.me()).unwrap_or(0);
             let (f, value) = match result {
                 Ok(Reply::Unit) => (settle.resolve, JsValue::UNDEFINED),
                 Ok(Reply::Message(m)) => (
                     settle.resolve,
-                    m.map_or(JsValue::NULL, |m| convert::message(&m, me)),
+                    m.and_then(|m| read(sh, |e| convert::message(&m, e)))
+                        .unwrap_or(JsValue::NULL),
                 ),
-                Ok(Reply::Messages(list)) => (settle.resolve, convert::messages(&list, me)),
+                Ok(Reply::Messages(list)) => (
+                    settle.resolve,
+                    read(sh, |e| convert::messages(&list, e))
+                        .unwrap_or_else(|| Array::new().into()),
+                ),
                 Err(e) => (settle.reject, convert::error(&e)),
             };
             let _ = f.call1(&JsValue::UNDEFINED, &value);
@@ -318,14 +322,9 @@ fn emit(sh: &Rc<Shared>, event: ChatEvent) {
         return;
     }
     let value = match &event {
-        ChatEvent::Conversations => {
-            read(sh, |e| convert::conversations(&e.conversations(), e.me()))
-                .unwrap_or_else(|| Array::new().into())
-        }
-        other => {
-            let me = read(sh, |e| e.me()).unwrap_or(0);
-            convert::event(other, me)
-        }
+        ChatEvent::Conversations => read(sh, |e| convert::conversations(&e.conversations(), e))
+            .unwrap_or_else(|| Array::new().into()),
+        other => read(sh, |e| convert::event(other, e)).unwrap_or(JsValue::NULL),
     };
     for listener in listeners {
         if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {

@@ -209,10 +209,8 @@ impl ChatClient {
     /// Every listed conversation, most recent first.
     #[wasm_bindgen(unchecked_return_type = "ChatConversation[]")]
     pub fn conversations(&self) -> JsValue {
-        read(&self.sh, |e| {
-            convert::conversations(&e.conversations(), e.me())
-        })
-        .unwrap_or_else(|| Array::new().into())
+        read(&self.sh, |e| convert::conversations(&e.conversations(), e))
+            .unwrap_or_else(|| Array::new().into())
     }
 
     /// Unread messages over all conversations.
@@ -226,7 +224,7 @@ impl ChatClient {
     pub fn loaded_messages(&self, conversation_id: &str) -> Result<JsValue, JsValue> {
         let conversation = parse_conversation(conversation_id)?;
         Ok(read(&self.sh, |e| {
-            convert::messages(&e.loaded_messages(conversation), e.me())
+            convert::messages(&e.loaded_messages(conversation), e)
         })
         .unwrap_or_else(|| Array::new().into()))
     }
@@ -426,7 +424,7 @@ impl ChatClient {
     ) -> Result<JsValue, JsValue> {
         let (command, done) = self.sh.command()?;
         let result = input(&self.sh, |e, now| {
-            f(e, now, command).map(|m| convert::message(&m, e.me()))
+            f(e, now, command).map(|m| convert::message(&m, e))
         });
         match result {
             Some(Ok(message)) => Ok(convert::object(&[
