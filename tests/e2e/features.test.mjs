@@ -69,6 +69,13 @@ test("a group room: join, messages with sender names, everyone in order", async 
   const names = await bob.page.locator('[data-testid="message"].theirs .sender').allTextContents();
   assert.deepEqual(names, ["alice", "carol", "alice"]);
   for (const u of [alice, bob, carol]) assertAscending(await u.messages(), `user ${u.id}`);
+  // Group read receipts: the room is open on every page, so each of Alice's messages ends
+  // up read by both other members, and her page says so.
+  await waitFor(
+    () => alice.page.locator('[data-testid="message"].mine [data-testid="read-by"]').allTextContents(),
+    (t) => t.length === 2 && t.every((s) => s === "Read by 2"),
+    "alice: both her room messages read by 2",
+  );
   await shots("11-room", alice, bob);
   assertClean(alice, bob, carol);
 });
