@@ -23,6 +23,7 @@ use imcore::storage::{
     database_name, meta, startup, AnyStorage, IndexedDbStorage, MemoryStorage, Page, SchemaVersion,
     Storage, StorageBatch, StorageError,
 };
+use imcore::test_support::{direct, text_message, ME, T0};
 use imcore::web::Persister;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -30,9 +31,6 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const ME: u64 = 1;
-const T0: u64 = 1_717_214_400_000;
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -69,10 +67,6 @@ async fn drop_db(s: IndexedDbStorage, user: u64) {
     IndexedDbStorage::delete_database(user)
         .await
         .expect("delete database");
-}
-
-fn direct(peer: u64) -> ConversationId {
-    ConversationId::direct(ME, peer).expect("distinct users")
 }
 
 fn outbox_entry(n: u64, c: ConversationId) -> OutboxEntry {
@@ -749,20 +743,7 @@ async fn start_up_comes_from_indexed_db_before_any_network_call() {
     let mut store = Store::new(ME);
     for i in 0..600u64 {
         let peer = 2 + i % 3;
-        let m = WireMessage {
-            id: i + 1,
-            conversation_id: direct(peer),
-            sender_id: peer,
-            receiver_id: ME,
-            content: Content::Text {
-                text: format!("m{i}"),
-            },
-            weight: T0 + i,
-            is_read: false,
-            revoked: false,
-            sender_name: None,
-            sender_avatar: None,
-        };
+        let m = text_message(i + 1, direct(peer), peer, ME, format!("m{i}"), T0 + i);
         store.apply(Incoming::Message(m), 0);
         persister.push(store.take_persist().into());
     }

@@ -136,17 +136,7 @@ impl Storage for AnyStorage {
 mod tests {
     use super::*;
     use crate::storage::conformance;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("the memory backend never returns Pending"),
-        }
-    }
+    use crate::test_support::block_on;
 
     #[test]
     fn any_storage_over_memory_passes_the_conformance_suite() {

@@ -18,7 +18,7 @@
 //! without `receiver_id` goes to the sender's peer (or the room). Encoding is canonical
 //! and always writes both.
 
-use super::{check_route, PayloadError, PayloadFormat};
+use super::{check_route, utc_date_time, PayloadError, PayloadFormat};
 use crate::chat::ids::ConversationId;
 use crate::chat::model::{msg_type, Content, Incoming, WireMessage};
 use crate::json::{self, Doc, Id, Kind, Number, Writer};
@@ -577,7 +577,7 @@ pub(super) fn encode(incoming: &Incoming) -> Result<Vec<u8>, PayloadError> {
     match incoming {
         Incoming::Message(m) => {
             check_message(m)?;
-            encode_message(&mut w, m);
+            encode_message(&mut w, m)?;
         }
         Incoming::Revoke {
             msg_id,
@@ -640,8 +640,69 @@ pub(super) fn encode(incoming: &Incoming) -> Result<Vec<u8>, PayloadError> {
     Ok(w.out.into_bytes())
 }
 
+/// Which of the two shapes of `msg_content` is written: a published payload's (PROTOCOL.md
+/// order, no `cover` when there is none, custom content verbatim: `check_message` has
+/// checked it), or the `POST /messages` body's (keys sorted and `cover: null`, as the
+/// serde_json `Map` the backend was written against wrote them; custom content
+/// re-written canonically).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContentForm {
+    Payload,
+    Request,
+}
+
+/// The `msg_content` object of `content`, in one of its two shapes. Only custom content
+/// in the request shape can fail (it is parsed there).
+pub(crate) fn write_msg_content(
+    w: &mut Writer,
+    content: &Content,
+    form: ContentForm,
+) -> Result<(), PayloadError> {
+    match content {
+        Content::Text { text } | Content::System { text } => {
+            w.open('{');
+            w.key("content");
+            w.str(text);
+            w.close('}');
+        }
+        Content::Image { url, cover } | Content::Video { url, cover } => {
+            w.open('{');
+            match form {
+                ContentForm::Payload => {
+                    w.key("url");
+                    w.str(url);
+                    if let Some(cover) = cover {
+                        w.key("cover");
+                        w.str(cover);
+                    }
+                }
+                ContentForm::Request => {
+                    w.key("cover");
+                    match cover {
+                        Some(c) => w.str(c),
+                        None => w.null(),
+                    }
+                    w.key("url");
+                    w.str(url);
+                }
+            }
+            w.close('}');
+        }
+        Content::Custom { raw, .. } => match form {
+            ContentForm::Payload => w.raw(raw),
+            ContentForm::Request => {
+                let custom = |e: json::Error| PayloadError::Json(format!("custom content: {e}"));
+                let doc = json::parse(raw.as_bytes()).map_err(custom)?;
+                doc.check_value(doc.root(), 0).map_err(custom)?;
+                doc.write_canonical(doc.root(), w).map_err(custom)?;
+            }
+        },
+    }
+    Ok(())
+}
+
 /// The members of a message payload, in the order of PROTOCOL.md.
-fn encode_message(w: &mut Writer, m: &WireMessage) {
+fn encode_message(w: &mut Writer, m: &WireMessage) -> Result<(), PayloadError> {
     w.key("id");
     write_id(w, m.id);
     w.key("conversation_id");
@@ -653,25 +714,7 @@ fn encode_message(w: &mut Writer, m: &WireMessage) {
     w.key("msg_type");
     write_int(w, m.content.msg_type());
     w.key("msg_content");
-    match &m.content {
-        Content::Text { text } | Content::System { text } => {
-            w.open('{');
-            w.key("content");
-            w.str(text);
-            w.close('}');
-        }
-        Content::Image { url, cover } | Content::Video { url, cover } => {
-            w.open('{');
-            w.key("url");
-            w.str(url);
-            if let Some(cover) = cover {
-                w.key("cover");
-                w.str(cover);
-            }
-            w.close('}');
-        }
-        Content::Custom { raw, .. } => w.raw(raw),
-    }
+    write_msg_content(w, &m.content, ContentForm::Payload)?;
     w.key("create_time");
     w.str(&utc_date_time(m.weight));
     w.key("is_read");
@@ -690,6 +733,7 @@ fn encode_message(w: &mut Writer, m: &WireMessage) {
         w.key("nick_name");
         w.str(name);
     }
+    Ok(())
 }
 
 fn check_message(m: &WireMessage) -> Result<(), PayloadError> {
@@ -718,28 +762,6 @@ fn is_single_json_value(raw: &str) -> bool {
             .is_ok()
 }
 
-/// `"YYYY-MM-DD HH:MM:SS"` of Unix ms, in UTC (the seed formats the server's local time;
-/// receivers ignore it).
-fn utc_date_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Days to a civil date (H. Hinnant's `civil_from_days`), unsigned: days ≥ 0.
-    let z = days + 719_468;
-    let (era, doe) = (z / 146_097, z % 146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = era * 400 + yoe + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,18 +783,7 @@ mod tests {
 
     /// A plain 1:1 text message 1 → 2 in "1_2".
     fn text(id: u64, text: &str, weight: u64) -> WireMessage {
-        WireMessage {
-            id,
-            conversation_id: conv("1_2"),
-            sender_id: 1,
-            receiver_id: 2,
-            content: Content::Text { text: text.into() },
-            weight,
-            is_read: false,
-            revoked: false,
-            sender_name: None,
-            sender_avatar: None,
-        }
+        crate::test_support::text_message(id, conv("1_2"), 1, 2, text, weight)
     }
 
     #[test]
@@ -1333,16 +1344,6 @@ mod tests {
         ] {
             assert_eq!(member_text(broken, "a"), None, "{broken}");
         }
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc_date_time(0), "1970-01-01 00:00:00");
-        assert_eq!(utc_date_time(1_717_214_400_123), "2024-06-01 04:00:00");
-        assert_eq!(utc_date_time(951_868_799_999), "2000-02-29 23:59:59");
-        assert_eq!(utc_date_time(951_868_800_000), "2000-03-01 00:00:00");
-        assert_eq!(utc_date_time(4_102_444_800_000), "2100-01-01 00:00:00");
-        assert!(!utc_date_time(u64::MAX).is_empty());
     }
 
     #[test]
