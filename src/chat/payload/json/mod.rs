@@ -36,7 +36,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// `status` of a revoked message.
 const STATUS_REVOKED: i64 = 3;
 
-/// The `msg_type`s this codec gives a meaning to; [`Content::Custom`] cannot use them.
+/// The `msg_type`s this codec gives a meaning to; [`Content::Custom`](crate::chat::Content::Custom) cannot use them.
 const KNOWN_TYPES: [i64; 7] = [
     msg_type::TEXT,
     msg_type::IMAGE,
