@@ -58,3 +58,31 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         Poll::Pending => panic!("a memory backend never returns Pending"),
     }
 }
+
+/// Deterministic xorshift64*: the same seed gives the same run on every machine, so a
+/// failing randomized test or a benchmark input can be replayed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    // Not an `Iterator`: it never ends, and callers want a `u64`, not an `Option`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Fisher–Yates.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, (self.next() % (i as u64 + 1)) as usize);
+        }
+    }
+}

@@ -62,6 +62,16 @@ async fn fresh(user: u64) -> IndexedDbStorage {
     IndexedDbStorage::open(user).await.expect("open")
 }
 
+/// A fresh database for `user` at schema version 1, for the upgrade tests.
+async fn fresh_v1(user: u64) -> IndexedDbStorage {
+    IndexedDbStorage::delete_database(user)
+        .await
+        .expect("clean");
+    IndexedDbStorage::open_version(user, SchemaVersion::V1)
+        .await
+        .expect("open V1")
+}
+
 async fn drop_db(s: IndexedDbStorage, user: u64) {
     s.close();
     IndexedDbStorage::delete_database(user)
@@ -446,12 +456,7 @@ async fn the_outbox_survives_reopening() {
 #[wasm_bindgen_test]
 async fn the_1_to_2_migration_keeps_every_record() {
     const USER: u64 = 880_006;
-    IndexedDbStorage::delete_database(USER)
-        .await
-        .expect("clean");
-    let v1 = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
-        .await
-        .expect("open V1");
+    let v1 = fresh_v1(USER).await;
     assert_eq!(v1.version(), SchemaVersion::V1);
     let a = direct(2);
     let msgs: Vec<StoredMessage> = (1..=300).map(|n| message(a, n, 2, T0 + n)).collect();
@@ -571,12 +576,7 @@ async fn wipe_and_delete_database_leave_nothing() {
 #[wasm_bindgen_test]
 async fn an_old_connection_steps_aside_for_an_upgrade() {
     const USER: u64 = 880_008;
-    IndexedDbStorage::delete_database(USER)
-        .await
-        .expect("clean");
-    let old = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
-        .await
-        .expect("open V1");
+    let old = fresh_v1(USER).await;
     let c = direct(2);
     old.apply(put_all(&[message(c, 1, 2, T0)]))
         .await
@@ -614,12 +614,7 @@ async fn an_old_connection_steps_aside_for_an_upgrade() {
 async fn an_open_blocked_by_another_connection_fails_fast_and_changes_nothing() {
     const USER: u64 = 880_009;
     let name = database_name(USER);
-    IndexedDbStorage::delete_database(USER)
-        .await
-        .expect("clean");
-    let v1 = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
-        .await
-        .expect("open V1");
+    let v1 = fresh_v1(USER).await;
     v1.apply(put_all(&[message(direct(2), 1, 2, T0)]))
         .await
         .expect("write");
