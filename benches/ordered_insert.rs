@@ -27,24 +27,13 @@ mod native {
     use std::time::{Duration, Instant};
 
     use imcore::chat::order::OrderedIndex;
+    use imcore::test_support::Rng;
 
     type Key = (u64, u64, u64);
 
-    /// Deterministic xorshift64*.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// A random key below `u64::MAX / 2` in weight (room above for appends).
-        fn key(&mut self) -> Key {
-            (self.next() >> 2, self.next() % 8, self.next())
-        }
+    /// A random key below `u64::MAX / 2` in weight (room above for appends).
+    fn random_key(rng: &mut Rng) -> Key {
+        (rng.next() >> 2, rng.next() % 8, rng.next())
     }
 
     /// What both contenders do.
@@ -139,7 +128,11 @@ mod native {
     fn measure<S: Sorted>(s: &mut S, base: &[Key], seed: u64, budget: Duration) -> Row {
         let batch = (base.len() / 10).clamp(1, 100);
         let mut rng = Rng(seed);
-        let random = inserts(s, || (0..batch).map(|_| rng.key()).collect(), budget);
+        let random = inserts(
+            s,
+            || (0..batch).map(|_| random_key(&mut rng)).collect(),
+            budget,
+        );
         let top = u64::MAX / 2;
         let end = inserts(
             s,
@@ -176,7 +169,7 @@ mod native {
         );
         for &n in sizes {
             let mut rng = Rng(0x0bde_12ed ^ n as u64);
-            let base: Vec<Key> = (0..n).map(|_| rng.key()).collect();
+            let base: Vec<Key> = (0..n).map(|_| random_key(&mut rng)).collect();
             let mut tree = OrderedIndex::new();
             let mut vec = SortedVec::default();
             for (i, k) in base.iter().enumerate() {

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use imcore::chat::store::Store;
-use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
+use imcore::chat::{ConversationId, Incoming, WireMessage};
+use imcore::test_support::{text_message, ME, T0};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -48,9 +49,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-const ME: u64 = 1;
-const T0: u64 = 1_717_214_400_000;
-
 /// xorshift: deterministic inputs without a dependency.
 struct Rng(u64);
 
@@ -64,20 +62,9 @@ impl Rng {
 }
 
 fn message(id: u64, peer: u64, weight: u64) -> WireMessage {
-    WireMessage {
-        id,
-        conversation_id: ConversationId::direct(ME, peer).unwrap_or(ConversationId::Room(peer)),
-        sender_id: peer,
-        receiver_id: ME,
-        content: Content::Text {
-            text: format!("message number {id} from {peer}"),
-        },
-        weight,
-        is_read: false,
-        revoked: false,
-        sender_name: None,
-        sender_avatar: None,
-    }
+    let conversation = ConversationId::direct(ME, peer).unwrap_or(ConversationId::Room(peer));
+    let text = format!("message number {id} from {peer}");
+    text_message(id, conversation, peer, ME, text, weight)
 }
 
 fn drain(store: &mut Store) {

@@ -69,5 +69,7 @@ pub(crate) mod json;
 pub mod mqtt;
 pub mod session;
 pub mod storage;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

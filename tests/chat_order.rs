@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use imcore::chat::order::OrderedIndex;
+use imcore::test_support::Rng;
 use proptest::prelude::*;
 
 /// (weight, sender, id), as the store keys messages.
@@ -185,24 +186,6 @@ proptest! {
     #[test]
     fn short_runs_match_the_models(ops in prop::collection::vec(op(), 0..120)) {
         run(&ops)?;
-    }
-}
-
-/// Deterministic xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
     }
 }
 

@@ -1,25 +1,12 @@
 //! The storage conformance suite on the memory backend, and the write queue with a store.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
 use imcore::chat::store::Store;
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
 use imcore::storage::{
     conformance, startup, MemoryStorage, Page, Storage, StorageBatch, WriteQueue,
 };
-
-/// The memory backend never waits: one poll finishes every future.
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    match f.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("the memory backend never returns Pending"),
-    }
-}
+use imcore::test_support::{block_on, text_message};
 
 #[test]
 fn memory_backend_passes_the_conformance_suite() {
@@ -33,19 +20,18 @@ fn a_store_persisted_through_the_queue_restores_identically() {
     let mut queue = WriteQueue::new();
     for i in 0..2_000u64 {
         let peer = 2 + i % 20;
+        let (sender, receiver) = if i % 4 == 0 { (1, peer) } else { (peer, 1) };
+        let c = ConversationId::direct(1, peer).unwrap();
         let m = WireMessage {
-            id: i + 1,
-            conversation_id: ConversationId::direct(1, peer).unwrap(),
-            sender_id: if i % 4 == 0 { 1 } else { peer },
-            receiver_id: if i % 4 == 0 { peer } else { 1 },
-            content: Content::Text {
-                text: format!("m{i}"),
-            },
-            weight: 1_000 + i * 7 % 1_300,
-            is_read: false,
             revoked: i % 50 == 0,
-            sender_name: None,
-            sender_avatar: None,
+            ..text_message(
+                i + 1,
+                c,
+                sender,
+                receiver,
+                format!("m{i}"),
+                1_000 + i * 7 % 1_300,
+            )
         };
         store.apply(Incoming::Message(m), 0);
         while store.poll_event().is_some() {}
@@ -112,20 +98,7 @@ fn start_up_shows_conversations_unread_and_the_newest_page_then_pages_back() {
     let mut store = Store::new(1);
     let c = ConversationId::direct(1, 2).unwrap();
     for i in 0..300u64 {
-        let m = WireMessage {
-            id: i + 1,
-            conversation_id: c,
-            sender_id: 2,
-            receiver_id: 1,
-            content: Content::Text {
-                text: format!("m{i}"),
-            },
-            weight: 10_000 + i,
-            is_read: false,
-            revoked: false,
-            sender_name: None,
-            sender_avatar: None,
-        };
+        let m = text_message(i + 1, c, 2, 1, format!("m{i}"), 10_000 + i);
         store.apply(Incoming::Message(m), 0);
     }
     // Read up to the 250th, then a message waits in the outbox.
@@ -203,20 +176,7 @@ fn c12() -> ConversationId {
 }
 
 fn peer_message(id: u64, weight: u64) -> WireMessage {
-    WireMessage {
-        id,
-        conversation_id: c12(),
-        sender_id: 2,
-        receiver_id: 1,
-        content: Content::Text {
-            text: format!("m{id}"),
-        },
-        weight,
-        is_read: false,
-        revoked: false,
-        sender_name: None,
-        sender_avatar: None,
-    }
+    text_message(id, c12(), 2, 1, format!("m{id}"), weight)
 }
 
 fn persist(storage: &MemoryStorage, store: &mut Store) {

@@ -22,6 +22,7 @@ use imcore::storage::conformance::{self, message, put_all, record};
 use imcore::storage::{
     meta, startup, KvStorage, MemoryStorage, Page, Storage, StorageBatch, StorageError,
 };
+use imcore::test_support::{direct, text_message, ME, T0};
 use imcore::web::storage::{database_name, AnyStorage, IndexedDbStorage, JsKv, SchemaVersion};
 use imcore::web::Persister;
 use js_sys::{Function, Promise, Reflect};
@@ -30,9 +31,6 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const ME: u64 = 1;
-const T0: u64 = 1_717_214_400_000;
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -64,15 +62,21 @@ async fn fresh(user: u64) -> IndexedDbStorage {
     IndexedDbStorage::open(user).await.expect("open")
 }
 
+/// A fresh database for `user` at schema version 1, for the upgrade tests.
+async fn fresh_v1(user: u64) -> IndexedDbStorage {
+    IndexedDbStorage::delete_database(user)
+        .await
+        .expect("clean");
+    IndexedDbStorage::open_version(user, SchemaVersion::V1)
+        .await
+        .expect("open V1")
+}
+
 async fn drop_db(s: IndexedDbStorage, user: u64) {
     s.close();
     IndexedDbStorage::delete_database(user)
         .await
         .expect("delete database");
-}
-
-fn direct(peer: u64) -> ConversationId {
-    ConversationId::direct(ME, peer).expect("distinct users")
 }
 
 fn outbox_entry(n: u64, c: ConversationId) -> OutboxEntry {
@@ -481,12 +485,7 @@ async fn the_outbox_survives_reopening() {
 #[wasm_bindgen_test]
 async fn the_1_to_2_migration_keeps_every_record() {
     const USER: u64 = 880_006;
-    IndexedDbStorage::delete_database(USER)
-        .await
-        .expect("clean");
-    let v1 = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
-        .await
-        .expect("open V1");
+    let v1 = fresh_v1(USER).await;
     assert_eq!(v1.version(), SchemaVersion::V1);
     let a = direct(2);
     let msgs: Vec<StoredMessage> = (1..=300).map(|n| message(a, n, 2, T0 + n)).collect();
@@ -606,12 +605,7 @@ async fn wipe_and_delete_database_leave_nothing() {
 #[wasm_bindgen_test]
 async fn an_old_connection_steps_aside_for_an_upgrade() {
     const USER: u64 = 880_008;
-    IndexedDbStorage::delete_database(USER)
-        .await
-        .expect("clean");
-    let old = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
-        .await
-        .expect("open V1");
+    let old = fresh_v1(USER).await;
     let c = direct(2);
     old.apply(put_all(&[message(c, 1, 2, T0)]))
         .await
@@ -649,12 +643,7 @@ async fn an_old_connection_steps_aside_for_an_upgrade() {
 async fn an_open_blocked_by_another_connection_fails_fast_and_changes_nothing() {
     const USER: u64 = 880_009;
     let name = database_name(USER);
-    IndexedDbStorage::delete_database(USER)
-        .await
-        .expect("clean");
-    let v1 = IndexedDbStorage::open_version(USER, SchemaVersion::V1)
-        .await
-        .expect("open V1");
+    let v1 = fresh_v1(USER).await;
     v1.apply(put_all(&[message(direct(2), 1, 2, T0)]))
         .await
         .expect("write");
@@ -778,20 +767,7 @@ async fn start_up_comes_from_indexed_db_before_any_network_call() {
     let mut store = Store::new(ME);
     for i in 0..600u64 {
         let peer = 2 + i % 3;
-        let m = WireMessage {
-            id: i + 1,
-            conversation_id: direct(peer),
-            sender_id: peer,
-            receiver_id: ME,
-            content: Content::Text {
-                text: format!("m{i}"),
-            },
-            weight: T0 + i,
-            is_read: false,
-            revoked: false,
-            sender_name: None,
-            sender_avatar: None,
-        };
+        let m = text_message(i + 1, direct(peer), peer, ME, format!("m{i}"), T0 + i);
         store.apply(Incoming::Message(m), 0);
         persister.push(store.take_persist().into());
     }

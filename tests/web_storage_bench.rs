@@ -10,9 +10,10 @@
 #![cfg(all(target_arch = "wasm32", feature = "browser-bench"))]
 
 use imcore::chat::store::Store;
-use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
+use imcore::chat::{ConversationId, Incoming, WireMessage};
 use imcore::storage::conformance::{message, put_all};
 use imcore::storage::{Page, Storage, StorageBatch};
+use imcore::test_support::{direct, text_message, ME, T0};
 use imcore::web::storage::{AnyStorage, IndexedDbStorage};
 use imcore::web::Persister;
 use wasm_bindgen::prelude::*;
@@ -119,20 +120,8 @@ fn backlog(n: u64) -> Vec<WireMessage> {
     (0..n)
         .map(|i| {
             let peer = 2 + i % 100;
-            WireMessage {
-                id: i + 1,
-                conversation_id: ConversationId::direct(1, peer).expect("distinct users"),
-                sender_id: peer,
-                receiver_id: 1,
-                content: Content::Text {
-                    text: format!("message number {i}"),
-                },
-                weight: 1_717_214_400_000 + i * 10,
-                is_read: false,
-                revoked: false,
-                sender_name: None,
-                sender_avatar: None,
-            }
+            let text = format!("message number {i}");
+            text_message(i + 1, direct(peer), peer, ME, text, T0 + i * 10)
         })
         .collect()
 }

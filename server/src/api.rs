@@ -17,7 +17,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::body::{as_u64, member_str, JsonBody};
 use crate::clock::{real_now_ms, utc_date_time, Clock};
-use crate::db::{self, Db, MessageRow, NewMessage, Unread, User, MAX_SAFE_INTEGER};
+use crate::db::{self, Db, Membership, MessageRow, NewMessage, Unread, User, MAX_SAFE_INTEGER};
 use crate::error::ApiError;
 use crate::mqtt::Publisher;
 use crate::{auth, broker};
@@ -758,31 +758,31 @@ fn room_arg(state: &AppState, body: &JsonBody) -> Result<u64, ApiError> {
 }
 
 async fn join(State(state): State<Shared>, Caller(me): Caller, body: JsonBody) -> ApiResult {
-    let room = room_arg(&state, &body)?;
-    let text = format!("{} joined", me.nick_name);
-    match state
-        .db
-        .join(room, me.id, notice(&state, room, &me, text))?
-    {
-        Some(row) => after_membership(&state, &me, room, &row).await,
-        None => {
-            let view = state
-                .db
-                .room(room)?
-                .ok_or_else(|| ApiError::NotFound(format!("no room {room}")))?;
-            ok(room_view(&view, me.id))
-        }
-    }
+    change_membership(&state, &me, &body, Membership::Join).await
 }
 
 async fn leave(State(state): State<Shared>, Caller(me): Caller, body: JsonBody) -> ApiResult {
-    let room = room_arg(&state, &body)?;
-    let text = format!("{} left", me.nick_name);
+    change_membership(&state, &me, &body, Membership::Leave).await
+}
+
+/// A join or a leave: the change with its notice, then (if it changed anything) the
+/// broadcasts of [`after_membership`]; otherwise just the room as it is.
+async fn change_membership(
+    state: &AppState,
+    me: &User,
+    body: &JsonBody,
+    change: Membership,
+) -> ApiResult {
+    let room = room_arg(state, body)?;
+    let text = match change {
+        Membership::Join => format!("{} joined", me.nick_name),
+        Membership::Leave => format!("{} left", me.nick_name),
+    };
     match state
         .db
-        .leave(room, me.id, notice(&state, room, &me, text))?
+        .change_membership(room, me.id, change, notice(state, room, me, text))?
     {
-        Some(row) => after_membership(&state, &me, room, &row).await,
+        Some(row) => after_membership(state, me, room, &row).await,
         None => {
             let view = state
                 .db

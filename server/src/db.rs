@@ -122,6 +122,13 @@ pub struct NewMessage {
     pub unread: Unread,
 }
 
+/// Which way a room membership changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    Join,
+    Leave,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Unread {
     Direct { low: u64, high: u64, receiver: u64 },
@@ -320,41 +327,28 @@ impl Db {
             .is_some())
     }
 
-    /// Adds `user` to `room` and stores the notice, atomically; `None` if already a member.
-    pub fn join(
+    /// Adds `user` to `room` (or removes them) and stores the notice, atomically; `None`
+    /// if that changes nothing (already a member, or not one).
+    pub fn change_membership(
         &self,
         room: u64,
         user: u64,
+        change: Membership,
         notice: NewMessage,
     ) -> Result<Option<MessageRow>, ApiError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        let added = tx.execute(
-            "INSERT OR IGNORE INTO room_members (room_id, user_id, unread, joined_at) VALUES (?1, ?2, 0, ?3)",
-            params![sql(room), sql(user), sql(notice.now)],
-        )?;
-        if added == 0 {
-            return Ok(None);
-        }
-        let row = self.insert_in(&tx, notice)?;
-        tx.commit()?;
-        Ok(Some(row))
-    }
-
-    /// Removes `user` from `room` and stores the notice; `None` if not a member.
-    pub fn leave(
-        &self,
-        room: u64,
-        user: u64,
-        notice: NewMessage,
-    ) -> Result<Option<MessageRow>, ApiError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let removed = tx.execute(
-            "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2",
-            params![sql(room), sql(user)],
-        )?;
-        if removed == 0 {
+        let changed = match change {
+            Membership::Join => tx.execute(
+                "INSERT OR IGNORE INTO room_members (room_id, user_id, unread, joined_at) VALUES (?1, ?2, 0, ?3)",
+                params![sql(room), sql(user), sql(notice.now)],
+            )?,
+            Membership::Leave => tx.execute(
+                "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2",
+                params![sql(room), sql(user)],
+            )?,
+        };
+        if changed == 0 {
             return Ok(None);
         }
         let row = self.insert_in(&tx, notice)?;

@@ -132,31 +132,7 @@ pub fn send(
         w.str(&conversation.to_string());
     }
     w.key("msg_content");
-    match content {
-        Content::Text { text } | Content::System { text } => {
-            w.open('{');
-            w.key("content");
-            w.str(text);
-            w.close('}');
-        }
-        Content::Image { url, cover } | Content::Video { url, cover } => {
-            w.open('{');
-            w.key("cover");
-            match cover {
-                Some(c) => w.str(c),
-                None => w.null(),
-            }
-            w.key("url");
-            w.str(url);
-            w.close('}');
-        }
-        Content::Custom { raw, .. } => {
-            let custom = |e: json::Error| PayloadError::Json(format!("custom content: {e}"));
-            let doc = json::parse(raw.as_bytes()).map_err(custom)?;
-            doc.check_value(doc.root(), 0).map_err(custom)?;
-            doc.write_canonical(doc.root(), &mut w).map_err(custom)?;
-        }
-    }
+    payload::write_msg_content(&mut w, content, payload::ContentForm::Request)?;
     if let Content::Image { url, cover } | Content::Video { url, cover } = content {
         if let Some(cover) = cover {
             w.key("msg_cover");

@@ -804,19 +804,7 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    /// Deterministic xorshift64*.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_support::Rng;
 
     fn check<K: Ord + Clone + fmt::Debug, V: PartialEq + fmt::Debug>(
         index: &OrderedIndex<K, V>,

@@ -17,9 +17,7 @@ use crate::chat::store::{
     Tombstone,
 };
 use crate::chat::{Content, ConversationId};
-
-const ME: u64 = 1;
-const T0: u64 = 1_717_214_400_000;
+use crate::test_support::{direct, ME, T0};
 
 /// A message of conversation `1_{peer}` (or a room) for the suite.
 pub fn message(conversation: ConversationId, n: u64, sender: u64, weight: u64) -> StoredMessage {
@@ -68,13 +66,6 @@ pub fn put_all(messages: &[StoredMessage]) -> StorageBatch {
             .insert((m.conversation_id, m.key.id.clone()), m.clone());
     }
     store.into()
-}
-
-fn direct(peer: u64) -> ConversationId {
-    ConversationId::Direct {
-        low: ME,
-        high: peer,
-    }
 }
 
 fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {

@@ -14,8 +14,10 @@
 //! * [`WriteQueue`]: coalesces batches while a write is in flight, so a burst of incoming
 //!   messages (the offline backlog after a reconnect) is written in a few transactions,
 //!   not one per message.
-//! * [`conformance`]: the test suite every backend runs.
+//! * `conformance` (tests only: `cfg(test)` or the `test-support` feature): the test suite
+//!   every backend runs, kept out of the shipped wasm.
 
+#[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 pub mod kv;
 mod memory;

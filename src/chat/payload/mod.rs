@@ -16,6 +16,7 @@
 //! again in the same format. Values a format cannot carry exactly are refused with
 //! [`PayloadError::NotExpressible`] rather than silently changed.
 
+mod date;
 mod json;
 mod proto;
 
@@ -24,6 +25,8 @@ use thiserror::Error;
 use super::ids::{ConversationId, InvalidConversationId, UserId};
 use super::model::Incoming;
 
+pub use date::utc_date_time;
+pub(crate) use json::{write_msg_content, ContentForm};
 pub use proto::Message as ProtoMessage;
 
 /// The encoding of chat payloads, chosen per client.

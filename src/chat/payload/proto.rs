@@ -112,18 +112,9 @@ mod tests {
     const P: PayloadFormat = PayloadFormat::Protobuf;
 
     fn text(id: u64, from: u64, to: u64, text: &str, weight: u64) -> Incoming {
-        Incoming::Message(WireMessage {
-            id,
-            conversation_id: ConversationId::direct(from, to).unwrap(),
-            sender_id: from,
-            receiver_id: to,
-            content: Content::Text { text: text.into() },
-            weight,
-            is_read: false,
-            revoked: false,
-            sender_name: None,
-            sender_avatar: None,
-        })
+        let conversation = ConversationId::direct(from, to).unwrap();
+        let m = crate::test_support::text_message(id, conversation, from, to, text, weight);
+        Incoming::Message(m)
     }
 
     #[test]

@@ -1,29 +1,17 @@
 //! One test per rule of the store.
 
 use super::*;
+use crate::test_support::{text_message, ME, T0};
 
-const ME: UserId = 1;
 const PEER: UserId = 2;
-const T0: u64 = 1_717_214_400_000; // 2024-06-01 12:00:00 UTC
 
 fn c12() -> ConversationId {
     ConversationId::direct(ME, PEER).unwrap()
 }
 
 fn wire(id: ServerId, sender: UserId, weight: u64, text: &str) -> WireMessage {
-    let conversation_id = c12();
-    WireMessage {
-        id,
-        conversation_id,
-        sender_id: sender,
-        receiver_id: if sender == ME { PEER } else { ME },
-        content: Content::Text { text: text.into() },
-        weight,
-        is_read: false,
-        revoked: false,
-        sender_name: None,
-        sender_avatar: None,
-    }
+    let receiver = if sender == ME { PEER } else { ME };
+    text_message(id, c12(), sender, receiver, text, weight)
 }
 
 fn text(t: &str) -> Content {

@@ -5,8 +5,6 @@
 //! it when it wants to (or [`Sim::settle`] answers everything, oldest first).
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
 
 use serde_json::Value;
 
@@ -22,6 +20,7 @@ use crate::client::{
 use crate::mqtt::{Properties, Publish, QoS, ReasonCode};
 use crate::session::{ConnectionError, Event, PublishId, RequestId, Status as Link};
 use crate::storage::{meta, startup, MemoryStorage, Page, Storage, StorageBatch};
+pub use crate::test_support::block_on;
 
 pub const ME: UserId = 1;
 pub const PEER: UserId = 2;
@@ -30,16 +29,6 @@ pub const PEER3: UserId = 3;
 pub const T0: u64 = 1_717_243_200_000;
 /// Backend ids start above 2^53: they must survive as exact 64-bit ids.
 pub const FIRST_SERVER_ID: u64 = 1 << 60;
-
-/// Runs a future that is ready at once (every `MemoryStorage` call is).
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    match f.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("a MemoryStorage future was not ready"),
-    }
-}
 
 /// The two ways the engine reaches the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! in-memory storage. Every scenario runs in direct and in backend mode where both apply.
 
 mod harness;
+// proptest is a native dev-dependency.
+#[cfg(not(target_arch = "wasm32"))]
 mod property;
 mod rooms;
 mod scenarios;

@@ -1,7 +1,4 @@
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use proptest::prelude::*;
 
@@ -10,20 +7,7 @@ use crate::chat::store::{MessageRef, PersistBatch};
 use crate::chat::Content;
 use crate::storage::conformance::{self, message, put_all, record};
 use crate::storage::{meta, MemoryStorage};
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("MemoryKv never returns Pending"),
-    }
-}
-
-fn direct(peer: u64) -> ConversationId {
-    ConversationId::Direct { low: 1, high: peer }
-}
-
-const T0: u64 = 1_717_214_400_000;
+use crate::test_support::{block_on, direct, T0};
 
 /// A message with about `len` bytes of text.
 fn sized(c: ConversationId, n: u64, weight: u64, len: usize) -> StoredMessage {

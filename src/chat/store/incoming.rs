@@ -1,0 +1,279 @@
+//! Network inputs, merged as joins (see the module docs of `store`): whatever the order
+//! and repetition, the same inputs give the same state.
+
+use super::*;
+
+impl Store {
+    // ---- network inputs (order-independent) ------------------------------------------------
+
+    /// Applies one decoded payload. `received_weight` (calibrated time of receipt) stands in
+    /// for the position of a read receipt that carries none.
+    pub fn apply(&mut self, incoming: Incoming, received_weight: u64) {
+        match incoming {
+            Incoming::Message(m) => self.merge_wire(m),
+            Incoming::Revoke {
+                msg_id,
+                conversation_id,
+            } => self.merge_revoke(msg_id, conversation_id),
+            Incoming::Read {
+                sender_id,
+                conversation_id,
+                up_to_weight,
+            } => self.merge_read(
+                sender_id,
+                conversation_id,
+                up_to_weight.unwrap_or(received_weight),
+            ),
+            Incoming::Members {
+                conversation_id,
+                members,
+            } => self.set_members(conversation_id, members),
+        }
+        self.finish();
+    }
+
+    /// Merges a page of history (any order; messages already held are merged, not doubled).
+    pub fn apply_history(&mut self, page: Vec<WireMessage>) {
+        for m in page {
+            self.merge_wire(m);
+        }
+        self.finish();
+    }
+
+    /// The backend's count of my unread messages in `id`, as of its newest message (weight
+    /// `up_to`). Where more than `unread` messages up to `up_to` count as unread here, my read
+    /// mark moves on so that only the newest `unread` of them do: a conversation read on
+    /// another device (or before this device had any history) is read here too. The count
+    /// only ever goes down: messages newer than `up_to`, or not held, are left alone.
+    pub fn apply_server_unread(&mut self, id: ConversationId, unread: u32, up_to: u64) {
+        let Some(conv) = self.convs.get(&id) else {
+            return;
+        };
+        let me = self.me;
+        let counted: Vec<u64> = self
+            .range(id, conv.record.my_read_mark, up_to)
+            .into_iter()
+            .filter(|(_, m)| counts_unread(me, &conv.record, m))
+            .map(|(k, _)| k.weight)
+            .collect();
+        let read = counted.len().saturating_sub(unread as usize);
+        if let Some(mark) = read.checked_sub(1).and_then(|i| counted.get(i)) {
+            self.advance_my_read_mark(id, *mark);
+        }
+        self.finish();
+    }
+
+    /// The server confirmed a resend of `id` at `weight` (or relayed someone's resend).
+    pub fn apply_resend(&mut self, id: ServerId, weight: u64) {
+        match self.resend_weights.get_mut(&id) {
+            Some(heard) => *heard = (*heard).max(weight),
+            None => {
+                self.resend_weights.insert(id, weight);
+            }
+        }
+        if let Some((cid, key)) = self.locate.get(&MessageRef::Server(id)).cloned() {
+            if let Some(old) = self.get(cid, &key) {
+                let mut new = old.clone();
+                new.key.weight = new.key.weight.max(weight);
+                if matches!(new.status, Status::Sending | Status::Failed) {
+                    new.status = Status::Sent;
+                }
+                self.place(cid, Some(key), new);
+            }
+        }
+        self.finish();
+    }
+
+    // ---- merging ----------------------------------------------------------------------------
+
+    pub(super) fn merge_wire(&mut self, w: WireMessage) {
+        if self.tombstones.get(&w.id) == Some(&Tombstone::Deleted)
+            || w.weight < self.retention_cutoff
+        {
+            return;
+        }
+        let cid = w.conversation_id;
+        let weight = self
+            .resend_weights
+            .get(&w.id)
+            .map_or(w.weight, |r| w.weight.max(*r));
+        if let Some(conv) = self.convs.get(&cid) {
+            if weight <= conv.record.cleared_mark {
+                return;
+            }
+        }
+        if w.revoked && !self.tombstones.contains_key(&w.id) {
+            self.tombstones.insert(w.id, Tombstone::Revoked);
+            self.persist.put_tombstones.insert(w.id, Tombstone::Revoked);
+        }
+        let revoked = self.tombstones.get(&w.id) == Some(&Tombstone::Revoked);
+        let server = MessageRef::Server(w.id);
+        let existing = self
+            .locate
+            .get(&server)
+            .cloned()
+            .and_then(|(c, k)| self.get(c, &k).cloned().map(|m| (c, k, m)));
+        match existing {
+            Some((ecid, ekey, old)) => {
+                let mut new = old;
+                new.key.weight = new.key.weight.max(weight);
+                new.server_read |= w.is_read;
+                if new.content.is_none() && !revoked {
+                    new.content = Some(w.content);
+                }
+                if new.sender_name.is_none() {
+                    new.sender_name = w.sender_name;
+                }
+                if new.sender_avatar.is_none() {
+                    new.sender_avatar = w.sender_avatar;
+                }
+                if matches!(new.status, Status::Sending | Status::Failed) {
+                    new.status = Status::Sent;
+                }
+                if revoked {
+                    new.status = Status::Revoked;
+                    new.content = None;
+                }
+                self.place(ecid, Some(ekey), new);
+            }
+            None => {
+                let new = StoredMessage {
+                    key: MessageKey {
+                        weight,
+                        sender_id: w.sender_id,
+                        id: server,
+                    },
+                    conversation_id: cid,
+                    local_id: None,
+                    receiver_id: w.receiver_id,
+                    content: (!revoked).then_some(w.content),
+                    status: if revoked {
+                        Status::Revoked
+                    } else {
+                        Status::Sent
+                    },
+                    read: false,
+                    server_read: w.is_read,
+                    sender_name: w.sender_name,
+                    sender_avatar: w.sender_avatar,
+                };
+                self.place(cid, None, new);
+            }
+        }
+    }
+
+    pub(super) fn merge_revoke(&mut self, msg_id: ServerId, conversation_id: ConversationId) {
+        if self.tombstones.get(&msg_id) == Some(&Tombstone::Deleted) {
+            return;
+        }
+        self.tombstones.insert(msg_id, Tombstone::Revoked);
+        self.persist
+            .put_tombstones
+            .insert(msg_id, Tombstone::Revoked);
+        let Ok((cid, key, old)) = self.find(&MessageRef::Server(msg_id)) else {
+            return;
+        };
+        if cid != conversation_id || old.is_revoked() {
+            return;
+        }
+        let mut new = old;
+        new.status = Status::Revoked;
+        new.content = None;
+        self.place(cid, Some(key), new);
+    }
+
+    pub(super) fn merge_read(&mut self, sender_id: UserId, id: ConversationId, up_to: u64) {
+        if let ConversationId::Room(_) = id {
+            // In a room the receipt names its reader.
+            self.merge_room_read(sender_id, id, up_to);
+        } else if sender_id == self.me {
+            self.advance_peer_read_mark(id, up_to);
+        } else if id.peer_of(self.me) == Some(sender_id) {
+            self.advance_my_read_mark(id, up_to);
+        }
+    }
+
+    /// The peer has read my messages up to `mark`: their read flags follow.
+    pub(super) fn advance_peer_read_mark(&mut self, id: ConversationId, mark: u64) {
+        let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) else {
+            return;
+        };
+        let old = conv.record.peer_read_mark;
+        if mark <= old {
+            return;
+        }
+        conv.record.peer_read_mark = mark;
+        self.persist_conv(id);
+        for (key, m) in self.range(id, old, mark) {
+            if m.sender_id() == self.me && !m.read {
+                self.place(id, Some(key), m);
+            }
+        }
+    }
+
+    /// I have read the peer's messages up to `mark`: the unread count follows.
+    pub(super) fn advance_my_read_mark(&mut self, id: ConversationId, mark: u64) -> bool {
+        let Some(conv) = self.convs.get_or_insert_with(id, || Conv::new(id, 0)) else {
+            return false;
+        };
+        let old = conv.record.my_read_mark;
+        if mark <= old {
+            return false;
+        }
+        let me = self.me;
+        let affected: Vec<StoredMessage> = self
+            .range(id, old, mark)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        let Some(conv) = self.convs.get_mut(&id) else {
+            return false;
+        };
+        let before: u32 = affected
+            .iter()
+            .filter(|m| counts_unread(me, &conv.record, m))
+            .count() as u32;
+        let old_unread = conv.record.unread;
+        conv.record.my_read_mark = mark;
+        // Older pages may not be loaded, but they are older than every loaded message: once
+        // the mark reaches the oldest loaded one, what stays unread is all in memory.
+        let covers_unloaded = conv.messages.first().is_none_or(|(k, _)| k.weight <= mark);
+        conv.record.unread = if covers_unloaded {
+            let record = &conv.record;
+            conv.messages
+                .iter_from(rank_of(&conv.messages, &lowest_key(mark.saturating_add(1))))
+                .filter(|(_, m)| counts_unread(me, record, m))
+                .count() as u32
+        } else {
+            old_unread.saturating_sub(before)
+        };
+        self.unread_total = self
+            .unread_total
+            .saturating_sub(u64::from(old_unread))
+            .saturating_add(u64::from(conv.record.unread));
+        self.persist_conv(id);
+        self.relist(id, false);
+        true
+    }
+
+    /// Messages of `id` with `lo < weight <= hi`, in order.
+    pub(super) fn range(
+        &self,
+        id: ConversationId,
+        lo: u64,
+        hi: u64,
+    ) -> Vec<(MessageKey, StoredMessage)> {
+        let Some(conv) = self.convs.get(&id) else {
+            return Vec::new();
+        };
+        let Some(from) = lo.checked_add(1) else {
+            return Vec::new();
+        };
+        let start = rank_of(&conv.messages, &lowest_key(from));
+        conv.messages
+            .iter_from(start)
+            .take_while(|(k, _)| k.weight <= hi)
+            .map(|(k, m)| (k.clone(), (**m).clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,76 @@
+//! Read-only views for the UI and the shell.
+
+use super::*;
+
+impl Store {
+    // ---- queries ------------------------------------------------------------------------
+
+    /// Conversations, most recent first.
+    pub fn conversations(&self) -> Vec<ConversationSummary> {
+        self.list
+            .iter()
+            .filter_map(|(_, id)| self.convs.get(id).map(Conv::summary))
+            .collect()
+    }
+
+    pub fn conversation(&self, id: ConversationId) -> Option<ConversationSummary> {
+        self.convs.get(&id).map(Conv::summary)
+    }
+
+    /// The persisted part of a conversation (read marks, members).
+    pub fn conversation_record(&self, id: ConversationId) -> Option<&ConversationRecord> {
+        self.convs.get(&id).map(|c| &c.record)
+    }
+
+    pub fn unread_total(&self) -> u64 {
+        self.unread_total
+    }
+
+    /// How many messages of the conversation are held.
+    pub fn message_count(&self, id: ConversationId) -> usize {
+        self.convs.get(&id).map_or(0, |c| c.messages.len())
+    }
+
+    /// Up to `limit` messages before `before` (exclusive; the newest when `None`), in
+    /// ascending order.
+    pub fn messages(
+        &self,
+        id: ConversationId,
+        before: Option<&MessageKey>,
+        limit: usize,
+    ) -> Vec<StoredMessage> {
+        let Some(conv) = self.convs.get(&id) else {
+            return Vec::new();
+        };
+        let end = match before {
+            Some(key) => rank_of(&conv.messages, key),
+            None => conv.messages.len(),
+        };
+        let start = end.saturating_sub(limit);
+        conv.messages
+            .iter_from(start)
+            .take(end - start)
+            .map(|(_, m)| (**m).clone())
+            .collect()
+    }
+
+    /// The key of the oldest message held of a conversation (older ones may be in storage).
+    pub fn oldest_key(&self, id: ConversationId) -> Option<MessageKey> {
+        self.convs
+            .get(&id)?
+            .messages
+            .first()
+            .map(|(k, _)| k.clone())
+    }
+
+    /// A message by server or local id.
+    pub fn message(&self, r: &MessageRef) -> Option<&StoredMessage> {
+        let (cid, key) = self.locate.get(r)?;
+        self.convs.get(cid)?.messages.get(key).map(|m| &**m)
+    }
+
+    /// The conversation open in the UI, if any.
+    pub fn open_conversation(&self) -> Option<ConversationId> {
+        self.open
+    }
+}

@@ -1,0 +1,198 @@
+//! Writing, byte for byte as serde_json wrote the same values, so that stored records and
+//! request bodies do not change with the codec.
+
+use super::float::write_f64;
+use super::{Doc, Error, Id, Kind, Number};
+
+/// Writes `v` as serde_json would.
+pub(crate) fn to_string<T: ToJson + ?Sized>(v: &T) -> String {
+    let mut w = Writer::default();
+    v.write(&mut w);
+    w.out
+}
+
+/// A type written to JSON as its serde derive wrote it.
+pub(crate) trait ToJson {
+    fn write(&self, w: &mut Writer);
+}
+
+impl ToJson for u64 {
+    fn write(&self, w: &mut Writer) {
+        w.u64(*self);
+    }
+}
+
+impl ToJson for String {
+    fn write(&self, w: &mut Writer) {
+        w.str(self);
+    }
+}
+
+impl ToJson for str {
+    fn write(&self, w: &mut Writer) {
+        w.str(self);
+    }
+}
+
+impl<T: ToJson> ToJson for Option<T> {
+    fn write(&self, w: &mut Writer) {
+        match self {
+            Some(v) => v.write(w),
+            None => w.null(),
+        }
+    }
+}
+
+impl<T: ToJson> ToJson for [T] {
+    fn write(&self, w: &mut Writer) {
+        w.open('[');
+        for v in self {
+            w.item();
+            v.write(w);
+        }
+        w.close(']');
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn write(&self, w: &mut Writer) {
+        self.as_slice().write(w);
+    }
+}
+
+impl<A: ToJson, B: ToJson> ToJson for (A, B) {
+    fn write(&self, w: &mut Writer) {
+        w.open('[');
+        w.item();
+        self.0.write(w);
+        w.item();
+        self.1.write(w);
+        w.close(']');
+    }
+}
+
+/// Builds JSON text. Separators are implied: [`Writer::key`] and [`Writer::item`] put a
+/// comma before every member or element but the first.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    pub(crate) out: String,
+}
+
+impl Writer {
+    pub(crate) fn open(&mut self, c: char) {
+        self.out.push(c);
+    }
+
+    pub(crate) fn close(&mut self, c: char) {
+        self.out.push(c);
+    }
+
+    fn comma(&mut self) {
+        if !matches!(self.out.as_bytes().last(), None | Some(b'{' | b'[')) {
+            self.out.push(',');
+        }
+    }
+
+    /// `"name":` (names are plain: no escaping).
+    pub(crate) fn key(&mut self, name: &str) {
+        self.comma();
+        self.str(name);
+        self.out.push(':');
+    }
+
+    /// Before an array element.
+    pub(crate) fn item(&mut self) {
+        self.comma();
+    }
+
+    pub(crate) fn null(&mut self) {
+        self.out.push_str("null");
+    }
+
+    pub(crate) fn bool(&mut self, b: bool) {
+        self.out.push_str(if b { "true" } else { "false" });
+    }
+
+    pub(crate) fn u64(&mut self, n: u64) {
+        self.out.push_str(&n.to_string());
+    }
+
+    pub(crate) fn i64(&mut self, n: i64) {
+        self.out.push_str(&n.to_string());
+    }
+
+    /// Text written as is (already JSON).
+    pub(crate) fn raw(&mut self, json: &str) {
+        self.out.push_str(json);
+    }
+
+    /// A string, escaped as serde_json escapes: `"`, `\`, and control characters
+    /// (`\b \t \n \f \r`, the others as `\u00XX`).
+    pub(crate) fn str(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => self.out.push_str("\\\""),
+                '\\' => self.out.push_str("\\\\"),
+                '\u{8}' => self.out.push_str("\\b"),
+                '\t' => self.out.push_str("\\t"),
+                '\n' => self.out.push_str("\\n"),
+                '\u{c}' => self.out.push_str("\\f"),
+                '\r' => self.out.push_str("\\r"),
+                '\0'..='\u{1f}' => {
+                    let b = c as usize;
+                    self.out.push_str("\\u00");
+                    for d in [b >> 4, b & 0xf] {
+                        self.out
+                            .push(char::from(HEX.get(d).copied().unwrap_or(b'0')));
+                    }
+                }
+                c => self.out.push(c),
+            }
+        }
+        self.out.push('"');
+    }
+}
+
+impl Doc<'_> {
+    /// Writes `n` as serde_json writes the `Value` it reads: keys sorted (the last of
+    /// repeated ones), strings re-escaped, numbers in canonical form. `n` has passed
+    /// [`Doc::check_value`].
+    pub(crate) fn write_canonical(&self, n: Id, w: &mut Writer) -> Result<(), Error> {
+        match self.kind(n) {
+            Kind::Null => w.null(),
+            Kind::Bool(b) => w.bool(b),
+            Kind::Num => match self.number(n)? {
+                Number::U(u) => w.u64(u),
+                Number::I(i) => w.i64(i),
+                Number::F(f) => write_f64(&mut w.out, f),
+            },
+            Kind::Str => w.str(&self.decode_str(n)?),
+            Kind::Arr => {
+                w.open('[');
+                for c in self.children(n) {
+                    w.item();
+                    self.write_canonical(c, w)?;
+                }
+                w.close(']');
+            }
+            Kind::Obj => {
+                // By key, a repeated key taking the later value (no sort: a sort
+                // instantiated for this alone costs some 3 KB of wasm).
+                let mut entries: crate::collections::VecMap<String, Id> =
+                    crate::collections::VecMap::new();
+                for (k, v) in self.entries(n) {
+                    entries.insert(self.decode_str(k)?, v);
+                }
+                w.open('{');
+                for (k, v) in entries {
+                    w.key(&k);
+                    self.write_canonical(v, w)?;
+                }
+                w.close('}');
+            }
+        }
+        Ok(())
+    }
+}
