@@ -28,11 +28,12 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 pub const MAX_URL_BYTES: usize = 2048;
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// The revoke window, in ms of the server's clock.
-pub const REVOKE_WINDOW_MS: u64 = 2 * 60 * 1000;
+/// The revoke window, in ms of the server's clock: the client's, from the one place the
+/// contract's rules live.
+pub use imcore::chat::store::REVOKE_WINDOW_MS;
 /// History page size: default and maximum.
 const DEFAULT_PAGE: u32 = 20;
-const MAX_PAGE: u32 = 100;
+const MAX_PAGE: u32 = imcore::chat::api::HISTORY_LIMIT;
 
 /// Everything a handler reaches.
 #[derive(Debug)]

@@ -6,8 +6,9 @@ use axum::Json;
 use serde_json::json;
 use thiserror::Error;
 
-/// `code` of a refused revoke (too old, or not the caller's message): PROTOCOL.md.
-pub const CODE_REVOKE_REFUSED: i64 = 100;
+/// `code` of a refused revoke (too old, or not the caller's message): PROTOCOL.md, as the
+/// client reads it.
+pub use imcore::chat::api::CODE_REVOKE_REFUSED;
 
 /// Why a request failed. Each variant has an HTTP status and a `code`.
 #[derive(Debug, Error)]

@@ -14,6 +14,8 @@ use crate::json::{self, Doc, Id, Kind, Number, Writer};
 
 /// The backend's `code` for a revoke that is too late or not the caller's.
 pub const CODE_REVOKE_REFUSED: i64 = 100;
+/// The most messages one `GET /messages` may ask for (the reference backend's limit).
+pub const HISTORY_LIMIT: u32 = 100;
 
 /// GET or POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

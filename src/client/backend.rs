@@ -10,8 +10,6 @@ use crate::chat::WireMessage;
 use crate::session::Credentials;
 use crate::storage::{meta, StorageBatch};
 
-/// The most messages one history request may ask for (the reference backend's limit).
-pub const HISTORY_LIMIT: usize = 100;
 /// How far before a lost connection the catch-up looks: messages in flight at the drop,
 /// and a drop noticed late (a dead link is found by the keepalive, 1.5 × 60 s).
 pub const CATCH_UP_MARGIN_MS: u64 = 120_000;
@@ -236,7 +234,7 @@ impl ChatEngine {
             let limit = self
                 .page_size
                 .max(row.unread.unwrap_or(0) as usize)
-                .clamp(1, HISTORY_LIMIT);
+                .clamp(1, api::HISTORY_LIMIT as usize);
             job.current = Some(Reading {
                 conversation,
                 unread,

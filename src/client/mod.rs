@@ -61,7 +61,7 @@ use crate::mqtt::{Properties, QoS, Will};
 use crate::session::{self, PublishId, Rng};
 use crate::storage::StorageError;
 
-pub use backend::{HttpAnswer, CATCH_UP_MARGIN_MS, CATCH_UP_MAX_PAGES, HISTORY_LIMIT};
+pub use backend::{HttpAnswer, CATCH_UP_MARGIN_MS, CATCH_UP_MAX_PAGES};
 pub use network::Accepted;
 
 use backend::CatchUp;
