@@ -515,6 +515,18 @@ async fn rooms_join_send_leave() {
         .await;
     let convs = s.get("/conversations", &t2).await;
     assert_eq!(convs[0]["unread"], 0);
+    // The room hears bob's receipt, naming him (the reader) and how far he read; carol, not a
+    // member, does not.
+    for m in [&mut m1, &mut m2] {
+        let (topic, receipt) = m.expect().await;
+        assert_eq!(topic, "room_1");
+        assert_eq!(
+            (&receipt["msg_type"], &receipt["sender_id"], &receipt["conversation_id"]),
+            (&json!(6), &json!(2), &json!("room_1"))
+        );
+        assert!(receipt["weight"].as_u64().unwrap() >= msg["weight"].as_u64().unwrap());
+    }
+    assert!(m3.next(QUIET).await.is_none());
     let (status, v) = s
         .call(
             "POST",
