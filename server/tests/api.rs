@@ -521,7 +521,11 @@ async fn rooms_join_send_leave() {
         let (topic, receipt) = m.expect().await;
         assert_eq!(topic, "room_1");
         assert_eq!(
-            (&receipt["msg_type"], &receipt["sender_id"], &receipt["conversation_id"]),
+            (
+                &receipt["msg_type"],
+                &receipt["sender_id"],
+                &receipt["conversation_id"]
+            ),
             (&json!(6), &json!(2), &json!("room_1"))
         );
         assert!(receipt["weight"].as_u64().unwrap() >= msg["weight"].as_u64().unwrap());
