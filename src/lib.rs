@@ -10,6 +10,9 @@
 //!             │                                    chat::api (the backend's HTTP calls)    │ → HTTP requests
 //!             │                                    storage:: Storage, memory, key-value    │
 //!             │                                     layout on a KvBackend, write queue     │
+//!             │ client:: the chat engine — every ChatClient rule: conn-config, catch-up,   │
+//!             │  paging, receipts, outbox, presence, rooms; HTTP requests and storage      │
+//!             │  reads out as plain values, their answers in, by id                        │
 //!             └──────────────────────────────────────▲────────────────────────┬───────────┘
 //!                                                    │ driven by              │ written by
 //!             ┌──────────── web:: shell (wasm32 only) ┴────────────────────────▼───────────┐
@@ -32,6 +35,10 @@
 //!   and a key-value layout within `wx.setStorage`'s limits over any `KvBackend` — with one
 //!   conformance suite every backend runs, the write queue, and start-up from storage. Pure:
 //!   the JS-backed backends are the shell's.
+//! * [`client`]: the chat engine, sans-IO like `session` one level up: user commands,
+//!   session events, HTTP answers and storage results in (each with `now`); MQTT commands,
+//!   HTTP requests, storage reads and writes, UI events and settled calls out, in order.
+//!   Every rule of the chat client lives here; the shell only carries them out.
 //! * `json` (crate-private): the JSON reader and writer of the payloads, records and
 //!   backend answers (serde_json's rules and bytes, without its size in the wasm).
 //! * [`collections`]: `VecMap`, the small ordered map used where BTreeMap's code would
@@ -41,7 +48,8 @@
 //!   online / visibility events, and in `web::storage` the JS-backed storage: the IndexedDB
 //!   backend, `JsKv` (the JS key-value store as a `KvBackend`) and `AnyStorage`.
 //!
-//! Each layer uses only those before it: `mqtt` ← `session` ← `chat` ← `storage` ← `web`;
+//! Each layer uses only those before it: `mqtt` ← `session` ← `chat` ← `storage` ← `client`
+//! ← `web`;
 //! only `web` names web-sys, js-sys or wasm-bindgen.
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
