@@ -238,6 +238,8 @@ const serialized = (fn) => {
 const routes = {
   "GET /info": async () => info(),
   "GET /log": async () => logTail(200),
+  // The whole log of this run (tests count connections by client id in it).
+  "GET /log/all": async () => logSince(0),
   "POST /restart": async () => {
     await stop();
     await startSamePorts();
