@@ -13,6 +13,7 @@
 //   POST /freeze   SIGSTOP (connections stay open, nothing is answered)
 //   POST /thaw     SIGCONT
 //   GET  /log      the tail of Mosquitto's log (text/plain)
+//   GET  /log/all  the whole log of this run (tests count connections by client id in it)
 // POST answers are the /info JSON; errors are 500 with a text body.
 //
 // Usage: node tools/broker-control.mjs [--port N] [--pid-file F] [--info-file F]

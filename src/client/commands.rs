@@ -146,10 +146,14 @@ impl ChatEngine {
 
     /// Takes in what another tab's client held that this one does not (storage may lack
     /// it when that tab went away mid-write); messages of mine it was still sending go out
-    /// again (now, or on `connect()`).
+    /// again (now, or on `connect()`). Those of others in an open conversation are read,
+    /// and a receipt goes out, as when they arrive.
     pub fn adopt(&mut self, _now: Now, messages: Vec<StoredMessage>) {
         let me = self.me;
+        let mut read: Vec<ConversationId> = Vec::new();
         for m in messages {
+            let conversation = m.conversation_id;
+            let theirs_open = m.sender_id() != me && self.store.is_open(conversation);
             let resend = (m.sender_id() == me && m.status == crate::chat::store::Status::Sending)
                 .then(|| m.local_id.clone().zip(m.content.clone()))
                 .flatten()
@@ -161,6 +165,9 @@ impl ChatEngine {
                 });
             if !self.store.adopt(m) {
                 continue;
+            }
+            if theirs_open && !read.contains(&conversation) {
+                read.push(conversation);
             }
             if let Some(out) = resend {
                 if self.started {
@@ -177,6 +184,9 @@ impl ChatEngine {
             }
         }
         self.flush_store();
+        for conversation in read {
+            self.read_soon(conversation);
+        }
     }
 
     /// Assumes a clock offset (local minus server, ms) until calibrated: a tab without the

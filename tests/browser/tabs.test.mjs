@@ -202,6 +202,8 @@ test("the leader closes during a burst of 50: the others show all 50 once, one l
     else await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(newLeader, "a tab took over");
+  const seenAtClose = await texts(newLeader.page, AB).then((t) => t.filter((x) => x.startsWith("burst ")).length);
+  log(`  hand-over: ${newLeader.page.name} leads ${newLeader.after} ms after the leader closed (${seenAtClose} of the 50 there by then)`);
   assert.ok(newLeader.after <= 2_000, `a tab leads ${newLeader.after} ms after the leader closed`);
   assert.deepEqual(await sending, burst.map(() => "sent"));
   assert.equal(await during, "sent");
