@@ -92,6 +92,16 @@ if [ -d pkg-template ] && [ -n "$(ls -A pkg-template)" ]; then
   cp -R pkg-template/. "$out"/
   echo "[build-wasm] copied pkg-template/ into $out/"
 fi
+# Release: the web entry (index.js) without its whole-line comments (they explain the
+# source; the page does not download them). Code lines are left as they are.
+if [ "$mode" = release ] && [ -f "$out"/index.js ]; then
+  node -e '
+    const fs = require("fs"), f = process.argv[1];
+    const js = fs.readFileSync(f, "utf8");
+    fs.writeFileSync(f, js.replace(/^[ \t]*\/\*\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*\n/gm, "")
+      .replace(/^[ \t]*\/\/.*\n/gm, ""));
+  ' "$out"/index.js
+fi
 echo "[build-wasm] $out/ ($mode):"
 ls -l "$out" | tail -n +2
 

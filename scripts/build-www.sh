@@ -34,7 +34,7 @@ if [ -x "$tsc" ]; then
     trap 'rm -rf "$tmp"' EXIT
     cat >"$tmp/tsconfig.json" <<JSON
 { "extends": "$root/www/tsconfig.json",
-  "compilerOptions": { "paths": { "imcore": ["$pkg/imcore.d.ts"] } },
+  "compilerOptions": { "paths": { "imcore": ["$pkg/index.d.ts"] } },
   "include": ["$root/www/src"] }
 JSON
     "$tsc" --noEmit -p "$tmp/tsconfig.json"

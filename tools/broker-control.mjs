@@ -13,6 +13,7 @@
 //   POST /freeze   SIGSTOP (connections stay open, nothing is answered)
 //   POST /thaw     SIGCONT
 //   GET  /log      the tail of Mosquitto's log (text/plain)
+//   GET  /log/all  the whole log of this run (tests count connections by client id in it)
 // POST answers are the /info JSON; errors are 500 with a text body.
 //
 // Usage: node tools/broker-control.mjs [--port N] [--pid-file F] [--info-file F]
@@ -238,6 +239,8 @@ const serialized = (fn) => {
 const routes = {
   "GET /info": async () => info(),
   "GET /log": async () => logTail(200),
+  // The whole log of this run (tests count connections by client id in it).
+  "GET /log/all": async () => logSince(0),
   "POST /restart": async () => {
     await stop();
     await startSamePorts();

@@ -434,6 +434,11 @@ impl Clock {
         self.last_weight
     }
 
+    /// A weight used elsewhere (drafted by another tab): later ones stay above it.
+    pub fn note_weight(&mut self, weight: u64) {
+        self.last_weight = Some(self.last_weight.map_or(weight, |w| w.max(weight)));
+    }
+
     /// Whether `skew` differs from a sample's `sample_skew` by more than the threshold.
     fn stepped(&self, sample_skew: i64, skew: i128) -> bool {
         (skew - i128::from(sample_skew)).unsigned_abs() > u128::from(self.config.jump_threshold_ms)

@@ -15,6 +15,7 @@ impl ChatEngine {
             return;
         }
         let outbox = std::mem::take(&mut self.outbox);
+        self.started = true;
         self.calibrate(now);
         self.mqtt(MqttCommand::Connect);
         for entry in outbox {
@@ -70,11 +71,63 @@ impl ChatEngine {
         conversation: ConversationId,
         content: Content,
     ) -> Result<StoredMessage, ChatError> {
+        let draft = self.draft(now, conversation, content.clone())?;
+        let local_id = draft.local_id.unwrap_or_default();
+        self.send_draft(
+            now,
+            command,
+            &local_id,
+            conversation,
+            content,
+            draft.key.weight,
+        )
+    }
+
+    /// The local copy a send would show, with its local id and weight drawn here, not yet
+    /// sent: a tab that does not hold the connection drafts its message, and the one that
+    /// does sends it with [`ChatEngine::send_draft`].
+    pub fn draft(
+        &mut self,
+        now: Now,
+        conversation: ConversationId,
+        content: Content,
+    ) -> Result<StoredMessage, ChatError> {
         if self.closed {
             return Err(ChatError::closed());
         }
         let weight = self.weight(now);
         let local_id = self.local_id();
+        self.store
+            .draft_local(conversation, content, &local_id, weight)
+            .map_err(|e| ChatError::from(&e))
+    }
+
+    /// Sends a drafted message; `command` settles with the outcome. A draft already held
+    /// (asked again after the tab that held the connection went away) is not sent twice:
+    /// `command` waits for the send under way, or settles at once.
+    pub fn send_draft(
+        &mut self,
+        now: Now,
+        command: CommandId,
+        local_id: &str,
+        conversation: ConversationId,
+        content: Content,
+        weight: u64,
+    ) -> Result<StoredMessage, ChatError> {
+        if self.closed {
+            return Err(ChatError::closed());
+        }
+        let local_id = local_id.to_string();
+        let held = MessageRef::Local(local_id.clone());
+        if let Some(m) = self.store.message(&held).cloned() {
+            self.add_send(&local_id, command);
+            if m.status != crate::chat::store::Status::Sending {
+                self.settle_send(&local_id);
+            }
+            return Ok(m);
+        }
+        // The clock never hands out a weight at or below one already used.
+        self.clock.note_weight(weight);
         let m = self
             .store
             .send_local(conversation, content.clone(), &local_id, weight)
@@ -89,6 +142,58 @@ impl ChatEngine {
             weight,
         });
         Ok(m)
+    }
+
+    /// Takes in what another tab's client held that this one does not (storage may lack
+    /// it when that tab went away mid-write); messages of mine it was still sending go out
+    /// again (now, or on `connect()`). Those of others in an open conversation are read,
+    /// and a receipt goes out, as when they arrive.
+    pub fn adopt(&mut self, _now: Now, messages: Vec<StoredMessage>) {
+        let me = self.me;
+        let mut read: Vec<ConversationId> = Vec::new();
+        for m in messages {
+            let conversation = m.conversation_id;
+            let theirs_open = m.sender_id() != me && self.store.is_open(conversation);
+            let resend = (m.sender_id() == me && m.status == crate::chat::store::Status::Sending)
+                .then(|| m.local_id.clone().zip(m.content.clone()))
+                .flatten()
+                .map(|(local_id, content)| Outgoing {
+                    local_id,
+                    conversation: m.conversation_id,
+                    content,
+                    weight: m.weight(),
+                });
+            if !self.store.adopt(m) {
+                continue;
+            }
+            if theirs_open && !read.contains(&conversation) {
+                read.push(conversation);
+            }
+            if let Some(out) = resend {
+                if self.started {
+                    self.transmit(out);
+                } else {
+                    self.outbox.push(OutboxEntry {
+                        local_id: out.local_id,
+                        conversation_id: out.conversation,
+                        receiver_id: 0,
+                        content: out.content,
+                        weight: out.weight,
+                    });
+                }
+            }
+        }
+        self.flush_store();
+        for conversation in read {
+            self.read_soon(conversation);
+        }
+    }
+
+    /// Assumes a clock offset (local minus server, ms) until calibrated: a tab without the
+    /// connection takes the one of the tab that has it.
+    pub fn assume_clock_offset(&mut self, local_minus_server_ms: i64) {
+        self.clock
+            .assume_offset(local_minus_server_ms.saturating_neg());
     }
 
     /// Sends a failed message of mine again, with a new weight (it moves to the end).
@@ -221,18 +326,46 @@ impl ChatEngine {
     }
 
     /// The page shows this conversation: it is read now, and stays read while open.
-    pub fn open_conversation(&mut self, _now: Now, conversation: ConversationId) {
-        let moved = self.store.open(conversation);
+    pub fn open_conversation(&mut self, now: Now, conversation: ConversationId) {
+        self.set_view(now, "", Some(conversation), true);
+    }
+
+    /// The page no longer shows a conversation.
+    pub fn close_conversation(&mut self, now: Now) {
+        self.set_view(now, "", None, true);
+    }
+
+    /// What tab `tab` shows (`""`: this one): `open` while `visible`. A conversation counts
+    /// as open, read now and read as messages arrive, while any visible tab shows it.
+    pub fn set_view(&mut self, _now: Now, tab: &str, open: Option<ConversationId>, visible: bool) {
+        match open.filter(|_| visible) {
+            Some(c) => {
+                self.views.insert(tab.to_string(), c);
+            }
+            None => {
+                self.views.remove(tab);
+            }
+        }
+        let mut open: Vec<ConversationId> = Vec::new();
+        for c in self.views.values() {
+            if !open.contains(c) {
+                open.push(*c);
+            }
+        }
+        let moved = self.store.set_open(open);
         self.flush_store();
-        if moved {
+        for conversation in moved {
             self.read_soon(conversation);
         }
     }
 
-    /// The page no longer shows a conversation.
-    pub fn close_conversation(&mut self, _now: Now) {
-        self.store.close();
-        self.flush_store();
+    /// The tabs other than this one that show something (to drop those that went away).
+    pub fn view_tabs(&self) -> Vec<String> {
+        self.views
+            .keys()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect()
     }
 
     /// Joins (or leaves) a room: backend mode asks the backend first; then its topic is

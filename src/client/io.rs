@@ -172,6 +172,8 @@ pub enum ErrorCode {
     RevokeExpired,
     SelfMessage,
     Closed,
+    /// Another client of the same user holds the connection in this JS context.
+    InUse,
     Http,
     /// The backend refused with this `code`.
     Backend(i64),
@@ -189,6 +191,7 @@ impl ErrorCode {
             ErrorCode::RevokeExpired => "revoke-expired",
             ErrorCode::SelfMessage => "self-message",
             ErrorCode::Closed => "closed",
+            ErrorCode::InUse => "in-use",
             ErrorCode::Http => "http",
             ErrorCode::Backend(_) => "backend",
             ErrorCode::Payload => "payload",

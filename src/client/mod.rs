@@ -275,6 +275,12 @@ pub struct ChatEngine {
     reads: VecMap<ConversationId, bool>,
     /// Messages of mine left unsent by the last run, sent on `connect()`.
     outbox: Vec<OutboxEntry>,
+    /// Whether `connect()` was called (the outbox went out then).
+    started: bool,
+    /// What each tab of this user shows: the conversation open in it, while the tab is
+    /// visible ("" is the tab that holds this engine). A conversation is open, and read
+    /// as messages arrive, while any visible tab shows it.
+    views: VecMap<String, ConversationId>,
     calibrating: bool,
     /// Server time when the connection was lost (the first drop since the last connect).
     offline_since: Option<u64>,
@@ -329,6 +335,8 @@ impl ChatEngine {
             applying: None,
             reads: VecMap::new(),
             outbox: restored.outbox,
+            started: false,
+            views: VecMap::new(),
             calibrating: false,
             offline_since: None,
             status: session::Status::Idle,
@@ -410,6 +418,22 @@ impl ChatEngine {
     /// The messages of a conversation held in memory, ascending.
     pub fn loaded_messages(&self, conversation: ConversationId) -> Vec<StoredMessage> {
         self.store.messages(conversation, None, usize::MAX)
+    }
+
+    /// The stored record of a held message (JSON, as local history keeps it): what a tab
+    /// without the connection keeps of each message, to hand back if it takes over.
+    pub fn record_of(&self, key: &str) -> Option<String> {
+        let r = self.resolve(key).ok()?;
+        self.store.message(&r).map(crate::json::to_string)
+    }
+
+    /// Messages from their records ([`ChatEngine::record_of`]); unreadable ones are left
+    /// out.
+    pub fn parse_records(records: &[String]) -> Vec<StoredMessage> {
+        records
+            .iter()
+            .filter_map(|r| crate::json::from_str::<StoredMessage>(r).ok())
+            .collect()
     }
 
     /// Who of the other members has read `m`, a message of mine in a room.

@@ -351,10 +351,7 @@ impl ChatEngine {
                 reader: *sender_id,
                 up_to: up_to_weight.unwrap_or(received),
             }),
-            Incoming::Message(m)
-                if m.sender_id != me
-                    && self.store.open_conversation() == Some(m.conversation_id) =>
-            {
+            Incoming::Message(m) if m.sender_id != me && self.store.is_open(m.conversation_id) => {
                 read = Some(m.conversation_id);
             }
             _ => {}

@@ -16,10 +16,21 @@ export type ChatStatus =
 /** The seed's numeric status codes: 0 not connected, 1 config fetched, 10 connected, 20 offline. */
 export type StatusCode = 0 | 1 | 10 | 20;
 
+/**
+ * Whether this tab holds the user's connection ("leader") or is served by the tab that
+ * does ("follower"). In a browser every tab of a user shares one connection: one tab,
+ * elected with the Web Locks API, holds it and writes local history; the others send their
+ * calls to it over a `BroadcastChannel` and get its events. When the leader tab closes,
+ * another takes over.
+ */
+export type ChatRole = "leader" | "follower";
+
 /** What `status` listeners receive. */
 export interface StatusEvent {
   status: ChatStatus;
   code: StatusCode;
+  /** This tab's role; a new `status` event follows when it changes. */
+  role: ChatRole;
 }
 
 /** Where a message stands. */
@@ -127,6 +138,7 @@ export type ChatErrorCode =
   | "invalid-argument"
   | "not-connected"
   | "closed"
+  | "in-use"
   | "http"
   | "backend"
   | "payload"

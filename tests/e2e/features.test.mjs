@@ -131,3 +131,29 @@ test("a new device lists conversations from the backend; scrolling up loads olde
   await shots("12-history-top", bob);
   assertClean(first, bob);
 });
+
+test("the demo in two tabs of one user: one leader, both tabs show the chat, a send from the second reaches everyone once", async () => {
+  const alice = await user("1");
+  const alice2 = await alice.openTab();
+  const bob = await user("2");
+  const role = (u) => u.page.getByTestId("status").getAttribute("data-role");
+  assert.equal(await role(alice), "leader");
+  assert.equal(await role(alice2), "follower");
+  assert.match(await alice2.page.getByTestId("status").textContent(), /· shared$/);
+  await alice.openChatWith("2");
+  await alice2.openChatWith("2");
+  await bob.openChatWith("1");
+  await bob.send("hello, both of your tabs");
+  for (const u of [alice, alice2]) await u.waitTexts(["hello, both of your tabs"]);
+  await alice2.send("from the second tab");
+  for (const u of [alice, alice2, bob]) await u.waitTexts(["hello, both of your tabs", "from the second tab"]);
+  // The second tab's message is sent (by the first tab's connection) and read by bob.
+  await waitFor(
+    async () => (await alice2.messages()).find((m) => m.text === "from the second tab")?.read,
+    (read) => read === true,
+    "alice's second tab: her message read by bob",
+  );
+  await alice.shot("13-two-tabs-first");
+  await alice2.shot("13-two-tabs-second");
+  assertClean(alice, alice2, bob);
+});

@@ -144,6 +144,16 @@ export class User {
     const context = await browser.newContext({ viewport });
     if (init) await context.addInitScript(init);
     await context.addInitScript(recordStatuses);
+    return User.login(id, context);
+  }
+
+  /** Another tab of this user in the same browser profile, logged in as the same user. */
+  openTab() {
+    return User.login(this.id, this.context);
+  }
+
+  /** A new page of `context`, logged in as `id`. */
+  static async login(id, context) {
     const page = await context.newPage();
     const user = new User(id, context, page);
     page.on("console", (m) => {

@@ -124,7 +124,7 @@ export class ChatView {
       if (e.conversationId === this.openId) this.removeRow(e.index, e.key);
     });
     this.conversations = c.conversations();
-    this.showStatus({ status: c.status(), code: STATUS_CODES[c.status()] as StatusEvent['code'] });
+    this.showStatus({ status: c.status(), code: STATUS_CODES[c.status()] as StatusEvent['code'], role: c.role() });
     this.showUnreadTotal(c.unreadTotal());
     this.renderList();
     this.renderPane();
@@ -218,7 +218,10 @@ export class ChatView {
   private showStatus(e: StatusEvent): void {
     this.statusEl.dataset.status = e.status;
     this.statusEl.dataset.code = String(e.code);
-    this.statusEl.textContent = `${e.status} (${e.code})`;
+    this.statusEl.dataset.role = e.role;
+    // Several tabs of one user share one connection: say which one holds it.
+    this.statusEl.textContent = `${e.status} (${e.code})${e.role === 'follower' ? ' · shared' : ''}`;
+    this.statusEl.title = e.role === 'follower' ? 'another tab of yours holds the connection' : '';
     this.tick();
   }
 

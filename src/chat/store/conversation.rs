@@ -19,15 +19,22 @@ impl Store {
         moved
     }
 
-    /// The UI shows `id`: its unread count stays 0 while it is open.
+    /// The UI shows `id` (and nothing else): its unread count stays 0 while it is open.
     pub fn open(&mut self, id: ConversationId) -> bool {
-        self.open = Some(id);
+        self.open = vec![id];
         self.mark_read(id)
     }
 
     /// The UI no longer shows a conversation.
     pub fn close(&mut self) {
-        self.open = None;
+        self.open.clear();
+    }
+
+    /// The UIs (tabs) show exactly `ids`: each is read now and stays read while open.
+    /// Returns those whose read mark moved (a read receipt is worth sending).
+    pub fn set_open(&mut self, ids: Vec<ConversationId>) -> Vec<ConversationId> {
+        self.open = ids.clone();
+        ids.into_iter().filter(|id| self.mark_read(*id)).collect()
     }
 
     /// Creates (or lists again) a conversation, for instance a room just joined.

@@ -53,9 +53,7 @@ impl Store {
                 }
             }
         }
-        if self.open == Some(id) {
-            self.open = None;
-        }
+        self.open.retain(|o| *o != id);
         self.finish();
     }
 

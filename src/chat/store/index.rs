@@ -17,7 +17,7 @@ impl Store {
         mut new: StoredMessage,
     ) {
         let me = self.me;
-        if self.open == Some(cid) && new.sender_id() != me {
+        if self.open.contains(&cid) && new.sender_id() != me {
             // An open conversation is read as messages arrive.
             self.advance_my_read_mark(cid, new.key.weight);
         }

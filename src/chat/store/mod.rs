@@ -157,7 +157,8 @@ pub struct Store {
     tombstones: VecMap<ServerId, Tombstone>,
     /// The largest resend weight heard for each server id, also before the message.
     resend_weights: VecMap<ServerId, u64>,
-    open: Option<ConversationId>,
+    /// Conversations shown by the UI (several when several tabs show one each).
+    open: Vec<ConversationId>,
     retention_days: Option<u32>,
     /// Messages older than this were dropped by retention and are not taken again.
     retention_cutoff: u64,
@@ -177,7 +178,7 @@ impl Store {
             locate: HashMap::new(),
             tombstones: VecMap::new(),
             resend_weights: VecMap::new(),
-            open: None,
+            open: Vec::new(),
             retention_days: None,
             retention_cutoff: 0,
             unread_total: 0,

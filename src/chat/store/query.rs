@@ -69,8 +69,13 @@ impl Store {
         self.convs.get(cid)?.messages.get(key).map(|m| &**m)
     }
 
-    /// The conversation open in the UI, if any.
+    /// The conversation open in the UI, if any (the first, when several tabs show one).
     pub fn open_conversation(&self) -> Option<ConversationId> {
-        self.open
+        self.open.first().copied()
+    }
+
+    /// Whether a UI shows `id`.
+    pub fn is_open(&self, id: ConversationId) -> bool {
+        self.open.contains(&id)
     }
 }

@@ -14,6 +14,22 @@ impl Store {
         local_id: &str,
         weight: u64,
     ) -> Result<StoredMessage, StoreError> {
+        let message = self.draft_local(conversation_id, content, local_id, weight)?;
+        self.place(conversation_id, None, message.clone());
+        self.persist.put_outbox(outbox_entry(&message));
+        self.finish();
+        Ok(message)
+    }
+
+    /// The message [`Store::send_local`] would show, without showing it: a tab that does
+    /// not hold the connection drafts it, the one that does sends it.
+    pub fn draft_local(
+        &self,
+        conversation_id: ConversationId,
+        content: Content,
+        local_id: &str,
+        weight: u64,
+    ) -> Result<StoredMessage, StoreError> {
         let local = MessageRef::Local(local_id.to_string());
         if self.locate.contains_key(&local) {
             return Err(StoreError::DuplicateLocalId(local_id.to_string()));
@@ -41,10 +57,22 @@ impl Store {
             sender_name: None,
             sender_avatar: None,
         };
-        self.place(conversation_id, None, message.clone());
-        self.persist.put_outbox(outbox_entry(&message));
-        self.finish();
         Ok(message)
+    }
+
+    /// A message another tab's client held that this store does not (storage may lack it
+    /// when that tab closed mid-write): listed, counted and written like a new one.
+    /// Returns whether it was taken in.
+    pub fn adopt(&mut self, message: StoredMessage) -> bool {
+        if self.locate.contains_key(&message.key.id) {
+            return false;
+        }
+        if message.status == Status::Sending && message.local_id.is_some() {
+            self.persist.put_outbox(outbox_entry(&message));
+        }
+        self.place(message.conversation_id, None, message);
+        self.finish();
+        true
     }
 
     /// The server stored my message: it now has `server_id` (and the server's `weight`).

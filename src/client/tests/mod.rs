@@ -7,3 +7,4 @@ mod harness;
 mod property;
 mod rooms;
 mod scenarios;
+mod tabs;

@@ -133,7 +133,13 @@ pub(super) fn status(status: Option<session::Status>) -> JsValue {
             (s.name(), code)
         }
     };
-    object(&[("status", name.into()), ("code", code.into())])
+    // A client of the wasm module holds its connection; the package's tab layer says
+    // "follower" in the tabs it serves.
+    object(&[
+        ("status", name.into()),
+        ("code", code.into()),
+        ("role", "leader".into()),
+    ])
 }
 
 /// A JS `Error` named `ChatError` with a stable `code` (and the backend's `backendCode`).

@@ -36,6 +36,33 @@ use options::{Parsed, StorageChoice};
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = include_str!("../chat_client.d.ts");
 
+thread_local! {
+    /// The clients of this JS context that hold (or are getting) a connection: a second
+    /// one of the same user would fight the first over its client id at the broker.
+    static LIVE: std::cell::RefCell<Vec<(UserId, std::rc::Weak<Shared>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The live client of `me` in this JS context, other than `except`.
+fn live_other(me: UserId, except: Option<&Rc<Shared>>) -> bool {
+    LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        live.retain(|(_, w)| w.strong_count() > 0);
+        live.iter().any(|(u, w)| {
+            *u == me && except.is_none_or(|sh| !std::ptr::eq(w.as_ptr(), Rc::as_ptr(sh)))
+        })
+    })
+}
+
+fn in_use(me: UserId) -> JsValue {
+    js_error(&ChatError::new(
+        ErrorCode::InUse,
+        format!(
+            "user {me} already has a connected ChatClient here: use it, or disconnect it first"
+        ),
+    ))
+}
+
 /// The event names of `ChatEventMap`.
 const EVENTS: [&str; 10] = [
     "status",
@@ -82,6 +109,9 @@ impl ChatClient {
             Ok(p) => p,
             Err(e) => return Promise::reject(&e),
         };
+        if live_other(parsed.engine.me, None) {
+            return Promise::reject(&in_use(parsed.engine.me));
+        }
         future_to_promise(async move { Ok(ChatClient::open(parsed).await.into()) })
     }
 
@@ -102,8 +132,29 @@ impl ChatClient {
 
     /// Starts the session (backend mode: conn-config first) and sends what the last run
     /// left unsent.
-    pub fn connect(&self) {
+    pub fn connect(&self) -> Result<(), JsValue> {
+        let me = read(&self.sh, |e| e.me()).ok_or_else(busy)?;
+        if live_other(me, Some(&self.sh)) {
+            return Err(in_use(me));
+        }
+        LIVE.with(|live| {
+            let mut live = live.borrow_mut();
+            if !live
+                .iter()
+                .any(|(_, w)| std::ptr::eq(w.as_ptr(), Rc::as_ptr(&self.sh)))
+            {
+                live.push((me, Rc::downgrade(&self.sh)));
+            }
+        });
         input(&self.sh, |e, now| e.connect(now));
+        Ok(())
+    }
+
+    /// Whether this tab holds the connection ("leader") or is served by the tab that does
+    /// ("follower"). A client made straight from the wasm module is always the leader.
+    #[wasm_bindgen(unchecked_return_type = "ChatRole")]
+    pub fn role(&self) -> String {
+        "leader".into()
     }
 
     /// Reconnects at once if waiting to reconnect, or checks a connection that may have
@@ -118,6 +169,7 @@ impl ChatClient {
     /// Says goodbye (presence `offline`, DISCONNECT) and resolves once local writes are done.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn disconnect(&self) -> Promise {
+        self.release();
         input(&self.sh, |e, now| e.disconnect(now));
         self.flushed()
     }
@@ -125,6 +177,7 @@ impl ChatClient {
     /// Disconnects and deletes this user's local data.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn logout(&self) -> Promise {
+        self.release();
         self.command(|e, now, command| e.logout(now, command))
     }
 
@@ -280,6 +333,105 @@ impl ChatClient {
         }
     }
 
+    // ---- for the tabs of one user (the package's tab layer; not in the type declarations) --
+
+    /// What tab `tab` shows: `conversationId` (or nothing) while `visible`. A conversation
+    /// is open, read now and as messages arrive, while any visible tab shows it.
+    #[wasm_bindgen(js_name = setView, skip_typescript)]
+    pub fn set_view(
+        &self,
+        tab: &str,
+        conversation_id: Option<String>,
+        visible: bool,
+    ) -> Result<(), JsValue> {
+        let open = conversation_id
+            .as_deref()
+            .map(parse_conversation)
+            .transpose()?;
+        input(&self.sh, |e, now| e.set_view(now, tab, open, visible));
+        Ok(())
+    }
+
+    /// The other tabs that show a conversation.
+    #[wasm_bindgen(js_name = viewTabs, skip_typescript)]
+    pub fn view_tabs(&self) -> Vec<String> {
+        read(&self.sh, |e| e.view_tabs()).unwrap_or_default()
+    }
+
+    /// The local copy `sendText` would show, not sent: a tab without the connection drafts
+    /// it, and the tab with it sends it with `sendDraft`.
+    #[wasm_bindgen(js_name = draft, skip_typescript)]
+    pub fn draft(
+        &self,
+        conversation_id: &str,
+        kind: &str,
+        text_or_url: String,
+        cover: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let conversation = parse_conversation(conversation_id)?;
+        let content = content_of(kind, text_or_url, cover)?;
+        input(&self.sh, |e, now| {
+            e.draft(now, conversation, content)
+                .map(|m| convert::message(&m, e))
+        })
+        .ok_or_else(busy)?
+        .map_err(|e| js_error(&e))
+    }
+
+    /// Sends a message drafted by `draft` (in this tab or another); sent once, however
+    /// often it is asked.
+    #[wasm_bindgen(js_name = sendDraft, skip_typescript)]
+    pub fn send_draft(&self, draft: JsValue) -> Result<JsValue, JsValue> {
+        let field = |k: &str| {
+            js_sys::Reflect::get(&draft, &k.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let bad = || js_error(&ChatError::new(ErrorCode::InvalidArgument, "not a draft"));
+        let local_id = field("localId").ok_or_else(bad)?;
+        let conversation = parse_conversation(&field("conversationId").ok_or_else(bad)?)?;
+        let kind = field("kind").ok_or_else(bad)?;
+        let main = if kind == "text" {
+            field("text")
+        } else {
+            field("url")
+        };
+        let content = content_of(&kind, main.ok_or_else(bad)?, field("cover"))?;
+        let weight = js_sys::Reflect::get(&draft, &"weight".into())
+            .ok()
+            .and_then(|w| w.as_f64())
+            .filter(|w| {
+                w.fract() == 0.0 && *w >= 0.0 && *w <= crate::chat::clock::MAX_SAFE_MS as f64
+            })
+            .ok_or_else(bad)? as u64;
+        self.handle(|e, now, command| {
+            e.send_draft(now, command, &local_id, conversation, content, weight)
+        })
+    }
+
+    /// The stored record of a message (JSON), for a tab without the connection to keep.
+    #[wasm_bindgen(js_name = recordOf, skip_typescript)]
+    pub fn record_of(&self, key: &str) -> Option<String> {
+        read(&self.sh, |e| e.record_of(key)).flatten()
+    }
+
+    /// Takes in messages (records from `recordOf`) that another tab's client held and this
+    /// one may lack; messages of mine it was still sending go out again.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn adopt(&self, records: Vec<String>) {
+        let messages = ChatEngine::parse_records(&records);
+        input(&self.sh, |e, now| e.adopt(now, messages));
+    }
+
+    /// Assumes a clock offset (local minus server, ms) until calibrated.
+    #[wasm_bindgen(js_name = assumeClockOffset, skip_typescript)]
+    pub fn assume_clock_offset(&self, offset_ms: f64) {
+        if offset_ms.is_finite() {
+            let offset = offset_ms as i64;
+            input(&self.sh, |e, _| e.assume_clock_offset(offset));
+        }
+    }
+
     /// Local clock minus server clock in ms (the seed's `offset`); null until calibrated.
     #[wasm_bindgen(js_name = clockOffset)]
     pub fn clock_offset(&self) -> Option<f64> {
@@ -306,6 +458,25 @@ impl ChatClient {
         let name = event_name(event)?;
         self.sh.remove_listener(name, &listener);
         Ok(())
+    }
+}
+
+/// The content of a text, image or video message.
+fn content_of(kind: &str, text_or_url: String, cover: Option<String>) -> Result<Content, JsValue> {
+    match kind {
+        "text" => Ok(Content::Text { text: text_or_url }),
+        "image" => Ok(Content::Image {
+            url: text_or_url,
+            cover,
+        }),
+        "video" => Ok(Content::Video {
+            url: text_or_url,
+            cover,
+        }),
+        other => Err(js_error(&ChatError::new(
+            ErrorCode::InvalidArgument,
+            format!("cannot send a {other} message"),
+        ))),
     }
 }
 
@@ -406,6 +577,14 @@ impl ChatClient {
         // What start-up logged (storage unavailable) goes out now.
         driver::pump(&sh);
         ChatClient { sh }
+    }
+
+    /// No longer holds the connection: another client of the user may.
+    fn release(&self) {
+        LIVE.with(|live| {
+            live.borrow_mut()
+                .retain(|(_, w)| !std::ptr::eq(w.as_ptr(), Rc::as_ptr(&self.sh)))
+        });
     }
 
     fn send(&self, conversation_id: &str, content: Content) -> Result<JsValue, JsValue> {

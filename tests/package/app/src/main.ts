@@ -12,6 +12,7 @@ import init, {
   type ChatEventMap,
   type ChatEventName,
   type ChatMessage,
+  type ChatRole,
   type ChatStatus,
   type KeyValueStore,
   type MessageEvent,
@@ -43,6 +44,9 @@ expectType<Equal<ReturnType<ChatClient["status"]>, ChatStatus>>();
 expectType<Equal<ReturnType<ChatClient["unreadTotal"]>, number>>();
 expectType<Equal<ReturnType<ChatClient["revoke"]>, Promise<void>>>();
 expectType<Equal<ReturnType<typeof ChatClient.conversationIdOf>, string>>();
+expectType<Equal<ReturnType<ChatClient["role"]>, ChatRole>>();
+expectType<Equal<StatusEvent["role"], "leader" | "follower">>();
+expectType<Equal<ReturnType<typeof ChatClient.revokeWindowMs>, number>>();
 expectType<Equal<ChatMessage["text"], string | null>>();
 expectType<Equal<ChatMessage["kind"], MessageKind>>();
 expectType<Equal<ChatEventMap["message"], MessageEvent>>();
