@@ -105,6 +105,7 @@ class Tabs {
     this.listeners = new Map(EVENTS.map((n) => [n, []]));
     this.inner = probe; // the draft client; the real one once leader
     this.role = "follower";
+    this.stale = false; // the mirror is the old leader's, a new one's state is on its way
     this.wantConnect = false;
     this.view = null; // the conversation this tab shows
     this.visible = typeof document === "undefined" || document.visibilityState !== "hidden";
@@ -120,7 +121,9 @@ class Tabs {
 
   async start() {
     // This tab's own lock: held while it lives, so the leader can tell it went away.
-    navigator.locks.request(`imcore:tab:${this.user}:${this.id}`, () => new Promise(() => {}));
+    navigator.locks.request(`imcore:tab:${this.user}:${this.id}`, () => new Promise((release) => {
+      this.releaseTabLock = release;
+    }));
     if (typeof document !== "undefined") {
       document.addEventListener("visibilitychange", () => {
         this.visible = document.visibilityState !== "hidden";
@@ -138,7 +141,7 @@ class Tabs {
       });
     });
     if (leader) {
-      await this.lead([]);
+      await this.lead();
       return;
     }
     // A follower: in line for the lock (it is granted when the leader goes), and the
@@ -146,7 +149,7 @@ class Tabs {
     const ready = this.awaitSnapshot();
     navigator.locks.request(this.lockName, async () => {
       if (this.closed) return;
-      await this.lead(this.recordsOfMirror());
+      await this.lead();
       if (this.snapshotReady) {
         const done = this.snapshotReady;
         this.snapshotReady = null;
@@ -173,29 +176,44 @@ class Tabs {
 
   // ---- the leader ------------------------------------------------------------------------
 
-  /** Becomes the leader: the real client, over the history and what the mirror holds. */
-  async lead(records) {
+  /**
+   * Becomes the leader: the real client over the history, with what the mirror holds that
+   * the history lacks (the old leader may have gone mid-write), the same loaded pages, and
+   * the page told what changed. The draft client serves until then.
+   */
+  async lead() {
+    let inner;
+    try {
+      inner = await Wasm.create(this.options);
+    } catch (e) {
+      console.error("[imcore] this tab could not take over:", e);
+      if (this.releaseLock) this.releaseLock();
+      return;
+    }
     const mirror = this.mirror;
-    if (this.inner) this.inner.free();
-    this.inner = null;
-    const inner = await Wasm.create(this.options);
-    if (records.length) inner.adopt(records);
     if (mirror) {
-      // The same loaded pages as the old leader, so the pages' indices still hold.
+      inner.adopt(this.recordsOfMirror());
       await Promise.all(
         [...mirror.loaded].map(([id, list]) =>
           list.length ? inner.messages(id, { limit: list.length }).catch(() => []) : null,
         ),
       );
+      // Events the old leader sent just before it went reached the mirror meanwhile.
+      inner.adopt(this.recordsOfMirror());
     }
+    const probe = this.inner;
     this.inner = inner;
     this.role = "leader";
     this.mirror = null;
+    this.stale = false;
+    if (probe) probe.free();
+    if (mirror) this.reconcile(mirror, (id) => inner.loadedMessages(id), inner.conversations(), inner.unreadTotal());
     for (const name of EVENTS) inner.on(name, (payload) => this.leaderEvent(name, payload));
     inner.setView("", this.view, this.visible);
-    if (this.wantConnect) inner.connect();
-    this.emit("status", { ...statusOf(inner), role: "leader" });
+    this.emit("status", inner.statusEvent());
+    // Followers hear of the new leader before any of its events.
     this.post({ t: "leader", tab: this.id });
+    if (this.wantConnect) inner.connect();
     // Calls the old leader left open are this tab's now.
     for (const [id, call] of this.calls) {
       this.calls.delete(id);
@@ -213,6 +231,42 @@ class Tabs {
     this.post(message);
   }
 
+  /**
+   * Tells the page how its lists become the new ones (a hand-over): removals, then
+   * insertions and updates, each at its index, as the events would have.
+   */
+  reconcile(old, listOf, conversations, unreadTotal) {
+    for (const [id, before] of old.loaded) {
+      const after = listOf(id);
+      const keep = new Set(after.map((m) => m.key));
+      const cur = before.slice();
+      for (let i = cur.length - 1; i >= 0; i--) {
+        if (!keep.has(cur[i].key)) {
+          const [m] = cur.splice(i, 1);
+          this.emit("messageRemoved", { conversationId: id, index: i, key: m.key });
+        }
+      }
+      after.forEach((m, i) => {
+        const j = cur.findIndex((x) => x.key === m.key);
+        if (j === i) {
+          if (JSON.stringify(cur[i]) !== JSON.stringify(m)) {
+            cur[i] = m;
+            this.emit("messageUpdated", { conversationId: id, index: i, message: m });
+          }
+          return;
+        }
+        if (j > i) {
+          cur.splice(j, 1);
+          this.emit("messageRemoved", { conversationId: id, index: j, key: m.key });
+        }
+        cur.splice(i, 0, m);
+        this.emit("message", { conversationId: id, index: i, message: m });
+      });
+    }
+    if (JSON.stringify(old.conversations) !== JSON.stringify(conversations)) this.emit("conversations", conversations);
+    if (old.unreadTotal !== unreadTotal) this.emit("unreadTotal", unreadTotal);
+  }
+
   snapshot() {
     const c = this.inner;
     const loaded = [];
@@ -226,7 +280,7 @@ class Tabs {
       seq: this.seq,
       conversations: c.conversations(),
       unreadTotal: c.unreadTotal(),
-      status: statusOf(c),
+      status: c.statusEvent(),
       clockOffset: c.clockOffset(),
       loaded,
       records,
@@ -258,6 +312,10 @@ class Tabs {
     if (this.role === "leader") {
       if (!this.inner) return;
       switch (m.t) {
+        case "event":
+          // The old leader's last words, after this tab took over: keep what it had.
+          if (m.record) this.inner.adopt([m.record]);
+          return;
         case "hello":
           return this.post({ t: "snapshot", to: m.tab, ...this.snapshot() });
         case "call":
@@ -278,7 +336,7 @@ class Tabs {
         if (m.to === this.id) this.takeSnapshot(m);
         return;
       case "event":
-        if (!this.mirror) this.early.push(m);
+        if (!this.mirror || this.stale) this.early.push(m);
         else if (m.seq > this.mirror.seq) this.apply(m);
         return;
       case "done": {
@@ -290,8 +348,9 @@ class Tabs {
         return;
       }
       case "leader":
-        // A new leader: its state replaces the mirror; open calls go to it.
-        this.mirror = null;
+        // A new leader: its state will replace the mirror (kept meanwhile, so the page
+        // still reads something); open calls go to it.
+        this.stale = !!this.mirror;
         this.early = [];
         this.hello();
         for (const [id, call] of this.calls) this.post({ t: "call", tab: this.id, id, method: call.method, args: call.args });
@@ -323,8 +382,10 @@ class Tabs {
   }
 
   takeSnapshot(s) {
+    if (this.mirror && !this.stale) return; // an answer to an earlier hello
     const first = !this.mirror && this.snapshotReady;
-    const old = this.mirror;
+    const old = this.stale ? this.mirror : null;
+    this.stale = false;
     this.mirror = {
       seq: s.seq,
       conversations: s.conversations,
@@ -334,7 +395,7 @@ class Tabs {
       loaded: new Map(s.loaded),
       records: new Map(s.records),
     };
-    if (s.clockOffset !== null && s.clockOffset !== undefined) this.inner.assumeClockOffset(s.clockOffset);
+    if (s.clockOffset !== null && s.clockOffset !== undefined && this.inner) this.inner.assumeClockOffset(s.clockOffset);
     for (const m of this.early) if (m.seq > s.seq) this.apply(m);
     this.early = [];
     if (first) {
@@ -344,9 +405,8 @@ class Tabs {
       // After create() resolved: the page's listeners hear this tab's status and role.
       setTimeout(() => this.mirror && this.role === "follower" && this.emit("status", { ...this.mirror.status, role: "follower" }), 0);
     } else if (old) {
-      // A new leader's state: the page hears what changed in the list and the count.
-      this.emit("conversations", this.mirror.conversations);
-      this.emit("unreadTotal", this.mirror.unreadTotal);
+      // A new leader's state: the page hears what changed.
+      this.reconcile(old, (id) => this.mirror.loaded.get(id) || [], this.mirror.conversations, this.mirror.unreadTotal);
       this.emit("status", { ...this.mirror.status, role: "follower" });
     }
   }
@@ -418,12 +478,6 @@ class Tabs {
       }
     }
   }
-}
-
-function statusOf(c) {
-  const status = c.status();
-  const code = { connecting: 1, connected: 10, reconnecting: 20, offline: 20 }[status] || 0;
-  return { status, code };
 }
 
 /** What the page holds: the same methods in every tab, whatever its role. */
@@ -585,14 +639,17 @@ class SharedClient {
     return null;
   }
 
-  /** Frees this tab's client (the page is going). */
+  /** Frees this tab's client: it leaves the other tabs (a leader lets another take over). */
   free() {
     const t = this.#t;
     t.closed = true;
     clearInterval(t.sweep);
+    clearInterval(t.helloTimer);
+    t.post({ t: "bye", tab: t.id });
     if (t.inner) t.inner.free();
     t.inner = null;
     if (t.releaseLock) t.releaseLock();
+    if (t.releaseTabLock) t.releaseTabLock();
     t.channel.close();
   }
 }

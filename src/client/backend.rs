@@ -15,6 +15,10 @@ use crate::storage::{meta, StorageBatch};
 pub const CATCH_UP_MARGIN_MS: u64 = 120_000;
 /// At most this many history pages per conversation in one catch-up.
 pub const CATCH_UP_MAX_PAGES: usize = 10;
+/// After a failed clock sample, the timer tries again after this long, doubling up to
+/// [`CALIBRATE_RETRY_MAX_MS`] (a send still samples at once when the clock needs it).
+pub const CALIBRATE_RETRY_MS: u64 = 5_000;
+pub const CALIBRATE_RETRY_MAX_MS: u64 = 300_000;
 
 /// A catch-up in progress: the rows of `GET /conversations` still to look at, and the
 /// conversation whose history is being read.
@@ -82,6 +86,10 @@ impl ChatEngine {
         let Some(pending) = self.http.remove(&id) else {
             return;
         };
+        if self.closed {
+            // Logged out: nothing more is applied or written (its call settled then).
+            return;
+        }
         match pending {
             HttpPending::Time(token) => self.sampled(now, token, answer),
             HttpPending::Send { local_id } => {
@@ -166,13 +174,17 @@ impl ChatEngine {
         self.calibrating = false;
         let server = match answer.and_then(|(s, b)| api::parse_time(s, &b)) {
             Ok(server) => server,
-            Err(e) => return self.log(LogLevel::Warn, format!("GET /time failed: {e}")),
+            Err(e) => {
+                self.calibration_failed(now);
+                return self.log(LogLevel::Warn, format!("GET /time failed: {e}"));
+            }
         };
         match self
             .clock
             .finish_sample(token, server, now.mono_ms, now.wall_ms)
         {
             Ok(c) => {
+                self.calibrate_retry = None;
                 self.log(
                     LogLevel::Debug,
                     format!("clock offset {} ms ± {}", c.offset_ms, c.error_bound_ms),
@@ -183,8 +195,19 @@ impl ChatEngine {
                     put_meta: vec![(meta::CLOCK_OFFSET.to_string(), c.offset_ms.to_string())],
                 }));
             }
-            Err(e) => self.log(LogLevel::Warn, format!("clock sample dropped: {e}")),
+            Err(e) => {
+                self.calibration_failed(now);
+                self.log(LogLevel::Warn, format!("clock sample dropped: {e}"));
+            }
         }
+    }
+
+    /// The timer's next sample waits: 5 s after the first failure, doubling up to 5 min.
+    fn calibration_failed(&mut self, now: Now) {
+        let wait = self.calibrate_retry.map_or(CALIBRATE_RETRY_MS, |(_, w)| {
+            w.saturating_mul(2).min(CALIBRATE_RETRY_MAX_MS)
+        });
+        self.calibrate_retry = Some((now.mono_ms.saturating_add(wait), wait));
     }
 
     /// After every connect in backend mode, from `GET /conversations`: the history of every

@@ -4,6 +4,7 @@
 use super::*;
 use crate::chat::api::{self, CODE_REVOKE_REFUSED};
 use crate::chat::payload;
+use crate::chat::store::StoreError;
 use crate::chat::{Content, Incoming, WireMessage};
 use crate::mqtt::SubscribeFilter;
 
@@ -54,6 +55,51 @@ impl ChatEngine {
     pub(super) fn wiped(&mut self, command: CommandId, result: Result<(), StorageError>) {
         self.store = Store::new(self.me);
         self.closed = true;
+        // Whatever was under way ends here: its calls settle now, and late answers are
+        // dropped (nothing of the user is written after the wipe).
+        let mut open: Vec<CommandId> = Vec::new();
+        for pending in std::mem::take(&mut self.http).into_values() {
+            match pending {
+                HttpPending::Revoke { command, .. }
+                | HttpPending::Room { command, .. }
+                | HttpPending::Read {
+                    command: Some(command),
+                    ..
+                } => open.push(command),
+                HttpPending::History(job) => open.push(job.command()),
+                _ => {}
+            }
+        }
+        for pending in std::mem::take(&mut self.storage).into_values() {
+            match pending {
+                StoragePending::Page(job) => open.push(job.command()),
+                StoragePending::Wipe(c) if c != command => open.push(c),
+                _ => {}
+            }
+        }
+        for pending in std::mem::take(&mut self.tags).into_values() {
+            match pending {
+                TagPending::Revoke(c)
+                | TagPending::Room(c)
+                | TagPending::Read {
+                    command: Some(c), ..
+                } => open.push(c),
+                _ => {}
+            }
+        }
+        for c in open {
+            self.done(c, Err(ChatError::closed()));
+        }
+        for commands in std::mem::take(&mut self.sends).into_values() {
+            for c in commands {
+                self.done(c, Ok(Reply::Message(None)));
+            }
+        }
+        self.publishes.clear();
+        self.incoming.clear();
+        self.applying = None;
+        self.reads.clear();
+        self.outbox.clear();
         self.event(ChatEvent::Conversations);
         self.event(ChatEvent::UnreadTotal(0));
         self.event(ChatEvent::Status(None));
@@ -234,16 +280,16 @@ impl ChatEngine {
     /// Revokes a message of mine within [`REVOKE_WINDOW_MS`](crate::chat::store::REVOKE_WINDOW_MS) of calibrated time: the
     /// content goes on both sides, a notice stays.
     pub fn revoke(&mut self, now: Now, command: CommandId, key: &str) {
-        let checked = self.resolve(key).and_then(|r| {
-            let id = self
-                .store
-                .check_revoke(&r, self.now_server(now))
-                .map_err(|e| ChatError::from(&e))?;
-            Ok((r, id))
-        });
-        let (r, id) = match checked {
-            Ok(c) => c,
+        let r = match self.resolve(key) {
+            Ok(r) => r,
             Err(e) => return self.done(command, Err(e)),
+        };
+        let id = match self.store.check_revoke(&r, self.now_server(now)) {
+            Ok(id) => id,
+            // Revoked already (asked again, say by a tab whose first ask went unanswered
+            // when the tab holding the connection went away): done.
+            Err(StoreError::AlreadyRevoked) => return self.done(command, Ok(Reply::Unit)),
+            Err(e) => return self.done(command, Err(ChatError::from(&e))),
         };
         let Some(conversation) = self.store.message(&r).map(|m| m.conversation_id) else {
             return self.done(command, Err(ChatError::new(ErrorCode::NotFound, key)));

@@ -17,6 +17,13 @@ pub(super) struct PageJob {
     limit: usize,
 }
 
+impl PageJob {
+    /// The call waiting for the page.
+    pub(super) fn command(&self) -> CommandId {
+        self.command
+    }
+}
+
 impl ChatEngine {
     /// One page of a conversation, ascending: the newest, or the one before the message
     /// with key `before`; `command` settles with it.
@@ -146,6 +153,9 @@ impl ChatEngine {
         let Some(pending) = self.storage.remove(&id) else {
             return;
         };
+        if self.closed && !matches!(pending, StoragePending::Wipe(_)) {
+            return;
+        }
         match pending {
             StoragePending::Page(job) => {
                 let answer = answer.map(|a| match a {

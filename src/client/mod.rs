@@ -282,6 +282,9 @@ pub struct ChatEngine {
     /// as messages arrive, while any visible tab shows it.
     views: VecMap<String, ConversationId>,
     calibrating: bool,
+    /// After failed samples: when the timer may take the next (monotonic ms), and the wait
+    /// that led there.
+    calibrate_retry: Option<(u64, u64)>,
     /// Server time when the connection was lost (the first drop since the last connect).
     offline_since: Option<u64>,
     status: session::Status,
@@ -338,6 +341,7 @@ impl ChatEngine {
             started: false,
             views: VecMap::new(),
             calibrating: false,
+            calibrate_retry: None,
             offline_since: None,
             status: session::Status::Idle,
             closed: false,
@@ -359,17 +363,24 @@ impl ChatEngine {
     }
 
     /// When to call [`ChatEngine::handle_timeout`], in monotonic ms: the clock's samples
-    /// age out (backend mode, while connected), and a fresh one is taken.
+    /// age out (backend mode, while connected), and a fresh one is taken — not before the
+    /// wait after a failed one.
     pub fn poll_timeout(&self) -> Option<u64> {
         let connected = self.status == session::Status::Connected;
-        (self.is_backend() && connected && !self.calibrating)
-            .then(|| self.clock.calibration_due())
-            .flatten()
+        if !self.is_backend() || !connected || self.calibrating || self.closed {
+            return None;
+        }
+        let retry = self.calibrate_retry.map(|(at, _)| at);
+        match (self.clock.calibration_due(), retry) {
+            (Some(due), Some(retry)) => Some(due.max(retry)),
+            (due, retry) => due.or(retry),
+        }
     }
 
     /// The timer fired (a spurious wake-up is a no-op).
     pub fn handle_timeout(&mut self, now: Now) {
-        if self.status == session::Status::Connected {
+        let waiting = self.calibrate_retry.is_some_and(|(at, _)| now.mono_ms < at);
+        if self.status == session::Status::Connected && !waiting && !self.closed {
             self.calibrate_if_needed(now);
         }
     }
@@ -579,7 +590,8 @@ impl ChatEngine {
             self.event(ChatEvent::Conversations);
         }
         let batch = self.store.take_persist();
-        if !batch.is_empty() {
+        // Logged out: storage was wiped, and nothing is written again.
+        if !batch.is_empty() && !self.closed {
             self.outputs.push_back(Output::Persist(batch.into()));
         }
     }

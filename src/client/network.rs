@@ -44,6 +44,9 @@ pub enum Accepted {
 impl ChatEngine {
     /// An event of the MQTT session.
     pub fn handle_session_event(&mut self, now: Now, event: Event) {
+        if self.closed {
+            return;
+        }
         match event {
             Event::Status(s) => {
                 self.status = s;
@@ -123,11 +126,21 @@ impl ChatEngine {
     }
 
     /// The session refused the command with this tag; nothing was queued.
-    pub fn handle_mqtt_refused(&mut self, _now: Now, tag: MqttTag, error: SessionError) {
+    pub fn handle_mqtt_refused(&mut self, now: Now, tag: MqttTag, error: SessionError) {
+        self.mqtt_failed(now, tag, error.to_string());
+    }
+
+    /// The command with this tag never reached a session (there was none, or it was busy):
+    /// what waited for it settles as refused.
+    pub fn handle_mqtt_unavailable(&mut self, now: Now, tag: MqttTag) {
+        self.mqtt_failed(now, tag, "no MQTT session took the command".to_string());
+    }
+
+    fn mqtt_failed(&mut self, _now: Now, tag: MqttTag, why: String) {
         let Some(pending) = self.tags.remove(&tag) else {
             return;
         };
-        let error = ChatError::mqtt(error.to_string());
+        let error = ChatError::mqtt(why);
         match pending {
             TagPending::Message(p) => self.not_sent(&p.local_id, &error.message),
             TagPending::Revoke(command) | TagPending::Room(command) => {

@@ -304,6 +304,13 @@ impl Store {
             m.content = None;
             self.persist.put_message(&m);
         }
+        // The peer's read mark may have passed this copy while it sat in storage (the
+        // receipt came with the message unloaded): its read flag follows the mark, as in
+        // `place`.
+        if m.sender_id() == me && !m.read && m.key.weight <= conv.record.peer_read_mark {
+            m.read = true;
+            self.persist.put_message(&m);
+        }
         self.locate.insert(m.key.id.clone(), (cid, m.key.clone()));
         if let Some(local) = &m.local_id {
             self.locate

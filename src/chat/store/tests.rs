@@ -500,6 +500,47 @@ fn paging_returns_the_messages_before_a_key() {
 }
 
 #[test]
+fn a_receipt_for_a_message_still_in_storage_marks_it_read_when_it_is_loaded() {
+    // Storage holds an older message of mine, not loaded; the newest page is loaded.
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, ME, T0, "old")), 0);
+    s.apply(Incoming::Message(wire(2, PEER, T0 + 10, "new")), 0);
+    let stored_old = s.message(&MessageRef::Server(1)).unwrap().clone();
+    assert!(!stored_old.read);
+    let batch = s.take_persist();
+    let newest: Vec<StoredMessage> = batch
+        .put_messages
+        .into_values()
+        .filter(|m| m.server_id() == Some(2))
+        .collect();
+    let mut s = Store::restore(
+        ME,
+        batch.put_conversations.into_values().collect(),
+        newest,
+        Vec::new(),
+    );
+    // The peer's receipt covers it while it sits in storage; then it is paged in.
+    s.apply(
+        Incoming::Read {
+            sender_id: ME,
+            conversation_id: c12(),
+            up_to_weight: Some(T0 + 10),
+        },
+        0,
+    );
+    s.insert_page(vec![stored_old]);
+    assert!(
+        s.message(&MessageRef::Server(1)).unwrap().read,
+        "read, as the mark says"
+    );
+    assert!(s
+        .take_persist()
+        .put_messages
+        .values()
+        .any(|m| m.server_id() == Some(1) && m.read));
+}
+
+#[test]
 fn the_persisted_records_restore_the_same_store() {
     let mut s = Store::new(ME);
     for i in 0..20 {

@@ -308,6 +308,8 @@ pub struct Sim {
     pub connected: bool,
     next_publish: u64,
     next_command: CommandId,
+    /// Persist batches written so far.
+    pub writes: u64,
 }
 
 impl Sim {
@@ -361,6 +363,7 @@ impl Sim {
             connected: false,
             next_publish: 0,
             next_command: 0,
+            writes: 0,
         };
         sim.restart();
         sim
@@ -446,7 +449,10 @@ impl Sim {
                     });
                 }
                 Output::Storage { id, op } => self.storage_ops.push((id, op)),
-                Output::Persist(batch) => block_on(self.storage.apply(batch)).expect("write"),
+                Output::Persist(batch) => {
+                    self.writes += 1;
+                    block_on(self.storage.apply(batch)).expect("write")
+                }
                 Output::Event(e) => self.events.push(e),
                 Output::Done { command, result } => self.done.push((command, result)),
                 Output::Log { level, message } => self.logs.push((level, message)),

@@ -5,6 +5,7 @@ mod harness;
 // proptest is a native dev-dependency.
 #[cfg(not(target_arch = "wasm32"))]
 mod property;
+mod robustness;
 mod rooms;
 mod scenarios;
 mod tabs;

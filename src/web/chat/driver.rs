@@ -271,10 +271,21 @@ async fn run_storage(
 }
 
 fn mqtt(sh: &Rc<Shared>, command: MqttCommand) {
+    let tag = match &command {
+        MqttCommand::Connect | MqttCommand::Disconnect => None,
+        MqttCommand::Publish { tag, .. }
+        | MqttCommand::Subscribe { tag, .. }
+        | MqttCommand::Unsubscribe { tag, .. } => Some(*tag),
+    };
     let Some(client) = sh.mqtt.get() else {
+        if let Some(tag) = tag {
+            input(sh, |e, now| e.handle_mqtt_unavailable(now, tag));
+        }
         return;
     };
-    let (tag, result) = match command {
+    // Whether the session took it (it may be busy and drop the call).
+    let taken = Cell::new(false);
+    let result = match command {
         MqttCommand::Connect => return client.connect(),
         MqttCommand::Disconnect => return client.disconnect(),
         MqttCommand::Publish {
@@ -283,34 +294,35 @@ fn mqtt(sh: &Rc<Shared>, command: MqttCommand) {
             payload,
             qos,
             retain,
-        } => (
-            tag,
-            client.call(
-                |s, now| s.publish(now, &topic, payload, qos, retain),
-                |id| accepted(sh, tag, Accepted::Publish(id)),
-            ),
+        } => client.call(
+            |s, now| s.publish(now, &topic, payload, qos, retain),
+            |id| accepted(sh, &taken, tag, Accepted::Publish(id)),
         ),
-        MqttCommand::Subscribe { tag, filters } => (
-            tag,
-            client.call(
-                |s, now| s.subscribe(now, filters),
-                |id| accepted(sh, tag, Accepted::Request(id)),
-            ),
+        MqttCommand::Subscribe { tag, filters } => client.call(
+            |s, now| s.subscribe(now, filters),
+            |id| accepted(sh, &taken, tag, Accepted::Request(id)),
         ),
-        MqttCommand::Unsubscribe { tag, topics } => (
-            tag,
-            client.call(
-                |s, now| s.unsubscribe(now, topics),
-                |id| accepted(sh, tag, Accepted::Request(id)),
-            ),
+        MqttCommand::Unsubscribe { tag, topics } => client.call(
+            |s, now| s.unsubscribe(now, topics),
+            |id| accepted(sh, &taken, tag, Accepted::Request(id)),
         ),
     };
-    if let Err(e) = result {
-        input(sh, |engine, now| engine.handle_mqtt_refused(now, tag, e));
+    let Some(tag) = tag else {
+        return;
+    };
+    match result {
+        Err(e) => {
+            input(sh, |engine, now| engine.handle_mqtt_refused(now, tag, e));
+        }
+        Ok(()) if !taken.get() => {
+            input(sh, |engine, now| engine.handle_mqtt_unavailable(now, tag));
+        }
+        Ok(()) => {}
     }
 }
 
-fn accepted(sh: &Rc<Shared>, tag: crate::client::MqttTag, accepted: Accepted) {
+fn accepted(sh: &Rc<Shared>, taken: &Cell<bool>, tag: crate::client::MqttTag, accepted: Accepted) {
+    taken.set(true);
     input(sh, |e, now| e.handle_mqtt_accepted(now, tag, accepted));
 }
 

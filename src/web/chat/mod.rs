@@ -352,6 +352,15 @@ impl ChatClient {
         Ok(())
     }
 
+    /// The current status as a `status` event's value (a tab taking over tells its page).
+    #[wasm_bindgen(js_name = statusEvent, skip_typescript)]
+    pub fn status_event(&self) -> JsValue {
+        if read(&self.sh, |e| e.is_closed()) == Some(true) {
+            return convert::status(None);
+        }
+        convert::status(self.sh.mqtt.get().map(|m| m.session_status()))
+    }
+
     /// The other tabs that show a conversation.
     #[wasm_bindgen(js_name = viewTabs, skip_typescript)]
     pub fn view_tabs(&self) -> Vec<String> {
