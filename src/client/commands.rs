@@ -99,6 +99,7 @@ impl ChatEngine {
         self.incoming.clear();
         self.applying = None;
         self.reads.clear();
+        self.room_receipt_due.clear();
         self.outbox.clear();
         self.event(ChatEvent::Conversations);
         self.event(ChatEvent::UnreadTotal(0));
@@ -194,7 +195,7 @@ impl ChatEngine {
     /// it when that tab went away mid-write); messages of mine it was still sending go out
     /// again (now, or on `connect()`). Those of others in an open conversation are read,
     /// and a receipt goes out, as when they arrive.
-    pub fn adopt(&mut self, _now: Now, messages: Vec<StoredMessage>) {
+    pub fn adopt(&mut self, now: Now, messages: Vec<StoredMessage>) {
         let me = self.me;
         let mut read: Vec<ConversationId> = Vec::new();
         for m in messages {
@@ -231,7 +232,7 @@ impl ChatEngine {
         }
         self.flush_store();
         for conversation in read {
-            self.read_soon(conversation);
+            self.read_soon(now, conversation);
         }
     }
 
@@ -383,7 +384,7 @@ impl ChatEngine {
 
     /// What tab `tab` shows (`""`: this one): `open` while `visible`. A conversation counts
     /// as open, read now and read as messages arrive, while any visible tab shows it.
-    pub fn set_view(&mut self, _now: Now, tab: &str, open: Option<ConversationId>, visible: bool) {
+    pub fn set_view(&mut self, now: Now, tab: &str, open: Option<ConversationId>, visible: bool) {
         match open.filter(|_| visible) {
             Some(c) => {
                 self.views.insert(tab.to_string(), c);
@@ -401,7 +402,7 @@ impl ChatEngine {
         let moved = self.store.set_open(open);
         self.flush_store();
         for conversation in moved {
-            self.read_soon(conversation);
+            self.read_soon(now, conversation);
         }
     }
 

@@ -273,6 +273,10 @@ pub struct ChatEngine {
     applying: Option<network::Applying>,
     /// Read receipts under way, by conversation: `true` when another is due after it.
     reads: VecMap<ConversationId, bool>,
+    /// When the last automatic receipt went to each room (monotonic ms), and the next one
+    /// due (see `network::ROOM_RECEIPT_INTERVAL_MS`).
+    room_receipt_sent: VecMap<ConversationId, u64>,
+    room_receipt_due: VecMap<ConversationId, u64>,
     /// Messages of mine left unsent by the last run, sent on `connect()`.
     outbox: Vec<OutboxEntry>,
     /// Whether `connect()` was called (the outbox went out then).
@@ -337,6 +341,8 @@ impl ChatEngine {
             incoming: VecDeque::new(),
             applying: None,
             reads: VecMap::new(),
+            room_receipt_sent: VecMap::new(),
+            room_receipt_due: VecMap::new(),
             outbox: restored.outbox,
             started: false,
             views: VecMap::new(),
@@ -362,25 +368,47 @@ impl ChatEngine {
         self.outputs.pop_front()
     }
 
-    /// When to call [`ChatEngine::handle_timeout`], in monotonic ms: the clock's samples
-    /// age out (backend mode, while connected), and a fresh one is taken — not before the
-    /// wait after a failed one.
+    /// When to call [`ChatEngine::handle_timeout`], in monotonic ms: a room receipt held
+    /// back is due, or the clock's samples age out (backend mode, while connected) and a
+    /// fresh one is taken — not before the wait after a failed one.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let connected = self.status == session::Status::Connected;
-        if !self.is_backend() || !connected || self.calibrating || self.closed {
+        if self.closed {
             return None;
         }
-        let retry = self.calibrate_retry.map(|(at, _)| at);
-        match (self.clock.calibration_due(), retry) {
-            (Some(due), Some(retry)) => Some(due.max(retry)),
-            (due, retry) => due.or(retry),
+        let receipt = self.room_receipt_due.values().min().copied();
+        let connected = self.status == session::Status::Connected;
+        let calibration = if self.is_backend() && connected && !self.calibrating {
+            let retry = self.calibrate_retry.map(|(at, _)| at);
+            match (self.clock.calibration_due(), retry) {
+                (Some(due), Some(retry)) => Some(due.max(retry)),
+                (due, retry) => due.or(retry),
+            }
+        } else {
+            None
+        };
+        match (receipt, calibration) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// The timer fired (a spurious wake-up is a no-op).
     pub fn handle_timeout(&mut self, now: Now) {
+        if self.closed {
+            return;
+        }
+        let due: Vec<ConversationId> = self
+            .room_receipt_due
+            .iter()
+            .filter(|(_, at)| **at <= now.mono_ms)
+            .map(|(c, _)| *c)
+            .collect();
+        for conversation in due {
+            self.room_receipt_due.remove(&conversation);
+            self.read_soon(now, conversation);
+        }
         let waiting = self.calibrate_retry.is_some_and(|(at, _)| now.mono_ms < at);
-        if self.status == session::Status::Connected && !waiting && !self.closed {
+        if self.status == session::Status::Connected && !waiting {
             self.calibrate_if_needed(now);
         }
     }

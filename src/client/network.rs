@@ -10,6 +10,9 @@ use crate::chat::{Incoming, ServerId, WireMessage};
 use crate::mqtt::{Publish, SubscribeFilter};
 use crate::session::{ConnectionError, Event, RequestId, SessionError};
 
+/// Automatic read receipts in one room go out at most once per this long.
+pub const ROOM_RECEIPT_INTERVAL_MS: u64 = 1_000;
+
 /// A network input waiting its turn.
 #[derive(Debug)]
 pub(super) enum Queued {
@@ -315,7 +318,7 @@ impl ChatEngine {
         }
         self.flush_store();
         for conversation in read {
-            self.read_soon(conversation);
+            self.read_soon(now, conversation);
         }
     }
 
@@ -374,8 +377,26 @@ impl ChatEngine {
     }
 
     /// Sends a read receipt for `conversation` unless one is under way; if more arrived
-    /// while it was, exactly one more follows it.
-    pub(super) fn read_soon(&mut self, conversation: ConversationId) {
+    /// while it was, exactly one more follows it. In a room, at most one automatic receipt
+    /// goes out per [`ROOM_RECEIPT_INTERVAL_MS`]: every member's client hears each one, so
+    /// one per arriving message from every member who has the room open would grow as the
+    /// square of the room; a later one covers what arrived meanwhile.
+    pub(super) fn read_soon(&mut self, now: Now, conversation: ConversationId) {
+        if let ConversationId::Room(_) = conversation {
+            let due = self
+                .room_receipt_sent
+                .get(&conversation)
+                .map(|last| last.saturating_add(ROOM_RECEIPT_INTERVAL_MS));
+            match due {
+                Some(due) if now.mono_ms < due => {
+                    self.room_receipt_due.insert(conversation, due);
+                    return;
+                }
+                _ => {
+                    self.room_receipt_sent.insert(conversation, now.mono_ms);
+                }
+            }
+        }
         match self.reads.get_mut(&conversation) {
             Some(again) => *again = true,
             None => {

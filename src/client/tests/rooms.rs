@@ -125,3 +125,56 @@ fn room_messages_of_mine_count_their_readers() {
         sim.assert_no_errors();
     }
 }
+
+/// While a room is open, its automatic receipts are batched in time: a burst of messages
+/// gives one receipt now and one more a second later, not one per message.
+#[test]
+fn automatic_room_receipts_go_out_at_most_once_a_second() {
+    for kind in KINDS {
+        let mut sim = Sim::new(kind, 30);
+        sim.set_time(T0);
+        sim.connect();
+        sim.settle();
+        let join = sim.cmd();
+        sim.engine.room(sim.now(), join, 5, true);
+        sim.settle();
+        sim.engine.open_conversation(sim.now(), ROOM);
+        sim.settle();
+        let receipts = |sim: &Sim| match kind {
+            Kind::Direct => sim
+                .published_to("room_5")
+                .iter()
+                .filter(|i| matches!(i, Incoming::Read { sender_id, .. } if *sender_id == ME))
+                .count(),
+            Kind::Backend => sim.requests_to(Method::Post, "/messages/read").len(),
+        };
+        let opened = receipts(&sim);
+        sim.advance(2_000);
+        for i in 0..5 {
+            sim.advance(10);
+            let w = sim.server_ms;
+            sim.deliver(&Incoming::Message(wire(7_000 + i, ROOM, PEER, w, "burst")));
+            sim.settle();
+        }
+        assert_eq!(
+            receipts(&sim),
+            opened + 1,
+            "{kind:?}: one receipt for the burst so far"
+        );
+        let due = sim.engine.poll_timeout().expect("the next receipt is due");
+        assert!(due <= sim.mono + 1_000, "{kind:?}: within a second");
+        sim.mono = due;
+        sim.engine.handle_timeout(sim.now());
+        sim.settle();
+        assert_eq!(
+            receipts(&sim),
+            opened + 2,
+            "{kind:?}: one more covers the rest"
+        );
+        // Nothing more is due.
+        sim.engine.handle_timeout(sim.now());
+        sim.settle();
+        assert_eq!(receipts(&sim), opened + 2, "{kind:?}");
+        assert_eq!(sim.unread(ROOM), 0);
+    }
+}
