@@ -131,7 +131,13 @@ class Tabs {
       });
     }
     if (typeof addEventListener === "function") {
-      addEventListener("pagehide", () => this.post({ t: "bye", tab: this.id }));
+      addEventListener("pagehide", () => {
+        // The leader stops taking messages first: one acknowledged to the broker now might
+        // never reach the other tabs (the page is going), while one left unacknowledged
+        // comes again to the next leader. The session stays at the broker.
+        if (this.role === "leader" && this.inner && !this.closed) this.inner.disconnect();
+        this.post({ t: "bye", tab: this.id });
+      });
     }
     const leader = await new Promise((resolve) => {
       navigator.locks.request(this.lockName, { ifAvailable: true }, (lock) => {
