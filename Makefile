@@ -1,6 +1,6 @@
 # imcore — build and test entry points. Every target installs what is missing first
 # (scripts/install.sh: apt chromium/chromium-driver/mosquitto, the wasm32 target,
-# wasm-bindgen-cli, cargo-fuzz, npm ci); a second run only checks.
+# wasm-bindgen-cli, cargo-fuzz, twiggy, npm ci); a second run only checks.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
@@ -59,7 +59,8 @@ demo: install
 package: install
 	@scripts/package.sh
 
-# Release wasm + JS glue sizes (raw, gzip -9) beside MQTT.js's bundle.
+# Release wasm + JS glue sizes (raw, gzip -9) of imcore and imcore/mqtt beside MQTT.js's
+# bundle and other SDKs, then each module's ten largest functions and crates (twiggy).
 size: install
 	@scripts/size.sh
 
