@@ -1,6 +1,6 @@
 # imcore — build and test entry points. Every target installs what is missing first
 # (scripts/install.sh: apt chromium/chromium-driver/mosquitto, the wasm32 target,
-# wasm-bindgen-cli, cargo-fuzz, npm ci); a second run only checks.
+# wasm-bindgen-cli, cargo-fuzz, twiggy, npm ci); a second run only checks.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
@@ -13,12 +13,13 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 install:
 	@scripts/install.sh
 
-# fmt, clippy (native and wasm32), native tests of both crates (unit, proptest, Mosquitto
+# fmt, clippy (native and wasm32; the library also without its default `chat` feature, as
+# imcore/mqtt is built), native tests of both crates (unit, proptest, Mosquitto
 # integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
 # tests in headless Chromium against a Mosquitto driven by tools/broker-control.mjs, the
 # release package build, then on that package: the mini-program glue in Node against
-# Mosquitto, ChatClient through its JS API in Chromium (playwright-core), the npm
-# tarball installed into a fresh Vite app, and the end-to-end tests of the whole product
+# Mosquitto, ChatClient and imcore/mqtt through their JS API in Chromium (playwright-core),
+# the npm tarball installed into a fresh Vite app, and the end-to-end tests of the whole product
 # (the demo page built on it, served by imcore-server with Mosquitto, two users in
 # Chromium, plus MQTT straight to the broker: scripts/test-e2e.sh).
 test: install
@@ -34,6 +35,8 @@ test: install
 	step cargo fmt --all -- --check
 	step cargo clippy --workspace --all-targets -- -D warnings
 	step cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	step cargo clippy --lib --no-default-features -- -D warnings
+	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 	step cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 	step cargo test --workspace
 	step scripts/fuzz.sh
@@ -59,7 +62,8 @@ demo: install
 package: install
 	@scripts/package.sh
 
-# Release wasm + JS glue sizes (raw, gzip -9) beside MQTT.js's bundle.
+# Release wasm + JS glue sizes (raw, gzip -9) of imcore and imcore/mqtt beside MQTT.js's
+# bundle and other SDKs, then each module's ten largest functions and crates (twiggy).
 size: install
 	@scripts/size.sh
 

@@ -7,8 +7,13 @@
 #   pkg/imcore_bg.wasm(.d.ts)             the module; in release shrunk in place by npm's
 #                                         binaryen wasm-opt (not Debian's binaryen 108: its
 #                                         output fails in Chromium), flags below
+#   pkg/mqtt/imcore.js, .d.ts, _bg.wasm   the same for the MQTT client alone (the crate
+#                                         built --no-default-features: MqttClient, no chat,
+#                                         JSON or storage code), exported as `imcore/mqtt`
 #   + everything in pkg-template/ copied over it (package.json, README, …), if any.
 # dev: debug build, wasm-bindgen --debug, no wasm-opt.
+# WASM_NAMES_DIR=dir (release): also dir/imcore.wasm and dir/mqtt.wasm, the same modules with
+# their function names, for twiggy (scripts/size.sh).
 #
 # wasm-opt features = what rustc 1.95 enables by default for wasm32-unknown-unknown
 # (`rustc --print cfg --target wasm32-unknown-unknown`): bulk-memory (+ LLVM's
@@ -36,33 +41,10 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 # PKG_DIR: where the package goes (default pkg/), so parallel builds need not share it.
 out="${PKG_DIR:-pkg}"
 wasm="$target_dir/wasm32-unknown-unknown/$profile_dir/imcore.wasm"
-
-echo "[build-wasm] cargo build --lib --target wasm32-unknown-unknown ${cargo_flags[*]}"
-cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}"
-
-echo "[build-wasm] wasm-bindgen --target web --out-dir $out"
-rm -rf "$out"
-wasm-bindgen --target web --typescript --out-dir "$out" "${bindgen_flags[@]}" "$wasm"
-
-# wasm-bindgen types the raw exports of the module (InitOutput, imcore_bg.wasm.d.ts) with
-# `any`; the package promises exact types, and `unknown` is what those values are to a caller.
-sed -i -E '/^export interface InitOutput/,/^}/ s/\bany\b/unknown/g' "$out"/imcore.d.ts
-sed -i -E 's/\bany\b/unknown/g' "$out"/imcore_bg.wasm.d.ts
-if grep -nE '([:<|,(]|=>)[[:space:]]*any\b' "$out"/imcore.d.ts "$out"/imcore_bg.wasm.d.ts; then
-  echo "[build-wasm] error: the type declarations above still say 'any'" >&2
-  exit 1
-fi
-
-# Release: the JSDoc comments wasm-bindgen copies from the Rust docs into imcore.js go (the
-# same text stays in imcore.d.ts, where editors and tsc read it); ~2.3 KB of the gzipped
-# glue. Only whole-line /** … */ blocks: nothing else in the glue changes.
-if [ "$mode" = release ]; then
-  node -e '
-    const fs = require("fs"), f = process.argv[1];
-    const js = fs.readFileSync(f, "utf8");
-    fs.writeFileSync(f, js.replace(/^[ \t]*\/\*\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*\n/gm, ""));
-  ' "$out"/imcore.js
-fi
+# WASM_NAMES_DIR (release, set by scripts/size.sh): also write each module as wasm-opt makes
+# it but with its function names kept (`-g`), as DIR/<name>.wasm, for twiggy. Same passes,
+# same code: only the name section differs from the shipped module.
+names_dir="${WASM_NAMES_DIR:-}"
 
 # wasm-opt flags, measured on this module (gzip -9 / brotli of the result): -Os compresses
 # better than -Oz (a little larger raw, ~0.4 KB smaller gzipped); --converge repeats the
@@ -77,16 +59,69 @@ fi
 # ~13 KB: the async state machines stay separate functions with few locals each, instead
 # of merging into giant ones whose many locals need long indices and repeat less
 # (measured: 10 -> 195,767, 15-25 -> 195,612, 40 -> 196,281, unlimited -> 208,512 B).
-if [ "$mode" = release ]; then
-  before=$(wc -c <"$out"/imcore_bg.wasm)
-  node_modules/.bin/wasm-opt -Os --converge --low-memory-unused -ocimfs=20 \
-    --enable-bulk-memory --enable-bulk-memory-opt \
-    --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-    --enable-reference-types --enable-call-indirect-overlong --enable-multivalue \
-    "$out"/imcore_bg.wasm -o "$out"/imcore_bg.wasm.opt
-  mv "$out"/imcore_bg.wasm.opt "$out"/imcore_bg.wasm
-  echo "[build-wasm] wasm-opt -Os --converge --low-memory-unused -ocimfs=20: $before -> $(wc -c <"$out"/imcore_bg.wasm) bytes"
-fi
+wasm_opt_flags=(-Os --converge --low-memory-unused -ocimfs=20
+  --enable-bulk-memory --enable-bulk-memory-opt
+  --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
+  --enable-reference-types --enable-call-indirect-overlong --enable-multivalue)
+
+# build_module DIR NAME [cargo flags…]: the crate built with the given features, through
+# wasm-bindgen --target web into DIR (emptied first; imcore.js, imcore.d.ts,
+# imcore_bg.wasm(.d.ts)), and in release the glue's JSDoc stripped and the module shrunk by
+# wasm-opt. NAME labels the log lines and the WASM_NAMES_DIR copy.
+build_module() {
+  local dir=$1 name=$2
+  shift 2
+  echo "[build-wasm] $name: cargo build --lib --target wasm32-unknown-unknown ${cargo_flags[*]} $*"
+  cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}" "$@"
+
+  echo "[build-wasm] $name: wasm-bindgen --target web --out-dir $dir"
+  rm -rf "$dir"
+  wasm-bindgen --target web --typescript --out-dir "$dir" "${bindgen_flags[@]}" "$wasm"
+
+  # wasm-bindgen types the raw exports of the module (InitOutput, imcore_bg.wasm.d.ts) with
+  # `any`; the package promises exact types, and `unknown` is what those values are to a
+  # caller.
+  sed -i -E '/^export interface InitOutput/,/^}/ s/\bany\b/unknown/g' "$dir"/imcore.d.ts
+  sed -i -E 's/\bany\b/unknown/g' "$dir"/imcore_bg.wasm.d.ts
+  if grep -nE '([:<|,(]|=>)[[:space:]]*any\b' "$dir"/imcore.d.ts "$dir"/imcore_bg.wasm.d.ts; then
+    echo "[build-wasm] error: the type declarations above still say 'any'" >&2
+    exit 1
+  fi
+
+  [ "$mode" = release ] || return 0
+  # Release: the JSDoc comments wasm-bindgen copies from the Rust docs into imcore.js go (the
+  # same text stays in imcore.d.ts, where editors and tsc read it); ~2.3 KB of the gzipped
+  # glue. Only whole-line /** … */ blocks: nothing else in the glue changes.
+  node -e '
+    const fs = require("fs"), f = process.argv[1];
+    const js = fs.readFileSync(f, "utf8");
+    fs.writeFileSync(f, js.replace(/^[ \t]*\/\*\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*\n/gm, ""));
+  ' "$dir"/imcore.js
+
+  local before
+  before=$(wc -c <"$dir"/imcore_bg.wasm)
+  if [ -n "$names_dir" ]; then
+    mkdir -p "$names_dir"
+    node_modules/.bin/wasm-opt "${wasm_opt_flags[@]}" -g \
+      "$dir"/imcore_bg.wasm -o "$names_dir/$name.wasm"
+  fi
+  node_modules/.bin/wasm-opt "${wasm_opt_flags[@]}" \
+    "$dir"/imcore_bg.wasm -o "$dir"/imcore_bg.wasm.opt
+  mv "$dir"/imcore_bg.wasm.opt "$dir"/imcore_bg.wasm
+  echo "[build-wasm] $name: wasm-opt ${wasm_opt_flags[*]:0:4}: $before -> $(wc -c <"$dir"/imcore_bg.wasm) bytes"
+}
+
+# The full package (default features: ChatClient and MqttClient) into $out/.
+build_module "$out" imcore
+
+# ---- MQTT only ------------------------------------------------------------------------------
+# $out/mqtt/: the crate without its default `chat` feature — MqttClient alone (codec, session,
+# transport shell), no chat, JSON or storage code; package.json exports it as `imcore/mqtt`.
+# (Its cargo build overwrites target/…/imcore.wasm: the full package is made from it first.)
+build_module "$out/mqtt" mqtt --no-default-features
+echo "[build-wasm] $out/mqtt/ ($mode):"
+ls -l "$out/mqtt" | tail -n +2
+# ---- end of MQTT only ----------------------------------------------------------------------
 
 if [ -d pkg-template ] && [ -n "$(ls -A pkg-template)" ]; then
   cp -R pkg-template/. "$out"/
@@ -149,3 +184,4 @@ console.log(`[build-wasm] miniprogram/: imcore_wx.js (exports ${names.join(', ')
   + `imcore_bg.wasm.br ${wasm.length} -> ${br.length} bytes`);
 NODE
 # ---- end of the mini-program section ------------------------------------------------------
+

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make test` / `make demo` need and is missing; a second run only checks.
+# Installs what `make test` / `make demo` / `make size` need and is missing; a second run only checks.
 # Everything comes from the registries this machine reaches (apt, crates.io, npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,16 @@ if [ "${IMCORE_SKIP_FUZZ_INSTALL:-0}" != 1 ]; then
   else
     log "cargo-fuzz present"
   fi
+fi
+
+# twiggy: where the bytes of the wasm go, for scripts/size.sh (make size).
+twiggy_version=0.8.0
+if [ "$(twiggy --version 2>/dev/null | awk '{print $2}')" != "$twiggy_version" ]; then
+  log "cargo install twiggy $twiggy_version (about 2 minutes)"
+  cargo install -q twiggy --version "$twiggy_version" --locked --force \
+    || log "twiggy could not be built; make size will print no attribution"
+else
+  log "twiggy $twiggy_version present"
 fi
 
 # --- npm packages from the committed lockfile ------------------------------------------

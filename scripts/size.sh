@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Usage: scripts/size.sh
 # Builds the release package (scripts/build-wasm.sh release) and prints what a browser
-# downloads: imcore's wasm + JS glue, raw and gzip -9, beside MQTT.js 5.16.0's bundle
-# (node_modules/mqtt/dist/mqtt.min.js, a devDependency kept only as this baseline), then
-# the other SDKs users compare a chat client with: Paho (MQTT only), Tencent Cloud Chat and
-# OpenIM's wasm SDK (chat SDKs). Those are fetched with `npm pack` at pinned versions into
-# build/size-baselines/ (git-ignored) on first use; a registry that cannot be reached
-# leaves them out of the table, not the run.
+# downloads: imcore's wasm + JS glue, raw and gzip -9, for the full package (`imcore`) and the
+# MQTT-only entry (`imcore/mqtt`, pkg/mqtt/: the crate without its `chat` feature), beside
+# MQTT.js 5.16.0's bundle (node_modules/mqtt/dist/mqtt.min.js, a devDependency kept only as
+# this baseline), then the other SDKs users compare a chat client with: Paho (MQTT only),
+# Tencent Cloud Chat and OpenIM's wasm SDK (chat SDKs). Those are fetched with `npm pack` at
+# pinned versions into build/size-baselines/ (git-ignored) on first use; a registry that
+# cannot be reached leaves them out of the table, not the run.
+#
+# Last, where the bytes go in each module, from twiggy (scripts/install.sh installs it): the
+# ten largest functions and the ten largest crates (scripts/size-twiggy.mjs over `twiggy
+# top`). twiggy reads build/size-names/{imcore,mqtt}.wasm: the same wasm-opt run as the
+# shipped module with `-g`, so the same code with its function names (WASM_NAMES_DIR of
+# build-wasm.sh; the name section itself is left out of the shares).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
 
-scripts/build-wasm.sh release >&2
+names="$root/build/size-names"
+rm -rf "$names"
+WASM_NAMES_DIR="$names" scripts/build-wasm.sh release >&2
 
 raw() { wc -c <"$1" | tr -d ' '; }
 gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
@@ -20,22 +30,36 @@ wasm=pkg/imcore_bg.wasm
 glue=pkg/imcore.js
 # The web entry around the module (the tabs of a user sharing one client): downloaded too.
 entry=pkg/index.js
+mwasm=pkg/mqtt/imcore_bg.wasm
+mglue=pkg/mqtt/imcore.js
 mqttjs=node_modules/mqtt/dist/mqtt.min.js
 [ -f "$mqttjs" ] || { echo "missing $mqttjs: run scripts/install.sh (npm ci)" >&2; exit 1; }
 mqtt_version=$(node -p 'require("./node_modules/mqtt/package.json").version')
 
 wasm_raw=$(raw $wasm); wasm_gz=$(gz $wasm)
 glue_raw=$(( $(raw $glue) + $(raw $entry) )); glue_gz=$(( $(gz $glue) + $(gz $entry) ))
+mwasm_raw=$(raw $mwasm); mwasm_gz=$(gz $mwasm)
+mglue_raw=$(raw $mglue); mglue_gz=$(gz $mglue)
 mq_raw=$(raw $mqttjs); mq_gz=$(gz $mqttjs)
+total_gz=$((wasm_gz + glue_gz)); mtotal_gz=$((mwasm_gz + mglue_gz))
 
+line() { printf '%-40s %10s %10s\n' "$@"; }
 echo
-printf '%-28s %10s %10s   | %-26s %10s %10s\n' "imcore (release)" "raw B" "gzip -9 B" "MQTT.js $mqtt_version" "raw B" "gzip -9 B"
-printf '%-28s %10s %10s   | %-26s %10s %10s\n' "----------------------------" "----------" "----------" "--------------------------" "----------" "----------"
-printf '%-28s %10d %10d   | %-26s %10d %10d\n' "wasm  $wasm" "$wasm_raw" "$wasm_gz" "dist/mqtt.min.js" "$mq_raw" "$mq_gz"
-printf '%-28s %10d %10d   | %-26s %10s %10s\n' "glue  $glue + $(basename $entry)" "$glue_raw" "$glue_gz" "" "" ""
-printf '%-28s %10d %10d   | %-26s %10d %10d\n' "total" "$((wasm_raw + glue_raw))" "$((wasm_gz + glue_gz))" "total" "$mq_raw" "$mq_gz"
+line "what a browser downloads (release)" "raw B" "gzip -9 B"
+line "----------------------------------------" "----------" "----------"
+line "imcore (ChatClient + MqttClient)" "" ""
+line "  wasm  $wasm" "$wasm_raw" "$wasm_gz"
+line "  glue  $glue + $(basename $entry)" "$glue_raw" "$glue_gz"
+line "  total" "$((wasm_raw + glue_raw))" "$total_gz"
+line "imcore/mqtt (MqttClient only)" "" ""
+line "  wasm  $mwasm" "$mwasm_raw" "$mwasm_gz"
+line "  glue  $mglue" "$mglue_raw" "$mglue_gz"
+line "  total" "$((mwasm_raw + mglue_raw))" "$mtotal_gz"
+line "MQTT.js $mqtt_version" "" ""
+line "  dist/mqtt.min.js" "$mq_raw" "$mq_gz"
 echo
-echo "imcore total gzip is $(( (wasm_gz + glue_gz) * 100 / mq_gz ))% of MQTT.js's."
+echo "gzip -9 totals: imcore is $(( total_gz * 100 / mq_gz ))% of MQTT.js's, imcore/mqtt $(( mtotal_gz * 100 / mq_gz ))%" \
+  "(imcore/mqtt is $(( mtotal_gz * 100 / total_gz ))% of imcore)."
 
 # ---- other SDKs -------------------------------------------------------------------------
 base="$root/build/size-baselines"
@@ -64,6 +88,7 @@ row() {
 echo
 printf '%-34s %12s %12s %8s   %s\n' "what a page downloads" "raw B" "gzip -9 B" "/imcore" "holds"
 printf '%-34s %12d %12d %7s%%   %s\n' "imcore 0.1.0 (this build)" "$((wasm_raw + glue_raw))" "$((wasm_gz + glue_gz))" 100 "MQTT + chat state + local history"
+printf '%-34s %12d %12d %7s%%   %s\n' "imcore/mqtt 0.1.0 (this build)" "$((mwasm_raw + mglue_raw))" "$mtotal_gz" "$(( mtotal_gz * 100 / total_gz ))" "MQTT only"
 row "MQTT.js $mqtt_version" "MQTT only" "$mqttjs"
 if p=$(fetch paho-mqtt@1.1.0); then
   row "Paho JavaScript 1.1.0" "MQTT only" "$p/paho-mqtt-min.js"
@@ -75,3 +100,15 @@ if p=$(fetch @openim/wasm-client-sdk@3.8.5); then
   row "OpenIM wasm SDK 3.8.5" "chat SDK (Go wasm + sql.js + JS)" "$p/assets/openIM.wasm" \
     "$p/assets/sql-wasm.wasm" "$p/assets/wasm_exec.js" "$p/lib/index.es.js" "$p/lib/worker.js"
 fi
+
+# ---- where the bytes go (twiggy) ----------------------------------------------------------
+if ! command -v twiggy >/dev/null 2>&1; then
+  echo; echo "twiggy is missing (scripts/install.sh installs it): no attribution" >&2
+  exit 0
+fi
+for m in imcore:"$wasm" mqtt:"$mwasm"; do
+  name=${m%%:*} shipped=${m#*:}
+  echo
+  echo "== where the bytes of $shipped go (twiggy top on build/size-names/$name.wasm)"
+  node scripts/size-twiggy.mjs "$names/$name.wasm" "$shipped"
+done

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Usage: scripts/test-browser.sh [node --test args...]
 #
-# Browser acceptance tests of ChatClient through its JS API (tests/browser/chat.test.mjs):
+# Browser acceptance tests through the package's JS API: ChatClient (tests/browser/chat.test.mjs,
+# tabs.test.mjs) and the MQTT-only entry `imcore/mqtt` (tests/browser/mqtt.test.mjs):
 # starts tools/broker-control.mjs (a throwaway Mosquitto with a WebSocket listener on free
 # 127.0.0.1 ports), tests/browser/server.mjs (serves $PKG_DIR at /pkg/ and the test page),
 # then `node --test`, which drives headless Chromium (/usr/bin/chromium, or $CHROMIUM)
 # through playwright-core. Everything started here is stopped by PID at the end, also on
 # failure or Ctrl-C.
 #
-# The package is $PKG_DIR (default pkg/); if it has no imcore.js it is built first
-# (scripts/build-wasm.sh release).
+# The package is $PKG_DIR (default pkg/); if it has no imcore.js or mqtt/imcore.js it is built
+# first (scripts/build-wasm.sh release). The test files run one at a time: they share the
+# broker, and some stop or freeze it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 pkg="${PKG_DIR:-pkg}"
 case "$pkg" in /*) ;; *) pkg="$root/$pkg" ;; esac
-if [ ! -f "$pkg/imcore.js" ]; then
-  echo "[test-browser] no $pkg/imcore.js: building it"
+if [ ! -f "$pkg/imcore.js" ] || [ ! -f "$pkg/mqtt/imcore.js" ]; then
+  echo "[test-browser] no $pkg/imcore.js or $pkg/mqtt/imcore.js: building the package"
   PKG_DIR="$pkg" scripts/build-wasm.sh release
 fi
 if [ ! -d node_modules/playwright-core ]; then
@@ -79,7 +81,7 @@ export IMCORE_CHROMIUM_PID_FILE="$work/chromium.pid"
 echo "[test-browser] package $pkg, broker-control $IMCORE_BROKER_CONTROL, pages $IMCORE_TEST_BASE_URL"
 
 start=$(date +%s)
-node --test --test-reporter=spec "$@" tests/browser/ &
+node --test --test-concurrency=1 --test-reporter=spec "$@" tests/browser/ &
 pids+=($!)
 status=0
 wait "${pids[-1]}" || status=$?

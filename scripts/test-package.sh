@@ -5,8 +5,9 @@
 # src/main.ts using the typed ChatClient API, tsconfig.json with strict: true) in a temp
 # folder, with the package tarball installed by `npm install <tarball>`. Then:
 #   tsc --noEmit with bundler resolution, including the mini-program entry
-#     `imcore/miniprogram` when the package has miniprogram/index.d.ts; then src/ alone
-#     with NodeNext resolution
+#     `imcore/miniprogram` when the package has miniprogram/index.d.ts and the MQTT-only
+#     entry `imcore/mqtt` (mqtt-check/) when it has mqtt/imcore.d.ts; then src/ (and
+#     mqtt-check/) with NodeNext resolution
 #   vite build
 #   tests/package/check-app.mjs: the wasm asset and the JS are in dist/; the built app,
 #     and the same app under the Vite dev server, run in headless Chromium
@@ -49,7 +50,15 @@ if [ -f node_modules/imcore/miniprogram/index.d.ts ]; then
 else
   rm -rf miniprogram-check
 fi
-# NodeNext only for the web entry: miniprogram/ is CommonJS for the WeChat devtools (whose
+mqtt_check=''
+if [ -f node_modules/imcore/mqtt/imcore.d.ts ]; then
+  mqtt_check=', "mqtt-check"'
+  include="$include$mqtt_check"
+  step "the package has mqtt/imcore.d.ts: type-checking imcore/mqtt too"
+else
+  rm -rf mqtt-check
+fi
+# NodeNext only for the web entries: miniprogram/ is CommonJS for the WeChat devtools (whose
 # "build npm" copies it out of the package), not an ES module for Node.
 tsc_check() {
   printf '{ "extends": "./%s", "include": [%s] }\n' "$1" "$2" >"check.$1"
@@ -57,7 +66,7 @@ tsc_check() {
   "$root"/node_modules/.bin/tsc --noEmit -p "check.$1"
 }
 tsc_check tsconfig.json "$include"
-tsc_check tsconfig.nodenext.json '"src"'
+tsc_check tsconfig.nodenext.json "\"src\"$mqtt_check"
 
 step "vite build ($("$root"/node_modules/.bin/vite --version))"
 "$root"/node_modules/.bin/vite build --logLevel warn

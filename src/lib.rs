@@ -52,6 +52,11 @@
 //! ← `web`;
 //! only `web` names web-sys, js-sys or wasm-bindgen.
 //!
+//! The default feature `chat` compiles `chat`, `storage`, `client`, `json` and, in `web`,
+//! `ChatClient` with its storage and persistence. Without it (`--no-default-features`) the
+//! crate is the MQTT client alone — `mqtt`, `session`, `collections` and the shell's
+//! `MqttClient` — which scripts/build-wasm.sh ships as the package's `imcore/mqtt` entry.
+//!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
 //! ([`mqtt::DecodeError`], [`chat::payload::PayloadError`], [`storage::StorageError`]) that become
 //! error events, and the session goes on or reconnects.
@@ -70,14 +75,18 @@
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+#[cfg(feature = "chat")]
 pub mod chat;
+#[cfg(feature = "chat")]
 pub mod client;
 pub mod collections;
+#[cfg(feature = "chat")]
 pub(crate) mod json;
 pub mod mqtt;
 pub mod session;
+#[cfg(feature = "chat")]
 pub mod storage;
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(all(feature = "chat", any(test, feature = "test-support")))]
 pub mod test_support;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -47,6 +47,7 @@ use crate::mqtt::{
     ReasonCode, StreamDecoder, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use backoff::Backoff;
+#[cfg(feature = "chat")]
 pub(crate) use backoff::Rng;
 use outgoing::{Outgoing, Queued, Stage};
 

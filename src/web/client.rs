@@ -11,7 +11,9 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+#[cfg(feature = "chat")]
 use std::future::Future;
+#[cfg(feature = "chat")]
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
@@ -246,10 +248,12 @@ pub(crate) enum CredentialSource {
     /// The `credentials` option: a JS function returning a promise.
     Js(Function),
     /// A Rust future (the chat client's conn-config fetch).
+    #[cfg(feature = "chat")]
     Rust(Rc<dyn Fn() -> CredentialsFuture>),
 }
 
-/// What a [`CredentialSource::Rust`] returns.
+/// What a `CredentialSource::Rust` returns.
+#[cfg(feature = "chat")]
 pub(crate) type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, String>>>>;
 
 /// Receives every session event when the client is driven from Rust (the chat client)
@@ -590,6 +594,7 @@ fn on_timer(weak: &Weak<RefCell<Inner>>, seq: u64) {
 /// Carries out one action; the state is not borrowed here.
 fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
     match action {
+        #[cfg(feature = "chat")]
         Action::Credentials {
             seq,
             source: CredentialSource::Rust(make),
@@ -687,6 +692,8 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
 enum Answer {
     /// What a JS `credentials()` resolved to, to be read.
     Js(JsValue),
+    /// What a Rust source gave.
+    #[cfg(feature = "chat")]
     Ready(Credentials),
 }
 
@@ -700,6 +707,7 @@ fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<Answer, 
     // Outside the borrow: reading the answer's fields may run the application's getters.
     let credentials = answer.and_then(|a| match a {
         Answer::Js(v) => parse_credentials(&v, &fallback),
+        #[cfg(feature = "chat")]
         Answer::Ready(c) => Ok(c),
     });
     with_inner(rc, |inner| {
@@ -954,11 +962,13 @@ impl MqttClient {
 
     /// The URL of the next connection attempt (the chat backend's conn-config names it;
     /// set it before answering the credentials request).
+    #[cfg(feature = "chat")]
     pub(crate) fn set_url(&self, url: String) {
         with_inner(&self.inner, |inner| inner.url = url);
     }
 
     /// The session's status.
+    #[cfg(feature = "chat")]
     pub(crate) fn session_status(&self) -> crate::session::Status {
         with_inner(&self.inner, |inner| inner.session.status())
             .unwrap_or(crate::session::Status::Idle)
@@ -967,6 +977,7 @@ impl MqttClient {
     /// Calls the session (publish, subscribe, …) and hands the id it gave to `register`
     /// before the driver loop runs, so the completion cannot arrive before the caller knows
     /// the id.
+    #[cfg(feature = "chat")]
     pub(crate) fn call<Id>(
         &self,
         call: impl FnOnce(&mut Session, u64) -> Result<Id, SessionError>,

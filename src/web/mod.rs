@@ -48,20 +48,27 @@
 //! Errors cross the boundary as JS `Error`s named `MqttError` with a stable `code`
 //! (`error`); nothing here panics on JS input.
 
+#[cfg(feature = "chat")]
 mod chat;
 mod client;
 mod clock;
 mod error;
 mod options;
+#[cfg(feature = "chat")]
 mod persist;
+#[cfg(feature = "chat")]
 pub mod storage;
 pub(crate) mod task;
 mod timer;
 mod transport;
 mod wake;
 
+#[cfg(feature = "chat")]
 pub use chat::ChatClient;
 pub use client::MqttClient;
+#[cfg(feature = "chat")]
 pub(crate) use error::describe;
+#[cfg(feature = "chat")]
 pub use persist::Persister;
+#[cfg(feature = "chat")]
 pub use storage::{AnyStorage, JsKv};

@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "chat")]
 use js_sys::Promise;
+#[cfg(feature = "chat")]
 use wasm_bindgen::JsValue;
 
 type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -22,12 +24,14 @@ fn spawn_boxed(future: Boxed<()>) {
 }
 
 /// [`wasm_bindgen_futures::future_to_promise`], boxed.
+#[cfg(feature = "chat")]
 pub(crate) fn future_to_promise(
     future: impl Future<Output = Result<JsValue, JsValue>> + 'static,
 ) -> Promise {
     promise_boxed(Box::pin(future))
 }
 
+#[cfg(feature = "chat")]
 fn promise_boxed(future: Boxed<Result<JsValue, JsValue>>) -> Promise {
     wasm_bindgen_futures::future_to_promise(future)
 }

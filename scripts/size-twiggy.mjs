@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Usage: node scripts/size-twiggy.mjs NAMED.wasm SHIPPED.wasm
+//
+// Where the bytes of a module go, for scripts/size.sh, from twiggy's items (`twiggy top`,
+// shallow sizes). NAMED.wasm is SHIPPED.wasm with its names: the same wasm-opt run with -g
+// (scripts/build-wasm.sh, WASM_NAMES_DIR), so the same code plus custom sections (the name
+// section's subsections, `producers`, `target_features`) that the shipped module lacks:
+// those are left out, and shares are of SHIPPED.wasm's size. Prints:
+//   * the ten largest functions (twiggy's items minus data segments and the module's
+//     structure: exports, tables, types);
+//   * the ten largest crates: every item (data and structure included) summed by the crate
+//     its demangled name starts with, then the crate's own bytes split by top module.
+// How a name gives its crate:
+//   `imcore::session::Session::poll` -> imcore; `core[5930c…]::fmt::…` -> core (std's v0
+//   names carry a hash); `<T as Trait>::f` and `<T>::f` -> T's crate (the impl's type:
+//   `<imcore::mqtt::Packet as core::fmt::Debug>::fmt` is imcore's), or Trait's when T has
+//   none (`<(A,B) as imcore::json::read::FromJson>::read`); `core::ptr::drop_in_place<T>`
+//   -> T's crate. Other generics stay with the crate that defines them
+//   (`<alloc::vec::Vec<T> as …>` is alloc's, whatever T is).
+//   The exports wasm-bindgen writes for #[wasm_bindgen] items (`mqttclient_publish`,
+//   `chatclient_create`, `__wbg_mqttclient_free`) -> imcore; its runtime and shims
+//   (`__wbindgen_*`, `__externref_*`, `… externref shim`) -> (wasm-bindgen); data segments,
+//   exports, tables, types -> (data, wasm structure); other bare names (memcpy, memcmp,
+//   __multi3: LLVM's compiler builtins) -> (builtins).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+
+const [named, shipped] = process.argv.slice(2);
+const shippedBytes = fs.statSync(shipped).size;
+const items = JSON.parse(
+  execFileSync("twiggy", ["top", "-n", "1000000", "--format", "json", named], { maxBuffer: 1 << 28 }),
+);
+
+const NOT_SHIPPED = /^("[a-z ]+" subsection|custom section )/;
+const STRUCTURE = /^(data segment |data\[|type\[|import |export |elem\[|table\[|global\[|memory\[|start|code section|wasm magic|section headers)/;
+
+// The type between `<` and its matching ` as ` (then also the trait) or `>` at depth 0.
+function implParts(s) {
+  let depth = 0;
+  let as = -1;
+  for (let i = 1; i < s.length; i++) {
+    const c = s[i];
+    if (c === "<" || c === "(" || c === "[") depth++;
+    else if (c === ">" || c === ")" || c === "]") {
+      if (depth === 0) return as < 0 ? [s.slice(1, i), ""] : [s.slice(1, as), s.slice(as + 4, i)];
+      depth--;
+    } else if (depth === 0 && as < 0 && s.startsWith(" as ", i)) as = i;
+  }
+  return [s.slice(1), ""];
+}
+
+// The leading path segment of a type or function name: `&mut [imcore::x::Y]` -> imcore.
+function leading(s) {
+  s = s.replace(/^(&|\*const |\*mut |mut |dyn |\[|\s)+/, "");
+  if (s.startsWith("<")) return leading(implParts(s)[0]) || leading(implParts(s)[1]);
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[0-9a-f]+\])?::/.exec(s);
+  return m ? m[1] : null;
+}
+
+function crateOf(name) {
+  if (STRUCTURE.test(name)) return "(data, wasm structure)";
+  if (/^(__wbg_)?(mqttclient|chatclient)_[A-Za-z]+$/.test(name)) return "imcore";
+  if (/^(__wbindgen|__externref|__wbg_|__instance_terminated)|shim$/.test(name)) return "(wasm-bindgen)";
+  let s = name;
+  const glue = /^core(\[[0-9a-f]+\])?::ptr::drop_in_place<(.*)>(::h[0-9a-f]+)?$/.exec(s);
+  if (glue) s = glue[2];
+  if (s.startsWith("<")) {
+    const [self, trait] = implParts(s);
+    return leading(self) || leading(trait) || "(builtins)";
+  }
+  return leading(s) || "(builtins)";
+}
+
+// imcore's top module of an item it owns (`imcore::web::client::…` -> web).
+function moduleOf(name) {
+  const m = /imcore::([a-z_]+)::/.exec(name);
+  return m ? m[1] : "(exports)";
+}
+
+const kept = items.filter((i) => !NOT_SHIPPED.test(i.name));
+const counted = kept.reduce((n, i) => n + i.shallow_size, 0);
+const pct = (b) => `${((b * 100) / shippedBytes).toFixed(2)}%`;
+const row = (bytes, share, what) => console.log(`${String(bytes).padStart(14)} ┊ ${share.padStart(7)} ┊ ${what}`);
+const head = (what) => {
+  console.log(` Shallow Bytes │ Shipped │ ${what}`);
+  console.log("───────────────┼─────────┼────────────────────────────────────────────");
+};
+const table = (rows, what) => {
+  head(what);
+  for (const [name, bytes] of rows.slice(0, 10)) row(bytes, pct(bytes), name);
+  const rest = rows.slice(10).reduce((n, [, b]) => n + b, 0);
+  if (rows.length > 10) row(rest, pct(rest), `... and ${rows.length - 10} more`);
+};
+const sum = (pairs) => {
+  const m = new Map();
+  for (const [k, b] of pairs) m.set(k, (m.get(k) || 0) + b);
+  return [...m].sort((a, b) => b[1] - a[1]);
+};
+
+const functions = kept.filter((i) => crateOf(i.name) !== "(data, wasm structure)");
+table(functions.map((i) => [i.name, i.shallow_size]), "Function");
+console.log();
+const crates = sum(kept.map((i) => [crateOf(i.name), i.shallow_size]));
+table(crates, "Crate");
+row(counted, pct(counted), `Σ twiggy's items (the shipped module is ${shippedBytes} B)`);
+const modules = sum(kept.filter((i) => crateOf(i.name) === "imcore").map((i) => [moduleOf(i.name), i.shallow_size]));
+console.log(`imcore by module: ${modules.map(([m, b]) => `${m} ${b}`).join(", ")}`);

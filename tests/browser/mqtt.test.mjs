@@ -1,0 +1,264 @@
+// Acceptance tests of the MQTT-only entry (`imcore/mqtt`: pkg/mqtt/, the crate built without
+// its `chat` feature) through its public JS API: headless Chromium (playwright-core driving
+// Debian's /usr/bin/chromium) and the real Mosquitto of tools/broker-control.mjs. One page
+// (tests/browser/mqtt.html) holds every client; the tests run in order.
+//
+// Run by scripts/test-browser.sh (see tests/browser/chat.test.mjs for the environment).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
+
+const CONTROL = process.env.IMCORE_BROKER_CONTROL;
+const BASE = process.env.IMCORE_TEST_BASE_URL;
+const WAIT_MS = 15_000;
+const RUN = Math.floor(Math.random() * 2 ** 32).toString(16);
+
+let browserServer;
+let browser;
+let page;
+let brokerUrl;
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
+
+async function control(route, method = "POST") {
+  const res = await fetch(CONTROL + route, { method });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`broker-control ${method} ${route}: ${res.status} ${body}`);
+  return JSON.parse(body);
+}
+
+const evalIn = (fn, arg) => page.evaluate(fn, arg);
+
+/** Waits until `fn(arg)` is truthy in the page; on timeout says what and shows the logs. */
+async function until(what, fn, arg, ms = WAIT_MS) {
+  try {
+    const handle = await page.waitForFunction(fn, arg, { timeout: ms, polling: 50 });
+    return await handle.jsonValue();
+  } catch (e) {
+    let logs = "";
+    try {
+      logs = await evalIn(() =>
+        JSON.stringify(
+          Object.fromEntries(
+            Object.entries(window.logs).map(([k, l]) => [
+              k,
+              { statuses: l.statuses, errors: l.errors, disconnects: l.disconnects, messages: l.messages.length },
+            ]),
+          ),
+        ),
+      );
+    } catch {}
+    throw new Error(`timed out waiting for ${what}\n  logs: ${logs}\n  (${e.message.split("\n")[0]})`);
+  }
+}
+
+function options(clientId, extra = {}) {
+  return {
+    url: brokerUrl,
+    clientId: `${clientId}-${RUN}`,
+    keepAlive: 30,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    ...extra,
+  };
+}
+
+const make = (name, o, flags = {}) => evalIn(([n, o, f]) => window.make(n, o, f), [name, o, flags]);
+
+async function connected(name) {
+  await evalIn((n) => window.clients[n].connect(), name);
+  await until(`${name} connected`, (n) => window.clients[n].status === "connected", name);
+}
+
+/** Subscribes `name` to `filter` at QoS 1; returns the granted QoS list. */
+const subscribe = (name, filter) =>
+  evalIn(async ([n, f]) => Array.from(await window.clients[n].subscribe(f, 1)), [name, filter]);
+
+/** Publishes at QoS 1 and waits for the PUBACK. */
+const publish = (name, topic, payload) =>
+  evalIn(async ([n, t, p]) => {
+    await window.clients[n].publish(t, p, 1);
+  }, [name, topic, payload]);
+
+const received = (name, text) => evalIn(([n, t]) => window.logs[n].messages.some((m) => m.text === t), [name, text]);
+
+before(async () => {
+  assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
+  brokerUrl = (await control("/info", "GET")).ws_url;
+  browserServer = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  if (process.env.IMCORE_CHROMIUM_PID_FILE) {
+    fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${browserServer.process().pid}\n`);
+  }
+  browser = await chromium.connect(browserServer.wsEndpoint());
+  page = await (await browser.newContext()).newPage();
+  page.on("console", (m) => {
+    // Connection refused is expected while the test has the broker down.
+    if ((m.type() === "error" || m.type() === "warning") && !m.text().includes("ERR_CONNECTION_REFUSED")) {
+      log(`  [page] console.${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on("pageerror", (e) => log(`  [page] pageerror: ${e.stack || e}`));
+  await page.goto(`${BASE}/mqtt.html`);
+  await page.waitForFunction(() => window.ready || window.loadError, null, { timeout: 60_000 });
+  const error = await evalIn(() => window.loadError);
+  if (error) throw new Error(`imcore/mqtt did not load: ${error}`);
+});
+
+after(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    await browserServer?.close();
+  }
+});
+
+test("the entry exports MqttClient and the loaders, nothing of the chat", async () => {
+  assert.deepEqual(await evalIn(() => window.entry), ["MqttClient", "default", "initSync"]);
+  // The module itself: no IndexedDB, fetch or storage import from JS.
+  const imports = await evalIn(async () => {
+    const bytes = await (await fetch("/pkg/mqtt/imcore_bg.wasm")).arrayBuffer();
+    return WebAssembly.Module.imports(new WebAssembly.Module(bytes)).map((i) => i.name);
+  });
+  const chatty = imports.filter((n) => /idb|indexeddb|fetch|storage|broadcast/i.test(n));
+  assert.deepEqual(chatty, [], "imports of the chat layer in the MQTT-only module");
+});
+
+for (const version of [4, 5]) {
+  test(`QoS 1 round trip, MQTT ${version === 4 ? "3.1.1" : "5.0"}`, async () => {
+    const topic = `imcore/mqtt-entry/${RUN}/round-trip/${version}`;
+    const sub = `sub-${version}`;
+    const pub = `pub-${version}`;
+    assert.equal(await make(sub, options(sub, { protocolVersion: version })), "idle");
+    await make(pub, options(pub, { protocolVersion: version }));
+    await connected(sub);
+    assert.deepEqual(await subscribe(sub, topic), [1], "granted QoS");
+    await connected(pub);
+    await publish(pub, topic, "hello over QoS 1");
+    await until("the message at the subscriber", ([n]) => window.logs[n].messages.length >= 1, [sub]);
+    const got = await evalIn(([n]) => ({ ...window.logs[n] }), [sub]);
+    assert.deepEqual(got.messages, [{ topic, text: "hello over QoS 1", qos: 1 }]);
+    assert.deepEqual(got.statuses, ["fetching-config", "connecting", "connected"], "status sequence");
+    assert.deepEqual(got.errors, []);
+    await evalIn(([a, b]) => {
+      window.clients[a].disconnect();
+      window.clients[b].disconnect();
+    }, [sub, pub]);
+    assert.equal(await evalIn((n) => window.clients[n].status, sub), "idle");
+  });
+}
+
+test("reconnects by itself after the broker restarts, asking for fresh credentials", async () => {
+  const topic = `imcore/mqtt-entry/${RUN}/restart`;
+  await evalIn(() => {
+    window.credentialCalls = 0;
+  });
+  // `credentials` is a function: made in the page.
+  await evalIn(([o]) => {
+    window.make("restart", {
+      ...o,
+      credentials: async () => {
+        window.credentialCalls++;
+        return { username: "web-test" };
+      },
+    });
+  }, [options("restart")]);
+  await connected("restart");
+  assert.deepEqual(await subscribe("restart", topic), [1]);
+  await publish("restart", topic, "before the restart");
+  await until("the message before the restart", ([t]) => window.logs.restart.messages.some((m) => m.text === t), [
+    "before the restart",
+  ]);
+  assert.equal(await evalIn(() => window.credentialCalls), 1);
+
+  const mark = await evalIn(() => window.logs.restart.statuses.length);
+  await control("/restart");
+  await until(
+    "reconnecting, then connected again",
+    (m) => {
+      const after = window.logs.restart.statuses.slice(m);
+      const i = after.indexOf("reconnecting");
+      return i >= 0 && after.slice(i).includes("connected") && window.clients.restart.status === "connected";
+    },
+    mark,
+    30_000,
+  );
+  assert.ok((await evalIn(() => window.credentialCalls)) >= 2, "credentials() before every attempt");
+  // Mosquitto runs without persistence: the session renewed the subscription.
+  await publish("restart", topic, "after the restart");
+  await until("the message after the restart", ([t]) => window.logs.restart.messages.some((m) => m.text === t), [
+    "after the restart",
+  ]);
+  assert.ok(await received("restart", "before the restart"));
+  await evalIn(() => window.clients.restart.disconnect());
+});
+
+for (const version of [4, 5]) {
+  test(`1,000 QoS 1 publishes written to a frozen broker are replayed with DUP and all arrive, MQTT ${
+    version === 4 ? "3.1.1" : "5.0"
+  }`, async () => {
+    const N = 1000;
+    const topic = `imcore/mqtt-entry/${RUN}/replay/${version}`;
+    const sub = `replay-sub-${version}`;
+    const pub = `replay-pub-${version}`;
+    // The subscriber outlives the freeze (keepalive 60 s); the publisher declares the
+    // frozen connection dead within 1.5 keepalives (3 s) and reconnects.
+    await make(sub, options(sub, { protocolVersion: version, keepAlive: 60 }));
+    await make(pub, options(pub, { protocolVersion: version, keepAlive: 2 }), { spy: true });
+    await connected(sub);
+    assert.deepEqual(await subscribe(sub, topic), [1]);
+    await connected(pub);
+
+    await control("/freeze");
+    let thawed = false;
+    try {
+      await evalIn(([n, t, count]) => {
+        window.acked = 0;
+        window.rejected = [];
+        for (let i = 0; i < count; i++) {
+          window.clients[n].publish(t, `${i}`, 1).then(
+            () => window.acked++,
+            (e) => window.rejected.push(String(e && e.code)),
+          );
+        }
+      }, [pub, topic, N]);
+      await until("the publisher to find the frozen connection dead", (n) => window.logs[n].statuses.includes("reconnecting"), pub);
+      assert.equal(await evalIn(() => window.acked), 0, "nothing acknowledged while frozen");
+      await control("/thaw");
+      thawed = true;
+    } finally {
+      if (!thawed) await control("/thaw");
+    }
+
+    await until("every publish acknowledged", ([count]) => window.acked + window.rejected.length >= count, [N], 60_000);
+    assert.deepEqual(await evalIn(() => window.rejected), [], "rejected publishes");
+    await until(
+      "every message at the subscriber",
+      ([n, count]) => new Set(window.logs[n].messages.map((m) => m.text)).size >= count,
+      [sub, N],
+      60_000,
+    );
+    const { distinct, qos } = await evalIn(([n]) => {
+      const m = window.logs[n].messages;
+      return { distinct: [...new Set(m.map((x) => x.text))].sort((a, b) => a - b), qos: [...new Set(m.map((x) => x.qos))] };
+    }, [sub]);
+    assert.deepEqual(distinct, Array.from({ length: N }, (_, i) => `${i}`));
+    assert.deepEqual(qos, [1]);
+
+    // What went over the wire: PUBLISH is packet type 3.
+    const wire = await evalIn((n) => window.wire[n], pub);
+    const publishes = (c) => c.filter((p) => p.type === 3);
+    const first = publishes(wire[0]);
+    assert.ok(first.length > 0 && first.every((p) => !p.dup && p.qos === 1), "first sends: QoS 1, no DUP");
+    if (version === 4) assert.equal(first.length, N, "3.1.1: all written before the link died");
+    const later = wire.slice(1).flatMap(publishes);
+    assert.equal(later.filter((p) => p.dup).length, first.length, "every unacknowledged publish resent with DUP");
+    assert.equal(later.length, N, "the others sent once after the reconnect");
+    log(`  MQTT ${version}: ${first.length} written to the frozen broker, resent with DUP over ${wire.length - 1} later connection(s)`);
+
+    await evalIn(([a, b]) => {
+      window.clients[a].disconnect();
+      window.clients[b].disconnect();
+    }, [sub, pub]);
+  });
+}
