@@ -13,8 +13,9 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 install:
 	@scripts/install.sh
 
-# fmt, clippy (native and wasm32; the library also without its default `chat` feature, as
-# imcore/mqtt is built), native tests of both crates (unit, proptest, Mosquitto
+# fmt, clippy (native and wasm32; the library also as each shipped module is built: without
+# its default `chat` feature (imcore/mqtt), with `chat,indexeddb` (web), `chat,kv`
+# (mini-program)), native tests of both crates (unit, proptest, Mosquitto
 # integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
 # tests in headless Chromium against a Mosquitto driven by tools/broker-control.mjs, the
 # release package build, then on that package: the mini-program glue in Node against
@@ -37,6 +38,8 @@ test: install
 	step cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 	step cargo clippy --lib --no-default-features -- -D warnings
 	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features chat,indexeddb -- -D warnings
+	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features chat,kv -- -D warnings
 	step cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 	step cargo test --workspace
 	step scripts/fuzz.sh

@@ -87,7 +87,14 @@ export class ChatClient {
     if (!TABS || !options || typeof options !== "object") return Wasm.create(options);
     const user = options && options.userId;
     // The wasm client validates the options (and draws this tab's drafts as a follower).
-    const probe = await Wasm.create({ ...options, storage: "memory" });
+    // It keeps its drafts in memory, but a storage other than IndexedDB goes through as
+    // given, so one this build lacks (a KeyValueStore: the mini-program's) is rejected here
+    // with `invalid-options`, not later by the tab that takes over.
+    const storage = options.storage;
+    const probe = await Wasm.create({
+      ...options,
+      storage: storage === undefined || storage === null || storage === "indexeddb" ? "memory" : storage,
+    });
     const tab = new Tabs(options, String(user), probe);
     await tab.start();
     return tab.client;

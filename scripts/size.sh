@@ -4,16 +4,21 @@
 # downloads: imcore's wasm + JS glue, raw and gzip -9, for the full package (`imcore`) and the
 # MQTT-only entry (`imcore/mqtt`, pkg/mqtt/: the crate without its `chat` feature), beside
 # MQTT.js 5.16.0's bundle (node_modules/mqtt/dist/mqtt.min.js, a devDependency kept only as
-# this baseline), then the other SDKs users compare a chat client with: Paho (MQTT only),
+# this baseline); then the WeChat mini-program build (`imcore/miniprogram`, pkg/miniprogram/:
+# the crate with `chat,kv`), as a code package holds it: imcore_bg.wasm.br and the glue's .js
+# files, raw and brotli (the .wasm.br as it ships, the glue at quality 11); then the other
+# SDKs users compare a chat client with: Paho (MQTT only),
 # Tencent Cloud Chat and OpenIM's wasm SDK (chat SDKs). Those are fetched with `npm pack` at
 # pinned versions into build/size-baselines/ (git-ignored) on first use; a registry that
 # cannot be reached leaves them out of the table, not the run.
 #
 # Last, where the bytes go in each module, from twiggy (scripts/install.sh installs it): the
 # ten largest functions and the ten largest crates (scripts/size-twiggy.mjs over `twiggy
-# top`). twiggy reads build/size-names/{imcore,mqtt}.wasm: the same wasm-opt run as the
-# shipped module with `-g`, so the same code with its function names (WASM_NAMES_DIR of
-# build-wasm.sh; the name section itself is left out of the shares).
+# top`). twiggy reads build/size-names/{imcore,mqtt,miniprogram}.wasm: the same wasm-opt run
+# as the shipped module with `-g`, so the same code with its function names (WASM_NAMES_DIR
+# of build-wasm.sh; the name section itself is left out of the shares). The mini-program's
+# shares are of its module unpacked from imcore_bg.wasm.br (build/size-names/
+# miniprogram.shipped.wasm).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -25,6 +30,15 @@ WASM_NAMES_DIR="$names" scripts/build-wasm.sh release >&2
 
 raw() { wc -c <"$1" | tr -d ' '; }
 gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
+# br FILE: its size brotli-compressed at quality 11 (as build-wasm.sh packs the module).
+br() {
+  node -e '
+    const fs = require("fs"), zlib = require("zlib"), b = fs.readFileSync(process.argv[1]);
+    console.log(zlib.brotliCompressSync(b, { params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length);
+  ' "$1"
+}
 
 wasm=pkg/imcore_bg.wasm
 glue=pkg/imcore.js
@@ -32,6 +46,14 @@ glue=pkg/imcore.js
 entry=pkg/index.js
 mwasm=pkg/mqtt/imcore_bg.wasm
 mglue=pkg/mqtt/imcore.js
+# The mini-program: the packed module (its raw size is the module unpacked) and every .js
+# file of miniprogram/ (imcore_wx.js, generated, and the hand-written glue around it).
+mpbr=pkg/miniprogram/imcore_bg.wasm.br
+mpwasm="$names/miniprogram.shipped.wasm"
+node -e 'const fs = require("fs"), zlib = require("zlib");
+  fs.writeFileSync(process.argv[2], zlib.brotliDecompressSync(fs.readFileSync(process.argv[1])));' \
+  "$mpbr" "$mpwasm"
+mpglue=(pkg/miniprogram/*.js)
 mqttjs=node_modules/mqtt/dist/mqtt.min.js
 [ -f "$mqttjs" ] || { echo "missing $mqttjs: run scripts/install.sh (npm ci)" >&2; exit 1; }
 mqtt_version=$(node -p 'require("./node_modules/mqtt/package.json").version')
@@ -42,11 +64,16 @@ mwasm_raw=$(raw $mwasm); mwasm_gz=$(gz $mwasm)
 mglue_raw=$(raw $mglue); mglue_gz=$(gz $mglue)
 mq_raw=$(raw $mqttjs); mq_gz=$(gz $mqttjs)
 total_gz=$((wasm_gz + glue_gz)); mtotal_gz=$((mwasm_gz + mglue_gz))
+mpwasm_raw=$(raw "$mpwasm"); mpwasm_br=$(raw $mpbr)
+mpglue_raw=0; mpglue_br=0
+for f in "${mpglue[@]}"; do
+  mpglue_raw=$((mpglue_raw + $(raw "$f"))); mpglue_br=$((mpglue_br + $(br "$f")))
+done
 
-line() { printf '%-40s %10s %10s\n' "$@"; }
+line() { printf '%-46s %10s %10s\n' "$@"; }
 echo
 line "what a browser downloads (release)" "raw B" "gzip -9 B"
-line "----------------------------------------" "----------" "----------"
+line "----------------------------------------------" "----------" "----------"
 line "imcore (ChatClient + MqttClient)" "" ""
 line "  wasm  $wasm" "$wasm_raw" "$wasm_gz"
 line "  glue  $glue + $(basename $entry)" "$glue_raw" "$glue_gz"
@@ -57,6 +84,13 @@ line "  glue  $mglue" "$mglue_raw" "$mglue_gz"
 line "  total" "$((mwasm_raw + mglue_raw))" "$mtotal_gz"
 line "MQTT.js $mqtt_version" "" ""
 line "  dist/mqtt.min.js" "$mq_raw" "$mq_gz"
+echo
+line "what a mini-program code package holds" "raw B" "brotli B"
+line "----------------------------------------------" "----------" "----------"
+line "imcore/miniprogram (.wasm.br + glue, brotli)" "" ""
+line "  wasm  $mpbr" "$mpwasm_raw" "$mpwasm_br"
+line "  glue  pkg/miniprogram/*.js (${#mpglue[@]} files)" "$mpglue_raw" "$mpglue_br"
+line "  total" "$((mpwasm_raw + mpglue_raw))" "$((mpwasm_br + mpglue_br))"
 echo
 echo "gzip -9 totals: imcore is $(( total_gz * 100 / mq_gz ))% of MQTT.js's, imcore/mqtt $(( mtotal_gz * 100 / mq_gz ))%" \
   "(imcore/mqtt is $(( mtotal_gz * 100 / total_gz ))% of imcore)."
@@ -106,9 +140,11 @@ if ! command -v twiggy >/dev/null 2>&1; then
   echo; echo "twiggy is missing (scripts/install.sh installs it): no attribution" >&2
   exit 0
 fi
-for m in imcore:"$wasm" mqtt:"$mwasm"; do
+for m in imcore:"$wasm" mqtt:"$mwasm" miniprogram:"$mpwasm"; do
   name=${m%%:*} shipped=${m#*:}
+  what=$shipped
+  [ "$name" = miniprogram ] && what="$mpbr (unpacked)"
   echo
-  echo "== where the bytes of $shipped go (twiggy top on build/size-names/$name.wasm)"
+  echo "== where the bytes of $what go (twiggy top on build/size-names/$name.wasm)"
   node scripts/size-twiggy.mjs "$names/$name.wasm" "$shipped"
 done

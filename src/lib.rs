@@ -56,6 +56,10 @@
 //! `ChatClient` with its storage and persistence. Without it (`--no-default-features`) the
 //! crate is the MQTT client alone — `mqtt`, `session`, `collections` and the shell's
 //! `MqttClient` — which scripts/build-wasm.sh ships as the package's `imcore/mqtt` entry.
+//! Under `chat`, the default features `indexeddb` (the IndexedDB backend in `web::storage`)
+//! and `kv` (the key-value layout `storage::kv` and `web::storage::JsKv`) add the storage
+//! backends beside memory: the web module is built with `chat,indexeddb`, the WeChat
+//! mini-program's with `chat,kv`, so neither carries the other's.
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
 //! ([`mqtt::DecodeError`], [`chat::payload::PayloadError`], [`storage::StorageError`]) that become

@@ -19,6 +19,7 @@
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+#[cfg(feature = "kv")]
 pub mod kv;
 mod memory;
 mod queue;
@@ -26,6 +27,7 @@ pub mod startup;
 
 use thiserror::Error;
 
+#[cfg(feature = "kv")]
 pub use kv::{KvBackend, KvStorage, MemoryKv};
 pub use memory::MemoryStorage;
 pub use queue::WriteQueue;

@@ -189,7 +189,13 @@ export interface KeyValueStore {
   maxTotalBytes?: number;
 }
 
-/** Where local history lives; default "indexeddb" (memory when IndexedDB is unavailable). */
+/**
+ * Where local history lives; default "indexeddb" (memory when IndexedDB is unavailable). Each
+ * build carries only its own backend beside memory: the web build (`imcore`) "indexeddb", the
+ * mini-program build (`imcore/miniprogram`) a KeyValueStore, and defaults to memory there (its
+ * `createChatClient` passes `wxKeyValueStore()`). Naming the other build's backend is a
+ * ChatError with code "invalid-options" saying which build has it.
+ */
 export type StorageOption = "indexeddb" | "memory" | KeyValueStore;
 
 /** A `fetch`-compatible function (the mini-program glue passes one built on `wx.request`). */

@@ -66,9 +66,11 @@ mod wake;
 #[cfg(feature = "chat")]
 pub use chat::ChatClient;
 pub use client::MqttClient;
-#[cfg(feature = "chat")]
+#[cfg(feature = "indexeddb")]
 pub(crate) use error::describe;
 #[cfg(feature = "chat")]
 pub use persist::Persister;
 #[cfg(feature = "chat")]
-pub use storage::{AnyStorage, JsKv};
+pub use storage::AnyStorage;
+#[cfg(feature = "kv")]
+pub use storage::JsKv;

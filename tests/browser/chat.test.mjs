@@ -173,6 +173,15 @@ test("conversationIdOf, invalid options and a bad event name", async () => {
         ),
         badLogLevel: await outcome(() => C.create({ userId: "5", direct: { url }, logLevel: "loud" })),
         notAnObject: await outcome(() => C.create(42)),
+        // A KeyValueStore is the mini-program build's storage, not this one's.
+        kvStore: await C.create({
+          userId: "5",
+          direct: { url },
+          storage: { get() {}, set() {}, remove() {}, keys: () => [] },
+        }).then(
+          () => "created",
+          (e) => ({ ...describe(e), message: e.message }),
+        ),
         badEvent: await outcome(() => window.client.on("nope", () => {})),
         badEventOff: await outcome(() => window.client.off("nope", () => {})),
         badIds: await outcome(() => C.conversationIdOf("x", "2")),
@@ -189,6 +198,9 @@ test("conversationIdOf, invalid options and a bad event name", async () => {
   assert.deepEqual(r.bothModes, invalidOptions, "both direct and backend");
   assert.deepEqual(r.badLogLevel, invalidOptions, "logLevel 'loud'");
   assert.deepEqual(r.notAnObject, invalidOptions, "options 42");
+  const { message: kvMessage, ...kvStore } = r.kvStore;
+  assert.deepEqual(kvStore, { isError: true, name: "ChatError", code: "invalid-options" }, "storage: a KeyValueStore");
+  assert.match(kvMessage, /mini-program build/, "the error names the build that has a KeyValueStore");
   const invalidArgument = { sync: true, isError: true, name: "ChatError", code: "invalid-argument" };
   assert.deepEqual(r.badEvent, invalidArgument, "on('nope')");
   assert.deepEqual(r.badEventOff, invalidArgument, "off('nope')");

@@ -333,3 +333,17 @@ test('a burst whose unsent messages exceed the whole budget: a typed storage err
   assert.equal(texts.at(-1), `${count - 1} ${body}`);
   if (typeof c.free === 'function') c.free();
 });
+
+test('the module has no IndexedDB: none imported, and storage "indexeddb" is an invalid-options error', async (t) => {
+  const wasm = require('node:zlib').brotliDecompressSync(
+    fs.readFileSync(path.join(PKG_DIR, 'miniprogram', 'imcore_bg.wasm.br')));
+  const idb = real.WebAssembly.Module.imports(new real.WebAssembly.Module(wasm))
+    .map((i) => i.name).filter((n) => /idb|indexeddb/i.test(n));
+  assert.deepEqual(idb, [], 'IndexedDB imports in the mini-program module');
+  const m = await imcore.loadImcore();
+  if (!m.ChatClient) return t.skip('ChatClient is not in this build');
+  await assert.rejects(
+    m.ChatClient.create({ userId: '9', direct: { url: WS_URL }, storage: 'indexeddb' }),
+    (e) => e.name === 'ChatError' && e.code === 'invalid-options' && /web build/.test(e.message),
+  );
+});

@@ -28,8 +28,12 @@ use super::persist::Persister;
 use crate::chat::{Content, ConversationId, UserId};
 use crate::client::{self as engine, ChatEngine, ChatError, ErrorCode, Restored};
 use crate::session::Event;
-use crate::storage::{startup, KvStorage, MemoryStorage, StorageError};
-use crate::web::storage::{AnyStorage, JsKv};
+#[cfg(feature = "kv")]
+use crate::storage::KvStorage;
+use crate::storage::{startup, MemoryStorage, StorageError};
+use crate::web::storage::AnyStorage;
+#[cfg(feature = "kv")]
+use crate::web::storage::JsKv;
 use driver::{input, read, Shared};
 use options::{Parsed, StorageChoice};
 
@@ -504,6 +508,7 @@ fn event_name(event: &str) -> Result<&'static str, JsValue> {
 
 /// The storage over a JS `KeyValueStore` (the mini-program's `wx` storage); memory, and
 /// why, when the object is not one.
+#[cfg(feature = "kv")]
 fn key_value_storage(me: UserId, kv: JsValue) -> (AnyStorage, Option<StorageError>) {
     match JsKv::new(kv) {
         Ok(kv) => (AnyStorage::from(KvStorage::new(kv, me)), None),
@@ -532,19 +537,12 @@ impl ChatClient {
             log,
         } = parsed;
         let me = config.me;
-        let mut failure = None;
-        let storage = match storage {
-            StorageChoice::Memory => AnyStorage::from(MemoryStorage::new()),
-            StorageChoice::IndexedDb => {
-                let (s, e) = AnyStorage::open_or_memory(me).await;
-                failure = e;
-                s
-            }
-            StorageChoice::KeyValue(kv) => {
-                let (s, e) = key_value_storage(me, kv);
-                failure = e;
-                s
-            }
+        let (storage, failure) = match storage {
+            StorageChoice::Memory => (AnyStorage::from(MemoryStorage::new()), None),
+            #[cfg(feature = "indexeddb")]
+            StorageChoice::IndexedDb => AnyStorage::open_or_memory(me).await,
+            #[cfg(feature = "kv")]
+            StorageChoice::KeyValue(kv) => key_value_storage(me, kv),
         };
         let restored = match startup::load(&storage, me, config.page_size).await {
             Ok(s) => Restored {

@@ -16,11 +16,57 @@ use crate::web::clock::random_seed;
 use crate::web::error::describe;
 use crate::web::options::{boolean, field, function, integer, object, reconnect_options, string};
 
+/// The storage option. Only the backends compiled in have a variant (features `indexeddb`,
+/// `kv`); naming another is `invalid-options` saying which build has it.
 pub(super) enum StorageChoice {
+    #[cfg(feature = "indexeddb")]
     IndexedDb,
     Memory,
     /// A JS `KeyValueStore`.
+    #[cfg(feature = "kv")]
     KeyValue(JsValue),
+}
+
+/// What `storage` may be in this build, for the error messages.
+const STORAGE_VALUES: &str = if cfg!(all(feature = "indexeddb", feature = "kv")) {
+    "storage must be \"indexeddb\", \"memory\" or a KeyValueStore"
+} else if cfg!(feature = "indexeddb") {
+    "storage must be \"indexeddb\" or \"memory\""
+} else if cfg!(feature = "kv") {
+    "storage must be \"memory\" or a KeyValueStore"
+} else {
+    "storage must be \"memory\""
+};
+
+/// The `storage` option: absent means IndexedDB where this build has it, memory otherwise
+/// (the mini-program build, whose glue passes its `wx` store). A backend this build leaves
+/// out is an error naming the build that has it, not a silent fall-back to memory: history
+/// the caller asked to keep would be lost on every restart without a word.
+fn storage_choice(v: Option<JsValue>) -> Result<StorageChoice, JsValue> {
+    let Some(v) = v else {
+        #[cfg(feature = "indexeddb")]
+        return Ok(StorageChoice::IndexedDb);
+        #[cfg(not(feature = "indexeddb"))]
+        return Ok(StorageChoice::Memory);
+    };
+    match v.as_string().as_deref() {
+        Some("memory") => Ok(StorageChoice::Memory),
+        #[cfg(feature = "indexeddb")]
+        Some("indexeddb") => Ok(StorageChoice::IndexedDb),
+        #[cfg(not(feature = "indexeddb"))]
+        Some("indexeddb") => Err(invalid(&format!(
+            "storage \"indexeddb\" is in the web build of imcore (`imcore`), not in this one; \
+             {STORAGE_VALUES}"
+        ))),
+        #[cfg(feature = "kv")]
+        None if v.is_object() => Ok(StorageChoice::KeyValue(v)),
+        #[cfg(not(feature = "kv"))]
+        None if v.is_object() => Err(invalid(&format!(
+            "a KeyValueStore storage is in the mini-program build of imcore \
+             (`imcore/miniprogram`), not in this one; {STORAGE_VALUES}"
+        ))),
+        _ => Err(invalid(STORAGE_VALUES)),
+    }
 }
 
 pub(super) struct Parsed {
@@ -150,24 +196,7 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
         Some("protobuf") => PayloadFormat::Protobuf,
         Some(_) => return Err(invalid("payloadFormat must be \"json\" or \"protobuf\"")),
     };
-    let storage = match field(o, "", "storage").map_err(rename)? {
-        None => StorageChoice::IndexedDb,
-        Some(v) => match v.as_string().as_deref() {
-            Some("indexeddb") => StorageChoice::IndexedDb,
-            Some("memory") => StorageChoice::Memory,
-            Some(_) => {
-                return Err(invalid(
-                    "storage must be \"indexeddb\", \"memory\" or a KeyValueStore",
-                ))
-            }
-            None if v.is_object() => StorageChoice::KeyValue(v),
-            None => {
-                return Err(invalid(
-                    "storage must be \"indexeddb\", \"memory\" or a KeyValueStore",
-                ))
-            }
-        },
-    };
+    let storage = storage_choice(field(o, "", "storage").map_err(rename)?)?;
     let contacts = strings(o, "", "contacts")?
         .unwrap_or_default()
         .iter()

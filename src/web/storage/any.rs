@@ -1,11 +1,17 @@
 //! One [`Storage`] type for the shell: IndexedDB when the browser gives it, a key-value
 //! store when the host gives one instead (the WeChat mini-program), memory when neither
-//! works (or after a failure).
+//! works (or after a failure). Only the backends compiled in have a variant: IndexedDB with
+//! the `indexeddb` feature, the key-value store with `kv`; memory always.
 
-use super::{IndexedDbStorage, JsKv};
+#[cfg(feature = "indexeddb")]
+use super::IndexedDbStorage;
+#[cfg(feature = "kv")]
+use super::JsKv;
 use crate::chat::store::{ConversationRecord, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
-use crate::storage::{KvStorage, MemoryStorage, Page, Storage, StorageBatch, StorageError};
+#[cfg(feature = "kv")]
+use crate::storage::KvStorage;
+use crate::storage::{MemoryStorage, Page, Storage, StorageBatch, StorageError};
 
 /// The backends behind one type, so the shell can switch from IndexedDB to memory at
 /// run time (a write failed, another tab upgraded the schema) without generics.
@@ -14,8 +20,10 @@ pub enum AnyStorage {
     /// In memory: lost on reload. The fallback.
     Memory(MemoryStorage),
     /// The user's IndexedDB database: the default in a browser.
+    #[cfg(feature = "indexeddb")]
     IndexedDb(IndexedDbStorage),
     /// The JS `KeyValueStore` the host passed (`wx.setStorage` in the mini-program).
+    #[cfg(feature = "kv")]
     Kv(KvStorage<JsKv>),
 }
 
@@ -24,6 +32,7 @@ impl AnyStorage {
     /// [`MemoryStorage`] and says why (private mode, no IndexedDB, blocked by another tab,
     /// a failed migration…). The chat works either way; only history across reloads is
     /// lost without IndexedDB.
+    #[cfg(feature = "indexeddb")]
     pub async fn open_or_memory(user_id: u64) -> (AnyStorage, Option<StorageError>) {
         match IndexedDbStorage::open(user_id).await {
             Ok(db) => (AnyStorage::IndexedDb(db), None),
@@ -39,7 +48,10 @@ impl AnyStorage {
     /// Closes the backend (IndexedDB: the connection; memory: nothing to close).
     pub fn close(&self) {
         match self {
-            AnyStorage::Memory(_) | AnyStorage::Kv(_) => {}
+            AnyStorage::Memory(_) => {}
+            #[cfg(feature = "kv")]
+            AnyStorage::Kv(_) => {}
+            #[cfg(feature = "indexeddb")]
             AnyStorage::IndexedDb(s) => s.close(),
         }
     }
@@ -51,12 +63,14 @@ impl From<MemoryStorage> for AnyStorage {
     }
 }
 
+#[cfg(feature = "kv")]
 impl From<KvStorage<JsKv>> for AnyStorage {
     fn from(s: KvStorage<JsKv>) -> Self {
         AnyStorage::Kv(s)
     }
 }
 
+#[cfg(feature = "indexeddb")]
 impl From<IndexedDbStorage> for AnyStorage {
     fn from(s: IndexedDbStorage) -> Self {
         AnyStorage::IndexedDb(s)
@@ -68,7 +82,9 @@ macro_rules! delegate {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             AnyStorage::Memory($s) => $call,
+            #[cfg(feature = "indexeddb")]
             AnyStorage::IndexedDb($s) => $call,
+            #[cfg(feature = "kv")]
             AnyStorage::Kv($s) => $call,
         }
     };

@@ -11,11 +11,18 @@
 //!   [`KvBackend`](crate::storage::KvBackend) for [`KvStorage`](crate::storage::KvStorage).
 //! * `any`: [`AnyStorage`], IndexedDB, the JS key-value store or memory behind one type,
 //!   so the shell can fall back to memory at run time.
+//!
+//! `indexed_db` comes with the `indexeddb` feature (the web build), `kv` with the `kv`
+//! feature (the mini-program build); [`AnyStorage`] has the variants of those compiled in.
 
 mod any;
+#[cfg(feature = "indexeddb")]
 mod indexed_db;
+#[cfg(feature = "kv")]
 mod kv;
 
 pub use any::AnyStorage;
+#[cfg(feature = "indexeddb")]
 pub use indexed_db::{database_name, IndexedDbStorage, SchemaVersion};
+#[cfg(feature = "kv")]
 pub use kv::JsKv;
