@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-use super::task::spawn_local;
+use super::task::{promise, spawn_local, Settle};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -174,22 +174,6 @@ enum Pending {
     Publish(PublishId),
     Subscribe(RequestId),
     Unsubscribe(RequestId),
-}
-
-/// The functions that settle a promise.
-struct Settle {
-    resolve: Function,
-    reject: Function,
-}
-
-/// A promise and the functions that settle it. (The executor runs synchronously inside
-/// `new Promise`, so the functions are always there.)
-fn promise() -> Option<(Promise, Settle)> {
-    let mut settle = None;
-    let promise = Promise::new(&mut |resolve, reject| {
-        settle = Some(Settle { resolve, reject });
-    });
-    settle.map(|settle| (promise, settle))
 }
 
 fn rejected(error: JsValue) -> Promise {

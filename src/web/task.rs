@@ -7,12 +7,27 @@
 use std::future::Future;
 use std::pin::Pin;
 
-#[cfg(feature = "chat")]
-use js_sys::Promise;
+use js_sys::{Function, Promise};
 #[cfg(feature = "chat")]
 use wasm_bindgen::JsValue;
 
 type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// The functions that settle a promise.
+pub(crate) struct Settle {
+    pub(crate) resolve: Function,
+    pub(crate) reject: Function,
+}
+
+/// A promise and the functions that settle it. (The executor runs synchronously inside
+/// `new Promise`, so the functions are always there.)
+pub(crate) fn promise() -> Option<(Promise, Settle)> {
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| {
+        settle = Some(Settle { resolve, reject });
+    });
+    settle.map(|settle| (promise, settle))
+}
 
 /// [`wasm_bindgen_futures::spawn_local`], boxed.
 pub(crate) fn spawn_local(future: impl Future<Output = ()> + 'static) {

@@ -25,14 +25,8 @@ use crate::storage::Storage;
 use crate::web::client::MqttClient;
 use crate::web::clock::{wall_ms, Clock as MonoClock};
 use crate::web::persist::Persister;
-use crate::web::task::spawn_local;
+use crate::web::task::{promise, spawn_local, Settle};
 use crate::web::timer::DeadlineTimer;
-
-/// The functions that settle a pending call's promise.
-pub(super) struct Settle {
-    resolve: Function,
-    reject: Function,
-}
 
 pub(super) struct Shared {
     pub(super) engine: RefCell<ChatEngine>,
@@ -79,10 +73,7 @@ impl Shared {
 
     /// A promise and the command id the engine settles it under.
     pub(super) fn command(&self) -> Result<(CommandId, Promise), JsValue> {
-        let mut settle = None;
-        let promise =
-            Promise::new(&mut |resolve, reject| settle = Some(Settle { resolve, reject }));
-        let settle = settle.ok_or_else(|| {
+        let (promise, settle) = promise().ok_or_else(|| {
             convert::error(&ChatError::new(
                 crate::client::ErrorCode::InvalidArgument,
                 "cannot create a Promise",
