@@ -19,13 +19,8 @@ impl ChatEngine {
         self.started = true;
         self.calibrate(now);
         self.mqtt(MqttCommand::Connect);
-        for entry in outbox {
-            self.transmit(Outgoing {
-                local_id: entry.local_id,
-                conversation: entry.conversation_id,
-                content: entry.content,
-                weight: entry.weight,
-            });
+        for out in outbox {
+            self.transmit(out);
         }
     }
 
@@ -33,14 +28,7 @@ impl ChatEngine {
     /// DISCONNECT.
     pub fn disconnect(&mut self, _now: Now) {
         if self.presence && self.status == session::Status::Connected {
-            let topic = topics::presence(self.me);
-            self.publish(
-                topic,
-                topics::OFFLINE.to_vec(),
-                QoS::AtMostOnce,
-                true,
-                TagPending::Fire,
-            );
+            self.publish_presence(topics::OFFLINE, QoS::AtMostOnce);
         }
         self.mqtt(MqttCommand::Disconnect);
     }
@@ -201,15 +189,19 @@ impl ChatEngine {
         for m in messages {
             let conversation = m.conversation_id;
             let theirs_open = m.sender_id() != me && self.store.is_open(conversation);
-            let resend = (m.sender_id() == me && m.status == crate::chat::store::Status::Sending)
-                .then(|| m.local_id.clone().zip(m.content.clone()))
-                .flatten()
-                .map(|(local_id, content)| Outgoing {
-                    local_id,
-                    conversation: m.conversation_id,
-                    content,
-                    weight: m.weight(),
-                });
+            let resend = match (&m.local_id, &m.content) {
+                (Some(local_id), Some(content))
+                    if m.sender_id() == me && m.status == crate::chat::store::Status::Sending =>
+                {
+                    Some(Outgoing {
+                        local_id: local_id.clone(),
+                        conversation,
+                        content: content.clone(),
+                        weight: m.weight(),
+                    })
+                }
+                _ => None,
+            };
             if !self.store.adopt(m) {
                 continue;
             }
@@ -220,13 +212,7 @@ impl ChatEngine {
                 if self.started {
                     self.transmit(out);
                 } else {
-                    self.outbox.push(OutboxEntry {
-                        local_id: out.local_id,
-                        conversation_id: out.conversation,
-                        receiver_id: 0,
-                        content: out.content,
-                        weight: out.weight,
-                    });
+                    self.outbox.push(out);
                 }
             }
         }

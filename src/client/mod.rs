@@ -241,6 +241,17 @@ struct Outgoing {
     weight: u64,
 }
 
+impl From<OutboxEntry> for Outgoing {
+    fn from(entry: OutboxEntry) -> Self {
+        Outgoing {
+            local_id: entry.local_id,
+            conversation: entry.conversation_id,
+            content: entry.content,
+            weight: entry.weight,
+        }
+    }
+}
+
 /// The chat engine. See the [module documentation](self).
 #[derive(Debug)]
 pub struct ChatEngine {
@@ -278,7 +289,7 @@ pub struct ChatEngine {
     room_receipt_sent: VecMap<ConversationId, u64>,
     room_receipt_due: VecMap<ConversationId, u64>,
     /// Messages of mine left unsent by the last run, sent on `connect()`.
-    outbox: Vec<OutboxEntry>,
+    outbox: Vec<Outgoing>,
     /// Whether `connect()` was called (the outbox went out then).
     started: bool,
     /// What each tab of this user shows: the conversation open in it, while the tab is
@@ -343,7 +354,7 @@ impl ChatEngine {
             reads: VecMap::new(),
             room_receipt_sent: VecMap::new(),
             room_receipt_due: VecMap::new(),
-            outbox: restored.outbox,
+            outbox: restored.outbox.into_iter().map(Outgoing::from).collect(),
             started: false,
             views: VecMap::new(),
             calibrating: false,
@@ -550,6 +561,12 @@ impl ChatEngine {
         let tag = MqttTag(self.next());
         self.tags.insert(tag, pending);
         tag
+    }
+
+    /// My presence, retained on my presence topic (nothing waits for it).
+    fn publish_presence(&mut self, payload: &[u8], qos: QoS) {
+        let topic = topics::presence(self.me);
+        self.publish(topic, payload.to_vec(), qos, true, TagPending::Fire);
     }
 
     /// A publish whose outcome `pending` says what to do with.

@@ -174,14 +174,7 @@ impl ChatEngine {
             self.mqtt(MqttCommand::Subscribe { tag, filters });
         }
         if self.presence {
-            let topic = topics::presence(self.me);
-            self.publish(
-                topic,
-                topics::ONLINE.to_vec(),
-                QoS::AtLeastOnce,
-                true,
-                TagPending::Fire,
-            );
+            self.publish_presence(topics::ONLINE, QoS::AtLeastOnce);
         }
         let offline_since = self.offline_since.take();
         if self.is_backend() {
