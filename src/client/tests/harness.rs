@@ -327,6 +327,15 @@ impl Sim {
         c
     }
 
+    /// A first start at `T0`, connected, with every answer in.
+    pub fn connected(kind: Kind, page_size: usize) -> Sim {
+        let mut sim = Sim::new(kind, page_size);
+        sim.set_time(T0);
+        sim.connect();
+        sim.settle();
+        sim
+    }
+
     /// A first start: nothing stored.
     pub fn new(kind: Kind, page_size: usize) -> Sim {
         Sim::with_storage(kind, page_size, MemoryStorage::new(), Server::default())

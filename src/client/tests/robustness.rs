@@ -61,10 +61,7 @@ fn a_failing_clock_sample_is_retried_with_a_growing_wait() {
 #[test]
 fn after_logout_late_answers_change_nothing_and_calls_settle() {
     for kind in KINDS {
-        let mut sim = Sim::new(kind, 5);
-        sim.set_time(T0);
-        sim.connect();
-        sim.settle();
+        let mut sim = Sim::connected(kind, 5);
         for i in 0..8 {
             sim.advance(1_000);
             let w = sim.server_ms;

@@ -19,10 +19,7 @@ fn receipt(reader: u64, up_to: u64) -> Incoming {
 #[test]
 fn room_messages_of_mine_count_their_readers() {
     for kind in KINDS {
-        let mut sim = Sim::new(kind, 30);
-        sim.set_time(T0);
-        sim.connect();
-        sim.settle();
+        let mut sim = Sim::connected(kind, 30);
         let join = sim.cmd();
         sim.engine.room(sim.now(), join, 5, true);
         sim.settle();
@@ -131,10 +128,7 @@ fn room_messages_of_mine_count_their_readers() {
 #[test]
 fn automatic_room_receipts_go_out_at_most_once_a_second() {
     for kind in KINDS {
-        let mut sim = Sim::new(kind, 30);
-        sim.set_time(T0);
-        sim.connect();
-        sim.settle();
+        let mut sim = Sim::connected(kind, 30);
         let join = sim.cmd();
         sim.engine.room(sim.now(), join, 5, true);
         sim.settle();

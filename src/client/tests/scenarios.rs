@@ -573,10 +573,7 @@ fn revoke_refused_by_the_backend() {
 #[test]
 fn read_receipts_are_batched() {
     for kind in KINDS {
-        let mut sim = Sim::new(kind, 30);
-        sim.set_time(T0);
-        sim.connect();
-        sim.settle();
+        let mut sim = Sim::connected(kind, 30);
         sim.deliver(&Incoming::Message(wire(10, c12(), PEER, T0 + 1, "first")));
         assert_eq!(
             sim.unread(c12()),

@@ -68,10 +68,7 @@ fn arrive(sim: &mut Sim, id: u64, conv: ConversationId, t: &str) {
 #[test]
 fn a_conversation_is_open_while_any_visible_tab_shows_it() {
     for kind in KINDS {
-        let mut sim = Sim::new(kind, 30);
-        sim.set_time(T0);
-        sim.connect();
-        sim.settle();
+        let mut sim = Sim::connected(kind, 30);
         arrive(&mut sim, 10, c12(), "a");
         arrive(&mut sim, 11, c12(), "b");
         arrive(&mut sim, 12, c13(), "c");
@@ -190,10 +187,7 @@ fn a_draft_is_sent_once_by_the_leader() {
         follower.set_time(T0);
         // The follower's wall clock runs ahead: its weight is above the leader's "now".
         follower.skew = 5_000;
-        let mut leader = Sim::new(kind, 30);
-        leader.set_time(T0);
-        leader.connect();
-        leader.settle();
+        let mut leader = Sim::connected(kind, 30);
 
         let draft = follower
             .engine
@@ -421,10 +415,7 @@ fn a_tab_taking_over_adopts_what_the_mirror_held() {
     for kind in KINDS {
         for connect_first in [false, true] {
             let label = format!("{kind:?}, connected before adopting: {connect_first}");
-            let mut a = Sim::new(kind, 30);
-            a.set_time(T0);
-            a.connect();
-            a.settle();
+            let mut a = Sim::connected(kind, 30);
             let peer_says = |a: &mut Sim, id: u64, conv: ConversationId, t: &str| {
                 a.advance(1_000);
                 let w = a.server_ms;
@@ -628,10 +619,7 @@ fn a_tab_taking_over_adopts_what_the_mirror_held() {
 #[test]
 fn adopted_into_an_open_conversation_they_are_read() {
     for kind in KINDS {
-        let mut a = Sim::new(kind, 30);
-        a.set_time(T0);
-        a.connect();
-        a.settle();
+        let mut a = Sim::connected(kind, 30);
         arrive(&mut a, 10, c12(), "one");
         arrive(&mut a, 11, c12(), "two");
         arrive(&mut a, 12, c13(), "three");
