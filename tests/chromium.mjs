@@ -13,3 +13,25 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
   "--disable-dev-shm-usage",
 ];
+
+/**
+ * Chromium for one test file: launched as above, its PID written to
+ * $IMCORE_CHROMIUM_PID_FILE (when set) so the script running the tests can stop it should
+ * this process die. `close()` ends it.
+ */
+export async function launchBrowser() {
+  const [{ chromium }, fs] = await Promise.all([import("playwright-core"), import("node:fs")]);
+  const server = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  if (process.env.IMCORE_CHROMIUM_PID_FILE) {
+    fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${server.process().pid}\n`);
+  }
+  const browser = await chromium.connect(server.wsEndpoint());
+  const close = async () => {
+    try {
+      await browser.close();
+    } finally {
+      await server.close();
+    }
+  };
+  return { browser, close };
+}

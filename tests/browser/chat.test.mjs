@@ -11,16 +11,14 @@
 //
 // The tests share one scenario and run in order (node:test runs a file's tests serially).
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
+import { launchBrowser } from "../chromium.mjs";
 
 const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
 const WAIT_MS = 15_000;
 
-let browserServer;
+let closeBrowser;
 let browser;
 let brokerUrl;
 /** userId -> { context, page, options } */
@@ -116,15 +114,7 @@ function assertAscending(messages, who) {
 before(async () => {
   assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
   brokerUrl = (await control("/info", "GET")).ws_url;
-  browserServer = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  if (process.env.IMCORE_CHROMIUM_PID_FILE) {
-    fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${browserServer.process().pid}\n`);
-  }
-  browser = await chromium.connect(browserServer.wsEndpoint());
+  ({ browser, close: closeBrowser } = await launchBrowser());
   await openUser("1", ["2", "3"]);
   await openUser("2", ["1"], { killable: true });
   await openUser("3", ["2"]);
@@ -134,11 +124,7 @@ before(async () => {
 });
 
 after(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await browserServer?.close();
-  }
+  await closeBrowser?.();
 });
 
 test("conversationIdOf, invalid options and a bad event name", async () => {

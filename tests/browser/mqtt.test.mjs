@@ -5,17 +5,15 @@
 //
 // Run by scripts/test-browser.sh (see tests/browser/chat.test.mjs for the environment).
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
+import { launchBrowser } from "../chromium.mjs";
 
 const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
 const WAIT_MS = 15_000;
 const RUN = Math.floor(Math.random() * 2 ** 32).toString(16);
 
-let browserServer;
+let closeBrowser;
 let browser;
 let page;
 let brokerUrl;
@@ -86,11 +84,7 @@ const received = (name, text) => evalIn(([n, t]) => window.logs[n].messages.some
 before(async () => {
   assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
   brokerUrl = (await control("/info", "GET")).ws_url;
-  browserServer = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  if (process.env.IMCORE_CHROMIUM_PID_FILE) {
-    fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${browserServer.process().pid}\n`);
-  }
-  browser = await chromium.connect(browserServer.wsEndpoint());
+  ({ browser, close: closeBrowser } = await launchBrowser());
   page = await (await browser.newContext()).newPage();
   page.on("console", (m) => {
     // Connection refused is expected while the test has the broker down.
@@ -106,11 +100,7 @@ before(async () => {
 });
 
 after(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await browserServer?.close();
-  }
+  await closeBrowser?.();
 });
 
 test("the entry exports MqttClient and the loaders, nothing of the chat", async () => {

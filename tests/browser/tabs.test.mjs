@@ -5,10 +5,8 @@
 // User A ("21") has three tabs in one browser context (one profile), user B ("22") one tab in
 // another. The tests share one scenario and run in order.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
+import { launchBrowser } from "../chromium.mjs";
 
 const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
@@ -18,7 +16,7 @@ const B = "22";
 const C = "23";
 const AB = "21_22";
 
-let browserServer;
+let closeBrowser;
 let browser;
 let brokerUrl;
 let profileA;
@@ -95,11 +93,7 @@ function assertOnceInOrder(got, want, who) {
 before(async () => {
   assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
   brokerUrl = JSON.parse(await control("/info")).ws_url;
-  browserServer = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  if (process.env.IMCORE_CHROMIUM_PID_FILE) {
-    fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${browserServer.process().pid}\n`);
-  }
-  browser = await chromium.connect(browserServer.wsEndpoint());
+  ({ browser, close: closeBrowser } = await launchBrowser());
   profileA = await browser.newContext();
   profileB = await browser.newContext();
   tabB = await openTab(profileB, B, [A], "B");
@@ -108,11 +102,7 @@ before(async () => {
 });
 
 after(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await browserServer?.close();
-  }
+  await closeBrowser?.();
 });
 
 test("three tabs of one user: one leader, one connection at the broker, nobody leaves connected", async () => {
