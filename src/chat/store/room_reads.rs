@@ -26,17 +26,10 @@ impl Store {
             }
         };
         self.persist_conv(room);
-        // The first reader flips a message's read flag (the 1:1 machinery, on the furthest
-        // mark); every reader changes who read it, so the page hears of each.
-        let furthest = self.convs.get(&room).map_or(0, |c| {
-            c.record
-                .member_reads
-                .iter()
-                .map(|(_, m)| *m)
-                .max()
-                .unwrap_or(0)
-        });
-        self.advance_peer_read_mark(room, furthest);
+        // The first reader flips a message's read flag: the 1:1 machinery, whose mark only
+        // grows, so it ends at the furthest member's. Every reader changes who read it, so
+        // the page hears of each.
+        self.advance_peer_read_mark(room, mark);
         let me = self.me;
         let Some(conv) = self.convs.get(&room) else {
             return;
