@@ -91,9 +91,21 @@ pub struct ConnConfig {
     pub client_id: String,
     /// Optional.
     pub sub_topics: Vec<String>,
+    /// Optional: every broker of a cluster, as WebSocket URLs, tried in turn; when given it
+    /// replaces `server` / `port`.
+    pub urls: Vec<String>,
 }
 
 impl ConnConfig {
+    /// The brokers to try in turn: `urls` when the backend names several, else [`Self::url`].
+    pub fn urls(&self, secure: bool) -> Vec<String> {
+        if self.urls.is_empty() {
+            vec![self.url(secure)]
+        } else {
+            self.urls.clone()
+        }
+    }
+
     /// The broker URL: `{scheme}://{server}:{port}/mqtt` (a `server` that is already a URL is
     /// used as it is).
     pub fn url(&self, secure: bool) -> String {
@@ -306,6 +318,7 @@ pub fn parse_conn_config(status: u16, body: &[u8]) -> Result<ConnConfig, ApiErro
         "port",
         "client_id",
         "sub_topics",
+        "urls",
     ];
     data_struct(status, body, "conn-config", &names, |d, f| {
         Ok(ConnConfig {
@@ -315,6 +328,10 @@ pub fn parse_conn_config(status: u16, body: &[u8]) -> Result<ConnConfig, ApiErro
             port: d.unsigned(f.req(d, 3, "port")?, u64::from(u16::MAX), "u16")? as u16,
             client_id: d.string(f.req(d, 4, "client_id")?)?,
             sub_topics: match f.dflt(5) {
+                Some(n) => d.array(n, |n| d.string(n))?,
+                None => Vec::new(),
+            },
+            urls: match f.dflt(6) {
                 Some(n) => d.array(n, |n| d.string(n))?,
                 None => Vec::new(),
             },
@@ -439,6 +456,11 @@ mod tests {
         assert_eq!(c.url(false), "ws://127.0.0.1:8083/mqtt");
         assert_eq!(c.url(true), "wss://127.0.0.1:8083/mqtt");
         assert_eq!(c.sub_topics, ["chat_7", "room_1"]);
+        assert_eq!(c.urls(false), ["ws://127.0.0.1:8083/mqtt"]);
+        let body = br#"{"code":0,"data":{"user_id":"7","password":"p","server":"127.0.0.1",
+            "port":8083,"client_id":"chat_7","urls":["ws://a:1/ws","ws://b:2/ws"]}}"#;
+        let c = parse_conn_config(200, body).unwrap();
+        assert_eq!(c.urls(true), ["ws://a:1/ws", "ws://b:2/ws"]);
         assert!(matches!(
             parse_conn_config(200, br#"{"code":0,"data":{"user_id":7}}"#),
             Err(ApiError::Malformed(_))

@@ -56,7 +56,7 @@ impl ChatEngine {
         &mut self,
         answer: HttpAnswer,
         page_protocol: Option<&str>,
-    ) -> Result<(String, Credentials), String> {
+    ) -> Result<(Vec<String>, Credentials), String> {
         let config = answer
             .and_then(|(status, body)| api::parse_conn_config(status, &body))
             .map_err(|e| format!("conn-config: {e}"))?;
@@ -66,14 +66,14 @@ impl ChatEngine {
         if self.topics.is_empty() {
             self.topics.push(topics::chat(self.me));
         }
-        let url = match &self.mode {
+        let urls = match &self.mode {
             Mode::Backend {
-                mqtt_url: Some(url),
-            } => url.clone(),
-            _ => config.url(secure),
+                mqtt_urls: Some(urls),
+            } => urls.clone(),
+            _ => config.urls(secure),
         };
         Ok((
-            url,
+            urls,
             Credentials {
                 username: Some(config.user_id.to_string()),
                 password: Some(config.password.into_bytes()),

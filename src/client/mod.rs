@@ -79,9 +79,9 @@ const MAX_SAFE: u64 = (1 << 53) - 1;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// The backend of PROTOCOL.md: conn-config before every connection, `GET /time`, and
-    /// sends / revokes / reads / history over HTTP; MQTT only receives. `mqtt_url`
-    /// overrides the broker URL conn-config gives.
-    Backend { mqtt_url: Option<String> },
+    /// sends / revokes / reads / history over HTTP; MQTT only receives. `mqtt_urls`
+    /// overrides the brokers conn-config names.
+    Backend { mqtt_urls: Option<Vec<String>> },
     /// A broker alone: my messages, revokes and receipts are QoS 1 publishes to
     /// `chat_{peer}` or `room_{id}`; `topics` are subscribed.
     Direct { topics: Vec<String> },

@@ -103,6 +103,9 @@ impl ChatEngine {
                 }
             }
             Event::Unsubscribed { .. } => {}
+            Event::ProtocolFallback { error } => self.error(ChatError::mqtt(format!(
+                "the broker refused MQTT 5.0 ({error}): using MQTT 3.1.1"
+            ))),
         }
     }
 

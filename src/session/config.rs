@@ -39,7 +39,13 @@ impl Default for ReconnectPolicy {
 /// Everything fixed for the life of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
+    /// The version of the first attempt. A session asked for 5.0 falls back to 3.1.1 once,
+    /// if the broker refuses 5.0 (see [`crate::session::Event::ProtocolFallback`]).
     pub protocol: ProtocolVersion,
+    /// The brokers, tried in turn: each attempt after a refused or lost connection goes to
+    /// the next one (see [`crate::session::Session::set_urls`]). The session only hands them
+    /// back in [`crate::session::Output::Open`]; what they mean is the driver's business.
+    pub urls: Vec<String>,
     pub client_id: String,
     /// Seconds; 0 turns keepalive off. A 5.0 server may override it (Server Keep Alive).
     pub keep_alive_secs: u16,
@@ -77,6 +83,7 @@ impl SessionConfig {
     pub fn new(client_id: impl Into<String>) -> Self {
         SessionConfig {
             protocol: ProtocolVersion::V311,
+            urls: Vec::new(),
             client_id: client_id.into(),
             keep_alive_secs: 60,
             clean_start: false,

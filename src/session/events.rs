@@ -19,9 +19,10 @@ pub enum Output {
     /// Obtain credentials (for instance from the backend's conn-config) and call
     /// [`crate::session::Session::handle_credentials`].
     NeedCredentials { attempt: u32 },
-    /// Open a new transport and report it with `handle_transport_open` or
-    /// `handle_transport_closed`.
-    Open,
+    /// Open a new transport to `url` (the broker this attempt goes to, from
+    /// [`crate::session::Session::set_urls`]; empty when none was given) and report it with
+    /// `handle_transport_open` or `handle_transport_closed`.
+    Open { url: String },
     /// Write these bytes to the open transport (possibly several packets).
     Transmit(Vec<u8>),
     /// Close the transport; ignore whatever it reports afterwards.
@@ -58,6 +59,10 @@ pub enum Event {
         id: RequestId,
         reasons: Vec<ReasonCode>,
     },
+    /// The broker refused MQTT 5.0 (CONNACK "unsupported protocol version", or the
+    /// connection ended after CONNECT before any CONNACK): the session speaks 3.1.1 from
+    /// now on, for good. Comes before the [`Event::Disconnected`] of that attempt.
+    ProtocolFallback { error: ConnectionError },
 }
 
 /// Connection status, as a UI shows it.

@@ -139,6 +139,8 @@ pub struct Session {
     next_token: u64,
     /// Some in-flight entries were not written on the current connection.
     resend_pending: bool,
+    /// Index into `config.urls` of the broker of the current (or next) attempt.
+    url_index: usize,
 }
 
 impl Session {
@@ -158,7 +160,26 @@ impl Session {
             outputs: VecDeque::new(),
             next_token: 1,
             resend_pending: false,
+            url_index: 0,
         }
+    }
+
+    /// Replaces the broker list (the chat backend names it in every conn-config answer).
+    /// The rotation carries on where it was when the list is the same; a different list
+    /// starts from its first broker. Takes effect at the next [`Output::Open`].
+    pub fn set_urls(&mut self, urls: Vec<String>) {
+        if urls != self.config.urls {
+            self.config.urls = urls;
+            self.url_index = 0;
+        }
+    }
+
+    /// The broker of the current attempt or connection (empty when none was given).
+    pub fn url(&self) -> &str {
+        self.config
+            .urls
+            .get(self.url_index)
+            .map_or("", String::as_str)
     }
 
     /// The session's configuration.
@@ -229,7 +250,8 @@ impl Session {
                     since: now_ms,
                     credentials,
                 });
-                self.outputs.push_back(Output::Open);
+                let url = self.url().to_string();
+                self.outputs.push_back(Output::Open { url });
             }
             Err(why) => self.fail(now_ms, ConnectionError::Credentials(why), false),
         }
@@ -566,6 +588,18 @@ impl Session {
 
     /// Ends the current connection or attempt after a failure and schedules the next.
     fn fail(&mut self, now_ms: u64, error: ConnectionError, close: bool) {
+        let handshake = matches!(self.state, State::Handshake { .. });
+        let reached_broker =
+            handshake || matches!(self.state, State::Opening { .. } | State::Connected(_));
+        if handshake && self.config.protocol == ProtocolVersion::V5 && refuses_v5(&error) {
+            // Same broker again, in 3.1.1: it answered, it only does not speak 5.0.
+            self.config.protocol = ProtocolVersion::V311;
+            self.emit(Event::ProtocolFallback {
+                error: error.clone(),
+            });
+        } else if reached_broker && !self.config.urls.is_empty() {
+            self.url_index = (self.url_index + 1) % self.config.urls.len();
+        }
         if let State::Connected(link) = &self.state {
             if now_ms.saturating_sub(link.since) >= self.config.reconnect.stable_after_ms {
                 self.backoff.reset();
@@ -1095,4 +1129,17 @@ pub fn valid_topic_filter(filter: &str) -> bool {
             true
         }
     })
+}
+
+/// Whether an attempt that ended this way, after a 5.0 CONNECT and before any CONNACK was
+/// accepted, says the broker does not speak 5.0: its CONNACK says so, or it hung up (a
+/// 3.1.1-only broker such as RabbitMQ 3.10 closes the socket on a level-5 CONNECT), or it
+/// answered in a shape a 5.0 decoder cannot read (a 3.1.1 CONNACK).
+fn refuses_v5(error: &ConnectionError) -> bool {
+    matches!(
+        error,
+        ConnectionError::Refused(ReasonCode::UnsupportedProtocolVersion)
+            | ConnectionError::TransportClosed(_)
+            | ConnectionError::Malformed(_)
+    )
 }

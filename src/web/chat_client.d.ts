@@ -213,16 +213,22 @@ export interface BackendOptions {
   /** Default: the global `fetch`. */
   fetch?: FetchLike;
   /**
-   * The broker URL; default built from conn-config's `server` and `port` as
-   * `ws://server:port/mqtt` (`wss://` when the page is https).
+   * The broker URL, or the URLs of a cluster's nodes; default conn-config's `urls` when it
+   * names several, else built from its `server` and `port` as `ws://server:port/mqtt`
+   * (`wss://` when the page is https). Each attempt after a refused or lost connection
+   * goes to the next one.
    */
-  mqttUrl?: string;
+  mqttUrl?: string | string[];
 }
 
 /** Direct mode: straight to the broker, no backend. */
 export interface DirectOptions {
-  /** Broker WebSocket URL ("ws://", "wss://", or "wxs://" in a mini-program). */
-  url: string;
+  /**
+   * Broker WebSocket URL ("ws://", "wss://", or "wxs://" in a mini-program), or the URLs
+   * of a cluster's nodes: each attempt after a refused or lost connection goes to the next
+   * one (with the reconnect backoff); the persistent session and the outbox carry over.
+   */
+  url: string | string[];
   username?: string;
   password?: string;
   /** Called before every connection attempt; its fields override username / password. */
@@ -239,7 +245,10 @@ export interface ChatClientOptions {
   /** Exactly one of `backend` and `direct`. */
   backend?: BackendOptions;
   direct?: DirectOptions;
-  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. */
+  /**
+   * 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. A broker that refuses 5.0 makes the client
+   * fall back to 3.1.1 once, for good, with an `error` event (code "mqtt") saying so.
+   */
   protocolVersion?: 4 | 5;
   /** Seconds; default 60. */
   keepAlive?: number;

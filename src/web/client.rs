@@ -86,10 +86,18 @@ export interface MqttTransport {
 export type TransportFactory = (url: string, protocols: string[]) => MqttTransport;
 
 export interface MqttClientOptions {
-  /** Broker WebSocket URL, e.g. "wss://example.com/mqtt". */
-  url: string;
+  /**
+   * Broker WebSocket URL, e.g. "wss://example.com/mqtt", or several (the nodes of a
+   * cluster): each attempt after a refused or lost connection goes to the next one, with
+   * the same backoff; the persistent session and the offline queue carry over.
+   */
+  url: string | string[];
   clientId: string;
-  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. */
+  /**
+   * 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. A broker that refuses 5.0 (CONNACK
+   * "unsupported protocol version", or a socket closed after CONNECT) makes the client fall
+   * back to 3.1.1 once, for good, with an `error` event of code `PROTOCOL_FALLBACK`.
+   */
   protocolVersion?: 4 | 5;
   /** Seconds; default 60; 0 turns keepalive off. */
   keepAlive?: number;
@@ -120,6 +128,8 @@ export interface MqttMessage {
 
 export interface MqttConnectInfo {
   sessionPresent: boolean;
+  /** The broker this connection went to (one of `MqttClientOptions.url`). */
+  url: string;
 }
 
 export interface MqttDisconnectInfo {
@@ -134,7 +144,7 @@ export type MqttErrorCode =
   | "INVALID_OPTIONS" | "INVALID_ARGUMENT" | "INVALID_TOPIC" | "INVALID_FILTER"
   | "INVALID_QOS" | "INVALID_PAYLOAD" | "QUEUE_FULL" | "PACKET_TOO_LARGE" | "ENCODE_FAILED"
   | "PACKET_IDS_EXHAUSTED" | "PUBLISH_REFUSED" | "UNSUBSCRIBE_REFUSED" | "DISCONNECTED"
-  | "CONNECT_REFUSED" | "CREDENTIALS" | "PROTOCOL" | "TRANSPORT";
+  | "CONNECT_REFUSED" | "CREDENTIALS" | "PROTOCOL" | "PROTOCOL_FALLBACK" | "TRANSPORT";
 
 /** What the constructor throws and the promises reject with. */
 export interface MqttError extends Error {
@@ -276,7 +286,6 @@ enum Action {
 struct Inner {
     session: Session,
     clock: Clock,
-    url: String,
     factory: Option<Function>,
     credentials: Credentials,
     credentials_fn: Option<CredentialSource>,
@@ -328,12 +337,12 @@ impl Inner {
                     }
                 }
             }
-            Output::Open => {
+            Output::Open { url } => {
                 self.drop_transport();
                 self.generation += 1;
                 self.actions.push_back(Action::Open {
                     generation: self.generation,
-                    url: self.url.clone(),
+                    url,
                     factory: self.factory.clone(),
                 });
             }
@@ -383,8 +392,18 @@ impl Inner {
         }
         match event {
             Event::Status(status) => self.notify(Kind::Status, || status.name().into()),
-            Event::Connected { session_present } => self.notify(Kind::Connect, || {
-                object(&[("sessionPresent", session_present.into())])
+            Event::Connected { session_present } => {
+                let url = self.session.url().to_string();
+                self.notify(Kind::Connect, || {
+                    object(&[
+                        ("sessionPresent", session_present.into()),
+                        ("url", url.into()),
+                    ])
+                })
+            }
+            Event::ProtocolFallback { error } => self.notify(Kind::Error, || {
+                let message = format!("the broker refused MQTT 5.0 ({error}): using MQTT 3.1.1");
+                error_info(Code::ProtocolFallback, &message)
             }),
             Event::Disconnected {
                 error,
@@ -476,7 +495,7 @@ impl Inner {
                         left.push(Action::Close(transport));
                     }
                 }
-                Output::Event(_) | Output::NeedCredentials { .. } | Output::Open => {}
+                Output::Event(_) | Output::NeedCredentials { .. } | Output::Open { .. } => {}
             }
         }
         if let Some(transport) = self.transport.take() {
@@ -749,14 +768,12 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_param_type = "MqttClientOptions")] options: JsValue,
     ) -> Result<MqttClient, JsValue> {
         let options::Options {
-            url,
             config,
             credentials,
             credentials_fn,
             transport,
         } = options::parse(&options, random_seed())?;
         Ok(MqttClient::build(
-            url,
             config,
             credentials,
             credentials_fn.map(CredentialSource::Js),
@@ -909,7 +926,6 @@ impl MqttClient {
     /// A client for Rust owners (the chat client): `hook` receives every session event
     /// (outside any borrow, so it may call back in), instead of JS listeners.
     pub(crate) fn build(
-        url: String,
         config: SessionConfig,
         credentials: Credentials,
         credentials_fn: Option<CredentialSource>,
@@ -919,7 +935,6 @@ impl MqttClient {
         let inner = Rc::new(RefCell::new(Inner {
             session: Session::new(config),
             clock: Clock::new(),
-            url,
             factory,
             credentials,
             credentials_fn,
@@ -944,11 +959,11 @@ impl MqttClient {
         MqttClient { inner }
     }
 
-    /// The URL of the next connection attempt (the chat backend's conn-config names it;
-    /// set it before answering the credentials request).
+    /// The brokers of the next connection attempts (the chat backend's conn-config names
+    /// them; set them before answering the credentials request).
     #[cfg(feature = "chat")]
-    pub(crate) fn set_url(&self, url: String) {
-        with_inner(&self.inner, |inner| inner.url = url);
+    pub(crate) fn set_urls(&self, urls: Vec<String>) {
+        with_inner(&self.inner, |inner| inner.session.set_urls(urls));
     }
 
     /// The session's status.

@@ -42,6 +42,8 @@ pub(crate) enum Code {
     Credentials,
     /// The broker sent a malformed packet or broke the protocol.
     Protocol,
+    /// The broker refused MQTT 5.0: the client speaks 3.1.1 from now on (not fatal).
+    ProtocolFallback,
     /// The transport could not be created, failed, or delivered something that is not binary.
     Transport,
 }
@@ -65,6 +67,7 @@ impl Code {
             Code::ConnectRefused => "CONNECT_REFUSED",
             Code::Credentials => "CREDENTIALS",
             Code::Protocol => "PROTOCOL",
+            Code::ProtocolFallback => "PROTOCOL_FALLBACK",
             Code::Transport => "TRANSPORT",
         }
     }

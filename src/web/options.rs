@@ -3,7 +3,7 @@
 //! Every field is checked; a wrong one is an `INVALID_OPTIONS` error naming it, never a
 //! panic. `undefined` and `null` both mean "not given".
 
-use js_sys::{Function, Reflect, Uint8Array};
+use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::error::{describe, js_error, Code};
@@ -13,7 +13,6 @@ use crate::session::{valid_topic_name, Credentials, SessionConfig};
 /// The constructor's options, parsed.
 #[derive(Debug)]
 pub(crate) struct Options {
-    pub(crate) url: String,
     pub(crate) config: SessionConfig,
     /// `username` / `password` of the options: used as they are, or as the fallback for
     /// fields the `credentials` callback leaves out.
@@ -42,6 +41,35 @@ pub(crate) fn string(object: &JsValue, path: &str, key: &str) -> Result<Option<S
                 .ok_or_else(|| invalid(format!("{path}{key} must be a string")))
         })
         .transpose()
+}
+
+/// Broker URLs: one non-empty string, or a non-empty array of them (tried in turn).
+pub(crate) fn urls(
+    object: &JsValue,
+    path: &str,
+    key: &str,
+) -> Result<Option<Vec<String>>, Invalid> {
+    let Some(v) = field(object, path, key)? else {
+        return Ok(None);
+    };
+    let bad = || {
+        invalid(format!(
+            "{path}{key} must be a URL or a non-empty array of URLs"
+        ))
+    };
+    let list: Vec<String> = match v.as_string() {
+        Some(one) => vec![one],
+        None => v
+            .dyn_into::<Array>()
+            .map_err(|_| bad())?
+            .iter()
+            .map(|u| u.as_string().ok_or_else(bad))
+            .collect::<Result<_, _>>()?,
+    };
+    if list.is_empty() || list.iter().any(String::is_empty) {
+        return Err(bad());
+    }
+    Ok(Some(list))
 }
 
 pub(crate) fn boolean(object: &JsValue, path: &str, key: &str) -> Result<Option<bool>, Invalid> {
@@ -128,13 +156,13 @@ pub(crate) fn parse(options: &JsValue, seed: u64) -> Result<Options, Invalid> {
         ));
     }
     let o = options;
-    let url = string(o, "", "url")?
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| invalid("url is required (a non-empty string)".into()))?;
+    let urls = urls(o, "", "url")?
+        .ok_or_else(|| invalid("url is required (a URL or a non-empty array of URLs)".into()))?;
     let client_id = string(o, "", "clientId")?
         .ok_or_else(|| invalid("clientId is required (a string)".into()))?;
 
     let mut config = SessionConfig::new(client_id);
+    config.urls = urls;
     config.rng_seed = seed;
     config.protocol = match integer(o, "", "protocolVersion", 0, 255)? {
         None | Some(4) => ProtocolVersion::V311,
@@ -160,7 +188,6 @@ pub(crate) fn parse(options: &JsValue, seed: u64) -> Result<Options, Invalid> {
         password: string(o, "", "password")?.map(String::into_bytes),
     };
     Ok(Options {
-        url,
         config,
         credentials,
         credentials_fn: function(o, "", "credentials")?,

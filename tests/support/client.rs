@@ -128,7 +128,7 @@ impl Client {
                     let creds = (self.hook)(attempt);
                     self.session.handle_credentials(now, creds);
                 }
-                Output::Open => match open(&self.url) {
+                Output::Open { .. } => match open(&self.url) {
                     Ok(ws) => {
                         self.ws = Some(ws);
                         let now = self.now();

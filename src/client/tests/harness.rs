@@ -318,7 +318,7 @@ impl Sim {
             Kind::Direct => Mode::Direct {
                 topics: vec![format!("chat_{ME}")],
             },
-            Kind::Backend => Mode::Backend { mqtt_url: None },
+            Kind::Backend => Mode::Backend { mqtt_urls: None },
         };
         let mut c = EngineConfig::new(ME, mode);
         c.page_size = page_size;

@@ -528,7 +528,6 @@ impl ChatClient {
         let Parsed {
             engine: config,
             backend,
-            url,
             mut session,
             credentials,
             credentials_fn,
@@ -579,7 +578,7 @@ impl ChatClient {
         } else {
             credentials_fn.map(CredentialSource::Js)
         };
-        let mqtt = MqttClient::build(url, session, credentials, source, transport, Some(hook));
+        let mqtt = MqttClient::build(session, credentials, source, transport, Some(hook));
         let _ = sh.mqtt.set(mqtt);
         // What start-up logged (storage unavailable) goes out now.
         driver::pump(&sh);
@@ -674,12 +673,12 @@ fn conn_config_source(weak: std::rc::Weak<Shared>) -> CredentialSource {
             let backend = sh.backend.clone().ok_or("no backend")?;
             let answer = http::run(&backend, &request).await;
             let protocol = page_protocol();
-            let (url, credentials) = input(&sh, |e, _| {
+            let (urls, credentials) = input(&sh, |e, _| {
                 e.handle_conn_config(answer, protocol.as_deref())
             })
             .ok_or("the ChatClient is busy")??;
             if let Some(mqtt) = sh.mqtt.get() {
-                mqtt.set_url(url);
+                mqtt.set_urls(urls);
             }
             Ok(credentials)
         })

@@ -14,7 +14,9 @@ use crate::mqtt::ProtocolVersion;
 use crate::session::{Credentials, SessionConfig};
 use crate::web::clock::random_seed;
 use crate::web::error::describe;
-use crate::web::options::{boolean, field, function, integer, object, reconnect_options, string};
+use crate::web::options::{
+    self, boolean, field, function, integer, object, reconnect_options, string,
+};
 
 /// The storage option. Only the backends compiled in have a variant (features `indexeddb`,
 /// `kv`); naming another is `invalid-options` saying which build has it.
@@ -73,8 +75,6 @@ pub(super) struct Parsed {
     pub(super) engine: EngineConfig,
     /// Backend mode: where requests go and as whom.
     pub(super) backend: Option<Backend>,
-    /// The broker URL until conn-config names one (direct mode: the only one).
-    pub(super) url: String,
     pub(super) session: SessionConfig,
     pub(super) credentials: Credentials,
     pub(super) credentials_fn: Option<Function>,
@@ -132,7 +132,7 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
     let mut credentials = Credentials::default();
     let mut credentials_fn = None;
     let mut client_id = default_client_id(me);
-    let url: String;
+    let mut urls = Vec::new();
     let mut backend_config = None;
     let mode = match (backend, direct) {
         (Some(b), None) => {
@@ -150,21 +150,19 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
                     }
                 },
             };
-            let mqtt_url = string(&b, p, "mqttUrl").map_err(rename)?;
-            url = mqtt_url.clone().unwrap_or_default();
+            let mqtt_urls = options::urls(&b, p, "mqttUrl").map_err(rename)?;
             backend_config = Some(Backend {
                 base_url: base_url.trim_end_matches('/').to_string(),
                 token,
                 fetch: function(&b, p, "fetch").map_err(rename)?,
             });
-            Mode::Backend { mqtt_url }
+            Mode::Backend { mqtt_urls }
         }
         (None, Some(d)) => {
             let p = "direct.";
-            url = string(&d, p, "url")
+            urls = options::urls(&d, p, "url")
                 .map_err(rename)?
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| invalid("direct.url is required"))?;
+                .ok_or_else(|| invalid("direct.url is required (a URL or an array of URLs)"))?;
             credentials.username = string(&d, p, "username").map_err(rename)?;
             credentials.password = string(&d, p, "password")
                 .map_err(rename)?
@@ -180,6 +178,7 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
     };
 
     let mut session = SessionConfig::new(client_id);
+    session.urls = urls;
     session.rng_seed = random_seed();
     session.protocol = match integer(o, "", "protocolVersion", 0, 255).map_err(rename)? {
         None | Some(4) => ProtocolVersion::V311,
@@ -229,7 +228,6 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
     Ok(Parsed {
         engine,
         backend: backend_config,
-        url,
         session,
         credentials,
         credentials_fn,

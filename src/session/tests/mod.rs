@@ -5,6 +5,8 @@ use super::*;
 use crate::mqtt::{Will, MAX_REMAINING_LENGTH};
 use std::collections::HashSet;
 
+mod failover;
+
 const K: u64 = 10_000;
 
 /// Drives a session the way a shell would, with a scripted broker on the other side.
@@ -19,6 +21,8 @@ struct Sim {
     events: Vec<Event>,
     credential_requests: Vec<u32>,
     opens: usize,
+    /// The URL of every `Output::Open`, in order.
+    opened: Vec<String>,
     closes: usize,
     server: StreamDecoder,
 }
@@ -35,6 +39,7 @@ impl Sim {
             events: vec![],
             credential_requests: vec![],
             opens: 0,
+            opened: vec![],
             closes: 0,
             server: StreamDecoder::new(version, MAX_REMAINING_LENGTH + 5),
         }
@@ -53,7 +58,10 @@ impl Sim {
         while let Some(out) = self.s.poll_output() {
             match out {
                 Output::NeedCredentials { attempt } => self.credential_requests.push(attempt),
-                Output::Open => self.opens += 1,
+                Output::Open { url } => {
+                    self.opens += 1;
+                    self.opened.push(url);
+                }
                 Output::Close => {
                     self.closes += 1;
                     self.server = StreamDecoder::new(self.version, MAX_REMAINING_LENGTH + 5);
