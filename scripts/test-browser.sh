@@ -6,8 +6,9 @@
 # starts tools/broker-control.mjs (a throwaway Mosquitto with a WebSocket listener on free
 # 127.0.0.1 ports), tests/browser/server.mjs (serves $PKG_DIR at /pkg/ and the test page),
 # then `node --test`, which drives headless Chromium (/usr/bin/chromium, or $CHROMIUM)
-# through playwright-core. Everything started here is stopped by PID at the end, also on
-# failure or Ctrl-C.
+# through playwright-core. Then mqtt.test.mjs once more against one RabbitMQ 3.10 node
+# (broker-control --broker rabbitmq). Everything started here is stopped by PID at the end,
+# also on failure or Ctrl-C.
 #
 # The package is $PKG_DIR (default pkg/); if it has no imcore.js or mqtt/imcore.js it is built
 # first (scripts/build-wasm.sh release). The test files run one at a time: they share the
@@ -53,10 +54,11 @@ trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_ready FILE PID NAME: the `READY <port>` line a helper prints, within 15 s.
+# wait_ready FILE PID NAME [SECONDS]: the `READY <port>` line a helper prints, within 15 s
+# (or SECONDS).
 wait_ready() {
   local port=""
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 $((${4:-15} * 10))); do
     port=$(awk '$1 == "READY" { print $2; exit }' "$1")
     [ -n "$port" ] && { echo "$port"; return 0; }
     kill -0 "$2" 2>/dev/null || break
@@ -86,4 +88,17 @@ pids+=($!)
 status=0
 wait "${pids[-1]}" || status=$?
 echo "[test-browser] node --test exited $status after $(( $(date +%s) - start )) s"
+[ "$status" -eq 0 ] || exit "$status"
+
+# The MqttClient suite again, against one RabbitMQ 3.10 node (MQTT 3.1.1 over WebSocket),
+# the second broker implementation (scripts/rabbitmq.sh; its log goes to broker.err).
+node tools/broker-control.mjs --broker rabbitmq --exit-with $$ >"$work/rabbit.out" 2>"$work/broker.err" &
+pids+=($!)
+rc_port=$(wait_ready "$work/rabbit.out" "${pids[-1]}" "broker-control --broker rabbitmq" 120)
+start=$(date +%s)
+IMCORE_BROKER=rabbitmq IMCORE_BROKER_CONTROL="http://127.0.0.1:$rc_port" \
+  node --test --test-concurrency=1 --test-reporter=spec "$@" tests/browser/mqtt.test.mjs &
+pids+=($!)
+wait "${pids[-1]}" || status=$?
+echo "[test-browser] node --test (MqttClient on RabbitMQ) exited $status after $(( $(date +%s) - start )) s"
 exit "$status"

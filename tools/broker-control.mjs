@@ -17,27 +17,35 @@
 // POST answers are the /info JSON; errors are 500 with a text body.
 //
 // Usage: node tools/broker-control.mjs [--port N] [--pid-file F] [--info-file F]
-//                                      [--persistence] [--exit-with PID]
+//                                      [--persistence] [--exit-with PID] [--broker rabbitmq]
 //   --port N       HTTP port (default 0: a free one)
 //   --pid-file F   write this process's PID to F (removed on exit)
 //   --info-file F  write the /info JSON to F once ready (the demo serves it as config.json)
 //   --persistence  persistence on (autosave on every change), so /restart keeps sessions
 //   --exit-with P  exit when process P is gone (checked every second)
+//   --broker rabbitmq  a one-node RabbitMQ 3.10 (scripts/rabbitmq.sh: MQTT 3.1.1 over
+//                  WebSocket at ws://127.0.0.1:PORT/ws, durable queues, so /restart keeps
+//                  sessions) instead of Mosquitto. Its HTTP auth backend is this server's
+//                  POST /auth/{user,vhost,resource,topic}, which allows everything, like
+//                  Mosquitto's allow_anonymous here. /freeze and /thaw stop the node's VM.
 // When ready it prints exactly one line `READY <http port>` to stdout. Mosquitto is
 // configured like tests/support/broker.rs (`user root`, log to stderr — kept in a file in
 // its temporary folder —, a TCP and a `protocol websockets` listener on free ports,
 // allow_anonymous true). On exit (SIGTERM, SIGINT, SIGHUP, an error) it SIGKILLs Mosquitto
 // and removes that folder.
 
-import { spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 
 const args = parseArgs(process.argv.slice(2));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imcore-broker-"));
+const rabbit = args.broker === "rabbitmq";
+const rabbitScript = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "scripts", "rabbitmq.sh");
 const confPath = path.join(dir, "mosquitto.conf");
 const logPath = path.join(dir, "mosquitto.log");
 const mosquittoBin = findTool("mosquitto", "/usr/sbin/mosquitto");
@@ -46,7 +54,7 @@ let tcpPort = 0;
 let wsPort = 0;
 
 function parseArgs(argv) {
-  const out = { port: 0, pidFile: null, infoFile: null, persistence: false, exitWith: null };
+  const out = { port: 0, pidFile: null, infoFile: null, persistence: false, exitWith: null, broker: "mosquitto" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -58,6 +66,10 @@ function parseArgs(argv) {
     else if (a === "--info-file") out.infoFile = value();
     else if (a === "--persistence") out.persistence = true;
     else if (a === "--exit-with") out.exitWith = Number(value());
+    else if (a === "--broker") {
+      out.broker = value();
+      if (!["mosquitto", "rabbitmq"].includes(out.broker)) fail(`--broker: mosquitto or rabbitmq, not ${out.broker}`);
+    }
     else fail(`unknown argument ${a}`);
   }
   return out;
@@ -228,6 +240,87 @@ function info() {
   };
 }
 
+// ---- RabbitMQ (--broker rabbitmq) -----------------------------------------------------
+// One node started and stopped by scripts/rabbitmq.sh (the script the reference stack uses
+// for its cluster), in `dir`. `rabbitEnv` is its rabbitmq.env; `rabbitUp` whether the node
+// runs (a SIGKILLed one is started again on the same ports and data by `start-node`).
+const pexec = promisify(execFile);
+let rabbitEnv = {};
+let rabbitUp = false;
+let authUrl = "";
+
+async function rabbitSh(...a) {
+  try {
+    await pexec(rabbitScript, a, { timeout: 240_000, maxBuffer: 4 << 20 });
+  } catch (e) {
+    throw new Error(`scripts/rabbitmq.sh ${a.join(" ")} failed: ${e.stderr || e.message}`);
+  }
+  rabbitEnv = readEnv(path.join(dir, "rabbitmq.env"));
+}
+
+/** A sourceable KEY=VALUE file (values plain or as printf %q writes simple paths). */
+function readEnv(file) {
+  const env = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]] = m[2].replace(/^'(.*)'$/, "$1").replace(/\\(.)/g, "$1");
+  }
+  return env;
+}
+
+const rabbitPid = () => Number(rabbitEnv.NODE_PID_1) || null;
+
+const rabbitBroker = {
+  async startFresh() {
+    await rabbitSh("start", dir, "--nodes", "1", "--auth-http-url", authUrl);
+    rabbitUp = true;
+  },
+  async startSamePorts() {
+    if (rabbitUp) return;
+    await rabbitSh("start-node", dir, "1");
+    rabbitUp = true;
+  },
+  async stop() {
+    if (!rabbitUp) return;
+    rabbitUp = false;
+    await rabbitSh("kill-node", dir, "1");
+  },
+  signal(sig) {
+    if (!rabbitUp || !rabbitPid()) throw new Error("the RabbitMQ node is not running");
+    process.kill(rabbitPid(), sig);
+  },
+  info() {
+    return {
+      ws_url: rabbitEnv.WS_URL_1,
+      ws_port: Number(rabbitEnv.WS_PORT_1),
+      tcp_port: Number(rabbitEnv.MQTT_PORT_1),
+      running: rabbitUp,
+      pid: rabbitUp ? rabbitPid() : null,
+    };
+  },
+  log() {
+    try {
+      return fs.readFileSync(rabbitEnv.NODE_LOG_1, "utf8");
+    } catch {
+      return "(no log)";
+    }
+  },
+};
+
+const mosquittoBroker = {
+  startFresh,
+  startSamePorts,
+  stop,
+  signal: signalBroker,
+  info,
+  log: () => logSince(0),
+};
+
+const broker = rabbit ? rabbitBroker : mosquittoBroker;
+
+// The HTTP auth backend of the RabbitMQ node: everything allowed.
+const allow = async () => "allow";
+
 // One operation at a time.
 let queue = Promise.resolve();
 const serialized = (fn) => {
@@ -237,31 +330,38 @@ const serialized = (fn) => {
 };
 
 const routes = {
-  "GET /info": async () => info(),
-  "GET /log": async () => logTail(200),
+  "GET /info": async () => broker.info(),
+  "GET /log": async () => broker.log().split("\n").slice(-201).join("\n"),
   // The whole log of this run (tests count connections by client id in it).
-  "GET /log/all": async () => logSince(0),
+  "GET /log/all": async () => broker.log(),
   "POST /restart": async () => {
-    await stop();
-    await startSamePorts();
-    return info();
+    await broker.stop();
+    await broker.startSamePorts();
+    return broker.info();
   },
   "POST /stop": async () => {
-    await stop();
-    return info();
+    await broker.stop();
+    return broker.info();
   },
   "POST /start": async () => {
-    await startSamePorts();
-    return info();
+    await broker.startSamePorts();
+    return broker.info();
   },
   "POST /freeze": async () => {
-    signalBroker("SIGSTOP");
-    return info();
+    broker.signal("SIGSTOP");
+    return broker.info();
   },
   "POST /thaw": async () => {
-    signalBroker("SIGCONT");
-    return info();
+    broker.signal("SIGCONT");
+    return broker.info();
   },
+};
+// Not serialized: RabbitMQ asks while a /restart waits for it.
+const authRoutes = {
+  "POST /auth/user": allow,
+  "POST /auth/vhost": allow,
+  "POST /auth/resource": allow,
+  "POST /auth/topic": allow,
 };
 
 const cors = {
@@ -278,12 +378,13 @@ const server = http.createServer((req, res) => {
     res.writeHead(204, cors);
     return res.end();
   }
-  const route = routes[`${req.method} ${url.pathname}`];
+  const key = `${req.method} ${url.pathname}`;
+  const route = routes[key] ?? authRoutes[key];
   if (!route) {
     res.writeHead(404, { ...cors, "Content-Type": "text/plain" });
     return res.end(`no route ${req.method} ${url.pathname}\n`);
   }
-  serialized(route).then(
+  (authRoutes[key] ? route() : serialized(route)).then(
     (body) => {
       const text = typeof body === "string";
       res.writeHead(200, { ...cors, "Content-Type": text ? "text/plain" : "application/json" });
@@ -307,6 +408,13 @@ function cleanup() {
       process.kill(child.pid, "SIGKILL");
     } catch {}
   }
+  if (rabbit && fs.existsSync(path.join(dir, "rabbitmq.env"))) {
+    try {
+      if (rabbitPid()) process.kill(rabbitPid(), "SIGCONT");
+    } catch {}
+    // Every node, epmd and their folders, by the PIDs the script wrote.
+    spawnSync(rabbitScript, ["stop", dir], { stdio: "ignore", timeout: 60_000 });
+  }
   for (const f of [args.pidFile]) {
     if (f) fs.rmSync(f, { force: true });
   }
@@ -316,6 +424,7 @@ process.on("exit", cleanup);
 // Reap Mosquitto before exiting (a SIGKILLed child that is never waited for stays a
 // zombie where PID 1 does not reap), then exit; the "exit" handler is the fallback.
 async function shutdown(code) {
+  if (rabbit) process.exit(code); // the "exit" handler stops the node
   const p = child;
   if (p) {
     try {
@@ -347,10 +456,20 @@ if (args.exitWith) {
   }, 1000).unref();
 }
 
-await startFresh();
-server.listen(args.port, "127.0.0.1", () => {
+function ready() {
   const port = server.address().port;
   if (args.pidFile) fs.writeFileSync(args.pidFile, `${process.pid}\n`);
-  if (args.infoFile) fs.writeFileSync(args.infoFile, JSON.stringify(info()) + "\n");
+  if (args.infoFile) fs.writeFileSync(args.infoFile, JSON.stringify(broker.info()) + "\n");
   process.stdout.write(`READY ${port}\n`);
-});
+}
+
+if (rabbit) {
+  // RabbitMQ asks this server for every login: it listens first.
+  await new Promise((r) => server.listen(args.port, "127.0.0.1", r));
+  authUrl = `http://127.0.0.1:${server.address().port}/auth`;
+  await broker.startFresh();
+  ready();
+} else {
+  await startFresh();
+  server.listen(args.port, "127.0.0.1", ready);
+}

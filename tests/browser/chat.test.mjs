@@ -33,8 +33,14 @@ async function control(route, method = "POST") {
   return JSON.parse(body);
 }
 
+// Nothing listens there: connecting is refused at once.
+const DEAD_URL = "ws://127.0.0.1:9/mqtt";
+
 function optionsOf(userId, contacts) {
-  return { userId, direct: { url: brokerUrl }, contacts, logLevel: "warn" };
+  // User 3 is given two brokers, the first one dead: every attempt after a refusal goes to
+  // the next URL, so it runs on the second one (direct mode's broker failover).
+  const url = userId === "3" ? [DEAD_URL, brokerUrl] : brokerUrl;
+  return { userId, direct: { url }, contacts, logLevel: "warn" };
 }
 
 async function load(page) {

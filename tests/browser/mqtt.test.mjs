@@ -1,7 +1,11 @@
 // Acceptance tests of the MQTT-only entry (`imcore/mqtt`: pkg/mqtt/, the crate built without
 // its `chat` feature) through its public JS API: headless Chromium (playwright-core driving
-// Debian's /usr/bin/chromium) and the real Mosquitto of tools/broker-control.mjs. One page
+// Debian's /usr/bin/chromium) and the real broker of tools/broker-control.mjs. One page
 // (tests/browser/mqtt.html) holds every client; the tests run in order.
+//
+// scripts/test-browser.sh runs this file twice: against Mosquitto 2.0, then against a
+// RabbitMQ 3.10 node (IMCORE_BROKER=rabbitmq), which speaks MQTT 3.1.1 only: there the
+// 5.0 variants give way to a test of the fall back from 5.0 to 3.1.1.
 //
 // Run by scripts/test-browser.sh (see tests/browser/chat.test.mjs for the environment).
 import assert from "node:assert/strict";
@@ -12,6 +16,10 @@ const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
 const WAIT_MS = 15_000;
 const RUN = Math.floor(Math.random() * 2 ** 32).toString(16);
+const RABBIT = process.env.IMCORE_BROKER === "rabbitmq";
+const VERSIONS = RABBIT ? [4] : [4, 5];
+// Nothing listens there: connecting is refused at once.
+const DEAD_URL = "ws://127.0.0.1:9/mqtt";
 
 let closeBrowser;
 let browser;
@@ -114,7 +122,7 @@ test("the entry exports MqttClient and the loaders, nothing of the chat", async 
   assert.deepEqual(chatty, [], "imports of the chat layer in the MQTT-only module");
 });
 
-for (const version of [4, 5]) {
+for (const version of VERSIONS) {
   test(`QoS 1 round trip, MQTT ${version === 4 ? "3.1.1" : "5.0"}`, async () => {
     const topic = `imcore/mqtt-entry/${RUN}/round-trip/${version}`;
     const sub = `sub-${version}`;
@@ -135,6 +143,36 @@ for (const version of [4, 5]) {
       window.clients[b].disconnect();
     }, [sub, pub]);
     assert.equal(await evalIn((n) => window.clients[n].status, sub), "idle");
+  });
+}
+
+test("several URLs: a broker that refuses the connection is skipped, the next one takes it", async () => {
+  const topic = `imcore/mqtt-entry/${RUN}/failover`;
+  await make("failover", options("failover", { url: [DEAD_URL, brokerUrl] }));
+  await connected("failover");
+  const log1 = await evalIn(() => ({ ...window.logs.failover }));
+  assert.deepEqual(log1.connects, [brokerUrl], "connected to the second URL");
+  assert.equal(log1.disconnects.length, 1, "one refused attempt before");
+  assert.deepEqual(await subscribe("failover", topic), [1]);
+  await publish("failover", topic, "over the second broker");
+  await until("the message", ([t]) => window.logs.failover.messages.some((m) => m.text === t), ["over the second broker"]);
+  await evalIn(() => window.clients.failover.disconnect());
+});
+
+if (RABBIT) {
+  test("asked for MQTT 5.0, RabbitMQ 3.10 hangs up: one PROTOCOL_FALLBACK, then 3.1.1 works", async () => {
+    const topic = `imcore/mqtt-entry/${RUN}/fallback`;
+    await make("fallback", options("fallback", { protocolVersion: 5 }));
+    await connected("fallback");
+    assert.deepEqual(await subscribe("fallback", topic), [1]);
+    await publish("fallback", topic, "over 3.1.1");
+    await until("the message", ([t]) => window.logs.fallback.messages.some((m) => m.text === t), ["over 3.1.1"]);
+    const got = await evalIn(() => ({ ...window.logs.fallback }));
+    // (The hang-up may also show as a TRANSPORT error, as a WebSocket closed abnormally does.)
+    assert.deepEqual(got.errors.filter((e) => e !== "TRANSPORT"), ["PROTOCOL_FALLBACK"], "said once, not looped");
+    assert.equal(got.disconnects.length, 1, "one attempt in 5.0");
+    assert.deepEqual(got.connects, [brokerUrl], "the same broker, in 3.1.1");
+    await evalIn(() => window.clients.fallback.disconnect());
   });
 }
 
@@ -174,7 +212,8 @@ test("reconnects by itself after the broker restarts, asking for fresh credentia
     30_000,
   );
   assert.ok((await evalIn(() => window.credentialCalls)) >= 2, "credentials() before every attempt");
-  // Mosquitto runs without persistence: the session renewed the subscription.
+  // Mosquitto runs without persistence: the session renewed the subscription (RabbitMQ's
+  // durable queue kept it).
   await publish("restart", topic, "after the restart");
   await until("the message after the restart", ([t]) => window.logs.restart.messages.some((m) => m.text === t), [
     "after the restart",
@@ -183,7 +222,7 @@ test("reconnects by itself after the broker restarts, asking for fresh credentia
   await evalIn(() => window.clients.restart.disconnect());
 });
 
-for (const version of [4, 5]) {
+for (const version of VERSIONS) {
   test(`1,000 QoS 1 publishes written to a frozen broker are replayed with DUP and all arrive, MQTT ${
     version === 4 ? "3.1.1" : "5.0"
   }`, async () => {
