@@ -1,6 +1,8 @@
 // How every JS test starts Debian's Chromium through playwright-core: as root on a machine
 // with a closed network, so no sandbox and none of the background connections (they would
 // be refused, many at a time). playwright-core gives each launch a fresh temporary profile.
+import net from "node:net";
+
 export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
   "--headless",
@@ -34,4 +36,20 @@ export async function launchBrowser() {
     }
   };
   return { browser, close };
+}
+
+/**
+ * A 127.0.0.1 port nothing listens on (bound by the system, then let go): a broker URL on
+ * it is refused at once, the way a dead node's is. (Not a fixed low port: Chromium blocks
+ * those as unsafe before trying.)
+ */
+export async function closedPort() {
+  const server = net.createServer();
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -12,7 +12,7 @@
 // The tests share one scenario and run in order (node:test runs a file's tests serially).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchBrowser } from "../chromium.mjs";
+import { closedPort, launchBrowser } from "../chromium.mjs";
 
 const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
@@ -33,8 +33,8 @@ async function control(route, method = "POST") {
   return JSON.parse(body);
 }
 
-// Nothing listens there: connecting is refused at once.
-const DEAD_URL = "ws://127.0.0.1:9/mqtt";
+// A broker URL where nothing listens (connecting is refused at once), set in before().
+let DEAD_URL;
 
 function optionsOf(userId, contacts) {
   // User 3 is given two brokers, the first one dead: every attempt after a refusal goes to
@@ -120,6 +120,7 @@ function assertAscending(messages, who) {
 before(async () => {
   assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
   brokerUrl = (await control("/info", "GET")).ws_url;
+  DEAD_URL = `ws://127.0.0.1:${await closedPort()}/mqtt`;
   ({ browser, close: closeBrowser } = await launchBrowser());
   await openUser("1", ["2", "3"]);
   await openUser("2", ["1"], { killable: true });

@@ -10,7 +10,7 @@
 // Run by scripts/test-browser.sh (see tests/browser/chat.test.mjs for the environment).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchBrowser } from "../chromium.mjs";
+import { closedPort, launchBrowser } from "../chromium.mjs";
 
 const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
@@ -18,8 +18,8 @@ const WAIT_MS = 15_000;
 const RUN = Math.floor(Math.random() * 2 ** 32).toString(16);
 const RABBIT = process.env.IMCORE_BROKER === "rabbitmq";
 const VERSIONS = RABBIT ? [4] : [4, 5];
-// Nothing listens there: connecting is refused at once.
-const DEAD_URL = "ws://127.0.0.1:9/mqtt";
+// A broker URL where nothing listens (connecting is refused at once), set in before().
+let DEAD_URL;
 
 let closeBrowser;
 let browser;
@@ -92,6 +92,7 @@ const received = (name, text) => evalIn(([n, t]) => window.logs[n].messages.some
 before(async () => {
   assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
   brokerUrl = (await control("/info", "GET")).ws_url;
+  DEAD_URL = `ws://127.0.0.1:${await closedPort()}/mqtt`;
   ({ browser, close: closeBrowser } = await launchBrowser());
   page = await (await browser.newContext()).newPage();
   page.on("console", (m) => {
