@@ -22,7 +22,8 @@ install:
 # Mosquitto, ChatClient and imcore/mqtt through their JS API in Chromium (playwright-core),
 # the npm tarball installed into a fresh Vite app, and the end-to-end tests of the whole product
 # (the demo page built on it, served by imcore-server with Mosquitto, two users in
-# Chromium, plus MQTT straight to the broker: scripts/test-e2e.sh).
+# Chromium, plus MQTT straight to the broker: scripts/test-e2e.sh), and again on a two-node
+# RabbitMQ cluster with a node killed under load (E2E_BROKER=rabbitmq).
 test: install
 	@start=$$(date +%s)
 	result=FAILED
@@ -51,6 +52,7 @@ test: install
 	step scripts/test-browser.sh
 	step scripts/test-package.sh
 	step scripts/test-e2e.sh
+	step env E2E_BROKER=rabbitmq scripts/test-e2e.sh
 	result=passed
 
 # The demo chat: release package, the page (www/dist), Mosquitto (WebSocket listener,

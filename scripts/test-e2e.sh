@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/test-e2e.sh [node --test args...]     (e.g. --test-name-pattern=revoke)
+#        E2E_BROKER=rabbitmq scripts/test-e2e.sh [node --test args...]
 #
 # End-to-end tests of the whole product (tests/e2e/*.test.mjs): the demo page (www/dist on
 # the release package) served by imcore-server, with Mosquitto, driven in headless Chromium
@@ -15,8 +16,14 @@
 #   4. always stops the stack by PID (scripts/stack.sh stop), also on failure or Ctrl-C,
 #      and prints the server and broker logs when something failed.
 #
+# With E2E_BROKER=rabbitmq the stack runs on a two-node RabbitMQ 3.10 cluster instead
+# (scripts/stack.sh start --broker rabbitmq: scripts/rabbitmq.sh, the server answering its
+# HTTP auth), and the tests are the conversation and security files of tests/e2e/ (the same
+# tests, on a cluster: user 1 on node 1, user 2 on node 2) and then tests/e2e-cluster/ (node 1
+# killed under load).
+#
 # Screenshots of the users' pages go to build/e2e-screenshots/ (git-ignored), replaced on
-# every run.
+# every Mosquitto run (the cluster run adds its own).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -45,10 +52,10 @@ cleanup() {
     scripts/stack.sh stop "$run" >/dev/null || echo "[test-e2e] stopping the stack failed" >&2
   fi
   if [ "$status" -ne 0 ]; then
-    for log in server.log mosquitto.log; do
-      if [ -s "$run/$log" ]; then
-        echo "[test-e2e] ---- last lines of $log ----" >&2
-        tail -n 60 "$run/$log" >&2
+    for log in "$run"/server.log "$run"/mosquitto.log "$run"/rabbitmq/*/node.log; do
+      if [ -s "$log" ]; then
+        echo "[test-e2e] ---- last lines of ${log#"$run"/} ----" >&2
+        tail -n 60 "$log" >&2
       fi
     done
   fi
@@ -59,16 +66,26 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-scripts/stack.sh start "$run" --test-hooks --www www/dist >/dev/null
+broker="${E2E_BROKER:-mosquitto}"
+case "$broker" in
+  mosquitto) stack_args=(); tests=(tests/e2e/) ;;
+  rabbitmq)
+    stack_args=(--broker rabbitmq --nodes 2)
+    tests=(tests/e2e/chat.test.mjs tests/e2e/security.test.mjs tests/e2e-cluster/)
+    ;;
+  *) echo "[test-e2e] E2E_BROKER must be mosquitto or rabbitmq" >&2; exit 2 ;;
+esac
+scripts/stack.sh start "$run" --test-hooks --www www/dist "${stack_args[@]}" >/dev/null
 set -a
 # shellcheck disable=SC1091
 . "$run/stack.env"
 set +a
-echo "[test-e2e] stack in $run: page $HTTP_URL, broker $WS_URL (PIDs: broker $BROKER_PID, server $SERVER_PID)"
+echo "[test-e2e] $broker stack in $run: page $HTTP_URL, broker ${WS_URLS:-$WS_URL} (server PID $SERVER_PID)"
 
-rm -rf build/e2e-screenshots
+# (The cluster run adds its screenshots to the Mosquitto run's.)
+if [ "$broker" = mosquitto ]; then rm -rf build/e2e-screenshots; fi
 start=$(date +%s)
-node --test --test-concurrency=1 --test-reporter=spec "$@" tests/e2e/ &
+node --test --test-concurrency=1 --test-reporter=spec "$@" "${tests[@]}" &
 tests_pid=$!
 status=0
 wait "$tests_pid" || status=$?

@@ -5,7 +5,9 @@
 // Environment (RUNDIR/stack.env of scripts/stack.sh, exported by scripts/test-e2e.sh):
 //   HTTP_URL   the server, which also serves the built page (www/dist)
 //   RUNDIR     the stack's folder, for scripts/stack.sh restart-broker / stop-server / …
-//   WS_URL     the broker's WebSocket listener
+//   WS_URL     the broker's WebSocket listener (on a cluster: the first node's)
+//   WS_URLS    on a cluster (scripts/stack.sh --broker rabbitmq): every node's, comma-separated
+//   BROKER     mosquitto | rabbitmq
 //   CHROMIUM   (optional) default /usr/bin/chromium
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -21,6 +23,9 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const BASE = process.env.HTTP_URL;
 export const RUNDIR = process.env.RUNDIR;
 export const WS_URL = process.env.WS_URL;
+/** Every broker node's WebSocket URL (one for Mosquitto). */
+export const WS_URLS = (process.env.WS_URLS || WS_URL || "").split(",").filter(Boolean);
+export const BROKER = process.env.BROKER || "mosquitto";
 export const SHOTS = path.join(ROOT, "build", "e2e-screenshots");
 /** How long any awaited condition may take. */
 export const WAIT_MS = 15_000;
@@ -80,23 +85,38 @@ export async function resetBackend() {
   const mqtt = (await import("mqtt")).default;
   for (const user of ["1", "2", "3"]) {
     const cfg = await connConfig(await login(user));
-    const client = await mqtt.connectAsync(WS_URL, {
-      clientId: cfg.client_id,
-      username: String(cfg.user_id),
-      password: cfg.password,
-      clean: true,
-      reconnectPeriod: 0,
-      protocolVersion: 4,
-    });
-    await client.endAsync();
+    // The first node that answers (a cluster test may have killed one).
+    let last;
+    for (const url of WS_URLS) {
+      try {
+        const client = await mqtt.connectAsync(url, {
+          clientId: cfg.client_id,
+          username: String(cfg.user_id),
+          password: cfg.password,
+          clean: true,
+          reconnectPeriod: 0,
+          connectTimeout: 5_000,
+          protocolVersion: 4,
+        });
+        await client.endAsync();
+        last = null;
+        break;
+      } catch (e) {
+        last = e;
+      }
+    }
+    if (last) throw last;
   }
 }
 
 const pexec = promisify(execFile);
 
-/** `scripts/stack.sh CMD RUNDIR`: restart-broker, stop-server, start-server, status. */
-export async function stack(cmd) {
-  const { stdout } = await pexec(path.join(ROOT, "scripts", "stack.sh"), [cmd, RUNDIR], {
+/**
+ * `scripts/stack.sh CMD RUNDIR [ARGS…]`: restart-broker, stop-server, start-server, status,
+ * kill-node N (a cluster's node N, SIGKILL).
+ */
+export async function stack(cmd, ...args) {
+  const { stdout } = await pexec(path.join(ROOT, "scripts", "stack.sh"), [cmd, RUNDIR, ...args], {
     cwd: ROOT,
     timeout: 60_000,
   });
