@@ -272,6 +272,7 @@ cmd_start() {
       exit 1
     ) && die "a cluster already runs in $RUNDIR (scripts/rabbitmq.sh stop $RUNDIR)"
   fi
+  rm -f "$RUNDIR/rabbitmq.env"
   local bin
   bin="$(server_bin)"
 
