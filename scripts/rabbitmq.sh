@@ -4,6 +4,7 @@
 #   scripts/rabbitmq.sh start RUNDIR --auth-http-url URL [--nodes N]   # N nodes (default 2)
 #   scripts/rabbitmq.sh stop RUNDIR
 #   scripts/rabbitmq.sh kill-node RUNDIR I      # SIGKILL node I (1..N), wait until it is gone
+#   scripts/rabbitmq.sh start-node RUNDIR I     # start node I again (same ports, data); slow, see below
 #   scripts/rabbitmq.sh status RUNDIR
 #
 # `start` runs its own epmd (own port, 127.0.0.1) and N nodes imcore-I@localhost, each with
@@ -19,6 +20,10 @@
 #   NODE_COUNT EPMD_PID EPMD_PORT WS_URLS MQTT_ADDRS COOKIE_HOME
 #   and per node I: NODE_NAME_I NODE_PID_I (beam.smp) WRAPPER_PID_I WS_PORT_I WS_URL_I
 #   MQTT_PORT_I AMQP_PORT_I DIST_PORT_I NODE_DIR_I
+#
+# A killed node that starts again rejoins the cluster by itself, but RabbitMQ 3.10's MQTT
+# plugin waits about 100 s (its Raft client-id tracker) before it listens: start-node
+# waits up to 240 s for the MQTT and WebSocket ports.
 #
 # Everything runs detached (setsid) and is ended by PID. Needs Debian's rabbitmq-server
 # (scripts/install.sh), run as root like the prototype (the data folders are ours). The
@@ -39,7 +44,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -377,6 +382,22 @@ cmd_kill_node() {
   echo "rabbitmq.sh: node $i (imcore-$i@localhost) killed"
 }
 
+cmd_start_node() {
+  [ $# -ge 2 ] || usage
+  load_env "$1"
+  local i=$2
+  [[ $i =~ ^[0-9]+$ ]] && [ "$i" -ge 1 ] && [ "$i" -le "$NODE_COUNT" ] || die "no node $i (1..$NODE_COUNT)"
+  local pid_var="NODE_PID_$i"
+  is_ours "${!pid_var:-}" beam.smp && die "node $i runs already (PID ${!pid_var})"
+  is_ours "$EPMD_PID" epmd || die "our epmd (PID $EPMD_PID) is gone: stop and start the cluster"
+  local t0=$SECONDS
+  rm -f "$RUNDIR/rabbitmq/node$i/pid"
+  start_node "$i"
+  wait_node "$i" 240 || die "node $i did not come back (see $RUNDIR/rabbitmq/node$i)"
+  write_env
+  echo "rabbitmq.sh: node $i (imcore-$i@localhost) listening again after $((SECONDS - t0)) s"
+}
+
 cmd_status() {
   [ $# -ge 1 ] || usage
   load_env "$1"
@@ -409,6 +430,7 @@ case "$cmd" in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
   kill-node) cmd_kill_node "$@" ;;
+  start-node) cmd_start_node "$@" ;;
   status) cmd_status "$@" ;;
   -h | --help | help) usage ;;
   *) usage ;;

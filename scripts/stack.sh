@@ -6,6 +6,7 @@
 #   scripts/stack.sh stop RUNDIR
 #   scripts/stack.sh restart-broker RUNDIR     # kill -9 the broker, start it again (same ports/config)
 #   scripts/stack.sh kill-node RUNDIR I        # rabbitmq: SIGKILL node I of the cluster
+#   scripts/stack.sh start-node RUNDIR I       # rabbitmq: start node I again (~100 s until MQTT listens)
 #   scripts/stack.sh stop-server RUNDIR        # stop only the server (the backend is down)
 #   scripts/stack.sh start-server RUNDIR       # start it again: same port, flags, secrets, chat.db
 #   scripts/stack.sh status RUNDIR
@@ -41,7 +42,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -380,6 +381,13 @@ cmd_kill_node() {
   rabbitmq_sh kill-node "$RUNDIR" "$2"
 }
 
+cmd_start_node() {
+  [ $# -ge 2 ] || usage
+  load_env "$1"
+  [ "$BROKER" = rabbitmq ] || die "start-node is for --broker rabbitmq (Mosquitto: restart-broker)"
+  rabbitmq_sh start-node "$RUNDIR" "$2"
+}
+
 cmd_restart_broker() {
   [ $# -ge 1 ] || usage
   load_env "$1"
@@ -449,6 +457,7 @@ case "$cmd" in
   stop) cmd_stop "$@" ;;
   restart-broker) cmd_restart_broker "$@" ;;
   kill-node) cmd_kill_node "$@" ;;
+  start-node) cmd_start_node "$@" ;;
   stop-server) cmd_stop_server "$@" ;;
   start-server) cmd_start_server "$@" ;;
   status) cmd_status "$@" ;;
