@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make test` / `make demo` / `make size` need and is missing; a second run only checks.
+# Installs what `make test` / `make demo` / `make size` (and the RabbitMQ stack) need and is
+# missing; a second run only checks.
 # Everything comes from the registries this machine reaches (apt, crates.io, npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +12,44 @@ need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto mosquitto-clients)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# RabbitMQ 3.10 (Debian 12) for `scripts/stack.sh start RUNDIR --broker rabbitmq`; its
+# MQTT, Web MQTT and HTTP auth plugins ship in the package.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # scripts/rabbitmq.sh runs its own nodes: the package's system service must not start.
+  # invoke-rc.d asks /usr/sbin/policy-rc.d; 101 = "action not allowed". Use the machine's
+  # if it has one, else put a temporary one in place for the install.
+  policy_created=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# Temporary, by imcore scripts/install.sh: no service starts.\nexit 101\n' \
+      >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy_created=1
+    trap '[ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if [ "$policy_created" = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    policy_created=0
+    trap - EXIT
+  fi
+  # With systemd the package may still enable the unit: keep it off.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now rabbitmq-server.service >/dev/null 2>&1 || true
+  fi
 else
   log "apt packages present"
+fi
+# Nothing of the system RabbitMQ may run (the system node would hold epmd's default port
+# and the node name rabbit@HOST): a node of user `rabbitmq` left by the install is stopped.
+if id rabbitmq >/dev/null 2>&1; then
+  for pid in $(pgrep -u rabbitmq 2>/dev/null || true); do
+    log "stopping the system RabbitMQ process $pid ($(cat "/proc/$pid/comm" 2>/dev/null || echo '?'))"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
 fi
 
 # --- Rust targets and tools -------------------------------------------------------------

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The reference backend stack: Mosquitto + imcore-server on free 127.0.0.1 ports.
+# The reference backend stack: Mosquitto (or a RabbitMQ cluster) + imcore-server on free
+# 127.0.0.1 ports.
 #
-#   scripts/stack.sh start RUNDIR [--test-hooks] [--www DIR]
+#   scripts/stack.sh start RUNDIR [--test-hooks] [--www DIR] [--broker mosquitto|rabbitmq] [--nodes N]
 #   scripts/stack.sh stop RUNDIR
 #   scripts/stack.sh restart-broker RUNDIR     # kill -9 the broker, start it again (same ports/config)
+#   scripts/stack.sh kill-node RUNDIR I        # rabbitmq: SIGKILL node I of the cluster
+#   scripts/stack.sh start-node RUNDIR I       # rabbitmq: start node I again (~100 s until MQTT listens)
 #   scripts/stack.sh stop-server RUNDIR        # stop only the server (the backend is down)
 #   scripts/stack.sh start-server RUNDIR       # start it again: same port, flags, secrets, chat.db
 #   scripts/stack.sh status RUNDIR
@@ -13,11 +16,18 @@
 # chat.db (SQLite), mosquitto.log, server.log, secrets.env (0600: the server's MQTT password
 # and token secret) and stack.env, a sourceable file:
 #
-#   RUNDIR HTTP_PORT HTTP_URL WS_PORT WS_URL MQTT_PORT BROKER_PID SERVER_PID SERVER_BIN
-#   MOSQUITTO_BIN TEST_HOOKS WWW
+#   RUNDIR BROKER HTTP_PORT HTTP_URL WS_PORT WS_URL MQTT_PORT WS_URLS MQTT_ADDRS NODE_COUNT
+#   BROKER_PID SERVER_PID SERVER_BIN MOSQUITTO_BIN TEST_HOOKS WWW
 #
 # It returns once the broker listens on both ports and GET /time answers 200. Both
 # processes run detached (setsid) until `stop`, which ends them by PID.
+#
+# --broker rabbitmq (default nodes: 2): the HTTP port is picked first, then
+# scripts/rabbitmq.sh starts the cluster (RUNDIR/rabbitmq/, RUNDIR/rabbitmq.env) with its
+# auth backend pointed at the server's http://127.0.0.1:HTTP_PORT/broker/auth, then the
+# server starts with --broker rabbitmq --mqtt-addrs (every node) --broker-urls (every
+# node's WebSocket URL). WS_PORT, WS_URL and MQTT_PORT are node 1's, WS_URLS and MQTT_ADDRS
+# list every node's, BROKER_PID is empty. `stop` stops the server, then the cluster.
 #
 # The server binary: $IMCORE_SERVER_BIN, else `cargo build -p imcore-server --release`
 # (into $CARGO_TARGET_DIR or target/). Mosquitto: $MOSQUITTO, else `mosquitto` on PATH or
@@ -32,7 +42,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -115,9 +125,11 @@ write_env() {
   local f="$RUNDIR/stack.env"
   {
     printf 'RUNDIR=%q\n' "$RUNDIR"
+    printf 'BROKER=%s\n' "$BROKER"
     printf 'HTTP_PORT=%s\nHTTP_URL=%s\n' "$HTTP_PORT" "http://127.0.0.1:$HTTP_PORT"
     printf 'WS_PORT=%s\nWS_URL=%s\n' "$WS_PORT" "ws://127.0.0.1:$WS_PORT/mqtt"
     printf 'MQTT_PORT=%s\n' "$MQTT_PORT"
+    printf 'WS_URLS=%s\nMQTT_ADDRS=%s\nNODE_COUNT=%s\n' "$WS_URLS" "$MQTT_ADDRS" "$NODE_COUNT"
     printf 'BROKER_PID=%s\nSERVER_PID=%s\n' "$BROKER_PID" "$SERVER_PID"
     printf 'SERVER_BIN=%q\nMOSQUITTO_BIN=%q\n' "$SERVER_BIN" "$MOSQUITTO_BIN"
     printf 'TEST_HOOKS=%s\n' "$TEST_HOOKS"
@@ -131,6 +143,41 @@ load_env() {
   [ -f "$RUNDIR/stack.env" ] || die "no $RUNDIR/stack.env (not started?)"
   # shellcheck disable=SC1091
   . "$RUNDIR/stack.env"
+  # Files of stacks started before --broker existed.
+  BROKER=${BROKER:-mosquitto}
+  WS_URLS=${WS_URLS:-ws://127.0.0.1:$WS_PORT/mqtt}
+  MQTT_ADDRS=${MQTT_ADDRS:-127.0.0.1:$MQTT_PORT}
+  NODE_COUNT=${NODE_COUNT:-1}
+}
+
+rabbitmq_sh() {
+  IMCORE_SERVER_BIN="$SERVER_BIN" "$root/scripts/rabbitmq.sh" "$@"
+}
+
+# Whether the broker of this stack (any node of a cluster) still runs.
+broker_alive() {
+  if [ "$BROKER" = rabbitmq ]; then
+    [ -f "$RUNDIR/rabbitmq.env" ] || return 1
+    (
+      # shellcheck disable=SC1091
+      . "$RUNDIR/rabbitmq.env"
+      for i in $(seq 1 "$NODE_COUNT"); do
+        v="NODE_PID_$i"
+        is_ours "${!v:-}" beam.smp && exit 0
+      done
+      exit 1
+    )
+  else
+    is_ours "$BROKER_PID" mosquitto
+  fi
+}
+
+stop_broker() {
+  if [ "$BROKER" = rabbitmq ]; then
+    if [ -f "$RUNDIR/rabbitmq.env" ]; then rabbitmq_sh stop "$RUNDIR"; fi
+  else
+    stop_pid "$BROKER_PID" mosquitto
+  fi
 }
 
 # Starts mosquitto on the config in RUNDIR; sets BROKER_PID once both ports listen.
@@ -165,7 +212,12 @@ stop_pid() {
 start_server() {
   local args=(--http "127.0.0.1:$HTTP_PORT" --db "$RUNDIR/chat.db"
     --mqtt-host 127.0.0.1 --mqtt-port "$MQTT_PORT" --ws-port "$WS_PORT"
-    --broker-dir "$RUNDIR" --broker-admin-user imcore-server)
+    --broker-admin-user imcore-server)
+  if [ "$BROKER" = rabbitmq ]; then
+    args+=(--broker rabbitmq --mqtt-addrs "$MQTT_ADDRS" --broker-urls "$WS_URLS")
+  else
+    args+=(--broker-dir "$RUNDIR")
+  fi
   [ "$TEST_HOOKS" = 1 ] && args+=(--test-hooks)
   [ -n "${WWW:-}" ] && args+=(--www "$WWW")
   local pid
@@ -186,6 +238,9 @@ abort_start() {
   local status=$?
   [ -n "${SERVER_PID:-}" ] && stop_pid "$SERVER_PID" imcore-server
   [ -n "${BROKER_PID:-}" ] && stop_pid "$BROKER_PID" mosquitto
+  if [ "${RABBIT_STARTED:-0}" = 1 ] && [ -f "$RUNDIR/rabbitmq.env" ]; then
+    rabbitmq_sh stop "$RUNDIR" >&2 || true
+  fi
   exit "$status"
 }
 
@@ -196,9 +251,21 @@ cmd_start() {
   shift
   TEST_HOOKS=0
   WWW=""
+  BROKER=mosquitto
+  NODE_COUNT=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --test-hooks) TEST_HOOKS=1 ;;
+      --broker)
+        [ $# -ge 2 ] || die "--broker needs mosquitto or rabbitmq"
+        case "$2" in mosquitto | rabbitmq) BROKER=$2 ;; *) die "--broker: mosquitto or rabbitmq" ;; esac
+        shift
+        ;;
+      --nodes)
+        [ $# -ge 2 ] || die "--nodes needs a number"
+        NODE_COUNT=$2
+        shift
+        ;;
       --www)
         [ $# -ge 2 ] || die "--www needs a folder"
         WWW="$(cd "$2" && pwd)" || die "no folder $2"
@@ -208,17 +275,26 @@ cmd_start() {
     esac
     shift
   done
+  if [ "$BROKER" = mosquitto ]; then
+    [ -z "$NODE_COUNT" ] || die "--nodes is for --broker rabbitmq"
+    NODE_COUNT=1
+  fi
+  NODE_COUNT=${NODE_COUNT:-2}
   if [ -f "$RUNDIR/stack.env" ]; then
-    # shellcheck disable=SC1091
-    (. "$RUNDIR/stack.env" && { is_ours "$BROKER_PID" mosquitto || is_ours "$SERVER_PID" imcore-server; }) &&
+    (load_env "$RUNDIR" && { broker_alive || is_ours "$SERVER_PID" imcore-server; }) &&
       die "a stack already runs in $RUNDIR (scripts/stack.sh stop $RUNDIR)"
   fi
-  MOSQUITTO_BIN="$(mosquitto_bin)"
+  if [ "$BROKER" = rabbitmq ] && [ -f "$RUNDIR/rabbitmq.env" ]; then
+    (BROKER=rabbitmq && broker_alive) &&
+      die "a RabbitMQ cluster already runs in $RUNDIR (scripts/rabbitmq.sh stop $RUNDIR)"
+  fi
+  MOSQUITTO_BIN=""
+  [ "$BROKER" = mosquitto ] && MOSQUITTO_BIN="$(mosquitto_bin)"
   SERVER_BIN="$(server_bin)"
   [ -x "$SERVER_BIN" ] || die "no server binary at $SERVER_BIN"
   # Until stack.env is written nobody else can stop what this starts: a failure or a
   # signal on the way stops it here.
-  BROKER_PID="" SERVER_PID=""
+  BROKER_PID="" SERVER_PID="" RABBIT_STARTED=0
   trap 'abort_start' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -229,8 +305,14 @@ cmd_start() {
   (umask 077 && printf 'BROKER_ADMIN_USER=imcore-server\nBROKER_ADMIN_PASSWORD=%s\nSECRET=%s\n' \
     "$admin_password" "$secret" >"$RUNDIR/secrets.env")
 
+  if [ "$BROKER" = rabbitmq ]; then
+    start_rabbitmq_stack
+    return
+  fi
+
   # Free ports are found by binding and letting go, so another process may take one first:
   # then start again on new ones.
+  WS_URLS="" MQTT_ADDRS=""
   local attempt
   for attempt in 1 2 3; do
     read -r HTTP_PORT WS_PORT MQTT_PORT < <("$SERVER_BIN" free-port 3)
@@ -250,9 +332,37 @@ cmd_start() {
     fi
     read -r HTTP_PORT < <("$SERVER_BIN" free-port 1)
   done
+  WS_URLS="ws://127.0.0.1:$WS_PORT/mqtt" MQTT_ADDRS="127.0.0.1:$MQTT_PORT"
   write_env
   trap - EXIT INT TERM
   echo "stack.sh: running in $RUNDIR"
+  cat "$RUNDIR/stack.env"
+}
+
+# The rest of `start` for --broker rabbitmq: the server's port first (the cluster's auth
+# backend points at it), the cluster, then the server.
+start_rabbitmq_stack() {
+  read -r HTTP_PORT < <("$SERVER_BIN" free-port 1)
+  RABBIT_STARTED=1
+  rabbitmq_sh start "$RUNDIR" --nodes "$NODE_COUNT" \
+    --auth-http-url "http://127.0.0.1:$HTTP_PORT/broker/auth" >&2 ||
+    die "the RabbitMQ cluster did not start (see $RUNDIR/rabbitmq/)"
+  # shellcheck disable=SC1091
+  . "$RUNDIR/rabbitmq.env"
+  WS_PORT=$WS_PORT_1 MQTT_PORT=$MQTT_PORT_1
+  local attempt
+  # The cluster asks this port: retry on it, not on another.
+  for attempt in 1 2 3; do
+    start_server && break
+    if [ "$attempt" = 3 ]; then
+      tail -n 20 "$RUNDIR/server.log" >&2 || true
+      die "imcore-server did not answer on port $HTTP_PORT (see $RUNDIR/server.log)"
+    fi
+    sleep 0.5
+  done
+  write_env
+  trap - EXIT INT TERM
+  echo "stack.sh: running in $RUNDIR (RabbitMQ, $NODE_COUNT nodes)"
   cat "$RUNDIR/stack.env"
 }
 
@@ -260,13 +370,28 @@ cmd_stop() {
   [ $# -ge 1 ] || usage
   load_env "$1"
   stop_pid "$SERVER_PID" imcore-server
-  stop_pid "$BROKER_PID" mosquitto
+  stop_broker
   echo "stack.sh: stopped ($RUNDIR)"
+}
+
+cmd_kill_node() {
+  [ $# -ge 2 ] || usage
+  load_env "$1"
+  [ "$BROKER" = rabbitmq ] || die "kill-node is for --broker rabbitmq (Mosquitto: restart-broker)"
+  rabbitmq_sh kill-node "$RUNDIR" "$2"
+}
+
+cmd_start_node() {
+  [ $# -ge 2 ] || usage
+  load_env "$1"
+  [ "$BROKER" = rabbitmq ] || die "start-node is for --broker rabbitmq (Mosquitto: restart-broker)"
+  rabbitmq_sh start-node "$RUNDIR" "$2"
 }
 
 cmd_restart_broker() {
   [ $# -ge 1 ] || usage
   load_env "$1"
+  [ "$BROKER" = mosquitto ] || die "restart-broker is for Mosquitto (RabbitMQ: kill-node)"
   if is_ours "$BROKER_PID" mosquitto; then
     kill -KILL "$BROKER_PID"
     for _ in $(seq 1 50); do
@@ -312,7 +437,11 @@ cmd_status() {
   [ $# -ge 1 ] || usage
   load_env "$1"
   cat "$RUNDIR/stack.env"
-  is_ours "$BROKER_PID" mosquitto && echo "broker: running" || echo "broker: not running"
+  if [ "$BROKER" = rabbitmq ]; then
+    rabbitmq_sh status "$RUNDIR" | grep -E '^(epmd|node [0-9]+|running nodes)' || true
+  else
+    is_ours "$BROKER_PID" mosquitto && echo "broker: running" || echo "broker: not running"
+  fi
   if is_ours "$SERVER_PID" imcore-server && http_ok "$HTTP_PORT"; then
     echo "server: running"
   else
@@ -327,6 +456,8 @@ case "$cmd" in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
   restart-broker) cmd_restart_broker "$@" ;;
+  kill-node) cmd_kill_node "$@" ;;
+  start-node) cmd_start_node "$@" ;;
   stop-server) cmd_stop_server "$@" ;;
   start-server) cmd_start_server "$@" ;;
   status) cmd_status "$@" ;;

@@ -46,6 +46,10 @@ pub struct AppState {
     /// Advertised in conn-config.
     pub ws_host: String,
     pub ws_port: u16,
+    /// Advertised in conn-config as `urls` when not empty.
+    pub broker_urls: Vec<String>,
+    /// Serve RabbitMQ's HTTP auth calls at `/broker/auth/*`.
+    pub rabbitmq: bool,
     pub test_hooks: bool,
 }
 
@@ -73,6 +77,9 @@ pub fn router(state: Shared, www: Option<std::path::PathBuf>) -> Router {
         .route("/rooms/join", post(join))
         .route("/rooms/leave", post(leave))
         .route("/avatars/{file}", get(avatar));
+    if state.rabbitmq {
+        app = app.route("/broker/auth/{question}", post(broker_auth));
+    }
     if state.test_hooks {
         app = app
             .route("/test/clock", post(test_clock))
@@ -180,14 +187,46 @@ async fn conn_config(State(state): State<Shared>, Caller(me): Caller) -> ApiResu
             .into_iter()
             .map(|r| format!("room_{r}")),
     );
-    ok(json!({
+    let mut config = json!({
         "user_id": me.id.to_string(),
         "password": password,
         "server": state.ws_host,
         "port": state.ws_port,
         "client_id": format!("chat_{}", me.id),
         "sub_topics": sub_topics,
-    }))
+    });
+    if let (Some(map), false) = (config.as_object_mut(), state.broker_urls.is_empty()) {
+        map.insert("urls".into(), json!(state.broker_urls));
+    }
+    ok(config)
+}
+
+/// `POST /broker/auth/{user,vhost,resource,topic}`: RabbitMQ's `rabbitmq_auth_backend_http`
+/// asks; the answer is `allow` or `deny` (see [`crate::rabbit`]). Denials are logged with
+/// `IMCORE_DEBUG=1`, every call with `IMCORE_DEBUG=2`.
+async fn broker_auth(
+    State(state): State<Shared>,
+    Path(question): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(path) = crate::rabbit::AuthPath::from_segment(&question) else {
+        return (axum::http::StatusCode::NOT_FOUND, "deny").into_response();
+    };
+    let request = crate::rabbit::AuthRequest::parse(path, &body);
+    let allowed = state.security.answer(&request).await;
+    let level = crate::debug_level();
+    if level >= 2 || (level >= 1 && !allowed) {
+        crate::log(&format!(
+            "broker auth: {} {}",
+            if allowed { "allow" } else { "deny" },
+            request.describe()
+        ));
+    }
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("text/plain"))],
+        if allowed { "allow" } else { "deny" },
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------------------------------

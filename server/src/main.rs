@@ -9,7 +9,7 @@ use imcore_server::broker::{write_broker_config, BrokerSetup};
 use imcore_server::Config;
 
 const HELP: &str = "\
-imcore-server: the reference chat backend of imcore (HTTP API + Mosquitto).
+imcore-server: the reference chat backend of imcore (HTTP API + Mosquitto or RabbitMQ).
 
 USAGE:
   imcore-server [OPTIONS]                 run the server (until SIGINT / SIGTERM)
@@ -24,8 +24,15 @@ OPTIONS (each also read from the environment variable shown):
   --mqtt-host HOST             broker TCP host for the server's own connection
                                [IMCORE_MQTT_HOST, default 127.0.0.1]
   --mqtt-port N                [IMCORE_MQTT_PORT, default 1883]
+  --mqtt-addrs H:P[,H:P...]    several broker TCP listeners (a cluster's nodes), tried in turn;
+                               replaces --mqtt-host/--mqtt-port [IMCORE_MQTT_ADDRS]
   --ws-host HOST               broker host advertised in conn-config [IMCORE_WS_HOST, default 127.0.0.1]
   --ws-port N                  broker WebSocket port advertised in conn-config [IMCORE_WS_PORT, default 8083]
+  --broker-urls URL[,URL...]   broker WebSocket URLs advertised in conn-config as `urls`; server/port
+                               then come from the first [IMCORE_BROKER_URLS]
+  --broker mosquitto|rabbitmq  mosquitto: security in --broker-dir's files; rabbitmq: answered at
+                               POST /broker/auth/{user,vhost,resource,topic} for
+                               rabbitmq_auth_backend_http [IMCORE_BROKER, default mosquitto]
   --broker-dir DIR             the broker's run folder (passwd, acl, mosquitto.pid) whose security
                                this server manages [IMCORE_BROKER_DIR; without it: not managed]
   --broker-admin-user U        the server's own MQTT user [IMCORE_BROKER_ADMIN_USER, default imcore-server]
@@ -34,6 +41,9 @@ OPTIONS (each also read from the environment variable shown):
   --secret S                   token signing secret [IMCORE_SECRET, default: random per start]
   --www DIR                    serve static files from DIR for paths the API does not take [IMCORE_WWW]
   --test-hooks                 enable POST /test/clock and /test/reset [IMCORE_TEST_HOOKS=1]
+
+ENVIRONMENT:
+  IMCORE_DEBUG=1               log the broker auth calls that are denied (2: every call)
 ";
 
 fn main() -> ExitCode {
@@ -119,6 +129,53 @@ fn parse_port(name: &str, v: Option<String>, default: u16) -> Result<u16, String
     }
 }
 
+/// `host:port[,host:port...]`.
+fn parse_addrs(v: &str) -> Result<Vec<(String, u16)>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|one| {
+            let (host, port) = one
+                .rsplit_once(':')
+                .filter(|(h, _)| !h.is_empty())
+                .ok_or_else(|| format!("--mqtt-addrs: {one:?} is not host:port"))?;
+            let port = port
+                .parse()
+                .map_err(|_| format!("--mqtt-addrs: {one:?} is not host:port"))?;
+            Ok((host.trim_matches(['[', ']']).to_string(), port))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .and_then(|a| {
+            if a.is_empty() {
+                Err("--mqtt-addrs: no address".into())
+            } else {
+                Ok(a)
+            }
+        })
+}
+
+/// `url[,url...]`, each a `ws[s]://host[:port][/path]`.
+fn parse_urls(v: &str) -> Result<Vec<String>, String> {
+    let urls: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if urls.is_empty() {
+        return Err("--broker-urls: no URL".into());
+    }
+    match urls
+        .iter()
+        .find(|u| imcore_server::ws_host_port(u).is_none())
+    {
+        Some(bad) => Err(format!(
+            "--broker-urls: {bad:?} is not a URL like ws://host:port/path"
+        )),
+        None => Ok(urls),
+    }
+}
+
 fn config_from(args: &[String]) -> Result<Config, String> {
     let a = Args::parse(args, &["test-hooks"])?;
     a.check_known(&[
@@ -126,8 +183,11 @@ fn config_from(args: &[String]) -> Result<Config, String> {
         "db",
         "mqtt-host",
         "mqtt-port",
+        "mqtt-addrs",
         "ws-host",
         "ws-port",
+        "broker-urls",
+        "broker",
         "broker-dir",
         "broker-admin-user",
         "broker-admin-password",
@@ -154,8 +214,20 @@ fn config_from(args: &[String]) -> Result<Config, String> {
             a.value("mqtt-port", "IMCORE_MQTT_PORT"),
             d.mqtt_port,
         )?,
+        mqtt_addrs: match a.value("mqtt-addrs", "IMCORE_MQTT_ADDRS") {
+            None => Vec::new(),
+            Some(v) => parse_addrs(&v)?,
+        },
         ws_host: a.value("ws-host", "IMCORE_WS_HOST").unwrap_or(d.ws_host),
         ws_port: parse_port("ws-port", a.value("ws-port", "IMCORE_WS_PORT"), d.ws_port)?,
+        broker_urls: match a.value("broker-urls", "IMCORE_BROKER_URLS") {
+            None => Vec::new(),
+            Some(v) => parse_urls(&v)?,
+        },
+        broker: match a.value("broker", "IMCORE_BROKER") {
+            None => d.broker,
+            Some(v) => v.parse().map_err(|e| format!("--broker: {e}"))?,
+        },
         broker_dir: a
             .value("broker-dir", "IMCORE_BROKER_DIR")
             .map(PathBuf::from),

@@ -6,6 +6,11 @@
 //! connection dropped are kept by rumqttc (`EventLoop::clean`) and sent again first after
 //! the reconnect, so what the server published while the broker was away is delivered once
 //! it is back.
+//!
+//! Given several broker addresses (the nodes of a RabbitMQ cluster, `--mqtt-addrs`), it
+//! tries the next one after each failed connection attempt or lost connection. The event
+//! loop, with its session state and queued publishes, stays the same; only its
+//! `mqtt_options` (which hold the address) are replaced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,8 +26,8 @@ const RETRY_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
 pub struct MqttSettings {
-    pub host: String,
-    pub port: u16,
+    /// The broker's TCP listeners (host, port), tried in turn; at least one.
+    pub addrs: Vec<(String, u16)>,
     pub client_id: String,
     pub user: String,
     pub password: String,
@@ -38,13 +43,29 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the connection task; returns at once (the broker may be down).
     pub fn start(settings: &MqttSettings) -> Publisher {
-        let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
-        options
-            .set_credentials(&settings.user, &settings.password)
-            .set_clean_session(false)
-            .set_keep_alive(Duration::from_secs(20))
-            .set_max_packet_size(256 * 1024, 256 * 1024);
-        let (client, mut eventloop) = AsyncClient::new(options, QUEUE_CAPACITY);
+        let mut addrs = settings.addrs.clone();
+        let first = match addrs.first() {
+            Some(a) => a.clone(),
+            None => {
+                let a = ("127.0.0.1".to_string(), 1883);
+                addrs.push(a.clone());
+                a
+            }
+        };
+        let options_for = {
+            let settings = settings.clone();
+            move |(host, port): &(String, u16)| {
+                let mut options = MqttOptions::new(&settings.client_id, host, *port);
+                options
+                    .set_credentials(&settings.user, &settings.password)
+                    .set_clean_session(false)
+                    .set_keep_alive(Duration::from_secs(20))
+                    .set_max_packet_size(256 * 1024, 256 * 1024);
+                options
+            }
+        };
+        let mut current = 0usize;
+        let (client, mut eventloop) = AsyncClient::new(options_for(&first), QUEUE_CAPACITY);
         let connected = Arc::new(AtomicBool::new(false));
         let flag = connected.clone();
         let task = tokio::spawn(async move {
@@ -52,8 +73,9 @@ impl Publisher {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        let (host, port) = eventloop.mqtt_options.broker_address();
                         crate::log(&format!(
-                            "mqtt: connected (session present: {})",
+                            "mqtt: connected to {host}:{port} (session present: {})",
                             ack.session_present
                         ));
                         flag.store(true, Ordering::SeqCst);
@@ -61,10 +83,27 @@ impl Publisher {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        if flag.swap(false, Ordering::SeqCst) || failures == 0 {
-                            crate::log(&format!("mqtt: connection lost or refused: {e}"));
+                        let lost = flag.swap(false, Ordering::SeqCst);
+                        if lost || failures == 0 {
+                            let (host, port) = eventloop.mqtt_options.broker_address();
+                            crate::log(&format!(
+                                "mqtt: connection to {host}:{port} lost or refused: {e}"
+                            ));
                         }
                         failures = failures.saturating_add(1);
+                        if addrs.len() > 1 {
+                            current = (current + 1) % addrs.len();
+                            if let Some(next) = addrs.get(current) {
+                                eventloop.mqtt_options = options_for(next);
+                                if lost || failures == 1 {
+                                    crate::log(&format!("mqtt: trying {}:{}", next.0, next.1));
+                                }
+                            }
+                            // A whole round failed: pause before the next.
+                            if current != 0 {
+                                continue;
+                            }
+                        }
                         tokio::time::sleep(RETRY_EVERY).await;
                     }
                 }
