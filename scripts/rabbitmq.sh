@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A RabbitMQ 3.10 cluster (MQTT + Web MQTT, auth over HTTP) on free 127.0.0.1 ports.
 #
-#   scripts/rabbitmq.sh start RUNDIR --auth-http-url URL [--nodes N]   # N nodes (default 2)
+#   scripts/rabbitmq.sh start RUNDIR --auth-http-url URL [--nodes N] [--allow-anonymous]
+#                                                  # N nodes (default 2)
 #   scripts/rabbitmq.sh stop RUNDIR
 #   scripts/rabbitmq.sh kill-node RUNDIR I      # SIGKILL node I (1..N), wait until it is gone
 #   scripts/rabbitmq.sh start-node RUNDIR I     # start node I again (same ports, data); slow, see below
@@ -11,7 +12,8 @@
 # its own AMQP, distribution, MQTT and WebSocket ports, one Erlang cookie, data and logs
 # under RUNDIR/rabbitmq/nodeI. Every node authenticates and authorizes with
 # rabbitmq_auth_backend_http against URL/{user,vhost,resource,topic} (POST); anonymous MQTT
-# is off. Nodes 2..N join node 1, and the policy `mqtt-ha` mirrors the MQTT subscription
+# is off unless --allow-anonymous (test brokers: tools/broker-control.mjs --broker rabbitmq;
+# an anonymous client then asks the backend as `guest`). Nodes 2..N join node 1, and the policy `mqtt-ha` mirrors the MQTT subscription
 # queues on every node (classic mirroring), so a persistent session survives the loss of
 # its node. A start wipes RUNDIR/rabbitmq (a fresh cluster). It returns once every node's
 # MQTT and WebSocket ports accept connections and `rabbitmqctl cluster_status` lists all
@@ -143,7 +145,7 @@ mqtt.listeners.tcp.default = 127.0.0.1:${!mqtt_var}
 web_mqtt.tcp.ip = 127.0.0.1
 web_mqtt.tcp.port = ${!ws_var}
 web_mqtt.ws_path = $WS_PATH
-mqtt.allow_anonymous = false
+mqtt.allow_anonymous = $ALLOW_ANONYMOUS
 loopback_users = none
 # imcore-server answers every authentication and authorization question.
 auth_backends.1 = http
@@ -245,8 +247,10 @@ cmd_start() {
   shift
   NODE_COUNT=2
   AUTH_URL=""
+  ALLOW_ANONYMOUS=false
   while [ $# -gt 0 ]; do
     case "$1" in
+      --allow-anonymous) ALLOW_ANONYMOUS=true ;;
       --nodes)
         [ $# -ge 2 ] || die "--nodes needs a number"
         NODE_COUNT=$2

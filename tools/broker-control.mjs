@@ -272,7 +272,7 @@ const rabbitPid = () => Number(rabbitEnv.NODE_PID_1) || null;
 
 const rabbitBroker = {
   async startFresh() {
-    await rabbitSh("start", dir, "--nodes", "1", "--auth-http-url", authUrl);
+    await rabbitSh("start", dir, "--nodes", "1", "--auth-http-url", authUrl, "--allow-anonymous");
     rabbitUp = true;
   },
   async startSamePorts() {
@@ -300,7 +300,7 @@ const rabbitBroker = {
   },
   log() {
     try {
-      return fs.readFileSync(rabbitEnv.NODE_LOG_1, "utf8");
+      return fs.readFileSync(path.join(rabbitEnv.NODE_DIR_1, "node.log"), "utf8");
     } catch {
       return "(no log)";
     }

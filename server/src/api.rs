@@ -196,9 +196,22 @@ async fn conn_config(State(state): State<Shared>, Caller(me): Caller) -> ApiResu
         "sub_topics": sub_topics,
     });
     if let (Some(map), false) = (config.as_object_mut(), state.broker_urls.is_empty()) {
-        map.insert("urls".into(), json!(state.broker_urls));
+        map.insert("urls".into(), json!(home_first(&state.broker_urls, me.id)));
     }
     ok(config)
+}
+
+/// The cluster's nodes for `user`, starting with its home node: user N begins at node
+/// `(N - 1) mod len`, so users spread over the nodes (1 on the first, 2 on the second, …)
+/// and each client, trying the list in order, moves on only when its node fails.
+fn home_first(urls: &[String], user: u64) -> Vec<String> {
+    if urls.is_empty() {
+        return Vec::new();
+    }
+    let len = urls.len() as u64;
+    let home = usize::try_from(user.saturating_sub(1) % len).unwrap_or(0);
+    let (before, from_home) = urls.split_at(home.min(urls.len()));
+    from_home.iter().chain(before).cloned().collect()
 }
 
 /// `POST /broker/auth/{user,vhost,resource,topic}`: RabbitMQ's `rabbitmq_auth_backend_http`

@@ -17,7 +17,9 @@
 //! - user `N` logs in only with its *current* password (a rotated one is refused), reads
 //!   `chat_N`, every `presence_M` and the `room_R` of the rooms it joined, writes only
 //!   `presence_N`; it may read and write the exchange `amq.topic` and use only its own MQTT
-//!   subscription queues `mqtt-subscription-chat_Nqos0` / `…qos1` (client id `chat_N`);
+//!   subscription queues `mqtt-subscription-{client id}qos0` / `…qos1`, for the client ids
+//!   that are its own: `chat_N` and `chat_N-…` (another device or tool of the same user), so
+//!   nobody else can take over or drain its persistent session;
 //! - anything else (other virtual hosts, exchanges, queues, unknown users or paths) is
 //!   denied.
 //!
@@ -141,17 +143,25 @@ fn resource_allowed(who: Principal, resource: &str, name: &str, permission: &str
     };
     match resource {
         "exchange" => name == EXCHANGE && matches!(permission, "read" | "write"),
-        "queue" => own_queues(id).iter().any(|q| q == name),
+        "queue" => own_queue(id, name),
         _ => false,
     }
 }
 
-/// The queues the MQTT plugin (3.10) declares for client id `chat_N`'s subscriptions.
-pub fn own_queues(id: u64) -> [String; 2] {
-    [
-        format!("mqtt-subscription-chat_{id}qos0"),
-        format!("mqtt-subscription-chat_{id}qos1"),
-    ]
+/// Whether `name` is one of the queues the MQTT plugin (3.10) declares for the
+/// subscriptions of a client id of user `id`: `mqtt-subscription-{client id}qos0|qos1`,
+/// the client id `chat_N` or `chat_N-{anything}`.
+pub fn own_queue(id: u64, name: &str) -> bool {
+    let Some(client_id) = name
+        .strip_prefix("mqtt-subscription-")
+        .and_then(|n| n.strip_suffix("qos0").or_else(|| n.strip_suffix("qos1")))
+    else {
+        return false;
+    };
+    let Some(rest) = client_id.strip_prefix(&format!("chat_{id}")) else {
+        return false;
+    };
+    rest.is_empty() || rest.len() > 1 && rest.starts_with('-')
 }
 
 /// Whether one of `who`'s grants covers `topic` (a topic, or a subscription's filter) for
@@ -392,6 +402,18 @@ mod tests {
             &s,
             &resource("1", "queue", "mqtt-subscription-chat_1qos2", "read")
         ));
+        // Another client id of the same user; not one of a user whose id starts the same.
+        assert!(decide(
+            &s,
+            &resource("1", "queue", "mqtt-subscription-chat_1-e2e-x1qos1", "read")
+        ));
+        for other in ["chat_10qos1", "chat_1-qos1", "chat_1xqos1", "chat_2-1qos1"] {
+            let name = format!("mqtt-subscription-{other}");
+            assert!(
+                !decide(&s, &resource("1", "queue", &name, "read")),
+                "{name}"
+            );
+        }
         assert!(!decide(&s, &resource("1", "queue", "amq.gen-x", "read")));
         assert!(decide(&s, &resource("1", "exchange", "amq.topic", "write")));
         assert!(decide(&s, &resource("1", "exchange", "amq.topic", "read")));

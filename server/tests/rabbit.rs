@@ -92,6 +92,9 @@ async fn auth_answers_follow_the_live_state() {
         .unwrap();
     let first = conn_config(&server, 1).await;
     assert_eq!(first["urls"], serde_json::json!(URLS));
+    // User 2 starts at its home node, the second: users spread over the cluster.
+    let second = conn_config(&server, 2).await;
+    assert_eq!(second["urls"], serde_json::json!([URLS[1], URLS[0]]));
     assert_eq!(first["server"], "127.0.0.1");
     assert_eq!(first["port"], 15001);
     let p1 = first["password"].as_str().unwrap().to_string();

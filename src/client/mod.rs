@@ -302,6 +302,11 @@ pub struct ChatEngine {
     calibrate_retry: Option<(u64, u64)>,
     /// Server time when the connection was lost (the first drop since the last connect).
     offline_since: Option<u64>,
+    /// Backend mode, connected without a session at the broker: the catch-up is run once
+    /// more, from the same point, at the next SUBACK. What the backend published after the
+    /// first catch-up read the list and before the broker had our subscription again is on
+    /// no queue (RabbitMQ makes the binding after several auth round trips).
+    catch_up_on_suback: Option<Option<u64>>,
     status: session::Status,
     closed: bool,
 }
@@ -360,6 +365,7 @@ impl ChatEngine {
             calibrating: false,
             calibrate_retry: None,
             offline_since: None,
+            catch_up_on_suback: None,
             status: session::Status::Idle,
             closed: false,
         };

@@ -56,8 +56,12 @@ impl ChatEngine {
                 self.log(LogLevel::Info, format!("status {}", s.name()));
                 self.event(ChatEvent::Status(Some(s)));
             }
-            Event::Connected { .. } => self.on_connected(now),
+            Event::Connected { session_present } => self.on_connected(now, session_present),
             Event::Disconnected { error, .. } => {
+                // Lost before the SUBACK: the next catch-up goes back as far as this one did.
+                if let Some(Some(since)) = self.catch_up_on_suback.take() {
+                    self.offline_since = Some(since);
+                }
                 if self.offline_since.is_none() {
                     self.offline_since = Some(self.now_server(now));
                 }
@@ -100,6 +104,9 @@ impl ChatEngine {
             Event::Subscribed { reasons, .. } => {
                 if reasons.iter().any(|r| r.is_error()) {
                     self.error(ChatError::mqtt("the broker refused a subscription"));
+                }
+                if let Some(since) = self.catch_up_on_suback.take() {
+                    self.catch_up(since);
                 }
             }
             Event::Unsubscribed { .. } => {}
@@ -161,7 +168,7 @@ impl ChatEngine {
         }
     }
 
-    fn on_connected(&mut self, now: Now) {
+    fn on_connected(&mut self, now: Now, session_present: bool) {
         self.clock.on_reconnect();
         let mut wanted = self.topics.clone();
         if self.presence {
@@ -183,6 +190,9 @@ impl ChatEngine {
         if self.is_backend() {
             self.calibrate(now);
             self.catch_up(offline_since);
+            if !session_present {
+                self.catch_up_on_suback = Some(offline_since);
+            }
         }
     }
 

@@ -6,7 +6,8 @@ use crate::chat::api::Method;
 use crate::chat::store::{MessageRef, Status, REVOKE_WINDOW_MS};
 use crate::chat::{ConversationId, Incoming, WireMessage};
 use crate::client::{key_of, ChatEvent, ErrorCode, MqttCommand, Reply};
-use crate::mqtt::QoS;
+use crate::mqtt::{QoS, ReasonCode};
+use crate::session::{Event, RequestId};
 use crate::storage::{MemoryStorage, Storage};
 
 // ---- 1. catch-up after a broker drop ----------------------------------------------------
@@ -781,4 +782,72 @@ fn echo_before_the_send_answer_is_one_message() {
     assert_eq!(loaded[0].key.id, MessageRef::Server(stored.id));
     assert_eq!(loaded[0].local_id, local.local_id);
     assert_eq!(sim.stored(c12()), loaded);
+}
+
+// ---- catch-up once more at the SUBACK ---------------------------------------------------
+
+/// Backend mode, back on a broker that kept no session for us (a RabbitMQ node that never
+/// had our queue): the subscription is made again after CONNACK, and what the backend
+/// publishes between the catch-up's list and the SUBACK lands on no queue. The catch-up runs
+/// once more, from the same point, when the SUBACK comes, and brings it, once.
+#[test]
+fn what_the_backend_published_before_the_suback_is_caught_up() {
+    let mut sim = Sim::new(Kind::Backend, 5);
+    sim.set_time(T0);
+    sim.connect();
+    sim.settle();
+    sim.advance(1_000);
+    let w = sim.server_ms;
+    sim.server.post(PEER, c12(), "before the drop", w);
+    sim.deliver_from_server();
+    sim.settle();
+    sim.advance(1_000);
+    sim.link_down();
+    sim.advance(5_000);
+    sim.reconnect(false);
+    sim.settle();
+    let lists = |sim: &Sim| {
+        sim.http_log
+            .iter()
+            .filter(|r| r.path == "/conversations")
+            .count()
+    };
+    let after_connect = lists(&sim);
+
+    sim.advance(50);
+    let w = sim.server_ms;
+    sim.server.post(PEER, c12(), "in the gap", w);
+    sim.server.to_me.clear(); // on no queue
+    let now = sim.now();
+    sim.engine.handle_session_event(
+        now,
+        Event::Subscribed {
+            id: RequestId(9_999),
+            reasons: vec![ReasonCode::GrantedQoS1],
+        },
+    );
+    sim.settle();
+    assert_eq!(
+        lists(&sim),
+        after_connect + 1,
+        "one more catch-up at the SUBACK"
+    );
+    assert_eq!(
+        sim.loaded_ids(c12()),
+        sim.server.ids(c12()),
+        "nothing missing"
+    );
+    assert_once_in_order(&sim.loaded(c12()));
+
+    // Later SUBACKs (a room joined) do not repeat it.
+    sim.engine.handle_session_event(
+        now,
+        Event::Subscribed {
+            id: RequestId(10_000),
+            reasons: vec![ReasonCode::GrantedQoS1],
+        },
+    );
+    sim.settle();
+    assert_eq!(lists(&sim), after_connect + 1);
+    sim.assert_no_errors();
 }
