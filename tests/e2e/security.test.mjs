@@ -92,11 +92,13 @@ async function outcome(promise) {
 
 test("user 2's credentials cannot read chat_1", async () => {
   const [t2, t3] = [await login("2"), await login("3")];
-  const bob = await connect(await connConfig(t2));
+  const cfg = await connConfig(t2);
+  const bob = await connect(cfg);
   await bob.subscribeAsync({ chat_2: { qos: 1 } });
-  // A second connection of user 2 tries chat_1: Mosquitto 2.0 may grant the SUBACK of a
-  // denied filter, RabbitMQ closes the connection; either way nothing may arrive on it.
-  const spy = await connect(await connConfig(t2));
+  // A second connection of user 2 (same password: a new conn-config would retire it) tries
+  // chat_1: Mosquitto 2.0 may grant the SUBACK of a denied filter, RabbitMQ closes the
+  // connection; either way nothing may arrive on it.
+  const spy = await connect(cfg);
   const tried = await outcome(spy.subscribeAsync({ chat_1: { qos: 1 } }).then((g) => g.map((x) => [x.topic, x.qos])));
   process.stderr.write(`  user 2 subscribing to chat_1: ${JSON.stringify(tried)}\n`);
 
