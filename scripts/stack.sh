@@ -46,6 +46,9 @@ usage() {
   exit 2
 }
 
+# shellcheck source=lib/proc.sh
+. "$root/scripts/lib/proc.sh"
+
 mosquitto_bin() {
   if [ -n "${MOSQUITTO:-}" ]; then
     echo "$MOSQUITTO"
@@ -57,48 +60,6 @@ mosquitto_bin() {
     die "mosquitto not found (run scripts/install.sh, or set MOSQUITTO)"
   fi
 }
-
-server_bin() {
-  if [ -n "${IMCORE_SERVER_BIN:-}" ]; then
-    [ -x "$IMCORE_SERVER_BIN" ] || die "IMCORE_SERVER_BIN=$IMCORE_SERVER_BIN is not executable"
-    echo "$IMCORE_SERVER_BIN"
-    return
-  fi
-  (cd "$root" && cargo build -p imcore-server --release >&2) || die "cargo build failed"
-  local target="${CARGO_TARGET_DIR:-target}"
-  case "$target" in /*) ;; *) target="$root/$target" ;; esac
-  echo "$target/release/imcore-server"
-}
-
-# Runs "$@" in its own session (no terminal, no process group of the caller); prints the PID.
-detach() {
-  local log=$1
-  shift
-  if command -v setsid >/dev/null 2>&1; then
-    setsid "$@" >>"$log" 2>&1 </dev/null &
-  else
-    nohup "$@" >>"$log" 2>&1 </dev/null &
-  fi
-  echo $!
-}
-
-# A zombie (ended, not yet reaped by whoever inherited it) counts as gone.
-alive() {
-  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 0
-  [ "$state" != Z ]
-}
-
-# Only PIDs that are still the process we started (a reused PID is left alone).
-is_ours() {
-  local pid=$1 name=$2
-  alive "$pid" || return 1
-  [ -r "/proc/$pid/comm" ] || return 0
-  [ "$(cat "/proc/$pid/comm")" = "$name" ]
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 http_ok() {
   (
@@ -193,17 +154,6 @@ start_broker() {
     return 1
   fi
   BROKER_PID=$(cat "$RUNDIR/mosquitto.pid" 2>/dev/null || echo "$pid")
-}
-
-stop_pid() {
-  local pid=$1 name=$2
-  is_ours "$pid" "$name" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 50); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
 }
 
 # Starts the server on HTTP_PORT with the flags of this stack and the secrets of

@@ -6,7 +6,7 @@ mod support;
 
 use imcore_server::{BrokerKind, Config, Running, StartError};
 use serde_json::Value;
-use support::{http, http_raw, ADMIN_PASSWORD, ADMIN_USER};
+use support::{http, http_raw, login, ADMIN_PASSWORD, ADMIN_USER};
 
 const URLS: [&str; 2] = ["ws://127.0.0.1:15001/mqtt", "ws://127.0.0.1:15002/mqtt"];
 
@@ -53,16 +53,7 @@ async fn allowed(server: &Running, question: &str, form: &str) -> bool {
 }
 
 async fn conn_config(server: &Running, user: u64) -> Value {
-    let (status, v) = http(
-        server.addr,
-        "POST",
-        "/login",
-        None,
-        Some(&format!("{{\"user_id\": {user}}}")),
-    )
-    .await;
-    assert_eq!(status, 200, "{v}");
-    let token = v["data"]["token"].as_str().unwrap().to_string();
+    let token = login(server.addr, user).await;
     let (status, v) = http(server.addr, "GET", "/mqtt/conn-config", Some(&token), None).await;
     assert_eq!(status, 200, "{v}");
     v["data"].clone()

@@ -253,16 +253,7 @@ impl Stack {
     }
 
     pub async fn login(&self, user: u64) -> String {
-        let (status, v) = self
-            .call(
-                "POST",
-                "/login",
-                None,
-                Some(&format!("{{\"user_id\": {user}}}")),
-            )
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v["data"]["token"].as_str().expect("token").to_string()
+        login(self.http, user).await
     }
 
     /// Logs in, fetches a conn-config and connects as that user (persistent session, client
@@ -292,6 +283,14 @@ impl Stack {
 
 /// One HTTP/1.1 request (`Connection: close`); the status and the JSON body (`Null` if
 /// the body is not JSON).
+/// `POST /login` as `user` at the server on `addr`: its bearer token.
+pub async fn login(addr: std::net::SocketAddr, user: u64) -> String {
+    let body = format!("{{\"user_id\": {user}}}");
+    let (status, v) = http(addr, "POST", "/login", None, Some(&body)).await;
+    assert_eq!(status, 200, "{v}");
+    v["data"]["token"].as_str().expect("token").to_string()
+}
+
 pub async fn http(
     addr: std::net::SocketAddr,
     method: &str,
