@@ -147,6 +147,46 @@ for (const version of VERSIONS) {
   });
 }
 
+for (const version of VERSIONS) {
+  test(`QoS 0 round trip, MQTT ${version === 4 ? "3.1.1" : "5.0"}`, async () => {
+    const topic = `imcore/mqtt-entry/${RUN}/qos0/${version}`;
+    const [sub, pub] = [`q0-sub-${version}`, `q0-pub-${version}`];
+    await make(sub, options(sub, { protocolVersion: version }));
+    await make(pub, options(pub, { protocolVersion: version }));
+    await connected(sub);
+    assert.deepEqual(await evalIn(async ([n, t]) => Array.from(await window.clients[n].subscribe(t, 0)), [sub, topic]), [0]);
+    await connected(pub);
+    // QoS 0 resolves once written; the message may be the only one in flight.
+    await evalIn(async ([n, t]) => window.clients[n].publish(t, "at most once", 0), [pub, topic]);
+    await until("the QoS 0 message", ([n]) => window.logs[n].messages.length >= 1, [sub]);
+    assert.deepEqual(await evalIn(([n]) => window.logs[n].messages, [sub]), [{ topic, text: "at most once", qos: 0 }]);
+    await evalIn(([a, b]) => {
+      window.clients[a].disconnect();
+      window.clients[b].disconnect();
+    }, [sub, pub]);
+  });
+}
+
+test("a persistent session: what was published while the subscriber was away arrives when it is back", async () => {
+  const topic = `imcore/mqtt-entry/${RUN}/persistent`;
+  await make("away", options("away", { clean: false }));
+  await make("sender", options("sender"));
+  await connected("away");
+  assert.deepEqual(await subscribe("away", topic), [1]);
+  await evalIn(() => window.clients.away.disconnect());
+  await connected("sender");
+  for (const text of ["while away 1", "while away 2", "while away 3"]) await publish("sender", topic, text);
+  await connected("away");
+  await until("the three messages", () => window.logs.away.messages.length >= 3);
+  const got = await evalIn(() => ({ ...window.logs.away }));
+  assert.deepEqual(got.sessions, [false, true], "the broker resumed the session");
+  assert.deepEqual(got.messages.map((m) => m.text), ["while away 1", "while away 2", "while away 3"]);
+  await evalIn(() => {
+    window.clients.away.disconnect();
+    window.clients.sender.disconnect();
+  });
+});
+
 test("several URLs: a broker that refuses the connection is skipped, the next one takes it", async () => {
   const topic = `imcore/mqtt-entry/${RUN}/failover`;
   await make("failover", options("failover", { url: [DEAD_URL, brokerUrl] }));
