@@ -143,6 +143,13 @@ if [ "$mode" = release ] && [ -f "$out"/index.js ]; then
       .replace(/^[ \t]*\/\/.*\n/gm, ""));
   ' "$out"/index.js
 fi
+# Release: the ES module glue minified (terser, scripts/minify-js.cjs: exports, class names
+# and every property name, so the wasm imports, kept): gzip -9 of imcore.js + index.js
+# 13,160 -> 10,344 B, of mqtt/imcore.js 5,627 -> 4,218 B.
+if [ "$mode" = release ]; then
+  node scripts/minify-js.cjs esm "$out"/imcore.js "$out"/mqtt/imcore.js \
+    $( [ -f "$out"/index.js ] && echo "$out"/index.js )
+fi
 echo "[build-wasm] $out/ ($mode):"
 ls -l "$out" | tail -n +2
 
@@ -194,5 +201,10 @@ fs.writeFileSync(path.join(out, 'miniprogram', 'imcore_bg.wasm.br'), br);
 console.log(`[build-wasm] miniprogram/: imcore_wx.js (exports ${names.join(', ')}), `
   + `imcore_bg.wasm.br ${wasm.length} -> ${br.length} bytes`);
 NODE
+# Release: every .js file of the mini-program minified as CommonJS (brotli of the six files
+# 11,229 -> 7,106 B). After the transform above, which reads imcore.js's unminified form.
+if [ "$mode" = release ]; then
+  node scripts/minify-js.cjs cjs "$out"/miniprogram/*.js
+fi
 # ---- end of the mini-program section ------------------------------------------------------
 
