@@ -156,8 +156,55 @@ fn every_decode_error_variant_is_covered() {
             E::PropertyNotAllowed { .. } => "PropertyNotAllowed",
             E::DuplicateProperty(_) => "DuplicateProperty",
             E::InvalidPropertyValue(_) => "InvalidPropertyValue",
+            // Only from Packet::decode_from_server: see client_only_packets below.
+            E::ClientOnlyPacket(_) => "ClientOnlyPacket",
         };
         seen.insert(name);
     }
     assert_eq!(seen.len(), 31, "{seen:?}");
+}
+
+/// A client's decoder (`Packet::decode_from_server`, `StreamDecoder::from_server`) refuses
+/// CONNECT, SUBSCRIBE and UNSUBSCRIBE unparsed once whole, and gives every other row of the
+/// table the same error as `Packet::decode`.
+#[test]
+fn client_only_packets() {
+    let client_only = [T::Connect, T::Subscribe, T::Unsubscribe];
+    for (what, v, max, bytes, expected) in table() {
+        let nibble = bytes.first().map(|b| b >> 4);
+        let refused = client_only
+            .into_iter()
+            .find(|t| Some(*t as u8) == nibble)
+            .map(E::ClientOnlyPacket);
+        let got = Packet::decode_from_server(v, bytes, max);
+        match (&got, refused) {
+            // Header errors (flags, size, remaining length) come first, as for any packet.
+            (Err(e), Some(r)) => assert!(*e == expected || *e == r, "decode: {what}: {e:?}"),
+            _ => assert_eq!(got, Err(expected.clone()), "decode: {what}"),
+        }
+        let mut d = StreamDecoder::from_server(v, max);
+        d.push(bytes);
+        assert_eq!(
+            d.next_packet().map(|_| ()),
+            got.map(|_| ()),
+            "stream: {what}"
+        );
+    }
+    // Well-formed ones: SUBSCRIBE id 1 "a"; UNSUBSCRIBE id 1 "a"; a 3.1.1 CONNECT.
+    let rows: [(&[u8], T); 3] = [
+        (b"\x82\x06\x00\x01\x00\x01a\x00", T::Subscribe),
+        (b"\xa2\x05\x00\x01\x00\x01a", T::Unsubscribe),
+        (b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00", T::Connect),
+    ];
+    for (bytes, t) in rows {
+        assert!(
+            matches!(Packet::decode(V311, bytes, MAX), Ok(Some(_))),
+            "{t:?}"
+        );
+        assert_eq!(
+            Packet::decode_from_server(V311, bytes, MAX),
+            Err(E::ClientOnlyPacket(t)),
+            "{t:?}"
+        );
+    }
 }

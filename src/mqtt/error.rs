@@ -109,6 +109,10 @@ pub enum DecodeError {
     /// A property value outside its allowed range.
     #[error("invalid value for property {0:?}")]
     InvalidPropertyValue(PropertyId),
+    /// A packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE) read by
+    /// [`super::Packet::decode_from_server`].
+    #[error("{0:?} from the server (only a client sends it)")]
+    ClientOnlyPacket(PacketType),
 }
 
 /// Why a packet cannot be encoded for the chosen protocol version.

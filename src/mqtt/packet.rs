@@ -165,6 +165,28 @@ impl Packet {
         buf: &[u8],
         max_packet_size: usize,
     ) -> Result<Option<(Packet, usize)>, DecodeError> {
+        Self::decode_as::<false>(version, buf, max_packet_size)
+    }
+
+    /// [`Packet::decode`] for a client: the packets only a client sends (CONNECT,
+    /// SUBSCRIBE, UNSUBSCRIBE) are [`DecodeError::ClientOnlyPacket`] once whole (their
+    /// fixed header checked like any other), never parsed, so their decoders are not part
+    /// of a client's code (~2 KB of the gzipped MQTT-only module). PINGREQ, which has no
+    /// body, is still decoded.
+    pub fn decode_from_server(
+        version: ProtocolVersion,
+        buf: &[u8],
+        max_packet_size: usize,
+    ) -> Result<Option<(Packet, usize)>, DecodeError> {
+        Self::decode_as::<true>(version, buf, max_packet_size)
+    }
+
+    /// [`Packet::decode`], or [`Packet::decode_from_server`] when `FROM_SERVER`.
+    pub(crate) fn decode_as<const FROM_SERVER: bool>(
+        version: ProtocolVersion,
+        buf: &[u8],
+        max_packet_size: usize,
+    ) -> Result<Option<(Packet, usize)>, DecodeError> {
         let Some((&first, rest)) = buf.split_first() else {
             return Ok(None);
         };
@@ -203,6 +225,11 @@ impl Packet {
         };
         let mut r = Reader::new(body, t);
         let packet = match t {
+            PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe
+                if FROM_SERVER =>
+            {
+                return Err(DecodeError::ClientOnlyPacket(t))
+            }
             PacketType::Connect => Packet::Connect(Connect::decode(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(version, &mut r)?),
             PacketType::Publish => Packet::Publish(Publish::decode(version, flags, &mut r)?),
