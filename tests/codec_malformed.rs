@@ -100,7 +100,7 @@ fn malformed_packets() {
     for (what, v, max, bytes, expected) in rows {
         assert_eq!(
             Packet::decode(v, bytes, max),
-            Err(expected.clone()),
+            Err(expected),
             "decode: {what}"
         );
         let mut d = StreamDecoder::new(v, max);
@@ -112,7 +112,7 @@ fn malformed_packets() {
                 break;
             }
         }
-        assert_eq!(got, Err(expected.clone()), "stream: {what}");
+        assert_eq!(got, Err(expected), "stream: {what}");
         // Errors are sticky.
         d.push(b"\xc0\x00");
         assert_eq!(d.next_packet(), Err(expected), "sticky: {what}");
@@ -180,7 +180,7 @@ fn client_only_packets() {
         match (&got, refused) {
             // Header errors (flags, size, remaining length) come first, as for any packet.
             (Err(e), Some(r)) => assert!(*e == expected || *e == r, "decode: {what}: {e:?}"),
-            _ => assert_eq!(got, Err(expected.clone()), "decode: {what}"),
+            _ => assert_eq!(got, Err(expected), "decode: {what}"),
         }
         let mut d = StreamDecoder::from_server(v, max);
         d.push(bytes);

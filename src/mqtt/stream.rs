@@ -63,8 +63,8 @@ impl<const FROM_SERVER: bool> StreamDecoder<FROM_SERVER> {
 
     /// The next whole packet, `Ok(None)` when more bytes are needed.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
+        if let Some(e) = self.error {
+            return Err(e);
         }
         let pending = self.buf.get(self.start..).unwrap_or_default();
         match Packet::decode_as::<FROM_SERVER>(self.version, pending, self.max_packet_size) {
@@ -78,7 +78,7 @@ impl<const FROM_SERVER: bool> StreamDecoder<FROM_SERVER> {
             }
             Ok(None) => Ok(None),
             Err(e) => {
-                self.error = Some(e.clone());
+                self.error = Some(e);
                 self.buf = Vec::new();
                 self.start = 0;
                 Err(e)
@@ -123,7 +123,7 @@ mod tests {
         // Oversized: refused from the fixed header alone.
         d.push(&[0x30, 0x7F]);
         let err = DecodeError::PacketTooLarge { size: 129, max: 16 };
-        assert_eq!(d.next_packet(), Err(err.clone()));
+        assert_eq!(d.next_packet(), Err(err));
         d.push(&[0xD0, 0]);
         assert_eq!(d.next_packet(), Err(err));
         d.reset(ProtocolVersion::V5);
