@@ -208,3 +208,37 @@ fn client_only_packets() {
         );
     }
 }
+
+/// A client's encoder (`Packet::encode_to_server`) refuses CONNACK, SUBACK and UNSUBACK,
+/// leaving the buffer as it was, and writes every other packet as `Packet::encode` does.
+#[test]
+fn server_only_packets() {
+    let rows: [(&[u8], Option<T>); 6] = [
+        (b"\x20\x02\x00\x00", Some(T::ConnAck)),
+        (b"\x90\x03\x00\x01\x00", Some(T::SubAck)),
+        (b"\xb0\x02\x00\x01", Some(T::UnsubAck)),
+        (b"\xc0\x00", None),
+        (b"\xd0\x00", None),
+        (b"\x82\x06\x00\x01\x00\x01a\x00", None),
+    ];
+    for (bytes, refused) in rows {
+        let Ok(Some((packet, _))) = Packet::decode(V311, bytes, MAX) else {
+            panic!("{bytes:?} does not decode");
+        };
+        let mut out = b"before".to_vec();
+        packet.encode(V311, &mut out).unwrap();
+        assert_eq!(out.get(6..), Some(bytes));
+        let mut out = b"before".to_vec();
+        let got = packet.encode_to_server(V311, &mut out);
+        match refused {
+            Some(t) => {
+                assert_eq!(got, Err(imcore::mqtt::EncodeError::ServerOnlyPacket(t)));
+                assert_eq!(out, b"before");
+            }
+            None => {
+                assert_eq!(got, Ok(()));
+                assert_eq!(out.get(6..), Some(bytes));
+            }
+        }
+    }
+}

@@ -154,4 +154,8 @@ pub enum EncodeError {
     /// PUBLISH `packet_id` must be `Some` exactly when QoS is 1 or 2.
     #[error("PUBLISH packet identifier presence does not match its QoS")]
     PacketIdMismatch,
+    /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK) given to
+    /// [`super::Packet::encode_to_server`].
+    #[error("{0:?} is sent by a server, not a client")]
+    ServerOnlyPacket(PacketType),
 }

@@ -115,17 +115,40 @@ impl Packet {
     /// `protocol`. Anything [`Packet::decode`] would refuse is refused here too, so
     /// `decode(encode(p)) == p`.
     pub fn encode(&self, version: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.encode_as::<false>(version, out)
+    }
+
+    /// [`Packet::encode`] for a client: the packets only a server sends (CONNACK, SUBACK,
+    /// UNSUBACK) are [`EncodeError::ServerOnlyPacket`] (and `out` is left as it was), so
+    /// their encoders are not part of a client's code (~350 B of the gzipped MQTT-only
+    /// module). PINGRESP, which has no body, is still encoded.
+    pub fn encode_to_server(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.encode_as::<true>(version, out)
+    }
+
+    /// [`Packet::encode`], or [`Packet::encode_to_server`] when `TO_SERVER`.
+    fn encode_as<const TO_SERVER: bool>(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         let start = out.len();
         let t = self.packet_type();
         // The body is written first and the fixed header inserted in front of it once its
         // length is known, so no size pass is needed.
         out.push(0);
-        let result = self.encode_body(version, out).and_then(|flags| {
-            if let Some(first) = out.get_mut(start) {
-                *first = ((t as u8) << 4) | flags;
-            }
-            prefix_len(out, start + 1)
-        });
+        let result = self
+            .encode_body::<TO_SERVER>(version, out)
+            .and_then(|flags| {
+                if let Some(first) = out.get_mut(start) {
+                    *first = ((t as u8) << 4) | flags;
+                }
+                prefix_len(out, start + 1)
+            });
         if result.is_err() {
             out.truncate(start);
         }
@@ -133,9 +156,16 @@ impl Packet {
     }
 
     /// Writes the body and returns the fixed header flags.
-    fn encode_body(&self, version: ProtocolVersion, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    fn encode_body<const TO_SERVER: bool>(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         let t = self.packet_type();
         match self {
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) if TO_SERVER => {
+                return Err(EncodeError::ServerOnlyPacket(t))
+            }
             Packet::Connect(c) => c.encode(version, out)?,
             Packet::ConnAck(c) => c.encode(version, out)?,
             Packet::Publish(p) => return p.encode(version, out),

@@ -423,7 +423,7 @@ impl Session {
                 let mut probe = Vec::new();
                 let mut sized = publish.clone();
                 sized.packet_id = (sized.qos != QoS::AtMostOnce).then_some(1);
-                Packet::Publish(sized).encode(self.config.protocol, &mut probe)?;
+                Packet::Publish(sized).encode_to_server(self.config.protocol, &mut probe)?;
                 if probe.len() > max as usize {
                     return Err(SessionError::PacketTooLarge {
                         size: probe.len(),
@@ -1070,7 +1070,7 @@ impl Session {
             return Err(ReasonCode::ImplementationSpecificError);
         };
         let start = buf.len();
-        let result = match packet.encode(self.config.protocol, buf) {
+        let result = match packet.encode_to_server(self.config.protocol, buf) {
             Ok(()) if max.is_some_and(|m| buf.len().saturating_sub(start) > m) => {
                 buf.truncate(start);
                 Err(ReasonCode::PacketTooLarge)
