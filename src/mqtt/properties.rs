@@ -6,7 +6,7 @@ use super::{DecodeError, EncodeError, PacketType, ProtocolVersion, MAX_REMAINING
 /// Every MQTT 5.0 property. A field that is `None` / empty is absent on the wire.
 /// Properties that may repeat are vectors (user properties everywhere, subscription
 /// identifiers in PUBLISH); any other property that appears twice is a decode error.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Properties {
     pub payload_format_indicator: Option<u8>,
     pub message_expiry_interval: Option<u32>,
@@ -35,6 +35,44 @@ pub struct Properties {
     pub wildcard_subscription_available: Option<u8>,
     pub subscription_identifier_available: Option<u8>,
     pub shared_subscription_available: Option<u8>,
+}
+
+/// Written out rather than derived, and never inlined: a packet without properties builds
+/// the empty set in many decode and encode paths, and the derived `default` was copied
+/// into each of them (the struct has 27 fields).
+impl Default for Properties {
+    #[inline(never)]
+    fn default() -> Self {
+        Properties {
+            payload_format_indicator: None,
+            message_expiry_interval: None,
+            content_type: None,
+            response_topic: None,
+            correlation_data: None,
+            subscription_identifiers: Vec::new(),
+            session_expiry_interval: None,
+            assigned_client_identifier: None,
+            server_keep_alive: None,
+            authentication_method: None,
+            authentication_data: None,
+            request_problem_information: None,
+            will_delay_interval: None,
+            request_response_information: None,
+            response_information: None,
+            server_reference: None,
+            reason_string: None,
+            receive_maximum: None,
+            topic_alias_maximum: None,
+            topic_alias: None,
+            maximum_qos: None,
+            retain_available: None,
+            user_properties: Vec::new(),
+            maximum_packet_size: None,
+            wildcard_subscription_available: None,
+            subscription_identifier_available: None,
+            shared_subscription_available: None,
+        }
+    }
 }
 
 /// The property identifiers of MQTT 5.0 (section 2.2.2.2).
