@@ -100,7 +100,7 @@ fn malformed_packets() {
     for (what, v, max, bytes, expected) in rows {
         assert_eq!(
             Packet::decode(v, bytes, max),
-            Err(expected.clone()),
+            Err(expected),
             "decode: {what}"
         );
         let mut d = StreamDecoder::new(v, max);
@@ -112,7 +112,7 @@ fn malformed_packets() {
                 break;
             }
         }
-        assert_eq!(got, Err(expected.clone()), "stream: {what}");
+        assert_eq!(got, Err(expected), "stream: {what}");
         // Errors are sticky.
         d.push(b"\xc0\x00");
         assert_eq!(d.next_packet(), Err(expected), "sticky: {what}");
@@ -156,8 +156,89 @@ fn every_decode_error_variant_is_covered() {
             E::PropertyNotAllowed { .. } => "PropertyNotAllowed",
             E::DuplicateProperty(_) => "DuplicateProperty",
             E::InvalidPropertyValue(_) => "InvalidPropertyValue",
+            // Only from Packet::decode_from_server: see client_only_packets below.
+            E::ClientOnlyPacket(_) => "ClientOnlyPacket",
         };
         seen.insert(name);
     }
     assert_eq!(seen.len(), 31, "{seen:?}");
+}
+
+/// A client's decoder (`Packet::decode_from_server`, `StreamDecoder::from_server`) refuses
+/// CONNECT, SUBSCRIBE and UNSUBSCRIBE unparsed once whole, and gives every other row of the
+/// table the same error as `Packet::decode`.
+#[test]
+fn client_only_packets() {
+    let client_only = [T::Connect, T::Subscribe, T::Unsubscribe];
+    for (what, v, max, bytes, expected) in table() {
+        let nibble = bytes.first().map(|b| b >> 4);
+        let refused = client_only
+            .into_iter()
+            .find(|t| Some(*t as u8) == nibble)
+            .map(E::ClientOnlyPacket);
+        let got = Packet::decode_from_server(v, bytes, max);
+        match (&got, refused) {
+            // Header errors (flags, size, remaining length) come first, as for any packet.
+            (Err(e), Some(r)) => assert!(*e == expected || *e == r, "decode: {what}: {e:?}"),
+            _ => assert_eq!(got, Err(expected), "decode: {what}"),
+        }
+        let mut d = StreamDecoder::from_server(v, max);
+        d.push(bytes);
+        assert_eq!(
+            d.next_packet().map(|_| ()),
+            got.map(|_| ()),
+            "stream: {what}"
+        );
+    }
+    // Well-formed ones: SUBSCRIBE id 1 "a"; UNSUBSCRIBE id 1 "a"; a 3.1.1 CONNECT.
+    let rows: [(&[u8], T); 3] = [
+        (b"\x82\x06\x00\x01\x00\x01a\x00", T::Subscribe),
+        (b"\xa2\x05\x00\x01\x00\x01a", T::Unsubscribe),
+        (b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00", T::Connect),
+    ];
+    for (bytes, t) in rows {
+        assert!(
+            matches!(Packet::decode(V311, bytes, MAX), Ok(Some(_))),
+            "{t:?}"
+        );
+        assert_eq!(
+            Packet::decode_from_server(V311, bytes, MAX),
+            Err(E::ClientOnlyPacket(t)),
+            "{t:?}"
+        );
+    }
+}
+
+/// A client's encoder (`Packet::encode_to_server`) refuses CONNACK, SUBACK and UNSUBACK,
+/// leaving the buffer as it was, and writes every other packet as `Packet::encode` does.
+#[test]
+fn server_only_packets() {
+    let rows: [(&[u8], Option<T>); 6] = [
+        (b"\x20\x02\x00\x00", Some(T::ConnAck)),
+        (b"\x90\x03\x00\x01\x00", Some(T::SubAck)),
+        (b"\xb0\x02\x00\x01", Some(T::UnsubAck)),
+        (b"\xc0\x00", None),
+        (b"\xd0\x00", None),
+        (b"\x82\x06\x00\x01\x00\x01a\x00", None),
+    ];
+    for (bytes, refused) in rows {
+        let Ok(Some((packet, _))) = Packet::decode(V311, bytes, MAX) else {
+            panic!("{bytes:?} does not decode");
+        };
+        let mut out = b"before".to_vec();
+        packet.encode(V311, &mut out).unwrap();
+        assert_eq!(out.get(6..), Some(bytes));
+        let mut out = b"before".to_vec();
+        let got = packet.encode_to_server(V311, &mut out);
+        match refused {
+            Some(t) => {
+                assert_eq!(got, Err(imcore::mqtt::EncodeError::ServerOnlyPacket(t)));
+                assert_eq!(out, b"before");
+            }
+            None => {
+                assert_eq!(got, Ok(()));
+                assert_eq!(out.get(6..), Some(bytes));
+            }
+        }
+    }
 }

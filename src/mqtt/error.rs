@@ -8,7 +8,10 @@ use super::{PacketType, PropertyId, ProtocolVersion, ReasonCode};
 ///
 /// `field` values are short static names ("topic", "properties", …) meant for logs; they
 /// are not a stable interface.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+///
+/// `Copy` (every field is): the sticky error a [`super::StreamDecoder`] hands out again is
+/// a plain copy, not a derived `clone` (~350 B of wasm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum DecodeError {
     /// CONNECT protocol level other than 4 (3.1.1) or 5 (5.0).
     #[error("unsupported protocol level {0}")]
@@ -109,6 +112,10 @@ pub enum DecodeError {
     /// A property value outside its allowed range.
     #[error("invalid value for property {0:?}")]
     InvalidPropertyValue(PropertyId),
+    /// A packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE) read by
+    /// [`super::Packet::decode_from_server`].
+    #[error("{0:?} from the server (only a client sends it)")]
+    ClientOnlyPacket(PacketType),
 }
 
 /// Why a packet cannot be encoded for the chosen protocol version.
@@ -147,4 +154,8 @@ pub enum EncodeError {
     /// PUBLISH `packet_id` must be `Some` exactly when QoS is 1 or 2.
     #[error("PUBLISH packet identifier presence does not match its QoS")]
     PacketIdMismatch,
+    /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK) given to
+    /// [`super::Packet::encode_to_server`].
+    #[error("{0:?} is sent by a server, not a client")]
+    ServerOnlyPacket(PacketType),
 }

@@ -115,17 +115,40 @@ impl Packet {
     /// `protocol`. Anything [`Packet::decode`] would refuse is refused here too, so
     /// `decode(encode(p)) == p`.
     pub fn encode(&self, version: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.encode_as::<false>(version, out)
+    }
+
+    /// [`Packet::encode`] for a client: the packets only a server sends (CONNACK, SUBACK,
+    /// UNSUBACK) are [`EncodeError::ServerOnlyPacket`] (and `out` is left as it was), so
+    /// their encoders are not part of a client's code (~350 B of the gzipped MQTT-only
+    /// module). PINGRESP, which has no body, is still encoded.
+    pub fn encode_to_server(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.encode_as::<true>(version, out)
+    }
+
+    /// [`Packet::encode`], or [`Packet::encode_to_server`] when `TO_SERVER`.
+    fn encode_as<const TO_SERVER: bool>(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         let start = out.len();
         let t = self.packet_type();
         // The body is written first and the fixed header inserted in front of it once its
         // length is known, so no size pass is needed.
         out.push(0);
-        let result = self.encode_body(version, out).and_then(|flags| {
-            if let Some(first) = out.get_mut(start) {
-                *first = ((t as u8) << 4) | flags;
-            }
-            prefix_len(out, start + 1)
-        });
+        let result = self
+            .encode_body::<TO_SERVER>(version, out)
+            .and_then(|flags| {
+                if let Some(first) = out.get_mut(start) {
+                    *first = ((t as u8) << 4) | flags;
+                }
+                prefix_len(out, start + 1)
+            });
         if result.is_err() {
             out.truncate(start);
         }
@@ -133,9 +156,16 @@ impl Packet {
     }
 
     /// Writes the body and returns the fixed header flags.
-    fn encode_body(&self, version: ProtocolVersion, out: &mut Vec<u8>) -> Result<u8, EncodeError> {
+    fn encode_body<const TO_SERVER: bool>(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<u8, EncodeError> {
         let t = self.packet_type();
         match self {
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) if TO_SERVER => {
+                return Err(EncodeError::ServerOnlyPacket(t))
+            }
             Packet::Connect(c) => c.encode(version, out)?,
             Packet::ConnAck(c) => c.encode(version, out)?,
             Packet::Publish(p) => return p.encode(version, out),
@@ -161,6 +191,28 @@ impl Packet {
     ///
     /// A CONNECT is parsed with the protocol level it carries, whatever `version` says.
     pub fn decode(
+        version: ProtocolVersion,
+        buf: &[u8],
+        max_packet_size: usize,
+    ) -> Result<Option<(Packet, usize)>, DecodeError> {
+        Self::decode_as::<false>(version, buf, max_packet_size)
+    }
+
+    /// [`Packet::decode`] for a client: the packets only a client sends (CONNECT,
+    /// SUBSCRIBE, UNSUBSCRIBE) are [`DecodeError::ClientOnlyPacket`] once whole (their
+    /// fixed header checked like any other), never parsed, so their decoders are not part
+    /// of a client's code (~2 KB of the gzipped MQTT-only module). PINGREQ, which has no
+    /// body, is still decoded.
+    pub fn decode_from_server(
+        version: ProtocolVersion,
+        buf: &[u8],
+        max_packet_size: usize,
+    ) -> Result<Option<(Packet, usize)>, DecodeError> {
+        Self::decode_as::<true>(version, buf, max_packet_size)
+    }
+
+    /// [`Packet::decode`], or [`Packet::decode_from_server`] when `FROM_SERVER`.
+    pub(crate) fn decode_as<const FROM_SERVER: bool>(
         version: ProtocolVersion,
         buf: &[u8],
         max_packet_size: usize,
@@ -203,6 +255,11 @@ impl Packet {
         };
         let mut r = Reader::new(body, t);
         let packet = match t {
+            PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe
+                if FROM_SERVER =>
+            {
+                return Err(DecodeError::ClientOnlyPacket(t))
+            }
             PacketType::Connect => Packet::Connect(Connect::decode(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(version, &mut r)?),
             PacketType::Publish => Packet::Publish(Publish::decode(version, flags, &mut r)?),

@@ -6,7 +6,7 @@ use super::{DecodeError, EncodeError, PacketType, ProtocolVersion, MAX_REMAINING
 /// Every MQTT 5.0 property. A field that is `None` / empty is absent on the wire.
 /// Properties that may repeat are vectors (user properties everywhere, subscription
 /// identifiers in PUBLISH); any other property that appears twice is a decode error.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Properties {
     pub payload_format_indicator: Option<u8>,
     pub message_expiry_interval: Option<u32>,
@@ -35,6 +35,44 @@ pub struct Properties {
     pub wildcard_subscription_available: Option<u8>,
     pub subscription_identifier_available: Option<u8>,
     pub shared_subscription_available: Option<u8>,
+}
+
+/// Written out rather than derived, and never inlined: a packet without properties builds
+/// the empty set in many decode and encode paths, and the derived `default` was copied
+/// into each of them (the struct has 27 fields).
+impl Default for Properties {
+    #[inline(never)]
+    fn default() -> Self {
+        Properties {
+            payload_format_indicator: None,
+            message_expiry_interval: None,
+            content_type: None,
+            response_topic: None,
+            correlation_data: None,
+            subscription_identifiers: Vec::new(),
+            session_expiry_interval: None,
+            assigned_client_identifier: None,
+            server_keep_alive: None,
+            authentication_method: None,
+            authentication_data: None,
+            request_problem_information: None,
+            will_delay_interval: None,
+            request_response_information: None,
+            response_information: None,
+            server_reference: None,
+            reason_string: None,
+            receive_maximum: None,
+            topic_alias_maximum: None,
+            topic_alias: None,
+            maximum_qos: None,
+            retain_available: None,
+            user_properties: Vec::new(),
+            maximum_packet_size: None,
+            wildcard_subscription_available: None,
+            subscription_identifier_available: None,
+            shared_subscription_available: None,
+        }
+    }
 }
 
 /// The property identifiers of MQTT 5.0 (section 2.2.2.2).
@@ -241,8 +279,67 @@ fn opt_u32(out: &mut Vec<u8>, id: PropertyId, v: Option<u32>) {
 
 impl Properties {
     /// True when no property is set (the 3.1.1 wire format can carry nothing else).
+    ///
+    /// Field by field rather than `== Properties::default()`: that comparison is ~1 KB of
+    /// wasm (every string and vector compared) that nothing else in a client needs. Every
+    /// field is named (no `..`), so a new property cannot be left out.
     pub fn is_empty(&self) -> bool {
-        *self == Properties::default()
+        let Properties {
+            payload_format_indicator,
+            message_expiry_interval,
+            content_type,
+            response_topic,
+            correlation_data,
+            subscription_identifiers,
+            session_expiry_interval,
+            assigned_client_identifier,
+            server_keep_alive,
+            authentication_method,
+            authentication_data,
+            request_problem_information,
+            will_delay_interval,
+            request_response_information,
+            response_information,
+            server_reference,
+            reason_string,
+            receive_maximum,
+            topic_alias_maximum,
+            topic_alias,
+            maximum_qos,
+            retain_available,
+            user_properties,
+            maximum_packet_size,
+            wildcard_subscription_available,
+            subscription_identifier_available,
+            shared_subscription_available,
+        } = self;
+        payload_format_indicator.is_none()
+            && message_expiry_interval.is_none()
+            && content_type.is_none()
+            && response_topic.is_none()
+            && correlation_data.is_none()
+            && subscription_identifiers.is_empty()
+            && session_expiry_interval.is_none()
+            && assigned_client_identifier.is_none()
+            && server_keep_alive.is_none()
+            && authentication_method.is_none()
+            && authentication_data.is_none()
+            && request_problem_information.is_none()
+            && will_delay_interval.is_none()
+            && request_response_information.is_none()
+            && response_information.is_none()
+            && server_reference.is_none()
+            && reason_string.is_none()
+            && receive_maximum.is_none()
+            && topic_alias_maximum.is_none()
+            && topic_alias.is_none()
+            && maximum_qos.is_none()
+            && retain_available.is_none()
+            && user_properties.is_empty()
+            && maximum_packet_size.is_none()
+            && wildcard_subscription_available.is_none()
+            && subscription_identifier_available.is_none()
+            && shared_subscription_available.is_none()
     }
 
     /// Checks what both directions must agree on: every present property is allowed in

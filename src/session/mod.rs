@@ -43,8 +43,8 @@ pub use config::{Credentials, ReconnectPolicy, SessionConfig};
 pub use events::{ConnectionError, Event, Output, PublishId, RequestId, SessionError, Status};
 
 use crate::mqtt::{
-    Ack, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS,
-    ReasonCode, StreamDecoder, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    Ack, ConnAck, Connect, DecodeError, Disconnect, Packet, Properties, ProtocolVersion, Publish,
+    QoS, ReasonCode, StreamDecoder, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use backoff::Backoff;
 #[cfg(feature = "chat")]
@@ -134,7 +134,7 @@ pub struct Session {
     /// The subscriptions the application wants, renewed when the broker lost the session.
     subscriptions: Vec<SubscribeFilter>,
     requests: VecMap<RequestId, Request>,
-    decoder: StreamDecoder,
+    decoder: StreamDecoder<true>,
     outputs: VecDeque<Output>,
     next_token: u64,
     /// Some in-flight entries were not written on the current connection.
@@ -146,7 +146,7 @@ pub struct Session {
 impl Session {
     /// A session that does nothing until [`Session::connect`].
     pub fn new(config: SessionConfig) -> Self {
-        let decoder = StreamDecoder::new(config.protocol, config.max_packet_size as usize);
+        let decoder = StreamDecoder::from_server(config.protocol, config.max_packet_size as usize);
         Session {
             backoff: Backoff::new(config.rng_seed),
             config,
@@ -307,6 +307,16 @@ impl Session {
             match self.decoder.next_packet() {
                 Ok(Some(packet)) => self.on_packet(now_ms, packet),
                 Ok(None) => return,
+                // Refused by the decoder unparsed (Packet::decode_from_server): the same
+                // protocol error as if it had been decoded and given to on_packet.
+                Err(DecodeError::ClientOnlyPacket(_)) => {
+                    let what = match self.state {
+                        State::Handshake { .. } => "a packet before CONNACK",
+                        _ => "a client-only packet",
+                    };
+                    self.protocol_error(now_ms, what);
+                    return;
+                }
                 Err(e) => {
                     self.send_disconnect(now_ms, ReasonCode::MalformedPacket);
                     self.fail(now_ms, ConnectionError::Malformed(e), true);
@@ -413,7 +423,7 @@ impl Session {
                 let mut probe = Vec::new();
                 let mut sized = publish.clone();
                 sized.packet_id = (sized.qos != QoS::AtMostOnce).then_some(1);
-                Packet::Publish(sized).encode(self.config.protocol, &mut probe)?;
+                Packet::Publish(sized).encode_to_server(self.config.protocol, &mut probe)?;
                 if probe.len() > max as usize {
                     return Err(SessionError::PacketTooLarge {
                         size: probe.len(),
@@ -1060,7 +1070,7 @@ impl Session {
             return Err(ReasonCode::ImplementationSpecificError);
         };
         let start = buf.len();
-        let result = match packet.encode(self.config.protocol, buf) {
+        let result = match packet.encode_to_server(self.config.protocol, buf) {
             Ok(()) if max.is_some_and(|m| buf.len().saturating_sub(start) > m) => {
                 buf.truncate(start);
                 Err(ReasonCode::PacketTooLarge)
