@@ -67,7 +67,7 @@ use web_sys::{
 pub use schema::SchemaVersion;
 
 use codec::Names;
-use request::{js_error, request, CursorWalk, Step, TransactionDone};
+use request::{dom_error, js_error, request, CursorWalk, RequestFuture, Step, TransactionDone};
 use schema::current;
 
 use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
@@ -424,74 +424,76 @@ impl Storage for IndexedDbStorage {
         let first: JsValue = Array::of1(&JsValue::from_str(&c)).into();
         // `[]` sorts after every string: above every key of the conversation.
         let last: JsValue = Array::of2(&JsValue::from_str(&c), &Array::new()).into();
-        let (range, newest_first) = match &page {
-            // (The four-argument form only: one import less.)
-            Page::Newest => (
-                IdbKeyRange::bound_with_lower_open_and_upper_open(&first, &last, false, false),
-                true,
-            ),
-            Page::Before(k) => (
-                IdbKeyRange::bound_with_lower_open_and_upper_open(
-                    &first,
-                    &order_key(&c, k),
-                    false,
-                    true,
-                ),
-                true,
-            ),
-            Page::After(k) => (
-                IdbKeyRange::bound_with_lower_open_and_upper_open(
-                    &order_key(&c, k),
-                    &last,
-                    true,
-                    false,
-                ),
-                false,
-            ),
+        let (lower, lower_open, upper, upper_open, newest_first) = match &page {
+            Page::Newest => (first, false, last, false, true),
+            Page::Before(k) => (first, false, order_key(&c, k), true, true),
+            Page::After(k) => (order_key(&c, k), true, last, false, false),
         };
-        let range = range.map_err(|e| js_error(&e))?;
+        // (The four-argument form only: one import less.)
+        let range = IdbKeyRange::bound_with_lower_open_and_upper_open(
+            &lower, &upper, lower_open, upper_open,
+        )
+        .map_err(|e| js_error(&e))?;
         let names = &self.inner.names;
-        match (newest_first, get_all_count(limit)) {
-            // Oldest first, or everything: one getAll.
-            (false, Some(count)) => {
-                let all = request(get_all(&index, &range, count)).await?;
-                codec::decode_all(names, &all)
-            }
-            (_, None) => {
+        let count = match get_all_count(limit) {
+            // Everything: one getAll, the newest `limit` of it.
+            None => {
                 let all = request(get_all(&index, &range, 0)).await?;
                 let mut out: Vec<StoredMessage> = codec::decode_all(names, &all)?;
                 if newest_first {
                     let drop = out.len().saturating_sub(limit);
                     out.drain(..drop);
                 }
-                Ok(out)
+                return Ok(out);
             }
-            // The newest `limit`: walk backwards and stop.
-            (true, Some(_)) => {
-                let found: Rc<RefCell<Vec<JsValue>>> = Rc::new(RefCell::new(Vec::new()));
-                let sink = found.clone();
-                CursorWalk::new(
-                    index.open_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev),
-                    move |cursor| {
-                        let value = cursor.value().map_err(|e| js_error(&e))?;
-                        let mut v = sink.borrow_mut();
-                        v.push(value);
-                        Ok(if v.len() >= limit {
-                            Step::Stop
-                        } else {
-                            Step::Continue
-                        })
-                    },
-                )?
-                .await?;
-                let found = found.take();
-                found
-                    .iter()
-                    .rev()
-                    .map(|v| codec::decode(names, v))
-                    .collect()
-            }
+            Some(count) => count,
+        };
+        if !newest_first {
+            // Oldest first: one getAll.
+            let all = request(get_all(&index, &range, count)).await?;
+            return codec::decode_all(names, &all);
         }
+        // The newest `count`, in three events whatever their number: a key cursor from the
+        // top of the range, advanced in one step to the count-th newest, then one getAll
+        // from that key up. (A value cursor walked back costs an event and a JS call per
+        // record.) The getAll is issued inside the cursor's success event, while the
+        // transaction is surely active.
+        let fetch: Rc<RefCell<Option<RequestFuture>>> = Rc::new(RefCell::new(None));
+        let (sink, index_in, range_in) = (fetch.clone(), index.clone(), range.clone());
+        let mut at_top = true;
+        CursorWalk::new(
+            index.open_key_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev),
+            move |cursor| {
+                let from = match cursor {
+                    Some(_) if at_top && count > 1 => {
+                        at_top = false;
+                        return Ok(Step::Advance(count - 1));
+                    }
+                    // The count-th newest: from its key to the top.
+                    Some(cursor) => {
+                        let key = cursor.key().map_err(|e| js_error(&e))?;
+                        IdbKeyRange::bound_with_lower_open_and_upper_open(
+                            &key, &upper, false, upper_open,
+                        )
+                        .map_err(|e| js_error(&e))?
+                    }
+                    // Fewer than `count`: all of the range.
+                    None => range_in.clone(),
+                };
+                let issued =
+                    RequestFuture::new(get_all(&index_in, &from, count).map_err(|e| js_error(&e))?);
+                *sink.borrow_mut() = Some(issued);
+                Ok(Step::Stop)
+            },
+        )?
+        .await?;
+        let issued = fetch.take().ok_or_else(|| {
+            dom_error(
+                "UnknownError".into(),
+                "the page's getAll was not issued".into(),
+            )
+        })?;
+        codec::decode_all(names, &issued.await?)
     }
 
     async fn message_by_server_id(

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{DomException, IdbCursorWithValue, IdbRequest, IdbTransaction};
+use web_sys::{DomException, IdbCursor, IdbRequest, IdbTransaction};
 
 use crate::storage::StorageError;
 
@@ -172,13 +172,17 @@ pub(super) async fn request(issue: Result<IdbRequest, JsValue>) -> Result<JsValu
 pub(super) enum Step {
     /// Move to the next record.
     Continue,
+    /// Skip this many records (`IDBCursor.advance`, one event for all of them).
+    Advance(u32),
     /// Stop here: the walk is complete.
     Stop,
 }
 
-/// Walks a cursor request: `visit` sees each record (inside the success event, so it may
-/// issue `update`/`delete` on the cursor) and decides whether to go on. Resolves when the
-/// cursor is exhausted or `visit` stops; the first error ends the walk.
+/// Walks a cursor request (a value or a key cursor): `visit` sees each record, then `None`
+/// once the cursor ran past the last one, inside the success event (so it may issue
+/// `update`/`delete` on the cursor, or new requests on the transaction), and decides
+/// whether to go on. Resolves when `visit` stops or has seen the end; the first error ends
+/// the walk.
 pub(super) struct CursorWalk {
     req: IdbRequest,
     slot: SharedSlot<Result<(), StorageError>>,
@@ -189,7 +193,7 @@ pub(super) struct CursorWalk {
 impl CursorWalk {
     pub(super) fn new(
         issue: Result<IdbRequest, JsValue>,
-        mut visit: impl FnMut(&IdbCursorWithValue) -> Result<Step, StorageError> + 'static,
+        mut visit: impl FnMut(Option<&IdbCursor>) -> Result<Step, StorageError> + 'static,
     ) -> Result<Self, StorageError> {
         let req = issue.map_err(|e| js_error(&e))?;
         let slot = slot();
@@ -204,17 +208,17 @@ impl CursorWalk {
                     Err(e) => return fill(&slot, Err(js_error(&e))),
                 };
                 // null: the cursor ran past the last record.
-                let Some(cursor) = result.dyn_ref::<IdbCursorWithValue>() else {
-                    return fill(&slot, Ok(()));
+                let Some(cursor) = result.dyn_ref::<IdbCursor>() else {
+                    return fill(&slot, visit(None).map(|_| ()));
                 };
-                match visit(cursor) {
-                    Ok(Step::Continue) => {
-                        if let Err(e) = cursor.continue_() {
-                            fill(&slot, Err(js_error(&e)));
-                        }
-                    }
-                    Ok(Step::Stop) => fill(&slot, Ok(())),
-                    Err(e) => fill(&slot, Err(e)),
+                let moved = match visit(Some(cursor)) {
+                    Ok(Step::Continue) => cursor.continue_(),
+                    Ok(Step::Advance(n)) => cursor.advance(n),
+                    Ok(Step::Stop) => return fill(&slot, Ok(())),
+                    Err(e) => return fill(&slot, Err(e)),
+                };
+                if let Err(e) = moved {
+                    fill(&slot, Err(js_error(&e)));
                 }
             })
         };

@@ -14,9 +14,10 @@
 //! so a failed data phase aborts the whole upgrade and leaves the old version intact.
 
 use js_sys::Array;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    IdbDatabase, IdbIndexParameters, IdbObjectStore, IdbObjectStoreParameters, IdbTransaction,
+    IdbCursorWithValue, IdbDatabase, IdbIndexParameters, IdbObjectStore, IdbObjectStoreParameters,
+    IdbTransaction,
 };
 
 use super::codec::{self, Names};
@@ -83,6 +84,10 @@ impl SchemaVersion {
                 let outbox = tx.object_store(v2::OUTBOX).map_err(|e| js_error(&e))?;
                 let names = Names::new();
                 CursorWalk::new(outbox.open_cursor(), move |cursor| {
+                    let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>())
+                    else {
+                        return Ok(Step::Stop);
+                    };
                     let value = cursor.value().map_err(|e| js_error(&e))?;
                     let upgraded = codec::upgrade_outbox_v2(&names, &value)?;
                     cursor.update(&upgraded).map_err(|e| js_error(&e))?;
