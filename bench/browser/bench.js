@@ -318,4 +318,99 @@ window.benchBacklogPlain = async ({ count = 10000, chunk = 16384 } = {}) => {
   return { toPage: pageAt - start, persisted: persistedAt - start, bytes, checksum: ui };
 };
 
+// ---- 3. cold start ----------------------------------------------------------------------
+
+const COLD_USER = 7;
+
+// Seeds both layouts, untimed: imcore's through its store and IndexedDB backend
+// (benchSeed), plain JS's as one record per message plus one per conversation (what the
+// list shows: peer, last message, last activity, unread), in transactions of 10,000.
+window.seedColdStart = async ({ conversations = 1000, perConversation = 100 } = {}) => {
+  const { default: init, benchSeed } = await import("/bench-pkg/imcore.js");
+  await init();
+  const t = performance.now();
+  await benchSeed(COLD_USER, conversations, perConversation);
+  const imcoreMs = performance.now() - t;
+  const name = "plain-cold";
+  await dropDb(name);
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => {
+      const m = req.result.createObjectStore("messages", { keyPath: "id" });
+      m.createIndex("order", ["conversation_id", "weight"]);
+      const c = req.result.createObjectStore("conversations", { keyPath: "conversation_id" });
+      c.createIndex("last_activity", "last_activity");
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const total = conversations * perConversation;
+  const last = new Map();
+  for (let base = 0; base < total; base += 10000) {
+    const tx = db.transaction(["messages", "conversations"], "readwrite");
+    const ms = tx.objectStore("messages");
+    for (let i = base; i < Math.min(base + 10000, total); i++) {
+      const peer = COLD_USER + 1 + (i % conversations);
+      const m = {
+        id: i + 1, conversation_id: `${COLD_USER}_${peer}`, sender_id: peer, receiver_id: COLD_USER,
+        msg_type: 1, msg_content: { content: `message number ${i} of the history` },
+        weight: T0 + i * 10, is_read: 0, status: 1,
+      };
+      ms.put(m);
+      const c = last.get(m.conversation_id) || { conversation_id: m.conversation_id, peer_id: peer, unread: 0 };
+      c.last_message = m;
+      c.last_activity = m.weight;
+      c.unread++;
+      last.set(m.conversation_id, c);
+    }
+    if (base + 10000 >= total) for (const c of last.values()) tx.objectStore("conversations").put(c);
+    await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); });
+  }
+  db.close();
+  return { imcoreMs, plainMs: performance.now() - t - imcoreMs };
+};
+
+// In a freshly loaded page: the package's wasm fetched and instantiated (init), then
+// ChatClient.create to the conversation list: the first `conversations` event, or create
+// resolving with the list already there (whichever the page sees first).
+window.coldStartImcore = async ({ conversations = 1000 } = {}) => {
+  const t0 = performance.now();
+  const { default: init, ChatClient } = await import("/pkg/index.js");
+  await init();
+  const t1 = performance.now();
+  let eventAt = null;
+  let eventLength = 0;
+  let created;
+  const client = await ChatClient.create({
+    userId: String(COLD_USER), direct: { url: "ws://127.0.0.1:9/mqtt" }, presence: false, logLevel: "warn",
+  });
+  created = performance.now();
+  const atCreate = client.conversations().length;
+  client.on("conversations", (list) => {
+    if (eventAt === null) {
+      eventAt = performance.now();
+      eventLength = list.length;
+    }
+  });
+  if (atCreate < conversations) {
+    const deadline = performance.now() + 10000;
+    while (eventAt === null && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  }
+  const listAt = atCreate >= conversations ? created : eventAt;
+  const length = atCreate >= conversations ? atCreate : eventLength;
+  await client.disconnect();
+  return { instantiate: t1 - t0, toList: listAt - t1, total: listAt - t0, length, atCreate, createMs: created - t1 };
+};
+
+// Plain JS: open its database and read the conversation list, most recent first.
+window.coldStartPlain = async () => {
+  const t0 = performance.now();
+  const db = await idbDone(indexedDB.open("plain-cold"));
+  const rows = await idbDone(db.transaction("conversations").objectStore("conversations").index("last_activity").getAll());
+  rows.reverse();
+  const ms = performance.now() - t0;
+  db.close();
+  return { toList: ms, length: rows.length };
+};
+
 window.ready = true;
