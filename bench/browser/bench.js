@@ -146,6 +146,18 @@ window.benchDecoder = async ({ packets = 20000, chunk = 16384, ms = 1500, rounds
   return { streamPackets: packets, streamBytes: stream.bytes, chunks: stream.chunks.length, chunk, ...sum };
 };
 
+// ---- memory ------------------------------------------------------------------------------
+
+// The JS heap after a full collection (Chromium runs with --js-flags=--expose-gc and
+// --enable-precise-memory-info, bench/browser/run.mjs).
+async function jsHeap() {
+  if (window.gc) window.gc();
+  await new Promise((r) => setTimeout(r, 0));
+  if (window.gc) window.gc();
+  return performance.memory ? performance.memory.usedJSHeapSize : NaN;
+}
+const storageUsage = async () => (await navigator.storage.estimate()).usage;
+
 // ---- 2. the 10,000-message backlog -------------------------------------------------------
 
 const ME = 1;
@@ -248,7 +260,7 @@ async function waitPersisted(dbName, count) {
 
 window.benchBacklogImcore = async ({ count = 10000, chunk = 16384 } = {}) => {
   const { default: init, ChatClient } = await import("/pkg/index.js");
-  await init();
+  const wasm = await init();
   await dropDb(`imcore-${ME}`);
   const { chunks, bytes } = backlogStream(count, chunk);
   const state = { subscribed: false, pubacks: 0 };
@@ -267,12 +279,17 @@ window.benchBacklogImcore = async ({ count = 10000, chunk = 16384 } = {}) => {
   client.on("message", () => {
     if (++received === count) toPage(performance.now());
   });
+  const heapBefore = await jsHeap();
+  const wasmBefore = wasm.memory.buffer.byteLength;
   client.connect();
   const pageAt = await allReceived;
   const persistedAt = await waitPersisted(`imcore-${ME}`, count);
   const conversations = client.conversations().length;
+  // Memory the client holds for the 10,000 loaded messages: wasm linear memory growth
+  // (it never shrinks: the high-water mark) plus the JS heap's.
+  const loadedBytes = wasm.memory.buffer.byteLength - wasmBefore + ((await jsHeap()) - heapBefore);
   await client.disconnect();
-  return { toPage: pageAt - start, persisted: persistedAt - start, bytes, chunks: chunks.length, conversations, pubacks: state.pubacks };
+  return { toPage: pageAt - start, persisted: persistedAt - start, bytes, chunks: chunks.length, conversations, pubacks: state.pubacks, loadedBytes };
 };
 
 // Plain JS: what an MQTT.js app's on('message') does: mqtt-packet parses, a PUBACK is
@@ -297,7 +314,12 @@ window.benchBacklogPlain = async ({ count = 10000, chunk = 16384 } = {}) => {
   const allReceived = new Promise((resolve) => { toPage = resolve; });
   const writes = [];
   let ui = 0;
-  const onChatMessage = (m) => { ui += m.id; };
+  const kept = [];
+  const onChatMessage = (m) => {
+    ui += m.id;
+    kept.push(m);
+  };
+  const heapBefore = await jsHeap();
   parser.on("packet", (p) => {
     if (p.cmd !== "publish") return;
     if (p.qos === 1) mqttGenerate({ cmd: "puback", messageId: p.messageId });
@@ -313,9 +335,12 @@ window.benchBacklogPlain = async ({ count = 10000, chunk = 16384 } = {}) => {
   const pageAt = await allReceived;
   await Promise.all(writes);
   const persistedAt = performance.now();
+  writes.length = 0;
+  // What the app's state (the parsed messages it keeps) holds on the JS heap.
+  const loadedBytes = (await jsHeap()) - heapBefore;
   db.close();
   await dropDb(name);
-  return { toPage: pageAt - start, persisted: persistedAt - start, bytes, checksum: ui };
+  return { toPage: pageAt - start, persisted: persistedAt - start, bytes, checksum: ui, kept: kept.length, loadedBytes };
 };
 
 // ---- 3. cold start ----------------------------------------------------------------------
@@ -328,9 +353,13 @@ const COLD_USER = 7;
 window.seedColdStart = async ({ conversations = 1000, perConversation = 100 } = {}) => {
   const { default: init, benchSeed } = await import("/bench-pkg/imcore.js");
   await init();
+  await dropDb(`imcore-${COLD_USER}`);
+  await dropDb("plain-cold");
+  const usage0 = await storageUsage();
   const t = performance.now();
   await benchSeed(COLD_USER, conversations, perConversation);
   const imcoreMs = performance.now() - t;
+  const usage1 = await storageUsage();
   const name = "plain-cold";
   await dropDb(name);
   const db = await new Promise((resolve, reject) => {
@@ -367,7 +396,9 @@ window.seedColdStart = async ({ conversations = 1000, perConversation = 100 } = 
     await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); });
   }
   db.close();
-  return { imcoreMs, plainMs: performance.now() - t - imcoreMs };
+  const plainMs = performance.now() - t - imcoreMs;
+  const usage2 = await storageUsage();
+  return { imcoreMs, plainMs, imcoreStoredBytes: usage1 - usage0, plainStoredBytes: usage2 - usage1, messages: total };
 };
 
 // In a freshly loaded page: the package's wasm fetched and instantiated (init), then

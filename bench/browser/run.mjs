@@ -7,7 +7,7 @@
 // their ratio and the target of issue 14.
 //
 // Usage: node bench/browser/run.mjs [--pkg DIR] [--bench-pkg DIR] [--mqtt-packet FILE]
-//        [--only decoder,backlog,...] [--backlog N (default 10000)] [--json FILE]
+//        [--only decoder,backlog,cold] [--backlog N (default 10000)] [--json FILE]
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -70,7 +70,7 @@ function chromiumPid() {
 
 const { chromium } = await import("playwright-core");
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "imcore-bench-profile."));
-const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, "--js-flags=--expose-gc", "--enable-precise-memory-info"] });
 const pid = chromiumPid();
 if (process.env.IMCORE_CHROMIUM_PID_FILE && pid) fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${pid}\n`);
 const page = context.pages()[0] || (await context.newPage());
@@ -155,6 +155,22 @@ try {
         ["create -> conversation list", `${fmt(toList, 1)} ms`, `${fmt(plain, 1)} ms`, `${fmt(toList / plain, 2)}x`, "<= 2x plain / <= plain + instantiation"],
         ["incl. instantiation", `${fmt(inst + toList, 1)} ms`, `${fmt(plain, 1)} ms`, `${fmt((inst + toList) / plain, 2)}x`, `(goal: <= ${fmt(plain + inst, 1)} ms)`],
       ],
+    );
+  }
+  if (results.cold && results.backlog) {
+    const s = results.cold.seed;
+    const rows = [];
+    const a = s.imcoreStoredBytes / s.messages;
+    const b = s.plainStoredBytes / s.messages;
+    rows.push(["per stored message", `${fmt(a)} B`, `${fmt(b)} B`, `${fmt(a / b, 2)}x`, "(none set)"]);
+    const n = Number(arg("--backlog", "10000"));
+    const la = results.backlog.imcore.loadedBytes / n;
+    const lb = results.backlog.plain.loadedBytes / n;
+    rows.push(["per loaded message", `${fmt(la)} B`, `${fmt(lb)} B`, `${fmt(la / lb, 2)}x`, "(none set)"]);
+    table(
+      "Memory per message",
+      `stored: navigator.storage.estimate() usage grown by the ${fmt(s.messages)}-message seed of the cold start (imcore's layout vs the plain one); loaded: after the backlog, wasm memory growth (64 KB pages, high-water mark) + JS heap growth after gc() (imcore: the client holding the ${fmt(n)} messages; plain: the ${fmt(n)} parsed objects the app keeps)`,
+      rows,
     );
   }
 } finally {
