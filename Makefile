@@ -74,7 +74,9 @@ size: install
 
 # Benchmarks with their baselines side by side (not part of make test): QoS 1 replay beside
 # MQTT.js, the chat store's ingest rate, peak heap and insert cost, the ordered index
-# beside a sorted Vec, and IndexedDB in headless Chromium beside plain JS.
+# beside a sorted Vec, IndexedDB in headless Chromium beside plain JS, then the in-page
+# benchmarks of scripts/bench-browser.sh (the MQTT decoder beside mqtt-packet, the 10,000-
+# message backlog through ChatClient and the cold start, each beside plain JS).
 bench: install
 	@cargo bench --bench store_ingest
 	cargo bench --bench ordered_insert
@@ -83,6 +85,8 @@ bench: install
 	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test --release --target wasm32-unknown-unknown --features browser-bench \
 	  --test web_storage_bench -- --nocapture
+	scripts/build-wasm.sh release
+	scripts/bench-browser.sh
 
 # cargo-fuzz on nightly for FUZZ_SECONDS (default 60), else the seed corpus as a test.
 fuzz: install

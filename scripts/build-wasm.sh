@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/build-wasm.sh [release|dev]      (default: release)
+# Usage: scripts/build-wasm.sh [release|dev|bench]      (default: release)
 #
 # Builds the browser package into pkg/ (generated, git-ignored):
 #   pkg/imcore.js, pkg/imcore.d.ts       wasm-bindgen glue, `--target web` (ES module,
@@ -17,6 +17,9 @@
 #                                         in target/…/miniprogram-module/ (last section)
 #   + everything in pkg-template/ copied over it (package.json, README, …), if any.
 # dev: debug build, wasm-bindgen --debug, no wasm-opt.
+# bench: only the web module, built like release but with the `browser-bench` feature (the
+# bench-only exports of src/web/bench.rs), into $PKG_DIR (default build/bench-pkg; never
+# shipped), for the in-page benchmarks (scripts/bench-browser.sh).
 # WASM_NAMES_DIR=dir (release): also dir/imcore.wasm, dir/mqtt.wasm and dir/miniprogram.wasm,
 # the same modules with their function names, for twiggy (scripts/size.sh).
 #
@@ -33,7 +36,8 @@ mode="${1:-release}"
 case "$mode" in
   release) cargo_flags=(--release); profile_dir=release; bindgen_flags=() ;;
   dev) cargo_flags=(); profile_dir=debug; bindgen_flags=(--debug --keep-debug) ;;
-  *) echo "usage: $0 [release|dev]" >&2; exit 2 ;;
+  bench) cargo_flags=(--release); profile_dir=release; bindgen_flags=() ;;
+  *) echo "usage: $0 [release|dev|bench]" >&2; exit 2 ;;
 esac
 
 # Tools come from scripts/install.sh; run it if this is called on its own on a bare machine.
@@ -45,6 +49,7 @@ fi
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 # PKG_DIR: where the package goes (default pkg/), so parallel builds need not share it.
 out="${PKG_DIR:-pkg}"
+[ "$mode" = bench ] && out="${PKG_DIR:-build/bench-pkg}"
 wasm="$target_dir/wasm32-unknown-unknown/$profile_dir/imcore.wasm"
 # WASM_NAMES_DIR (release, set by scripts/size.sh): also write each module as wasm-opt makes
 # it but with its function names kept (`-g`), as DIR/<name>.wasm, for twiggy. Same passes,
@@ -97,7 +102,7 @@ build_module() {
     exit 1
   fi
 
-  [ "$mode" = release ] || return 0
+  [ "$mode" != dev ] || return 0
   # Release: the JSDoc comments wasm-bindgen copies from the Rust docs into imcore.js go (the
   # same text stays in imcore.d.ts, where editors and tsc read it); ~2.3 KB of the gzipped
   # glue. Only whole-line /** … */ blocks: nothing else in the glue changes.
@@ -121,6 +126,11 @@ build_module() {
 }
 
 # The web package (ChatClient on IndexedDB, and MqttClient) into $out/.
+if [ "$mode" = bench ]; then
+  build_module "$out" imcore-bench --no-default-features --features chat,indexeddb,browser-bench
+  node scripts/minify-js.cjs esm "$out"/imcore.js
+  exit 0
+fi
 build_module "$out" imcore --no-default-features --features chat,indexeddb
 
 # ---- MQTT only ------------------------------------------------------------------------------

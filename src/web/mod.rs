@@ -48,6 +48,8 @@
 //! Errors cross the boundary as JS `Error`s named `MqttError` with a stable `code`
 //! (`error`); nothing here panics on JS input.
 
+#[cfg(feature = "browser-bench")]
+mod bench;
 #[cfg(feature = "chat")]
 mod chat;
 mod client;
@@ -63,6 +65,8 @@ mod timer;
 mod transport;
 mod wake;
 
+#[cfg(feature = "browser-bench")]
+pub use bench::BenchDecoder;
 #[cfg(feature = "chat")]
 pub use chat::ChatClient;
 pub use client::MqttClient;
