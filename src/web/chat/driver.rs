@@ -39,6 +39,8 @@ pub(super) struct Shared {
     calls: RefCell<VecMap<CommandId, Settle>>,
     next_command: Cell<CommandId>,
     pumping: Cell<bool>,
+    /// A `conversations` event is due at the end of this task (see [`emit`]).
+    conversations_due: Cell<bool>,
     timer: RefCell<DeadlineTimer>,
 }
 
@@ -60,6 +62,7 @@ impl Shared {
             calls: RefCell::new(VecMap::new()),
             next_command: Cell::new(0),
             pumping: Cell::new(false),
+            conversations_due: Cell::new(false),
             timer: RefCell::new(DeadlineTimer::default()),
         }
     }
@@ -318,7 +321,27 @@ fn accepted(sh: &Rc<Shared>, taken: &Cell<bool>, tag: crate::client::MqttTag, ac
 }
 
 /// Calls the listeners of an event (the value is made only when someone listens).
+///
+/// `conversations` carries the whole list, so it is sent once per task, in a microtask
+/// after the task's other events, however many changes the task made: a WebSocket frame
+/// of a backlog holds dozens of messages, each of which changes the list, and making the
+/// list once per message made a 10,000-message backlog quadratic in the number of
+/// conversations (`make bench`). The list sent is the state at that moment.
 fn emit(sh: &Rc<Shared>, event: ChatEvent) {
+    if matches!(event, ChatEvent::Conversations) {
+        if !sh.conversations_due.replace(true) {
+            let sh = sh.clone();
+            spawn_local(async move {
+                sh.conversations_due.set(false);
+                emit_now(&sh, ChatEvent::Conversations);
+            });
+        }
+        return;
+    }
+    emit_now(sh, event);
+}
+
+fn emit_now(sh: &Rc<Shared>, event: ChatEvent) {
     let name = convert::event_name(&event);
     let listeners = sh.listeners.borrow().get(name).cloned().unwrap_or_default();
     if listeners.is_empty() {
