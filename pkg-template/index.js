@@ -122,6 +122,10 @@ class Tabs {
     this.early = [];
     this.calls = new Map(); // id -> { method, args, resolve, reject }
     this.seq = 0;
+    // Leader: the tabs that follow it (they said hello, called or sent a view; gone on bye
+    // or when their tab lock is). With none, events are not posted: a tab that comes later
+    // starts from a snapshot, which holds everything before it.
+    this.followers = new Set();
     this.client = new SharedClient(this);
     this.channel.onmessage = (e) => this.onMessage(e.data);
   }
@@ -237,7 +241,9 @@ class Tabs {
 
   leaderEvent(name, payload) {
     this.emit(name, name === "status" ? { ...payload, role: "leader" } : payload);
-    const message = { t: "event", seq: ++this.seq, name, payload };
+    const seq = ++this.seq;
+    if (this.followers.size === 0) return;
+    const message = { t: "event", seq, name, payload };
     if ((name === "message" || name === "messageUpdated") && payload.message) {
       message.record = this.inner.recordOf(payload.message.key);
     }
@@ -313,9 +319,11 @@ class Tabs {
   async sweepViews() {
     if (!this.inner) return;
     const held = new Set(((await navigator.locks.query()).held || []).map((l) => l.name));
+    const gone = (tab) => !held.has(`imcore:tab:${this.user}:${tab}`);
     for (const tab of this.inner.viewTabs()) {
-      if (!held.has(`imcore:tab:${this.user}:${tab}`)) this.inner.setView(tab, null, false);
+      if (gone(tab)) this.inner.setView(tab, null, false);
     }
+    for (const tab of this.followers) if (gone(tab)) this.followers.delete(tab);
   }
 
   // ---- the channel -----------------------------------------------------------------------
@@ -324,6 +332,7 @@ class Tabs {
     if (!m || typeof m !== "object") return;
     if (this.role === "leader") {
       if (!this.inner) return;
+      if (m.t === "hello" || m.t === "call" || m.t === "view") this.followers.add(m.tab);
       switch (m.t) {
         case "event":
           // The old leader's last words, after this tab took over: keep what it had.
@@ -339,6 +348,7 @@ class Tabs {
         case "view":
           return this.inner.setView(m.tab, m.open, m.visible);
         case "bye":
+          this.followers.delete(m.tab);
           return this.inner.setView(m.tab, null, false);
         default:
           return;
