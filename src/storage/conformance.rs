@@ -120,6 +120,15 @@ pub async fn pages<S: Storage>(s: &S) -> Result<(), String> {
     let none = try_s!(s.messages(direct(9), Page::Newest, 10).await);
     check(none.is_empty(), || {
         "unknown conversation has messages".into()
+    })?;
+    // Start-up's read: the same pages, conversation after conversation.
+    let all = try_s!(s.newest_pages(&[a, direct(9), b], 7).await);
+    let mut want = try_s!(s.messages(a, Page::Newest, 7).await);
+    want.extend(try_s!(s.messages(b, Page::Newest, 7).await));
+    check(all == want, || format!("newest pages: {all:?}"))?;
+    let one = try_s!(s.newest_pages(&[a], 1).await);
+    check(one[..] == expected[39..], || {
+        format!("newest page of 1: {one:?}")
     })
 }
 

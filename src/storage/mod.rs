@@ -154,6 +154,20 @@ pub trait Storage {
         page: Page,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StorageError>;
+    /// The newest `limit` messages of each of `conversations` (start-up): each
+    /// conversation's in ascending key order, one conversation after the other. A backend
+    /// may read them all at once; by default it is one `messages` call each.
+    async fn newest_pages(
+        &self,
+        conversations: &[ConversationId],
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StorageError> {
+        let mut out = Vec::new();
+        for c in conversations {
+            out.extend(self.messages(*c, Page::Newest, limit).await?);
+        }
+        Ok(out)
+    }
     /// A message by its server id.
     async fn message_by_server_id(
         &self,

@@ -24,10 +24,8 @@ pub async fn load<S: Storage>(
     page: usize,
 ) -> Result<Startup, StorageError> {
     let conversations = storage.conversations().await?;
-    let mut messages = Vec::new();
-    for c in &conversations {
-        messages.extend(storage.messages(c.id, Page::Newest, page).await?);
-    }
+    let ids: Vec<_> = conversations.iter().map(|c| c.id).collect();
+    let messages = storage.newest_pages(&ids, page).await?;
     let tombstones = storage.tombstones().await?;
     let outbox = storage.outbox().await?;
     let clock_offset_ms = storage

@@ -108,6 +108,14 @@ impl Storage for AnyStorage {
         delegate!(self, s => s.messages(conversation, page, limit).await)
     }
 
+    async fn newest_pages(
+        &self,
+        conversations: &[ConversationId],
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StorageError> {
+        delegate!(self, s => s.newest_pages(conversations, limit).await)
+    }
+
     async fn message_by_server_id(
         &self,
         id: ServerId,

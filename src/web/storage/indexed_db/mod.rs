@@ -395,6 +395,68 @@ fn get_all_count(limit: usize) -> Option<u32> {
     u32::try_from(limit).ok().filter(|n| *n < u32::MAX)
 }
 
+/// The newest `count` records of an `order` range, in three events whatever their number:
+/// a key cursor from the top of the range, advanced in one step to the count-th newest,
+/// then one getAll from that key up. (A value cursor walked back costs an event and a JS
+/// call per record.) The getAll is issued inside the cursor's success event, while the
+/// transaction is surely active.
+struct NewestPage {
+    walk: CursorWalk,
+    fetch: Rc<RefCell<Option<RequestFuture>>>,
+}
+
+impl NewestPage {
+    /// Issues the walk on `index`'s transaction; `upper` and `upper_open` are `range`'s.
+    fn issue(
+        index: &IdbIndex,
+        range: IdbKeyRange,
+        upper: JsValue,
+        upper_open: bool,
+        count: u32,
+    ) -> Result<NewestPage, StorageError> {
+        let fetch: Rc<RefCell<Option<RequestFuture>>> = Rc::new(RefCell::new(None));
+        let (sink, index_in) = (fetch.clone(), index.clone());
+        let cursor =
+            index.open_key_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev);
+        let mut at_top = true;
+        let walk = CursorWalk::new(cursor, move |cursor| {
+            let from = match cursor {
+                Some(_) if at_top && count > 1 => {
+                    at_top = false;
+                    return Ok(Step::Advance(count - 1));
+                }
+                // The count-th newest: from its key to the top.
+                Some(cursor) => {
+                    let key = cursor.key().map_err(|e| js_error(&e))?;
+                    IdbKeyRange::bound_with_lower_open_and_upper_open(
+                        &key, &upper, false, upper_open,
+                    )
+                    .map_err(|e| js_error(&e))?
+                }
+                // Fewer than `count`: all of the range.
+                None => range.clone(),
+            };
+            let issued =
+                RequestFuture::new(get_all(&index_in, &from, count).map_err(|e| js_error(&e))?);
+            *sink.borrow_mut() = Some(issued);
+            Ok(Step::Stop)
+        })?;
+        Ok(NewestPage { walk, fetch })
+    }
+
+    /// The records, oldest first.
+    async fn fetch(self) -> Result<JsValue, StorageError> {
+        self.walk.await?;
+        let issued = self.fetch.take().ok_or_else(|| {
+            dom_error(
+                "UnknownError".into(),
+                "the page's getAll was not issued".into(),
+            )
+        })?;
+        issued.await
+    }
+}
+
 impl Storage for IndexedDbStorage {
     async fn apply(&self, batch: StorageBatch) -> Result<(), StorageError> {
         let stores = touched(&batch);
@@ -453,47 +515,43 @@ impl Storage for IndexedDbStorage {
             let all = request(get_all(&index, &range, count)).await?;
             return codec::decode_all(names, &all);
         }
-        // The newest `count`, in three events whatever their number: a key cursor from the
-        // top of the range, advanced in one step to the count-th newest, then one getAll
-        // from that key up. (A value cursor walked back costs an event and a JS call per
-        // record.) The getAll is issued inside the cursor's success event, while the
-        // transaction is surely active.
-        let fetch: Rc<RefCell<Option<RequestFuture>>> = Rc::new(RefCell::new(None));
-        let (sink, index_in, range_in) = (fetch.clone(), index.clone(), range.clone());
-        let mut at_top = true;
-        CursorWalk::new(
-            index.open_key_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev),
-            move |cursor| {
-                let from = match cursor {
-                    Some(_) if at_top && count > 1 => {
-                        at_top = false;
-                        return Ok(Step::Advance(count - 1));
-                    }
-                    // The count-th newest: from its key to the top.
-                    Some(cursor) => {
-                        let key = cursor.key().map_err(|e| js_error(&e))?;
-                        IdbKeyRange::bound_with_lower_open_and_upper_open(
-                            &key, &upper, false, upper_open,
-                        )
-                        .map_err(|e| js_error(&e))?
-                    }
-                    // Fewer than `count`: all of the range.
-                    None => range_in.clone(),
-                };
-                let issued =
-                    RequestFuture::new(get_all(&index_in, &from, count).map_err(|e| js_error(&e))?);
-                *sink.borrow_mut() = Some(issued);
-                Ok(Step::Stop)
-            },
-        )?
-        .await?;
-        let issued = fetch.take().ok_or_else(|| {
-            dom_error(
-                "UnknownError".into(),
-                "the page's getAll was not issued".into(),
-            )
-        })?;
-        codec::decode_all(names, &issued.await?)
+        let newest = NewestPage::issue(&index, range, upper, upper_open, count)?;
+        codec::decode_all(names, &newest.fetch().await?)
+    }
+
+    async fn newest_pages(
+        &self,
+        conversations: &[ConversationId],
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StorageError> {
+        let Some(count) = get_all_count(limit).filter(|c| *c > 0) else {
+            let mut out = Vec::new();
+            for c in conversations {
+                out.extend(self.messages(*c, Page::Newest, limit).await?);
+            }
+            return Ok(out);
+        };
+        // One transaction, every page issued before the first is awaited: the browser
+        // walks them side by side instead of one after the other.
+        let index = self.index(current::MESSAGES, current::MESSAGES_ORDER)?;
+        let mut pages = Vec::with_capacity(conversations.len());
+        for c in conversations {
+            let c = c.to_string();
+            let first: JsValue = Array::of1(&JsValue::from_str(&c)).into();
+            let last: JsValue = Array::of2(&JsValue::from_str(&c), &Array::new()).into();
+            let range =
+                IdbKeyRange::bound_with_lower_open_and_upper_open(&first, &last, false, false)
+                    .map_err(|e| js_error(&e))?;
+            pages.push(NewestPage::issue(&index, range, last, false, count)?);
+        }
+        let mut out = Vec::new();
+        for page in pages {
+            out.extend(codec::decode_all::<StoredMessage>(
+                &self.inner.names,
+                &page.fetch().await?,
+            )?);
+        }
+        Ok(out)
     }
 
     async fn message_by_server_id(
