@@ -16,6 +16,8 @@
 # playwright-core) and stops it and its Chromium by PID at the end, also on failure or Ctrl-C.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/proc.sh
+. "$root/scripts/lib/proc.sh"
 cd "$root"
 
 pkg="${PKG_DIR:-pkg}"
@@ -40,17 +42,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/imcore-bench.XXXXXX")"
 pids=()
 stop_all() {
   local status=$?
-  if [ -s "$work/chromium.pid" ]; then
-    local cp
-    cp=$(cat "$work/chromium.pid")
-    kill -0 "$cp" 2>/dev/null && kill -KILL "$cp" 2>/dev/null || true
-  fi
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    if kill -0 "${pids[i]}" 2>/dev/null; then
-      kill -TERM "${pids[i]}" 2>/dev/null || true
-      wait "${pids[i]}" 2>/dev/null || true
-    fi
-  done
+  stop_started
   rm -rf "$work"
   exit "$status"
 }

@@ -15,6 +15,8 @@
 # broker, and some stop or freeze it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/proc.sh
+. "$root/scripts/lib/proc.sh"
 cd "$root"
 
 pkg="${PKG_DIR:-pkg}"
@@ -31,18 +33,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/imcore-browser.XXXXXX")"
 pids=()
 stop_all() {
   local status=$?
-  # Chromium (written by the test) first, then our own children, newest first.
-  if [ -s "$work/chromium.pid" ]; then
-    local cp
-    cp=$(cat "$work/chromium.pid")
-    kill -0 "$cp" 2>/dev/null && kill -KILL "$cp" 2>/dev/null || true
-  fi
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    if kill -0 "${pids[i]}" 2>/dev/null; then
-      kill -TERM "${pids[i]}" 2>/dev/null || true
-      wait "${pids[i]}" 2>/dev/null || true
-    fi
-  done
+  stop_started
   if [ "$status" -ne 0 ] && [ -s "$work/broker.err" ]; then
     echo "[test-browser] broker-control stderr:" >&2
     cat "$work/broker.err" >&2

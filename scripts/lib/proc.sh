@@ -68,3 +68,21 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
   wait_gone "$pid" 50 || true
 }
+
+# stop_started: what a test or bench script started, by PID, at its end: Chromium first
+# (its PID written by the JS side to $work/chromium.pid), then the script's own children
+# in the array `pids`, newest first. Uses the caller's `work` and `pids`.
+stop_started() {
+  if [ -s "$work/chromium.pid" ]; then
+    local cp
+    cp=$(cat "$work/chromium.pid")
+    kill -0 "$cp" 2>/dev/null && kill -KILL "$cp" 2>/dev/null || true
+  fi
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    if kill -0 "${pids[i]}" 2>/dev/null; then
+      kill -TERM "${pids[i]}" 2>/dev/null || true
+      wait "${pids[i]}" 2>/dev/null || true
+    fi
+  done
+}
