@@ -83,6 +83,14 @@ echo "[test-browser] node --test exited $status after $(( $(date +%s) - start ))
 
 # The MqttClient suite again, against one RabbitMQ 3.10 node (MQTT 3.1.1 over WebSocket),
 # the second broker implementation (scripts/rabbitmq.sh; its log goes to broker.err).
+# rabbitmq.sh takes its free ports from imcore-server: built here (a clean checkout has no
+# release build yet), not inside broker-control's start-up wait.
+die() {
+  echo "[test-browser] $*" >&2
+  exit 1
+}
+IMCORE_SERVER_BIN="$(server_bin)"
+export IMCORE_SERVER_BIN
 node tools/broker-control.mjs --broker rabbitmq --exit-with $$ >"$work/rabbit.out" 2>"$work/broker.err" &
 pids+=($!)
 rc_port=$(wait_ready "$work/rabbit.out" "${pids[-1]}" "broker-control --broker rabbitmq" 120)
