@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { closedPort, launchBrowser } from "../chromium.mjs";
+import { CONTROL, control } from "./control.mjs";
 
-const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
 const WAIT_MS = 15_000;
 const RUN = Math.floor(Math.random() * 2 ** 32).toString(16);
@@ -27,13 +27,6 @@ let page;
 let brokerUrl;
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
-
-async function control(route, method = "POST") {
-  const res = await fetch(CONTROL + route, { method });
-  const body = await res.text();
-  if (!res.ok) throw new Error(`broker-control ${method} ${route}: ${res.status} ${body}`);
-  return JSON.parse(body);
-}
 
 const evalIn = (fn, arg) => page.evaluate(fn, arg);
 

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { launchBrowser } from "../chromium.mjs";
+import { CONTROL, control, controlText } from "./control.mjs";
 
-const CONTROL = process.env.IMCORE_BROKER_CONTROL;
 const BASE = process.env.IMCORE_TEST_BASE_URL;
 const WAIT_MS = 15_000;
 const A = "21";
@@ -27,16 +27,9 @@ let tabB;
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
 
-async function control(route, method = "GET") {
-  const res = await fetch(CONTROL + route, { method });
-  const body = await res.text();
-  if (!res.ok) throw new Error(`broker-control ${method} ${route}: ${res.status} ${body}`);
-  return body;
-}
-
 /** How many times the broker accepted a connection from `clientId`, and how many it kicked. */
 async function brokerConnections(clientId) {
-  const text = await control("/log/all");
+  const text = await controlText("/log/all", "GET");
   const lines = text.split("\n");
   return {
     connects: lines.filter((l) => l.includes("New client connected") && l.includes(` as ${clientId} `)).length,
@@ -92,7 +85,7 @@ function assertOnceInOrder(got, want, who) {
 
 before(async () => {
   assert.ok(CONTROL && BASE, "run through scripts/test-browser.sh (IMCORE_BROKER_CONTROL, IMCORE_TEST_BASE_URL)");
-  brokerUrl = JSON.parse(await control("/info")).ws_url;
+  brokerUrl = (await control("/info", "GET")).ws_url;
   ({ browser, close: closeBrowser } = await launchBrowser());
   profileA = await browser.newContext();
   profileB = await browser.newContext();
