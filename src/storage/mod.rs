@@ -162,11 +162,7 @@ pub trait Storage {
         conversations: &[ConversationId],
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StorageError> {
-        let mut out = Vec::new();
-        for c in conversations {
-            out.extend(self.messages(*c, Page::Newest, limit).await?);
-        }
-        Ok(out)
+        newest_pages_one_by_one(self, conversations, limit).await
     }
     /// A message by its server id.
     async fn message_by_server_id(
@@ -185,4 +181,18 @@ pub trait Storage {
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
     /// Deletes everything (logout).
     async fn wipe(&self) -> Result<(), StorageError>;
+}
+
+/// [`Storage::newest_pages`] as one [`Storage::messages`] call per conversation: the
+/// default, and what a backend that reads them together falls back to.
+pub async fn newest_pages_one_by_one<S: Storage + ?Sized>(
+    storage: &S,
+    conversations: &[ConversationId],
+    limit: usize,
+) -> Result<Vec<StoredMessage>, StorageError> {
+    let mut out = Vec::new();
+    for c in conversations {
+        out.extend(storage.messages(*c, Page::Newest, limit).await?);
+    }
+    Ok(out)
 }

@@ -72,7 +72,7 @@ use schema::current;
 
 use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
-use crate::storage::{meta, Page, Storage, StorageBatch, StorageError};
+use crate::storage::{meta, newest_pages_one_by_one, Page, Storage, StorageBatch, StorageError};
 
 /// The database of a user: `imcore-{user_id}`.
 pub fn database_name(user_id: u64) -> String {
@@ -525,11 +525,7 @@ impl Storage for IndexedDbStorage {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StorageError> {
         let Some(count) = get_all_count(limit).filter(|c| *c > 0) else {
-            let mut out = Vec::new();
-            for c in conversations {
-                out.extend(self.messages(*c, Page::Newest, limit).await?);
-            }
-            return Ok(out);
+            return newest_pages_one_by_one(self, conversations, limit).await;
         };
         // One transaction, every page issued before the first is awaited: the browser
         // walks them side by side instead of one after the other.
