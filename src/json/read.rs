@@ -114,16 +114,27 @@ impl<'a> Doc<'a> {
         self.decode_str(n)
     }
 
-    /// The content of string node `n`.
-    pub(super) fn decode_str(&self, n: Id) -> Result<String, Error> {
+    /// The bytes of string node `n` between its quotes: its content when `escaped` is
+    /// false.
+    fn str_body(&self, n: Id) -> (&'a [u8], bool) {
         let node = self.node(n);
         let body = self
             .src
             .get(node.start + 1..node.end.saturating_sub(1))
             .unwrap_or_default();
+        (body, body.contains(&b'\\'))
+    }
+
+    /// The content of string node `n`.
+    pub(super) fn decode_str(&self, n: Id) -> Result<String, Error> {
+        let (body, escaped) = self.str_body(n);
+        let bad = |code: &str| self.error(n, code);
+        // Most strings have no escape: one copy (and the UTF-8 check), not a byte loop.
+        if !escaped {
+            return String::from_utf8(body.to_vec()).map_err(|_| bad("invalid unicode code point"));
+        }
         let mut out: Vec<u8> = Vec::with_capacity(body.len());
         let mut i = 0;
-        let bad = |code: &str| self.error(n, code);
         while let Some(&b) = body.get(i) {
             i += 1;
             if b != b'\\' {
@@ -263,11 +274,21 @@ impl<'a> Doc<'a> {
         match self.kind(n) {
             Kind::Obj => {
                 for (k, v) in self.entries(n) {
-                    let key = self.decode_str(k)?;
-                    if let Some(at) = names.iter().position(|name| *name == key) {
+                    // A key without escapes is compared as it stands: no allocation per key.
+                    let at = match self.str_body(k) {
+                        (raw, false) => names.iter().position(|name| name.as_bytes() == raw),
+                        _ => {
+                            let key = self.decode_str(k)?;
+                            names.iter().position(|name| *name == key)
+                        }
+                    };
+                    if let Some(at) = at {
                         match slots.get_mut(at) {
                             Some(slot @ None) => *slot = Some(v),
-                            _ => return Err(self.error(k, format_args!("duplicate field `{key}`"))),
+                            _ => {
+                                let key = names.get(at).copied().unwrap_or_default();
+                                return Err(self.error(k, format_args!("duplicate field `{key}`")));
+                            }
                         }
                     }
                 }
