@@ -86,16 +86,7 @@ export class ChatClient {
   static async create(options) {
     if (!TABS || !options || typeof options !== "object") return Wasm.create(options);
     const user = options && options.userId;
-    // The wasm client validates the options (and draws this tab's drafts as a follower).
-    // It keeps its drafts in memory, but a storage other than IndexedDB goes through as
-    // given, so one this build lacks (a KeyValueStore: the mini-program's) is rejected here
-    // with `invalid-options`, not later by the tab that takes over.
-    const storage = options.storage;
-    const probe = await Wasm.create({
-      ...options,
-      storage: storage === undefined || storage === null || storage === "indexeddb" ? "memory" : storage,
-    });
-    const tab = new Tabs(options, String(user), probe);
+    const tab = new Tabs(options, String(user));
     await tab.start();
     return tab.client;
   }
@@ -103,14 +94,14 @@ export class ChatClient {
 
 /** The tab's side of the sharing: its role, the channel, the mirror, the open calls. */
 class Tabs {
-  constructor(options, user, probe) {
+  constructor(options, user) {
     this.options = options;
     this.user = user;
     this.id = randomId();
     this.lockName = `imcore:leader:${user}`;
     this.channel = new BroadcastChannel(`imcore:${user}`);
     this.listeners = new Map(EVENTS.map((n) => [n, []]));
-    this.inner = probe; // the draft client; the real one once leader
+    this.inner = null; // a follower's draft client; the real one once leader
     this.role = "follower";
     this.stale = false; // the mirror is the old leader's, a new one's state is on its way
     this.wantConnect = false;
@@ -131,6 +122,34 @@ class Tabs {
   }
 
   async start() {
+    const leader = await new Promise((resolve) => {
+      navigator.locks.request(this.lockName, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(false);
+        resolve(true);
+        return this.holdLock();
+      });
+    });
+    try {
+      if (leader) {
+        // The first tab opens the real client at once, with no draft client before it:
+        // start-up is what the page waits for. Its errors (invalid options) are create()'s.
+        await this.lead(true);
+      } else {
+        // A follower's draft client validates the options and draws this tab's drafts. It
+        // keeps them in memory, but a storage other than IndexedDB goes through as given,
+        // so one this build lacks (a KeyValueStore: the mini-program's) is rejected here
+        // with `invalid-options`, not later when this tab takes over.
+        const storage = this.options.storage;
+        this.inner = await Wasm.create({
+          ...this.options,
+          storage: storage === undefined || storage === null || storage === "indexeddb" ? "memory" : storage,
+        });
+      }
+    } catch (e) {
+      this.closed = true;
+      this.channel.close();
+      throw e;
+    }
     // This tab's own lock: held while it lives, so the leader can tell it went away.
     navigator.locks.request(`imcore:tab:${this.user}:${this.id}`, () => new Promise((release) => {
       this.releaseTabLock = release;
@@ -150,19 +169,9 @@ class Tabs {
         this.post({ t: "bye", tab: this.id });
       });
     }
-    const leader = await new Promise((resolve) => {
-      navigator.locks.request(this.lockName, { ifAvailable: true }, (lock) => {
-        if (!lock) return resolve(false);
-        resolve(true);
-        return this.holdLock();
-      });
-    });
-    if (leader) {
-      await this.lead();
-      return;
-    }
-    // A follower: in line for the lock (it is granted when the leader goes), and the
-    // leader's state before the page gets the client.
+    if (leader) return;
+    // In line for the lock (it is granted when the leader goes), and the leader's state
+    // before the page gets the client.
     const ready = this.awaitSnapshot();
     navigator.locks.request(this.lockName, async () => {
       if (this.closed) return;
@@ -198,13 +207,14 @@ class Tabs {
    * the history lacks (the old leader may have gone mid-write), the same loaded pages, and
    * the page told what changed. The draft client serves until then.
    */
-  async lead() {
+  async lead(first = false) {
     let inner;
     try {
       inner = await Wasm.create(this.options);
     } catch (e) {
-      console.error("[imcore] this tab could not take over:", e);
       if (this.releaseLock) this.releaseLock();
+      if (first) throw e;
+      console.error("[imcore] this tab could not take over:", e);
       return;
     }
     const mirror = this.mirror;
