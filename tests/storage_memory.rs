@@ -122,15 +122,16 @@ fn start_up_shows_conversations_unread_and_the_newest_page_then_pages_back() {
         .unwrap();
     block_on(storage.apply(StorageBatch::from(store.take_persist()))).unwrap();
 
-    let mut loaded = block_on(startup::load(&storage, 1, 20)).unwrap();
+    let mut loaded = block_on(startup::load(&storage, 1)).unwrap();
     let s = &mut loaded.store;
     assert_eq!(s.conversations().len(), 1);
     assert_eq!(
         s.unread_total(),
         50,
-        "unread comes from the record, not the 20 loaded"
+        "unread comes from the record, not the one message loaded"
     );
-    assert_eq!(s.message_count(c), 20);
+    // Only the newest, from the conversation record: pages are read when shown.
+    assert_eq!(s.message_count(c), 1);
     assert_eq!(loaded.outbox.len(), 1);
     assert_eq!(
         s.conversations()[0]
@@ -154,7 +155,7 @@ fn start_up_shows_conversations_unread_and_the_newest_page_then_pages_back() {
     assert_eq!(s.unread_total(), 0);
 }
 
-/// Five unread messages from the peer persisted; a restart that loads only the newest two.
+/// Five unread messages from the peer persisted; a restart, which loads only the newest.
 fn five_unread_then_restart() -> (MemoryStorage, Store) {
     let storage = MemoryStorage::new();
     let mut store = Store::new(1);
@@ -165,9 +166,9 @@ fn five_unread_then_restart() -> (MemoryStorage, Store) {
         );
     }
     block_on(storage.apply(StorageBatch::from(store.take_persist()))).unwrap();
-    let restarted = block_on(startup::load(&storage, 1, 2)).unwrap().store;
+    let restarted = block_on(startup::load(&storage, 1)).unwrap().store;
     assert_eq!(restarted.unread_total(), 5);
-    assert_eq!(restarted.message_count(c12()), 2);
+    assert_eq!(restarted.message_count(c12()), 1);
     (storage, restarted)
 }
 
@@ -229,7 +230,7 @@ fn a_revoke_of_an_unloaded_message_reaches_storage_and_the_count() {
         0,
     );
     persist(&storage, &mut s);
-    let mut again = block_on(startup::load(&storage, 1, 2)).unwrap().store;
+    let mut again = block_on(startup::load(&storage, 1)).unwrap().store;
     while block_on(startup::load_older(&storage, &mut again, c12(), 2)).unwrap() > 0 {}
     let revoked: Vec<u64> = again
         .messages(c12(), None, usize::MAX)
@@ -251,7 +252,7 @@ fn deleting_a_conversation_clears_unloaded_history_and_its_unread() {
         block_on(startup::load_older(&storage, &mut s, c12(), 10)).unwrap(),
         0
     );
-    let again = block_on(startup::load(&storage, 1, 10)).unwrap().store;
+    let again = block_on(startup::load(&storage, 1)).unwrap().store;
     assert!(again.conversations().is_empty());
     assert_eq!(again.unread_total(), 0);
 }
@@ -296,7 +297,7 @@ fn a_restart_lists_exactly_the_conversations_that_were_listed() {
         0,
     );
     persist(&storage, &mut s);
-    let again = block_on(startup::load(&storage, 1, 20)).unwrap().store;
+    let again = block_on(startup::load(&storage, 1)).unwrap().store;
     assert_eq!(again.conversations(), s.conversations());
     assert_eq!(s.conversations().len(), 2);
 }

@@ -457,9 +457,25 @@ impl ChatEngine {
     /// Deletes a message on this device only.
     pub fn delete_message(&mut self, _now: Now, key: &str) -> Result<(), ChatError> {
         let r = self.resolve(key)?;
+        let conversation = self.store.message(&r).map(|m| m.conversation_id);
         let deleted = self.store.delete_message(&r);
         self.flush_store();
-        deleted.map_err(|e| ChatError::from(&e))
+        deleted.map_err(|e| ChatError::from(&e))?;
+        // The list shows each conversation's newest message: when the deleted one was the
+        // last held, the one before it comes back from storage.
+        if let Some(c) = conversation {
+            if self.store.message_count(c) == 0 && self.store.may_have_older(c) {
+                self.read_storage(
+                    StorageOp::Messages {
+                        conversation: c,
+                        page: self.older_page(c),
+                        limit: 1,
+                    },
+                    StoragePending::Refill,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a conversation on this device only (it comes back with a newer message).

@@ -57,19 +57,23 @@ impl ChatEngine {
     /// Reads the next older page of `job`'s conversation from storage.
     fn read_older(&mut self, job: PageJob) {
         let conversation = job.conversation;
-        let page = self
-            .store
-            .paged_from(conversation)
-            .map_or(Page::Newest, Page::Before);
         let limit = job.limit;
         self.read_storage(
             StorageOp::Messages {
                 conversation,
-                page,
+                page: self.older_page(conversation),
                 limit,
             },
             StoragePending::Page(job),
         );
+    }
+
+    /// Where the next older page of a conversation starts in storage: before the pages
+    /// read back in order, or the newest when none was.
+    pub(super) fn older_page(&self, conversation: ConversationId) -> Page {
+        self.store
+            .paged_from(conversation)
+            .map_or(Page::Newest, Page::Before)
     }
 
     /// Messages held in memory for `job`.
@@ -79,17 +83,17 @@ impl ChatEngine {
             .len()
     }
 
-    /// Local storage answered.
-    pub(super) fn page_from_storage(
+    /// Puts a page read back from storage into the store (a failed read is reported) and
+    /// flushes; whether it came full (`limit` messages: storage may hold more).
+    pub(super) fn take_page(
         &mut self,
-        now: Now,
-        job: PageJob,
         answer: Result<Vec<StoredMessage>, StorageError>,
-    ) {
+        limit: usize,
+    ) -> bool {
         let full = match answer {
-            Ok(older) => {
-                let full = older.len() >= job.limit;
-                self.store.insert_page(older);
+            Ok(page) => {
+                let full = page.len() >= limit;
+                self.store.insert_page(page);
                 full
             }
             Err(e) => {
@@ -98,6 +102,17 @@ impl ChatEngine {
             }
         };
         self.flush_store();
+        full
+    }
+
+    /// Local storage answered.
+    pub(super) fn page_from_storage(
+        &mut self,
+        now: Now,
+        job: PageJob,
+        answer: Result<Vec<StoredMessage>, StorageError>,
+    ) {
+        let full = self.take_page(answer, job.limit);
         // A full page that still leaves `job` short (it ends before a message loaded out of
         // order, say): storage may hold more. The backend only once storage ran out, or a
         // message storage holds would come back as new (and be counted unread again).
@@ -158,12 +173,13 @@ impl ChatEngine {
         }
         match pending {
             StoragePending::Page(job) => {
-                let answer = answer.map(|a| match a {
-                    StorageAnswer::Messages(m) => m,
-                    StorageAnswer::Message(m) => m.into_iter().collect(),
-                    StorageAnswer::Wiped => Vec::new(),
-                });
-                self.page_from_storage(now, job, answer);
+                self.page_from_storage(now, job, answer.map(StorageAnswer::into_messages))
+            }
+            StoragePending::Older(conversation) => {
+                self.older_read(now, conversation, answer.map(StorageAnswer::into_messages))
+            }
+            StoragePending::Refill => {
+                self.take_page(answer.map(StorageAnswer::into_messages), 1);
             }
             StoragePending::Lookup(slot) => {
                 let stored = match answer {

@@ -79,6 +79,17 @@ pub enum StorageAnswer {
     Wiped,
 }
 
+impl StorageAnswer {
+    /// The messages it holds, as a page.
+    pub fn into_messages(self) -> Vec<StoredMessage> {
+        match self {
+            StorageAnswer::Messages(m) => m,
+            StorageAnswer::Message(m) => m.into_iter().collect(),
+            StorageAnswer::Wiped => Vec::new(),
+        }
+    }
+}
+
 /// Console verbosity, least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {

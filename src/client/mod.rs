@@ -204,6 +204,10 @@ enum StoragePending {
     Page(PageJob),
     /// A stored copy the head of the incoming queue waits for, at this slot.
     Lookup(usize),
+    /// An older page of this conversation the head of the incoming queue waits for.
+    Older(ConversationId),
+    /// The newest message left after the held ones were deleted.
+    Refill,
     Wipe(CommandId),
 }
 

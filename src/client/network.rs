@@ -35,6 +35,8 @@ pub(super) struct Applying {
     stored: Vec<Option<StoredMessage>>,
     unread: Option<(ConversationId, u32, u64)>,
     waiting: usize,
+    /// Conversations whose storage ran out of older pages while this head waited.
+    exhausted: Vec<ConversationId>,
 }
 
 /// What the session said of an MQTT command.
@@ -241,27 +243,82 @@ impl ChatEngine {
                 ),
                 None => return,
             };
-            let lookups: Vec<Option<ServerId>> =
-                items.iter().map(|i| self.lookup_needed(i)).collect();
-            let waiting = lookups.iter().flatten().count();
             self.applying = Some(Applying {
                 stored: vec![None; items.len()],
                 items,
                 unread,
-                waiting,
+                waiting: 0,
+                exhausted: Vec::new(),
             });
-            if waiting == 0 {
-                self.apply_head(now);
-            } else {
-                for (slot, id) in lookups.into_iter().enumerate() {
-                    if let Some(id) = id {
-                        self.read_storage(
-                            StorageOp::MessageByServerId(id),
-                            StoragePending::Lookup(slot),
-                        );
-                    }
-                }
+            self.prepare_head(now);
+        }
+    }
+
+    /// Reads back what the head of the queue needs from storage, in two rounds: older
+    /// pages for a receipt past unloaded history, then the stored copies that messages and
+    /// revokes merge into. Applies the head once nothing is missing.
+    fn prepare_head(&mut self, now: Now) {
+        let Some(head) = self.applying.as_ref() else {
+            return;
+        };
+        let mut older: Vec<ConversationId> = head
+            .items
+            .iter()
+            .filter_map(|i| self.store.needs_older_for(i))
+            .filter(|c| !head.exhausted.contains(c))
+            .collect();
+        older.sort_unstable();
+        older.dedup();
+        let lookups: Vec<Option<ServerId>> = if older.is_empty() {
+            head.items.iter().map(|i| self.lookup_needed(i)).collect()
+        } else {
+            Vec::new()
+        };
+        let waiting = older.len() + lookups.iter().flatten().count();
+        if let Some(head) = self.applying.as_mut() {
+            head.waiting = waiting;
+        }
+        if waiting == 0 {
+            return self.apply_head(now);
+        }
+        for conversation in older {
+            self.read_storage(
+                StorageOp::Messages {
+                    conversation,
+                    page: self.older_page(conversation),
+                    limit: self.page_size,
+                },
+                StoragePending::Older(conversation),
+            );
+        }
+        for (slot, id) in lookups.into_iter().enumerate() {
+            if let Some(id) = id {
+                self.read_storage(
+                    StorageOp::MessageByServerId(id),
+                    StoragePending::Lookup(slot),
+                );
             }
+        }
+    }
+
+    /// An older page the head of the queue waited for.
+    pub(super) fn older_read(
+        &mut self,
+        now: Now,
+        conversation: ConversationId,
+        answer: Result<Vec<StoredMessage>, StorageError>,
+    ) {
+        let full = self.take_page(answer, self.page_size);
+        let Some(head) = self.applying.as_mut() else {
+            return;
+        };
+        if !full {
+            head.exhausted.push(conversation);
+        }
+        head.waiting = head.waiting.saturating_sub(1);
+        if head.waiting == 0 {
+            self.prepare_head(now);
+            self.drain_incoming(now);
         }
     }
 

@@ -11,10 +11,10 @@
 // Test support: it indexes fixtures it built itself, never input from outside.
 #![allow(clippy::indexing_slicing)]
 
-use super::{meta, Page, Storage, StorageBatch};
+use super::{meta, Page, StartupRecords, Storage, StorageBatch};
 use crate::chat::store::{
-    ConversationRecord, MessageKey, MessageRef, OutboxEntry, PersistBatch, Status, StoredMessage,
-    Tombstone,
+    ConversationRecord, MessageKey, MessageRef, Newest, OutboxEntry, PersistBatch, Status,
+    StoredMessage, Tombstone,
 };
 use crate::chat::{Content, ConversationId};
 use crate::test_support::{direct, ME, T0};
@@ -54,6 +54,7 @@ pub fn record(id: ConversationId, unread: u32) -> ConversationRecord {
         member_reads: vec![(2, T0 + 1), (3, T0)],
         unread,
         listed: unread > 0,
+        newest: Newest::Empty,
     }
 }
 
@@ -228,12 +229,26 @@ pub async fn updates_and_lookups<S: Storage>(s: &S) -> Result<(), String> {
 /// Conversation records, the outbox, tombstones and metadata round-trip.
 pub async fn records<S: Storage>(s: &S) -> Result<(), String> {
     let mut batch = PersistBatch::default();
-    for (i, id) in [direct(2), direct(3), ConversationId::Room(7)]
+    // Each form of `newest` comes back as it went in.
+    let newest = [
+        Newest::Message(Box::new(message(direct(2), 9, 2, T0 + 9))),
+        Newest::Empty,
+        Newest::Unknown,
+    ];
+    let mut written = Vec::new();
+    for (i, (id, newest)) in [direct(2), direct(3), ConversationId::Room(7)]
         .into_iter()
+        .zip(newest)
         .enumerate()
     {
-        batch.put_conversations.insert(id, record(id, i as u32 * 4));
+        let record = ConversationRecord {
+            newest,
+            ..record(id, i as u32 * 4)
+        };
+        written.push(record.clone());
+        batch.put_conversations.insert(id, record);
     }
+    written.sort_by_key(|c| c.id);
     let entry = |n: u64| OutboxEntry {
         local_id: format!("out-{n}"),
         conversation_id: direct(2),
@@ -256,10 +271,9 @@ pub async fn records<S: Storage>(s: &S) -> Result<(), String> {
 
     let mut convs = try_s!(s.conversations().await);
     convs.sort_by_key(|c| c.id);
-    check(
-        convs.len() == 3 && convs[2].unread == 8 && convs[0].members == [ME, 2, 3],
-        || format!("conversations: {convs:?}"),
-    )?;
+    check(convs == written, || {
+        format!("conversations: {convs:?}, written {written:?}")
+    })?;
     let outbox = try_s!(s.outbox().await);
     let ids: Vec<&str> = outbox.iter().map(|e| e.local_id.as_str()).collect();
     check(ids == ["out-2", "out-1", "out-0"], || {
@@ -279,6 +293,17 @@ pub async fn records<S: Storage>(s: &S) -> Result<(), String> {
     })?;
     check(try_s!(s.meta("nope").await).is_none(), || {
         "unknown meta key".into()
+    })?;
+    // Start-up's read of them all at once gives what the calls one by one give.
+    let together = try_s!(s.startup_records().await);
+    let one_by_one = StartupRecords {
+        conversations: try_s!(s.conversations().await),
+        tombstones: try_s!(s.tombstones().await),
+        outbox,
+        clock_offset: offset,
+    };
+    check(together == one_by_one, || {
+        format!("startup records: {together:?}, one by one {one_by_one:?}")
     })?;
 
     let mut done = PersistBatch::default();

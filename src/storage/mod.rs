@@ -139,6 +139,16 @@ impl From<PersistBatch> for StorageBatch {
     }
 }
 
+/// What start-up reads besides messages (see [`Storage::startup_records`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartupRecords {
+    pub conversations: Vec<ConversationRecord>,
+    pub tombstones: Vec<(ServerId, Tombstone)>,
+    pub outbox: Vec<OutboxEntry>,
+    /// The metadata entry [`meta::CLOCK_OFFSET`].
+    pub clock_offset: Option<String>,
+}
+
 /// The local history of one user. Calls may overlap (reads while a write is in flight);
 /// each `apply` is atomic, and applies are committed in call order.
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
@@ -181,6 +191,16 @@ pub trait Storage {
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
     /// Deletes everything (logout).
     async fn wipe(&self) -> Result<(), StorageError>;
+    /// Every conversation record, the tombstones, the outbox and the clock offset: what
+    /// start-up reads. A backend may read them together; by default one call each.
+    async fn startup_records(&self) -> Result<StartupRecords, StorageError> {
+        Ok(StartupRecords {
+            conversations: self.conversations().await?,
+            tombstones: self.tombstones().await?,
+            outbox: self.outbox().await?,
+            clock_offset: self.meta(meta::CLOCK_OFFSET).await?,
+        })
+    }
 }
 
 /// [`Storage::newest_pages`] as one [`Storage::messages`] call per conversation: the

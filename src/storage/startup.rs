@@ -1,15 +1,18 @@
-//! Start-up from local history: the conversation list, unread counts and the newest page
-//! of every conversation come from storage before any network call.
+//! Start-up from local history: the conversation list, unread counts and each
+//! conversation's newest message come from storage before any network call. They come
+//! from the conversation records alone (each keeps its newest message), so start-up
+//! reads no message, however long the history: a conversation's pages are read when it
+//! is shown ([`load_older`]).
 
-use super::{meta, Page, Storage, StorageError};
-use crate::chat::store::{MessageRef, OutboxEntry, Store};
+use super::{Page, StartupRecords, Storage, StorageError};
+use crate::chat::store::{MessageRef, Newest, OutboxEntry, Store};
 use crate::chat::Incoming;
 use crate::chat::UserId;
 
 /// What a client has at start-up, before it connects.
 #[derive(Debug)]
 pub struct Startup {
-    /// The store with every conversation, its unread count and its newest page.
+    /// The store with every conversation, its unread count and its newest message.
     pub store: Store,
     /// Messages of mine still to send, oldest first: they go out after the next connect.
     pub outbox: Vec<OutboxEntry>,
@@ -17,23 +20,39 @@ pub struct Startup {
     pub clock_offset_ms: Option<i64>,
 }
 
-/// Loads the store of user `me` with the newest `page` messages of each conversation.
-pub async fn load<S: Storage>(
-    storage: &S,
-    me: UserId,
-    page: usize,
-) -> Result<Startup, StorageError> {
-    let conversations = storage.conversations().await?;
-    let ids: Vec<_> = conversations.iter().map(|c| c.id).collect();
-    let messages = storage.newest_pages(&ids, page).await?;
-    let tombstones = storage.tombstones().await?;
-    let outbox = storage.outbox().await?;
-    let clock_offset_ms = storage
-        .meta(meta::CLOCK_OFFSET)
-        .await?
-        .and_then(|v| v.parse().ok());
+/// Loads the store of user `me`. Only a record that does not know its newest message
+/// (written before records kept it, or its newest was deleted with older ones unloaded)
+/// costs a message read; the store then writes the record with it.
+pub async fn load<S: Storage>(storage: &S, me: UserId) -> Result<Startup, StorageError> {
+    let StartupRecords {
+        conversations,
+        tombstones,
+        outbox,
+        clock_offset,
+    } = storage.startup_records().await?;
+    let unknown: Vec<_> = conversations
+        .iter()
+        .filter(|c| c.newest == Newest::Unknown)
+        .map(|c| c.id)
+        .collect();
+    let messages = if unknown.is_empty() {
+        Vec::new()
+    } else {
+        storage.newest_pages(&unknown, 1).await?
+    };
+    let clock_offset_ms = clock_offset.and_then(|v| v.parse().ok());
+    let mut store = Store::restore(me, conversations, messages, tombstones);
+    // Messages still being sent are held whatever page they are on: their sends settle
+    // them (status, server id) after the next connect.
+    for e in &outbox {
+        if let Some(m) = storage.message_by_local_id(&e.local_id).await? {
+            store.insert_loaded(m);
+        }
+    }
+    // Restored state, not changes: no UI event for it.
+    while store.poll_event().is_some() {}
     Ok(Startup {
-        store: Store::restore(me, conversations, messages, tombstones),
+        store,
         outbox,
         clock_offset_ms,
     })

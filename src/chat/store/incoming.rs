@@ -220,6 +220,7 @@ impl Store {
         if mark <= old {
             return false;
         }
+        let covers_unloaded = self.covers_unloaded(id, mark);
         let me = self.me;
         let affected: Vec<StoredMessage> = self
             .range(id, old, mark)
@@ -235,9 +236,6 @@ impl Store {
             .count() as u32;
         let old_unread = conv.record.unread;
         conv.record.my_read_mark = mark;
-        // Older pages may not be loaded, but they are older than every loaded message: once
-        // the mark reaches the oldest loaded one, what stays unread is all in memory.
-        let covers_unloaded = conv.messages.first().is_none_or(|(k, _)| k.weight <= mark);
         conv.record.unread = if covers_unloaded {
             let record = &conv.record;
             conv.messages
@@ -254,6 +252,14 @@ impl Store {
         self.persist_conv(id);
         self.relist(id, false);
         true
+    }
+
+    /// Whether every message of `id` newer than `mark` is in memory: storage has nothing
+    /// older than what is held, or the pages read back in order reach down to the mark.
+    /// (Not the oldest message held: one read back out of order may sit below unloaded
+    /// ones.)
+    pub(super) fn covers_unloaded(&self, id: ConversationId, mark: u64) -> bool {
+        !self.may_have_older(id) || self.paged_from(id).is_none_or(|k| k.weight <= mark)
     }
 
     /// Messages of `id` with `lo < weight <= hi`, in order.

@@ -52,7 +52,7 @@ use thiserror::Error;
 
 pub use events::{PersistBatch, StoreEvent, Tombstone};
 pub use record::{
-    ConversationRecord, ConversationSummary, MessageKey, MessageRef, OutboxEntry, Status,
+    ConversationRecord, ConversationSummary, MessageKey, MessageRef, Newest, OutboxEntry, Status,
     StoredMessage,
 };
 
@@ -118,6 +118,7 @@ impl Conv {
                 member_reads: Vec::new(),
                 unread: 0,
                 listed: false,
+                newest: Newest::Empty,
             },
             messages: OrderedIndex::new(),
             listed: None,
@@ -188,10 +189,12 @@ impl Store {
         }
     }
 
-    /// A store rebuilt from persisted records, without events. The messages may be only
-    /// the newest page of each conversation: unread counts come from the records, and older
-    /// pages join later with [`Store::insert_page`]. The persist batch holds only repairs
-    /// (a revoke that reached storage only as a tombstone).
+    /// A store rebuilt from persisted records, without events. Each conversation starts
+    /// with the newest message its record keeps, and `messages` (read back from storage:
+    /// the newest of those whose record does not know it, or whole pages); unread counts
+    /// come from the records, and older pages join later with [`Store::insert_page`]. The
+    /// persist batch holds only repairs (a revoke that reached storage only as a
+    /// tombstone, a record's `newest` now known).
     pub fn restore(
         me: UserId,
         conversations: Vec<ConversationRecord>,
@@ -211,10 +214,25 @@ impl Store {
                 store.unread_total += u64::from(conv.record.unread);
             }
         }
-        store.insert_page(messages);
+        // Storage was just asked for the newest message these records did not know (in
+        // id order, as `convs` is).
+        let asked: Vec<ConversationId> = store
+            .convs
+            .values()
+            .filter(|c| c.record.newest == Newest::Unknown)
+            .map(|c| c.record.id)
+            .collect();
+        let kept = store.convs.values().filter_map(|c| match &c.record.newest {
+            Newest::Message(m) => Some((**m).clone()),
+            Newest::Unknown | Newest::Empty => None,
+        });
+        let mut page: Vec<StoredMessage> = kept.collect();
+        page.extend(messages);
+        store.insert_page(page);
         while store.poll_event().is_some() {}
         let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
         for id in ids {
+            store.sync_newest(id, asked.binary_search(&id).is_ok());
             if let Some(conv) = store.convs.get_mut(&id) {
                 if conv.record.listed {
                     let key = (Reverse(conv.last_activity()), id);
@@ -229,19 +247,31 @@ impl Store {
 
     /// A page of messages read back from storage (the newest page, or the page before
     /// [`Store::paged_from`]) joins its conversations: shown, not persisted again, and
-    /// already counted in the persisted unread count.
+    /// already counted in the persisted unread count. A conversation whose newest message
+    /// it is (nothing newer was held: its held ones were deleted) is updated in the list.
     pub fn insert_page(&mut self, messages: Vec<StoredMessage>) {
+        let mut newest: Vec<ConversationId> = Vec::new();
         for m in messages {
             let cid = m.conversation_id;
             let key = m.key.clone();
+            let is_newest = self
+                .convs
+                .get(&cid)
+                .is_none_or(|c| c.messages.last().is_none_or(|(k, _)| key > *k));
             // The page was read in order, so it moves the paging point even where a message
             // was held already (hydrated out of order) or is skipped (deleted, cleared).
-            self.load_one(m);
+            if self.load_one(m) && is_newest && !newest.contains(&cid) {
+                newest.push(cid);
+            }
             if let Some(conv) = self.convs.get_or_insert_with(cid, || Conv::new(cid, 0)) {
                 if conv.paged_from.as_ref().is_none_or(|p| key < *p) {
                     conv.paged_from = Some(key);
                 }
             }
+        }
+        for cid in newest {
+            self.relist(cid, false);
+            self.sync_newest(cid, false);
         }
         self.finish();
     }
@@ -337,8 +367,44 @@ impl Store {
         self.events.pop_front()
     }
 
-    /// The records changed since the last call.
+    /// The records changed since the last call. First every conversation whose messages
+    /// changed has its record's `newest` brought up to date (the record is written when
+    /// that changed it): one rule, here, for every change that can move the newest message.
     pub fn take_persist(&mut self) -> PersistBatch {
+        let p = &self.persist;
+        let mut touched: Vec<ConversationId> = p
+            .put_messages
+            .keys()
+            .chain(p.delete_messages.keys())
+            .map(|(c, _)| *c)
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            self.sync_newest(id, false);
+        }
         std::mem::take(&mut self.persist)
+    }
+
+    /// Sets a conversation's `record.newest` from its loaded messages; writes the record
+    /// when that changed it. With no message loaded it is `Empty` when storage has nothing
+    /// older either (`read_back`: storage was just asked), else no longer known.
+    fn sync_newest(&mut self, id: ConversationId, read_back: bool) {
+        let may_have_older = self.may_have_older(id);
+        let Some(conv) = self.convs.get_mut(&id) else {
+            return;
+        };
+        let newest = match (conv.messages.last(), &conv.record.newest) {
+            (Some((_, m)), _) => Newest::Message(m.clone()),
+            (None, _) if read_back || !may_have_older => Newest::Empty,
+            (None, Newest::Message(_)) => Newest::Unknown,
+            (None, kept) => kept.clone(),
+        };
+        if conv.record.newest != newest {
+            conv.record.newest = newest;
+            self.persist
+                .put_conversations
+                .insert(id, conv.record.clone());
+        }
     }
 }

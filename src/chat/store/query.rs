@@ -55,6 +55,33 @@ impl Store {
     }
 
     /// The key of the oldest message held of a conversation (older ones may be in storage).
+    /// The conversation to page back from storage before `incoming` applies: a receipt
+    /// moving my read mark past messages not loaded, which the unread count can only lose
+    /// once they are held (older pages until the oldest held is at or below the mark).
+    pub fn needs_older_for(&self, incoming: &Incoming) -> Option<ConversationId> {
+        let Incoming::Read {
+            sender_id,
+            conversation_id: id,
+            up_to_weight: Some(mark),
+        } = incoming
+        else {
+            return None;
+        };
+        // Whose read mark it moves: in a room the reader's, in a 1:1 chat the reader of
+        // `sender_id`'s messages (mine when the peer sent them).
+        let mine = match id {
+            ConversationId::Room(_) => *sender_id == self.me,
+            ConversationId::Direct { .. } => id.peer_of(self.me) == Some(*sender_id),
+        };
+        let conv = self.convs.get(id)?;
+        if !mine || *mark <= conv.record.my_read_mark || conv.record.unread == 0 {
+            return None;
+        }
+        // Nothing held at all: the newest page first.
+        let covered = !conv.messages.is_empty() && self.covers_unloaded(*id, *mark);
+        (!covered && self.may_have_older(*id)).then_some(*id)
+    }
+
     pub fn oldest_key(&self, id: ConversationId) -> Option<MessageKey> {
         self.convs
             .get(&id)?

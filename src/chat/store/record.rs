@@ -124,12 +124,28 @@ pub struct ConversationRecord {
     pub members: Vec<UserId>,
     /// In a room: how far each other member has read, `(user, weight)` by user id.
     pub member_reads: Vec<(UserId, u64)>,
-    /// Unread messages, kept so a store loaded with only the newest pages knows the count.
+    /// Unread messages, kept so a store holding only part of the history knows the count.
     pub unread: u32,
     /// Shown in the conversation list (a room joined before any message, a chat whose
     /// last message was deleted), so a restart lists exactly what was listed.
     /// (Absent from records written before it existed: `false`.)
     pub listed: bool,
+    /// The newest message, kept with the record so that start-up lists every
+    /// conversation from these records alone, without reading any message.
+    pub newest: Newest,
+}
+
+/// The newest message of a conversation as its record keeps it (see
+/// `Store::take_persist`, which keeps it current).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Newest {
+    /// Not known: a record written before the field existed, or the newest message was
+    /// deleted while older ones sat unloaded in storage. Start-up reads it back.
+    #[default]
+    Unknown,
+    /// The conversation has no message (none yet, or all deleted or cleared).
+    Empty,
+    Message(Box<StoredMessage>),
 }
 
 /// A message of mine waiting to be sent: survives a reload and goes out after the next
@@ -324,6 +340,18 @@ impl ToJson for ConversationRecord {
         w.u64(u64::from(self.unread));
         w.key("listed");
         w.bool(self.listed);
+        // Unknown stays absent, as in records written before the field existed.
+        match &self.newest {
+            Newest::Unknown => {}
+            Newest::Empty => {
+                w.key("newest");
+                w.null();
+            }
+            Newest::Message(m) => {
+                w.key("newest");
+                m.write(w);
+            }
+        }
         w.close('}');
     }
 }
@@ -343,6 +371,7 @@ impl FromJson for ConversationRecord {
                 "unread",
                 "listed",
                 "member_reads",
+                "newest",
             ],
         )?;
         Ok(ConversationRecord {
@@ -361,6 +390,13 @@ impl FromJson for ConversationRecord {
             member_reads: match f.dflt(8) {
                 Some(v) => Vec::<(UserId, u64)>::read(doc, v)?,
                 None => Vec::new(),
+            },
+            newest: match f.dflt(9) {
+                Some(v) => match Option::<StoredMessage>::read(doc, v)? {
+                    Some(m) => Newest::Message(Box::new(m)),
+                    None => Newest::Empty,
+                },
+                None => Newest::Unknown,
             },
         })
     }
@@ -467,6 +503,7 @@ mod json_tests {
             member_reads: Vec::new(),
             unread: 5,
             listed: true,
+            newest: Newest::Unknown,
         };
         let o = OutboxEntry {
             local_id: "L".into(),
@@ -492,8 +529,26 @@ mod json_tests {
         assert_eq!(json::from_str::<ConversationRecord>(text), Ok(r.clone()));
         // Written before `listed` existed.
         let text = text.replace(r#","listed":true"#, "");
-        let unlisted = ConversationRecord { listed: false, ..r };
+        let unlisted = ConversationRecord {
+            listed: false,
+            ..r.clone()
+        };
         assert_eq!(json::from_str::<ConversationRecord>(&text), Ok(unlisted));
+        // `newest`: absent is unknown (as written before it existed), null is none.
+        let empty = ConversationRecord {
+            newest: Newest::Empty,
+            ..r.clone()
+        };
+        let text = text.replace('}', r#","listed":true,"newest":null}"#);
+        assert_eq!(json::to_string(&empty), text);
+        assert_eq!(json::from_str::<ConversationRecord>(&text), Ok(empty));
+        let with = ConversationRecord {
+            newest: Newest::Message(Box::new(m6.clone())),
+            ..r
+        };
+        let text = text.replace("null}", &format!("{}}}", golden[5]));
+        assert_eq!(json::to_string(&with), text);
+        assert_eq!(json::from_str::<ConversationRecord>(&text), Ok(with));
         let text = r#"{"local_id":"L","conversation_id":"1_2","receiver_id":2,"content":{"text":{"text":"t"}},"weight":5}"#;
         assert_eq!(json::to_string(&o), text);
         assert_eq!(json::from_str::<OutboxEntry>(text), Ok(o));

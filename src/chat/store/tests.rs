@@ -616,3 +616,103 @@ fn the_servers_unread_count_reads_what_was_read_elsewhere() {
     s.apply_server_unread(ConversationId::direct(ME, 7).unwrap(), 0, T0);
     assert_eq!(s.unread_total(), 1);
 }
+
+/// A message of the peer as storage holds it.
+fn stored(id: ServerId, weight: u64) -> StoredMessage {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(id, PEER, weight, "m")), 0);
+    s.message(&MessageRef::Server(id)).unwrap().clone()
+}
+
+/// The record a batch writes for `c12`, if any.
+fn written_record(batch: &PersistBatch) -> Option<&ConversationRecord> {
+    batch.put_conversations.get(&c12())
+}
+
+#[test]
+fn each_record_keeps_its_newest_message() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(10, PEER, T0, "a")), 0);
+    s.apply(Incoming::Message(wire(11, PEER, T0 + 1_000, "b")), 0);
+    let batch = s.take_persist();
+    let newest = |b: &PersistBatch| written_record(b).map(|r| r.newest.clone());
+    assert!(matches!(newest(&batch), Some(Newest::Message(m)) if m.server_id() == Some(11)));
+
+    // An older message does not change it.
+    s.apply(Incoming::Message(wire(9, PEER, T0 - 1_000, "old")), 0);
+    assert!(
+        matches!(newest(&s.take_persist()), Some(Newest::Message(m)) if m.server_id() == Some(11))
+    );
+
+    // A change to the newest message (a revoke) is written with the record.
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 11,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    assert!(matches!(newest(&s.take_persist()), Some(Newest::Message(m)) if m.is_revoked()));
+
+    // Deleting it: the one before is newest now.
+    s.delete_message(&MessageRef::Server(11)).unwrap();
+    assert!(matches!(newest(&s.take_persist()),
+        Some(Newest::Message(m)) if m.server_id() == Some(10)));
+
+    // Everything deleted, nothing older anywhere: empty.
+    s.delete_conversation(c12());
+    assert_eq!(newest(&s.take_persist()), Some(Newest::Empty));
+}
+
+#[test]
+fn deleting_the_only_loaded_message_leaves_the_newest_unknown() {
+    // Restored with only the newest of a longer history: storage may hold older ones.
+    let older = stored;
+    let mut record = ConversationRecord {
+        newest: Newest::Message(Box::new(older(12, T0 + 2_000))),
+        listed: true,
+        ..Conv::new(c12(), 0).record
+    };
+    record.unread = 0;
+    let mut s = Store::restore(ME, vec![record], Vec::new(), Vec::new());
+    assert_eq!(s.message_count(c12()), 1);
+    assert!(s.take_persist().is_empty(), "nothing to repair");
+    s.delete_message(&MessageRef::Server(12)).unwrap();
+    assert_eq!(
+        written_record(&s.take_persist()).map(|r| r.newest.clone()),
+        Some(Newest::Unknown),
+        "read back at the next start"
+    );
+    // The one before it, read back, is the newest again and listed as such.
+    events(&mut s);
+    s.insert_page(vec![older(11, T0 + 1_000)]);
+    assert!(events(&mut s).iter().any(|e| matches!(e,
+        StoreEvent::ConversationUpdated { conversation, .. }
+        if conversation.last_message.as_ref().and_then(|m| m.server_id()) == Some(11))));
+    assert!(
+        matches!(written_record(&s.take_persist()).map(|r| &r.newest),
+        Some(Newest::Message(m)) if m.server_id() == Some(11))
+    );
+}
+
+#[test]
+fn a_restart_learns_the_newest_a_record_did_not_know() {
+    // A record written before records kept the newest message.
+    let m = stored(5, T0);
+    let record = ConversationRecord {
+        newest: Newest::Unknown,
+        listed: true,
+        ..Conv::new(c12(), 0).record
+    };
+    let mut s = Store::restore(ME, vec![record.clone()], vec![m.clone()], Vec::new());
+    assert!(
+        matches!(written_record(&s.take_persist()).map(|r| &r.newest),
+        Some(Newest::Message(n)) if **n == m)
+    );
+    // Storage had nothing for it: known empty from now on.
+    let mut s = Store::restore(ME, vec![record], Vec::new(), Vec::new());
+    assert_eq!(
+        written_record(&s.take_persist()).map(|r| r.newest.clone()),
+        Some(Newest::Empty)
+    );
+}

@@ -381,7 +381,7 @@ impl Sim {
     /// A new page visit: a new engine over what storage holds; whatever was in flight is
     /// gone with the old one.
     pub fn restart(&mut self) {
-        let s = block_on(startup::load(&self.storage, ME, self.config.page_size)).expect("load");
+        let s = block_on(startup::load(&self.storage, ME)).expect("load");
         let restored = Restored {
             store: Some(s.store),
             outbox: s.outbox,
@@ -421,6 +421,19 @@ impl Sim {
     pub fn set_time(&mut self, t: u64) {
         assert!(t >= self.server_ms, "time runs forwards");
         self.advance(t - self.server_ms);
+    }
+
+    /// Pages a conversation's whole local history into the engine, as paging back in a
+    /// page would (a restart holds only each conversation's newest message); storage
+    /// only, no backend page.
+    pub fn read_back(&mut self, conv: ConversationId) {
+        let n = self.stored(conv).len().max(1);
+        let c = self.cmd();
+        self.engine.messages(self.now(), c, conv, None, Some(n));
+        self.pump();
+        while !self.storage_ops.is_empty() {
+            self.answer_storage(0);
+        }
     }
 
     pub fn cmd(&mut self) -> CommandId {

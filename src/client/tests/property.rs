@@ -13,7 +13,7 @@
 //!
 //! Compared: the conversation list (order, unread counts, last message), the unread total,
 //! and the whole history as a restart would show it (storage, read back with
-//! `startup::load`), message by message.
+//! `startup::load` and paged back to the start), message by message.
 
 use proptest::prelude::*;
 
@@ -57,7 +57,7 @@ fn old_weight(i: u64) -> u64 {
 }
 
 /// The world before the run: 8 old messages per conversation in storage (and on the
-/// backend), the newest 3 loaded.
+/// backend), the newest loaded (from its conversation record), pages of 3.
 fn world(kind: Kind) -> Sim {
     let mut server = Server::default();
     for c in [c12(), c13()] {
@@ -203,7 +203,18 @@ fn run(kind: Kind, cmds: &[Cmd], net: &[Net], schedule: &[u16]) -> Final {
     for c in [c12(), c13()] {
         assert_once_in_order(&sim.loaded(c));
     }
-    let restarted = block_on(startup::load(&sim.storage, ME, usize::MAX)).unwrap();
+    let mut restarted = block_on(startup::load(&sim.storage, ME)).unwrap();
+    for c in [c12(), c13()] {
+        while block_on(startup::load_older(
+            &sim.storage,
+            &mut restarted.store,
+            c,
+            64,
+        ))
+        .unwrap()
+            > 0
+        {}
+    }
     let history = [c12(), c13()]
         .into_iter()
         .map(|c| {

@@ -108,6 +108,7 @@ fn room_messages_of_mine_count_their_readers() {
 
         // The marks are kept with local history.
         sim.restart();
+        sim.read_back(ROOM);
         let m = sim
             .engine
             .loaded_messages(ROOM)

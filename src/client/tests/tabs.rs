@@ -346,6 +346,7 @@ fn a_draft_is_sent_once_by_the_leader() {
 
         // Kept: a restart finds both, and nothing left to send.
         leader.restart();
+        leader.read_back(c12());
         assert_eq!(leader.loaded(c12()), loaded, "{kind:?}");
         assert!(block_on(leader.storage.outbox()).unwrap().is_empty());
         leader.assert_no_errors();
@@ -530,6 +531,7 @@ fn a_tab_taking_over_adopts_what_the_mirror_held() {
                 // Written: a restart of B holds them all, and still sends the one once.
                 b.restart();
                 for c in [c12(), c13()] {
+                    b.read_back(c);
                     assert_eq!(b.loaded(c), a.loaded(c), "{label}: {c} after a restart");
                     assert_eq!(b.unread(c), a.unread(c), "{label}");
                 }
@@ -607,6 +609,7 @@ fn a_tab_taking_over_adopts_what_the_mirror_held() {
             b.connect();
             b.settle();
             assert_eq!(transmitted(&b, kind), 0, "{label}");
+            b.read_back(c12());
             assert_eq!(b.loaded(c12()), loaded, "{label}");
             b.assert_no_errors();
             a.assert_no_errors();

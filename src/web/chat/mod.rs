@@ -103,8 +103,10 @@ fn parse_conversation(id: &str) -> Result<ConversationId, JsValue> {
 
 #[wasm_bindgen]
 impl ChatClient {
-    /// Opens local storage and loads the conversations and the newest page of each, so
-    /// `conversations()` answers before any network call. Does not connect.
+    /// Opens local storage and loads the conversations, each with its newest message (kept
+    /// in its record: no message is read), so `conversations()` answers before any
+    /// network call. A conversation's pages are read when `messages()` asks. Does not
+    /// connect.
     #[wasm_bindgen(unchecked_return_type = "Promise<ChatClient>")]
     pub fn create(
         #[wasm_bindgen(unchecked_param_type = "ChatClientOptions")] options: JsValue,
@@ -543,7 +545,7 @@ impl ChatClient {
             #[cfg(feature = "kv")]
             StorageChoice::KeyValue(kv) => key_value_storage(me, kv),
         };
-        let restored = match startup::load(&storage, me, config.page_size).await {
+        let restored = match startup::load(&storage, me).await {
             Ok(s) => Restored {
                 store: Some(s.store),
                 outbox: s.outbox,

@@ -11,7 +11,7 @@ use crate::chat::store::{ConversationRecord, OutboxEntry, StoredMessage, Tombsto
 use crate::chat::{ConversationId, ServerId};
 #[cfg(feature = "kv")]
 use crate::storage::KvStorage;
-use crate::storage::{MemoryStorage, Page, Storage, StorageBatch, StorageError};
+use crate::storage::{MemoryStorage, Page, StartupRecords, Storage, StorageBatch, StorageError};
 
 /// The backends behind one type, so the shell can switch from IndexedDB to memory at
 /// run time (a write failed, another tab upgraded the schema) without generics.
@@ -144,5 +144,9 @@ impl Storage for AnyStorage {
 
     async fn wipe(&self) -> Result<(), StorageError> {
         delegate!(self, s => s.wipe().await)
+    }
+
+    async fn startup_records(&self) -> Result<StartupRecords, StorageError> {
+        delegate!(self, s => s.startup_records().await)
     }
 }

@@ -26,6 +26,13 @@
 //!   serde-wasm-bindgen would make a JS call per field and need BigInts for exact 64-bit
 //!   ids. The identity of a message is `(conversation, MessageRef)`, as in
 //!   [`PersistBatch`](crate::chat::store::PersistBatch), so deletes need no lookup.
+//! * **Start-up reads no message.** A conversation record carries its newest message
+//!   ([`Newest`](crate::chat::store::Newest)), kept current by the store, so the list
+//!   comes from the `conversations` store alone, however long the history. This needs no
+//!   schema step: records written before it carry no `newest` (read as unknown), and
+//!   start-up reads those conversations' newest message once and writes their records
+//!   with it, the migration happening record by record; an older client reading a newer
+//!   record ignores the field, as it ignores any field it does not know.
 //! * **Writes.** [`Storage::apply`] is one `readwrite` transaction over the stores the
 //!   batch touches, deletes issued before puts, none awaited one by one; then `commit()`
 //!   and wait for `complete`. An abort reports the transaction's DOMException
@@ -72,7 +79,9 @@ use schema::current;
 
 use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
-use crate::storage::{meta, newest_pages_one_by_one, Page, Storage, StorageBatch, StorageError};
+use crate::storage::{
+    meta, newest_pages_one_by_one, Page, StartupRecords, Storage, StorageBatch, StorageError,
+};
 
 /// The database of a user: `imcore-{user_id}`.
 pub fn database_name(user_id: u64) -> String {
@@ -577,20 +586,41 @@ impl Storage for IndexedDbStorage {
 
     async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
         let all = request(self.read(current::TOMBSTONES)?.get_all()).await?;
-        let Some(array) = all.dyn_ref::<Array>() else {
-            return Err(StorageError::Corrupt(
-                "getAll did not return an array".into(),
-            ));
-        };
-        array
-            .iter()
-            .map(|v| codec::decode_tombstone(&self.inner.names, &v))
-            .collect()
+        self.decode_tombstones(&all)
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
         let found = request(self.read(current::META)?.get(&JsValue::from_str(key))).await?;
         codec::decode_meta(&self.inner.names, &found)
+    }
+
+    async fn startup_records(&self) -> Result<StartupRecords, StorageError> {
+        // One transaction, the four requests issued before the first is awaited.
+        let stores = [
+            current::CONVERSATIONS,
+            current::TOMBSTONES,
+            current::OUTBOX,
+            current::META,
+        ];
+        let tx = self.transaction(&stores, IdbTransactionMode::Readonly)?;
+        let store = |name: &str| tx.object_store(name).map_err(|e| js_error(&e));
+        let issue = |r: Result<web_sys::IdbRequest, JsValue>| {
+            r.map(RequestFuture::new).map_err(|e| js_error(&e))
+        };
+        let conversations = issue(store(current::CONVERSATIONS)?.get_all())?;
+        let tombstones = issue(store(current::TOMBSTONES)?.get_all())?;
+        let outbox = store(current::OUTBOX)?
+            .index(current::OUTBOX_WEIGHT)
+            .map_err(|e| js_error(&e))?;
+        let outbox = issue(get_all(&outbox, &JsValue::UNDEFINED, 0))?;
+        let clock = issue(store(current::META)?.get(&JsValue::from_str(meta::CLOCK_OFFSET)))?;
+        let names = &self.inner.names;
+        Ok(StartupRecords {
+            conversations: codec::decode_all(names, &conversations.await?)?,
+            tombstones: self.decode_tombstones(&tombstones.await?)?,
+            outbox: codec::decode_all(names, &outbox.await?)?,
+            clock_offset: codec::decode_meta(names, &clock.await?)?,
+        })
     }
 
     async fn wipe(&self) -> Result<(), StorageError> {
@@ -607,6 +637,21 @@ impl Storage for IndexedDbStorage {
             Ok(())
         })
         .await
+    }
+}
+
+impl IndexedDbStorage {
+    /// The tombstones of a `getAll` result.
+    fn decode_tombstones(&self, all: &JsValue) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
+        let Some(array) = all.dyn_ref::<Array>() else {
+            return Err(StorageError::Corrupt(
+                "getAll did not return an array".into(),
+            ));
+        };
+        array
+            .iter()
+            .map(|v| codec::decode_tombstone(&self.inner.names, &v))
+            .collect()
     }
 }
 
