@@ -17,6 +17,7 @@ pub(crate) struct Fields {
 }
 
 impl<'a> Doc<'a> {
+    #[inline(always)]
     fn node(&self, n: Id) -> Node {
         self.nodes.get(n).copied().unwrap_or(Node {
             kind: Kind::Null,
@@ -31,6 +32,7 @@ impl<'a> Doc<'a> {
         0
     }
 
+    #[inline(always)]
     pub(crate) fn kind(&self, n: Id) -> Kind {
         self.node(n).kind
     }

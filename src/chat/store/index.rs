@@ -147,7 +147,6 @@ impl Store {
             return;
         };
         let new_key = (Reverse(conv.last_activity()), id);
-        let summary = conv.summary();
         match conv.listed.take() {
             Some(old_key) => {
                 let (from, to) = self.list.refile(&old_key, new_key);
@@ -155,10 +154,11 @@ impl Store {
                 self.events.push_back(StoreEvent::ConversationUpdated {
                     from,
                     to,
-                    conversation: summary,
+                    conversation: conv.summary(),
                 });
             }
             None if list_it => {
+                let summary = conv.summary();
                 let index = self.list.insert(new_key);
                 conv.listed = Some(new_key);
                 conv.record.listed = true;

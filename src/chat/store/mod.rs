@@ -260,7 +260,8 @@ impl Store {
                 .is_none_or(|c| c.messages.last().is_none_or(|(k, _)| key > *k));
             // The page was read in order, so it moves the paging point even where a message
             // was held already (hydrated out of order) or is skipped (deleted, cleared).
-            if self.load_one(m) && is_newest && !newest.contains(&cid) {
+            // A page holds its conversations one after the other.
+            if self.load_one(m) && is_newest && newest.last() != Some(&cid) {
                 newest.push(cid);
             }
             if let Some(conv) = self.convs.get_or_insert_with(cid, || Conv::new(cid, 0)) {
@@ -395,6 +396,7 @@ impl Store {
             return;
         };
         let newest = match (conv.messages.last(), &conv.record.newest) {
+            (Some((_, m)), Newest::Message(kept)) if m == kept => return,
             (Some((_, m)), _) => Newest::Message(m.clone()),
             (None, _) if read_back || !may_have_older => Newest::Empty,
             (None, Newest::Message(_)) => Newest::Unknown,
