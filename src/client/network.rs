@@ -261,14 +261,16 @@ impl ChatEngine {
         let Some(head) = self.applying.as_ref() else {
             return;
         };
-        let mut older: Vec<ConversationId> = head
+        let mut older: Vec<ConversationId> = Vec::new();
+        for c in head
             .items
             .iter()
             .filter_map(|i| self.store.needs_older_for(i))
-            .filter(|c| !head.exhausted.contains(c))
-            .collect();
-        older.sort_unstable();
-        older.dedup();
+        {
+            if !older.contains(&c) && !head.exhausted.contains(&c) {
+                older.push(c);
+            }
+        }
         let lookups: Vec<Option<ServerId>> = if older.is_empty() {
             head.items.iter().map(|i| self.lookup_needed(i)).collect()
         } else {
