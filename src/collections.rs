@@ -168,6 +168,74 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 }
 
+impl<K: Ord, V> VecMap<K, V> {
+    /// Inserts every entry of `later`, whose values replace those of equal keys: `extend`
+    /// in one pass over both maps however their keys interleave. (`insert` in the middle
+    /// moves every later entry: merging the persist batches of a backlog, whose messages
+    /// come from many conversations, that way was quadratic.)
+    pub fn append(&mut self, later: VecMap<K, V>) {
+        let in_order = match (self.keys.last(), later.keys.first()) {
+            (Some(last), Some(first)) => last < first,
+            _ => true,
+        };
+        if in_order {
+            self.keys.extend(later.keys);
+            self.values.extend(later.values);
+            return;
+        }
+        let n = self.len() + later.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
+        let mut a = std::mem::take(&mut self.keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.values))
+            .peekable();
+        let mut b = later.into_iter().peekable();
+        loop {
+            let from_a = match (a.peek(), b.peek()) {
+                (Some((ka, _)), Some((kb, _))) => match ka.cmp(kb) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Greater => false,
+                    std::cmp::Ordering::Equal => {
+                        a.next();
+                        false
+                    }
+                },
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if from_a { a.next() } else { b.next() };
+            if let Some((k, v)) = next {
+                keys.push(k);
+                values.push(v);
+            }
+        }
+        self.keys = keys;
+        self.values = values;
+    }
+
+    /// Removes every key `other` has, in one pass over this map.
+    pub fn remove_keys_of<W>(&mut self, other: &VecMap<K, W>) {
+        if other.is_empty() || self.is_empty() {
+            return;
+        }
+        let mut keys = Vec::with_capacity(self.len());
+        let mut values = Vec::with_capacity(self.len());
+        let old = std::mem::take(&mut self.keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.values));
+        for (k, v) in old {
+            if !other.contains_key(&k) {
+                keys.push(k);
+                values.push(v);
+            }
+        }
+        self.keys = keys;
+        self.values = values;
+    }
+}
+
 impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
@@ -246,6 +314,27 @@ mod tests {
             let again: VecMap<u8, u16> = model.clone().into_iter().collect();
             prop_assert_eq!(&again, &map);
             prop_assert_eq!(map.into_iter().collect::<Vec<_>>(), model.into_iter().collect::<Vec<_>>());
+        }
+
+        /// `append` is `extend` (later values win), `remove_keys_of` removes what the
+        /// other map has, however the keys interleave.
+        #[test]
+        fn append_and_remove_keys_of_match_a_btree_map(
+            a in proptest::collection::btree_map(any::<u8>(), any::<u16>(), 0..60),
+            b in proptest::collection::btree_map(any::<u8>(), any::<u16>(), 0..60),
+        ) {
+            let mut map: VecMap<u8, u16> = a.clone().into_iter().collect();
+            map.append(b.clone().into_iter().collect());
+            let mut model = a.clone();
+            model.extend(b.clone());
+            prop_assert_eq!(map.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
+
+            let mut map: VecMap<u8, u16> = a.clone().into_iter().collect();
+            let other: VecMap<u8, u16> = b.clone().into_iter().collect();
+            map.remove_keys_of(&other);
+            let mut model = a;
+            model.retain(|k, _| !b.contains_key(k));
+            prop_assert_eq!(map.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
         }
     }
 
