@@ -188,48 +188,38 @@ impl<K: Ord, V> VecMap<K, V> {
         let mut values = Vec::with_capacity(n);
         let mut a = std::mem::take(&mut self.keys)
             .into_iter()
-            .zip(std::mem::take(&mut self.values))
-            .peekable();
-        let mut b = later.into_iter().peekable();
+            .zip(std::mem::take(&mut self.values));
+        let mut b = later.into_iter();
+        let (mut x, mut y) = (a.next(), b.next());
         loop {
-            let from_a = match (a.peek(), b.peek()) {
-                (Some((ka, _)), Some((kb, _))) => match ka.cmp(kb) {
-                    std::cmp::Ordering::Less => true,
-                    std::cmp::Ordering::Greater => false,
+            let next = match (x.take(), y.take()) {
+                (Some(ea), Some(eb)) => match ea.0.cmp(&eb.0) {
+                    std::cmp::Ordering::Less => {
+                        (x, y) = (a.next(), Some(eb));
+                        ea
+                    }
+                    std::cmp::Ordering::Greater => {
+                        (x, y) = (Some(ea), b.next());
+                        eb
+                    }
+                    // The later value replaces the earlier one.
                     std::cmp::Ordering::Equal => {
-                        a.next();
-                        false
+                        (x, y) = (a.next(), b.next());
+                        eb
                     }
                 },
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
+                (Some(e), None) => {
+                    x = a.next();
+                    e
+                }
+                (None, Some(e)) => {
+                    y = b.next();
+                    e
+                }
                 (None, None) => break,
             };
-            let next = if from_a { a.next() } else { b.next() };
-            if let Some((k, v)) = next {
-                keys.push(k);
-                values.push(v);
-            }
-        }
-        self.keys = keys;
-        self.values = values;
-    }
-
-    /// Removes every key `other` has, in one pass over this map.
-    pub fn remove_keys_of<W>(&mut self, other: &VecMap<K, W>) {
-        if other.is_empty() || self.is_empty() {
-            return;
-        }
-        let mut keys = Vec::with_capacity(self.len());
-        let mut values = Vec::with_capacity(self.len());
-        let old = std::mem::take(&mut self.keys)
-            .into_iter()
-            .zip(std::mem::take(&mut self.values));
-        for (k, v) in old {
-            if !other.contains_key(&k) {
-                keys.push(k);
-                values.push(v);
-            }
+            keys.push(next.0);
+            values.push(next.1);
         }
         self.keys = keys;
         self.values = values;
@@ -316,24 +306,16 @@ mod tests {
             prop_assert_eq!(map.into_iter().collect::<Vec<_>>(), model.into_iter().collect::<Vec<_>>());
         }
 
-        /// `append` is `extend` (later values win), `remove_keys_of` removes what the
-        /// other map has, however the keys interleave.
+        /// `append` is `extend` (later values win), however the keys interleave.
         #[test]
-        fn append_and_remove_keys_of_match_a_btree_map(
+        fn append_matches_a_btree_map(
             a in proptest::collection::btree_map(any::<u8>(), any::<u16>(), 0..60),
             b in proptest::collection::btree_map(any::<u8>(), any::<u16>(), 0..60),
         ) {
             let mut map: VecMap<u8, u16> = a.clone().into_iter().collect();
             map.append(b.clone().into_iter().collect());
-            let mut model = a.clone();
-            model.extend(b.clone());
-            prop_assert_eq!(map.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
-
-            let mut map: VecMap<u8, u16> = a.clone().into_iter().collect();
-            let other: VecMap<u8, u16> = b.clone().into_iter().collect();
-            map.remove_keys_of(&other);
             let mut model = a;
-            model.retain(|k, _| !b.contains_key(k));
+            model.extend(b);
             prop_assert_eq!(map.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
         }
     }

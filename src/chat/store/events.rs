@@ -124,24 +124,34 @@ impl PersistBatch {
     /// Folds a later batch into this one, so that applying the result equals applying
     /// both in order (a write queue coalesces bursts this way).
     pub fn merge(&mut self, later: PersistBatch) {
-        // The later batch's puts, then its deletes, each replacing what this one says of
-        // the same key: the order `apply` gives them. Each step is one pass (see
-        // `VecMap::append`).
-        self.delete_messages.remove_keys_of(&later.put_messages);
+        // The later puts go in with one pass over both maps (`VecMap::append`): inserted
+        // one by one, in the middle of a batch of messages from many conversations, they
+        // made merging a backlog quadratic. The other maps stay small.
+        for k in later.put_messages.keys() {
+            self.delete_messages.remove(k);
+        }
         self.put_messages.append(later.put_messages);
-        self.put_messages.remove_keys_of(&later.delete_messages);
-        self.delete_messages.append(later.delete_messages);
-        self.delete_conversations
-            .remove_keys_of(&later.put_conversations);
-        self.put_conversations.append(later.put_conversations);
-        self.put_conversations
-            .remove_keys_of(&later.delete_conversations);
-        self.delete_conversations.append(later.delete_conversations);
-        self.put_tombstones.append(later.put_tombstones);
-        self.delete_outbox.remove_keys_of(&later.put_outbox);
-        self.put_outbox.append(later.put_outbox);
-        self.put_outbox.remove_keys_of(&later.delete_outbox);
-        self.delete_outbox.append(later.delete_outbox);
+        for (k, ()) in later.delete_messages {
+            self.put_messages.remove(&k);
+            self.delete_messages.insert(k, ());
+        }
+        for (k, c) in later.put_conversations {
+            self.delete_conversations.remove(&k);
+            self.put_conversations.insert(k, c);
+        }
+        for (k, ()) in later.delete_conversations {
+            self.put_conversations.remove(&k);
+            self.delete_conversations.insert(k, ());
+        }
+        self.put_tombstones.extend(later.put_tombstones);
+        for (k, e) in later.put_outbox {
+            self.delete_outbox.remove(&k);
+            self.put_outbox.insert(k, e);
+        }
+        for (k, ()) in later.delete_outbox {
+            self.put_outbox.remove(&k);
+            self.delete_outbox.insert(k, ());
+        }
     }
 
     pub(crate) fn delete_message(&mut self, conversation_id: ConversationId, id: MessageRef) {
