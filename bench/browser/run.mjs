@@ -8,7 +8,9 @@
 //
 // Usage: node bench/browser/run.mjs [--pkg DIR] [--bench-pkg DIR] [--mqtt-packet FILE]
 //        [--only decoder,backlog,cold] [--backlog N (default 10000)] [--json FILE]
-//        [--profile FILE]
+//        [--profile FILE] [--no-baseline]
+// --no-baseline: the backlog's imcore run only (for repeated runs while tuning; the plain
+// JS baseline's one transaction per message takes ~10 s).
 // --profile FILE: a CPU profile (Chrome DevTools' .cpuprofile, 100 µs sampling) of the
 // imcore backlog run only, written to FILE, and its top functions by self time printed.
 // Wasm functions have names only in a module that keeps its name section: scripts/
@@ -175,7 +177,7 @@ try {
     } else {
       a = await run("benchBacklogImcore", { count });
     }
-    const b = await run("benchBacklogPlain", { count });
+    const b = argv.includes("--no-baseline") ? { toPage: NaN, persisted: NaN, loadedBytes: NaN } : await run("benchBacklogPlain", { count });
     results.backlog = { imcore: a, plain: b };
     table(
       `${fmt(count)}-message backlog (QoS 1 chat PUBLISHes from 100 peers, 16 KB chunks, each chunk its own task)`,

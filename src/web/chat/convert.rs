@@ -23,7 +23,8 @@ pub(super) fn object(fields: &[(&str, JsValue)]) -> JsValue {
 /// A value written as JSON and read back by `JSON.parse`: one string crosses the boundary
 /// and V8's parser builds the objects. Setting each property from Rust cost two crossings
 /// and a `TextDecoder` call per key and per string value, ~25 µs per message (a
-/// 10,000-message backlog spent a third of its time there, `make bench -- --profile`).
+/// 10,000-message backlog spent a third of its time there: `scripts/bench-browser.sh
+/// --only backlog --profile FILE`).
 /// The text is written here, so it parses; `null` should it not.
 fn parse(w: Writer) -> JsValue {
     js_sys::JSON::parse(&w.out).unwrap_or(JsValue::NULL)
