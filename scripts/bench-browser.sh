@@ -12,6 +12,10 @@
 #   build/mqtt-packet.js         mqtt-packet (from node_modules, as MQTT.js has it) bundled
 #                                for the browser by esbuild ($ESBUILD, else
 #                                node_modules/.bin/esbuild, a devDependency)
+# With --profile FILE (a CPU profile of the imcore backlog, bench/browser/run.mjs), the package
+# is build/profile-pkg/ instead, rebuilt every run: the release package with its wasm
+# module as wasm-opt makes it but keeping the function names (WASM_NAMES_DIR), so the
+# profile names Rust functions. Same code as pkg/; never shipped.
 # then runs node bench/browser/run.mjs (its own static server, Chromium through
 # playwright-core) and stops it and its Chromium by PID at the end, also on failure or Ctrl-C.
 set -euo pipefail
@@ -21,7 +25,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 pkg="${PKG_DIR:-pkg}"
-if [ ! -f "$pkg/index.js" ]; then
+if printf '%s\n' "$@" | grep -qx -- --profile; then
+  pkg=build/profile-pkg
+  WASM_NAMES_DIR=build/profile-names PKG_DIR="$pkg" scripts/build-wasm.sh release
+  cp build/profile-names/imcore.wasm "$pkg"/imcore_bg.wasm
+elif [ ! -f "$pkg/index.js" ]; then
   echo "[bench-browser] no $pkg/index.js: building the package"
   PKG_DIR="$pkg" scripts/build-wasm.sh release
 fi

@@ -168,6 +168,64 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 }
 
+impl<K: Ord, V> VecMap<K, V> {
+    /// Inserts every entry of `later`, whose values replace those of equal keys: `extend`
+    /// in one pass over both maps however their keys interleave. (`insert` in the middle
+    /// moves every later entry: merging the persist batches of a backlog, whose messages
+    /// come from many conversations, that way was quadratic.)
+    pub fn append(&mut self, later: VecMap<K, V>) {
+        let in_order = match (self.keys.last(), later.keys.first()) {
+            (Some(last), Some(first)) => last < first,
+            _ => true,
+        };
+        if in_order {
+            self.keys.extend(later.keys);
+            self.values.extend(later.values);
+            return;
+        }
+        let n = self.len() + later.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
+        let mut a = std::mem::take(&mut self.keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.values));
+        let mut b = later.into_iter();
+        let (mut x, mut y) = (a.next(), b.next());
+        loop {
+            let next = match (x.take(), y.take()) {
+                (Some(ea), Some(eb)) => match ea.0.cmp(&eb.0) {
+                    std::cmp::Ordering::Less => {
+                        (x, y) = (a.next(), Some(eb));
+                        ea
+                    }
+                    std::cmp::Ordering::Greater => {
+                        (x, y) = (Some(ea), b.next());
+                        eb
+                    }
+                    // The later value replaces the earlier one.
+                    std::cmp::Ordering::Equal => {
+                        (x, y) = (a.next(), b.next());
+                        eb
+                    }
+                },
+                (Some(e), None) => {
+                    x = a.next();
+                    e
+                }
+                (None, Some(e)) => {
+                    y = b.next();
+                    e
+                }
+                (None, None) => break,
+            };
+            keys.push(next.0);
+            values.push(next.1);
+        }
+        self.keys = keys;
+        self.values = values;
+    }
+}
+
 impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
@@ -246,6 +304,19 @@ mod tests {
             let again: VecMap<u8, u16> = model.clone().into_iter().collect();
             prop_assert_eq!(&again, &map);
             prop_assert_eq!(map.into_iter().collect::<Vec<_>>(), model.into_iter().collect::<Vec<_>>());
+        }
+
+        /// `append` is `extend` (later values win), however the keys interleave.
+        #[test]
+        fn append_matches_a_btree_map(
+            a in proptest::collection::btree_map(any::<u8>(), any::<u16>(), 0..60),
+            b in proptest::collection::btree_map(any::<u8>(), any::<u16>(), 0..60),
+        ) {
+            let mut map: VecMap<u8, u16> = a.clone().into_iter().collect();
+            map.append(b.clone().into_iter().collect());
+            let mut model = a;
+            model.extend(b);
+            prop_assert_eq!(map.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
         }
     }
 

@@ -8,6 +8,13 @@
 //
 // Usage: node bench/browser/run.mjs [--pkg DIR] [--bench-pkg DIR] [--mqtt-packet FILE]
 //        [--only decoder,backlog,cold] [--backlog N (default 10000)] [--json FILE]
+//        [--profile FILE] [--no-baseline]
+// --no-baseline: the backlog's imcore run only (for repeated runs while tuning; the plain
+// JS baseline's one transaction per message takes ~10 s).
+// --profile FILE: a CPU profile (Chrome DevTools' .cpuprofile, 100 µs sampling) of the
+// imcore backlog run only, written to FILE, and its top functions by self time printed.
+// Wasm functions have names only in a module that keeps its name section: scripts/
+// bench-browser.sh --profile builds such a package apart (build/profile-pkg/).
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -86,6 +93,42 @@ async function run(fn, options = {}) {
   return page.evaluate(([f, o]) => window[f](o), [fn, options]);
 }
 
+// The functions with the most self time in a CDP profile: samples × their time deltas,
+// summed per function (wasm functions show up by name, from "wasm://…"). A function of a
+// minified script is told apart by its position, and shown with the start of its source.
+function printProfile(profile, top = 25) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const node = byId.get(profile.samples[i]);
+    if (!node) continue;
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+    const script = url.startsWith("http") ? new URL(url).pathname : "";
+    const key = script ? `${functionName || "(anonymous)"} ${script}:${lineNumber + 1}:${columnNumber + 1}` : `${functionName || "(anonymous)"} ${url ? url.replace(/^.*\//, "") : ""}`;
+    const s = self.get(key) || { ms: 0, script, lineNumber, columnNumber };
+    s.ms += dt;
+    self.set(key, s);
+    total += dt;
+  }
+  const idle = [...self].filter(([k]) => k.startsWith("(idle)")).reduce((t, [, s]) => t + s.ms, 0);
+  const busy = total - idle;
+  console.log(`\nCPU profile of the imcore backlog: ${fmt(total)} ms sampled, ${fmt(busy)} ms not idle; top ${top} by self time`);
+  const sources = new Map();
+  const source = (script, line, col) => {
+    if (!sources.has(script)) {
+      const file = resolve(script);
+      sources.set(script, file && fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n") : []);
+    }
+    return (sources.get(script)[line] || "").slice(col, col + 70);
+  };
+  for (const [k, s] of [...self].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
+    const text = s.script ? `   ${source(s.script, s.lineNumber, s.columnNumber)}` : "";
+    console.log(`  ${fmt(s.ms, 1).padStart(8)} ms  ${fmt((100 * s.ms) / busy, 1).padStart(5)} %  ${k}${text}`);
+  }
+}
+
 const results = {};
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }) : "-");
 function table(title, note, rows) {
@@ -118,8 +161,23 @@ try {
   }
   if (only.includes("backlog")) {
     const count = Number(arg("--backlog", "10000"));
-    const a = await run("benchBacklogImcore", { count });
-    const b = await run("benchBacklogPlain", { count });
+    let a;
+    if (arg("--profile")) {
+      await page.goto(`${base}/page.html`);
+      await page.waitForFunction(() => window.ready || window.loadError);
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Profiler.enable");
+      await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+      await cdp.send("Profiler.start");
+      a = await page.evaluate((o) => window.benchBacklogImcore(o), { count });
+      const { profile } = await cdp.send("Profiler.stop");
+      await cdp.detach();
+      fs.writeFileSync(arg("--profile"), JSON.stringify(profile));
+      printProfile(profile);
+    } else {
+      a = await run("benchBacklogImcore", { count });
+    }
+    const b = argv.includes("--no-baseline") ? { toPage: NaN, persisted: NaN, loadedBytes: NaN } : await run("benchBacklogPlain", { count });
     results.backlog = { imcore: a, plain: b };
     table(
       `${fmt(count)}-message backlog (QoS 1 chat PUBLISHes from 100 peers, 16 KB chunks, each chunk its own task)`,

@@ -7,7 +7,10 @@ use super::StorageBatch;
 /// [`WriteQueue::done`]. A burst of N batches during one write becomes one more write.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
-    pending: Option<StorageBatch>,
+    /// The batches accepted since the last write, oldest first; merged when handed out.
+    /// Merging each into the pending one as it came cost a pass over everything pending
+    /// per batch: quadratic in a backlog that arrives while one write is in flight.
+    pending: Vec<StorageBatch>,
     in_flight: bool,
     /// Writes handed out so far.
     pub writes: u64,
@@ -26,10 +29,7 @@ impl WriteQueue {
             return;
         }
         self.batches += 1;
-        match &mut self.pending {
-            Some(p) => p.merge(batch),
-            None => self.pending = Some(batch),
-        }
+        self.pending.push(batch);
     }
 
     /// The next batch to write, if none is in flight.
@@ -37,7 +37,7 @@ impl WriteQueue {
         if self.in_flight {
             return None;
         }
-        let batch = self.pending.take()?;
+        let batch = merge_all(std::mem::take(&mut self.pending))?;
         self.in_flight = true;
         self.writes += 1;
         Some(batch)
@@ -50,8 +50,25 @@ impl WriteQueue {
 
     /// Nothing pending and nothing in flight: every accepted write is committed.
     pub fn is_idle(&self) -> bool {
-        !self.in_flight && self.pending.is_none()
+        !self.in_flight && self.pending.is_empty()
     }
+}
+
+/// The batches folded into one, as applying them in order would leave storage: neighbours
+/// merged pairwise, round after round, so each record moves about log2(batches) times.
+fn merge_all(mut batches: Vec<StorageBatch>) -> Option<StorageBatch> {
+    while batches.len() > 1 {
+        let mut merged = Vec::with_capacity(batches.len().div_ceil(2));
+        let mut it = batches.into_iter();
+        while let Some(mut earlier) = it.next() {
+            if let Some(later) = it.next() {
+                earlier.merge(later);
+            }
+            merged.push(earlier);
+        }
+        batches = merged;
+    }
+    batches.pop()
 }
 
 #[cfg(test)]

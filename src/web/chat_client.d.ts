@@ -163,7 +163,11 @@ export interface ChatEventMap {
   message: MessageEvent;
   messageUpdated: MessageEvent;
   messageRemoved: MessageRemovedEvent;
-  /** The whole conversation list, most recent first, after any change. */
+  /**
+   * The whole conversation list, most recent first, after any change: once per task at
+   * most (after the task's other events), and during a burst (a backlog) at most every
+   * 16 ms, the list as it is then.
+   */
   conversations: ChatConversation[];
   unreadTotal: number;
   revoke: RevokeEvent;

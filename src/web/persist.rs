@@ -11,13 +11,22 @@
 //! the chat goes on; only history across reloads is lost. The batch that failed is not
 //! written again.
 //!
+//! The writer waits for the batches to stop coming before it writes (see [`quiet`]): a
+//! backlog arrives as a burst of WebSocket frames, one task each, and a transaction
+//! started between two frames puts IndexedDB's cost (tens of µs per record, on this
+//! thread) between them, delaying every later message on its way to the page.
+//!
 //! Borrows of the internal state are released before any await and before `on_error`
 //! runs, so the callback may push again.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
+
+use gloo_timers::callback::Timeout;
 
 use crate::storage::{MemoryStorage, Storage, StorageBatch, StorageError, WriteQueue};
 use crate::web::storage::AnyStorage;
@@ -39,6 +48,8 @@ struct Inner {
     /// Tasks waiting in [`Persister::flush`].
     idle_waiters: RefCell<Vec<Waker>>,
     failures: Cell<u64>,
+    /// Non-empty batches pushed so far (the writer compares it across a task).
+    pushes: Cell<u64>,
 }
 
 impl fmt::Debug for Persister {
@@ -64,6 +75,7 @@ impl Persister {
                 on_error,
                 idle_waiters: RefCell::new(Vec::new()),
                 failures: Cell::new(0),
+                pushes: Cell::new(0),
             }),
         }
     }
@@ -71,6 +83,11 @@ impl Persister {
     /// Queues a batch (empty ones are dropped) and starts the writer if it is not running.
     /// Returns at once; the write happens in a task.
     pub fn push(&self, batch: StorageBatch) {
+        if !batch.is_empty() {
+            self.inner
+                .pushes
+                .set(self.inner.pushes.get().wrapping_add(1));
+        }
         self.inner.queue.borrow_mut().push(batch);
         if !self.inner.writing.get() && !self.inner.queue.borrow().is_idle() {
             self.inner.writing.set(true);
@@ -137,9 +154,65 @@ impl Inner {
     }
 }
 
-/// The writer task: one transaction at a time until nothing is pending.
+/// The longest the writer waits for a burst to end, from when it starts waiting: a burst
+/// longer than that is written in slices this far apart.
+const MAX_QUIET_WAIT_MS: f64 = 500.0;
+
+/// Waits until a task passes without a new batch (a single message waits one task), for
+/// at most [`MAX_QUIET_WAIT_MS`], and not at all once someone awaits [`Persister::flush`].
+async fn quiet(inner: &Inner) {
+    let start = js_sys::Date::now();
+    loop {
+        if !inner.idle_waiters.borrow().is_empty() {
+            return;
+        }
+        let seen = inner.pushes.get();
+        NextTask::default().await;
+        if inner.pushes.get() == seen || js_sys::Date::now() - start >= MAX_QUIET_WAIT_MS {
+            return;
+        }
+    }
+}
+
+/// Ready in a later task: a `setTimeout(0)` runs after the tasks already queued (the
+/// next frames of a burst), where a microtask would run before them.
+#[derive(Default)]
+struct NextTask {
+    state: Rc<RefCell<(bool, Option<Waker>)>>,
+    /// Dropping it after it fired is harmless (`clearTimeout` of a spent id).
+    timeout: Option<Timeout>,
+}
+
+impl Future for NextTask {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.state.borrow().0 {
+            return Poll::Ready(());
+        }
+        self.state.borrow_mut().1 = Some(cx.waker().clone());
+        if self.timeout.is_none() {
+            let state = self.state.clone();
+            self.timeout = Some(Timeout::new(0, move || {
+                let waker = {
+                    let mut s = state.borrow_mut();
+                    s.0 = true;
+                    s.1.take()
+                };
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }));
+        }
+        Poll::Pending
+    }
+}
+
+/// The writer task: one transaction at a time until nothing is pending, each once the
+/// batches stop coming.
 async fn write_until_idle(inner: Rc<Inner>) {
     loop {
+        quiet(&inner).await;
         let next = inner.queue.borrow_mut().take_next();
         let Some(batch) = next else {
             break;

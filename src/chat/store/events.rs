@@ -124,10 +124,13 @@ impl PersistBatch {
     /// Folds a later batch into this one, so that applying the result equals applying
     /// both in order (a write queue coalesces bursts this way).
     pub fn merge(&mut self, later: PersistBatch) {
-        for (k, m) in later.put_messages {
-            self.delete_messages.remove(&k);
-            self.put_messages.insert(k, m);
+        // The later puts go in with one pass over both maps (`VecMap::append`): inserted
+        // one by one, in the middle of a batch of messages from many conversations, they
+        // made merging a backlog quadratic. The other maps stay small.
+        for k in later.put_messages.keys() {
+            self.delete_messages.remove(k);
         }
+        self.put_messages.append(later.put_messages);
         for (k, ()) in later.delete_messages {
             self.put_messages.remove(&k);
             self.delete_messages.insert(k, ());

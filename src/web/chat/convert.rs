@@ -7,6 +7,7 @@ use wasm_bindgen::JsValue;
 use crate::chat::store::{ConversationSummary, Status, StoredMessage};
 use crate::chat::{Content, ConversationId};
 use crate::client::{key_of, ChatEngine, ChatError, ChatEvent, ErrorCode};
+use crate::json::Writer;
 use crate::session;
 
 /// `{ key: value, … }`.
@@ -19,8 +20,26 @@ pub(super) fn object(fields: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
-fn opt_str(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::NULL, JsValue::from)
+/// A value written as JSON and read back by `JSON.parse`: one string crosses the boundary
+/// and V8's parser builds the objects. Setting each property from Rust cost two crossings
+/// and a `TextDecoder` call per key and per string value, ~25 µs per message (a
+/// 10,000-message backlog spent a third of its time there: `scripts/bench-browser.sh
+/// --only backlog --profile FILE`).
+/// The text is written here, so it parses; `null` should it not.
+fn parse(w: Writer) -> JsValue {
+    js_sys::JSON::parse(&w.out).unwrap_or(JsValue::NULL)
+}
+
+fn opt_str(w: &mut Writer, s: Option<&str>) {
+    match s {
+        Some(s) => w.str(s),
+        None => w.null(),
+    }
+}
+
+/// A decimal id as a JS string (64-bit safe).
+fn id_str(w: &mut Writer, id: impl std::fmt::Display) {
+    w.str(&id.to_string());
 }
 
 pub(super) fn status_name(status: Status) -> &'static str {
@@ -32,8 +51,9 @@ pub(super) fn status_name(status: Status) -> &'static str {
     }
 }
 
-/// A message; `e` knows who I am and who has read my room messages.
-pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {
+/// A message; `e` knows who I am and who has read my room messages. Weights are numbers:
+/// JSON.parse rounds an integer above 2^53 to the nearest double, as `as f64` does.
+fn write_message(w: &mut Writer, m: &StoredMessage, e: &ChatEngine) {
     let me = e.me();
     let (kind, text, url, cover, raw) = match &m.content {
         Some(Content::Text { text }) => ("text", Some(text.as_str()), None, None, None),
@@ -48,74 +68,117 @@ pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {
         None => ("text", None, None, None, None),
     };
     let msg_type = m.content.as_ref().map_or(1, Content::msg_type);
-    let read_by: Array = e
-        .read_by(m)
-        .iter()
-        .map(|u| JsValue::from(u.to_string()))
-        .collect();
-    let id = m
-        .server_id()
-        .map_or(JsValue::NULL, |id| id.to_string().into());
-    object(&[
-        ("key", key_of(&m.key.id, m.local_id.as_deref()).into()),
-        ("id", id),
-        ("localId", opt_str(m.local_id.as_deref())),
-        ("conversationId", m.conversation_id.to_string().into()),
-        ("senderId", m.sender_id().to_string().into()),
-        ("receiverId", m.receiver_id.to_string().into()),
-        ("kind", kind.into()),
-        ("msgType", (msg_type as f64).into()),
-        ("text", opt_str(text)),
-        ("url", opt_str(url)),
-        ("cover", opt_str(cover)),
-        ("raw", opt_str(raw)),
-        ("weight", (m.weight() as f64).into()),
-        ("status", status_name(m.status).into()),
-        ("mine", (m.sender_id() == me).into()),
-        ("read", m.read.into()),
-        ("revoked", m.is_revoked().into()),
-        ("senderName", opt_str(m.sender_name.as_deref())),
-        ("senderAvatar", opt_str(m.sender_avatar.as_deref())),
-        ("readBy", read_by.into()),
-    ])
+    w.open('{');
+    w.key("key");
+    w.str(&key_of(&m.key.id, m.local_id.as_deref()));
+    w.key("id");
+    match m.server_id() {
+        Some(id) => id_str(w, id),
+        None => w.null(),
+    }
+    w.key("localId");
+    opt_str(w, m.local_id.as_deref());
+    w.key("conversationId");
+    id_str(w, m.conversation_id);
+    w.key("senderId");
+    id_str(w, m.sender_id());
+    w.key("receiverId");
+    id_str(w, m.receiver_id);
+    w.key("kind");
+    w.str(kind);
+    w.key("msgType");
+    w.i64(msg_type);
+    w.key("text");
+    opt_str(w, text);
+    w.key("url");
+    opt_str(w, url);
+    w.key("cover");
+    opt_str(w, cover);
+    w.key("raw");
+    opt_str(w, raw);
+    w.key("weight");
+    w.u64(m.weight());
+    w.key("status");
+    w.str(status_name(m.status));
+    w.key("mine");
+    w.bool(m.sender_id() == me);
+    w.key("read");
+    w.bool(m.read);
+    w.key("revoked");
+    w.bool(m.is_revoked());
+    w.key("senderName");
+    opt_str(w, m.sender_name.as_deref());
+    w.key("senderAvatar");
+    opt_str(w, m.sender_avatar.as_deref());
+    w.key("readBy");
+    w.open('[');
+    for u in e.read_by(m).iter() {
+        w.item();
+        id_str(w, u);
+    }
+    w.close(']');
+    w.close('}');
+}
+
+/// A message; `e` knows who I am and who has read my room messages.
+pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {
+    let mut w = Writer::default();
+    write_message(&mut w, m, e);
+    parse(w)
 }
 
 pub(super) fn messages(list: &[StoredMessage], e: &ChatEngine) -> JsValue {
-    list.iter().map(|m| message(m, e)).collect::<Array>().into()
+    let mut w = Writer::default();
+    w.open('[');
+    for m in list {
+        w.item();
+        write_message(&mut w, m, e);
+    }
+    w.close(']');
+    parse(w)
 }
 
-pub(super) fn conversation(c: &ConversationSummary, e: &ChatEngine) -> JsValue {
+fn write_conversation(w: &mut Writer, c: &ConversationSummary, e: &ChatEngine) {
     let me = e.me();
     let (kind, peer) = match c.id {
         ConversationId::Room(id) => ("room", id),
         direct => ("direct", direct.peer_of(me).unwrap_or(0)),
     };
-    let members: Array = c
-        .members
-        .iter()
-        .map(|m| JsValue::from(m.to_string()))
-        .collect();
-    object(&[
-        ("id", c.id.to_string().into()),
-        ("kind", kind.into()),
-        ("peerId", peer.to_string().into()),
-        (
-            "lastMessage",
-            c.last_message
-                .as_ref()
-                .map_or(JsValue::NULL, |m| message(m, e)),
-        ),
-        ("lastActivity", (c.last_activity as f64).into()),
-        ("unread", c.unread.into()),
-        ("members", members.into()),
-    ])
+    w.open('{');
+    w.key("id");
+    id_str(w, c.id);
+    w.key("kind");
+    w.str(kind);
+    w.key("peerId");
+    id_str(w, peer);
+    w.key("lastMessage");
+    match &c.last_message {
+        Some(m) => write_message(w, m, e),
+        None => w.null(),
+    }
+    w.key("lastActivity");
+    w.u64(c.last_activity);
+    w.key("unread");
+    w.u64(u64::from(c.unread));
+    w.key("members");
+    w.open('[');
+    for m in &c.members {
+        w.item();
+        id_str(w, m);
+    }
+    w.close(']');
+    w.close('}');
 }
 
 pub(super) fn conversations(list: &[ConversationSummary], e: &ChatEngine) -> JsValue {
-    list.iter()
-        .map(|c| conversation(c, e))
-        .collect::<Array>()
-        .into()
+    let mut w = Writer::default();
+    w.open('[');
+    for c in list {
+        w.item();
+        write_conversation(&mut w, c, e);
+    }
+    w.close(']');
+    parse(w)
 }
 
 /// The status name and the seed's code (0 not connected, 1 config fetched, 10 connected,
@@ -181,11 +244,16 @@ fn message_event(
     m: &StoredMessage,
     e: &ChatEngine,
 ) -> JsValue {
-    object(&[
-        ("conversationId", conversation.to_string().into()),
-        ("index", (index as f64).into()),
-        ("message", message(m, e)),
-    ])
+    let mut w = Writer::default();
+    w.open('{');
+    w.key("conversationId");
+    id_str(&mut w, conversation);
+    w.key("index");
+    w.u64(index as u64);
+    w.key("message");
+    write_message(&mut w, m, e);
+    w.close('}');
+    parse(w)
 }
 
 /// The value listeners of an event receive (`conversations` is read from the engine by the

@@ -27,6 +27,7 @@ use crate::web::clock::{wall_ms, Clock as MonoClock};
 use crate::web::persist::Persister;
 use crate::web::task::{promise, spawn_local, Settle};
 use crate::web::timer::DeadlineTimer;
+use gloo_timers::callback::Timeout;
 
 pub(super) struct Shared {
     pub(super) engine: RefCell<ChatEngine>,
@@ -39,8 +40,12 @@ pub(super) struct Shared {
     calls: RefCell<VecMap<CommandId, Settle>>,
     next_command: Cell<CommandId>,
     pumping: Cell<bool>,
-    /// A `conversations` event is due at the end of this task (see [`emit`]).
+    /// A `conversations` event is due (see [`emit`]).
     conversations_due: Cell<bool>,
+    /// When the last `conversations` event went out (monotonic ms).
+    conversations_at: Cell<Option<u64>>,
+    /// The timer of a `conversations` event held back (see [`emit`]).
+    conversations_timer: RefCell<Option<Timeout>>,
     timer: RefCell<DeadlineTimer>,
 }
 
@@ -63,6 +68,8 @@ impl Shared {
             next_command: Cell::new(0),
             pumping: Cell::new(false),
             conversations_due: Cell::new(false),
+            conversations_at: Cell::new(None),
+            conversations_timer: RefCell::new(None),
             timer: RefCell::new(DeadlineTimer::default()),
         }
     }
@@ -326,19 +333,46 @@ fn accepted(sh: &Rc<Shared>, taken: &Cell<bool>, tag: crate::client::MqttTag, ac
 /// after the task's other events, however many changes the task made: a WebSocket frame
 /// of a backlog holds dozens of messages, each of which changes the list, and making the
 /// list once per message made a 10,000-message backlog quadratic in the number of
-/// conversations (`make bench`). The list sent is the state at that moment.
+/// conversations (`make bench`). And at most once per [`CONVERSATIONS_EVERY_MS`]: a
+/// backlog is hundreds of frames in a row, and a list per frame was still a quarter of
+/// its cost (100 conversations, each with its last message, 200 times); a change within
+/// that time of the last list goes out in a timer at its end. The list sent is the state
+/// at that moment.
 fn emit(sh: &Rc<Shared>, event: ChatEvent) {
-    if matches!(event, ChatEvent::Conversations) {
-        if !sh.conversations_due.replace(true) {
-            let sh = sh.clone();
-            spawn_local(async move {
-                sh.conversations_due.set(false);
-                emit_now(&sh, ChatEvent::Conversations);
-            });
-        }
+    if !matches!(event, ChatEvent::Conversations) {
+        emit_now(sh, event);
         return;
     }
-    emit_now(sh, event);
+    if sh.conversations_due.replace(true) {
+        return;
+    }
+    let now = sh.mono.now_ms();
+    let wait = sh.conversations_at.get().map_or(0, |at| {
+        at.saturating_add(CONVERSATIONS_EVERY_MS)
+            .saturating_sub(now)
+    });
+    if wait == 0 {
+        let sh = sh.clone();
+        spawn_local(async move { emit_conversations(&sh) });
+        return;
+    }
+    let weak = Rc::downgrade(sh);
+    // Fits: below CONVERSATIONS_EVERY_MS.
+    let wait = u32::try_from(wait).unwrap_or(0);
+    *sh.conversations_timer.borrow_mut() = Some(Timeout::new(wait, move || {
+        if let Some(sh) = weak.upgrade() {
+            emit_conversations(&sh);
+        }
+    }));
+}
+
+/// The shortest time between two `conversations` events: about a frame at 60 Hz.
+const CONVERSATIONS_EVERY_MS: u64 = 16;
+
+fn emit_conversations(sh: &Rc<Shared>) {
+    sh.conversations_due.set(false);
+    sh.conversations_at.set(Some(sh.mono.now_ms()));
+    emit_now(sh, ChatEvent::Conversations);
 }
 
 fn emit_now(sh: &Rc<Shared>, event: ChatEvent) {
