@@ -285,9 +285,14 @@ impl Store {
     }
 
     /// Whether storage can still hold older messages worth reading back for a conversation
-    /// (not when everything before the paging point was cleared or pruned).
+    /// (not when everything before the paging point was cleared or pruned, nor for a
+    /// conversation the store does not know: every conversation with a stored message has
+    /// a record, never deleted, and start-up loads every record).
     pub fn may_have_older(&self, id: ConversationId) -> bool {
-        let floor = self.convs.get(&id).map_or(0, |c| c.record.cleared_mark);
+        let Some(conv) = self.convs.get(&id) else {
+            return false;
+        };
+        let floor = conv.record.cleared_mark;
         let floor = floor.max(self.retention_cutoff.saturating_sub(1));
         self.paged_from(id)
             .is_none_or(|k| k.weight > floor.saturating_add(1))

@@ -177,7 +177,8 @@ fn history_race_backend() {
                 let page = sim.cmd();
                 sim.engine.messages(sim.now(), page, c12(), None, None);
                 sim.pump();
-                sim.answer_storage(0);
+                // A conversation without a record has nothing stored: the backend at once.
+                assert!(sim.storage_ops.is_empty(), "{label}");
                 let history = sim.find_http("/messages?").expect("history requested");
                 if !page_has_it {
                     // Handled by the backend now; the answer travels for two seconds.
@@ -354,6 +355,21 @@ fn a_restart_holds_the_newest_and_reads_back_what_a_change_needs() {
     assert_eq!(last(&sim).as_deref(), Some("m4"), "after a restart");
     assert_eq!(sim.unread(c12()), 2);
     sim.assert_no_errors();
+}
+
+/// Every conversation with a stored message has a record, and start-up loads them all:
+/// the first message of a conversation the store does not know applies at once, with no
+/// storage read before it (a backlog from 100 new peers waited for 100 of them).
+#[test]
+fn a_new_conversation_needs_no_storage_read() {
+    let mut sim = Sim::new(Kind::Direct, 5);
+    sim.auto_lookups = false;
+    sim.connect();
+    sim.settle();
+    sim.deliver(&Incoming::Message(wire(7, c12(), PEER, T0, "first")));
+    assert!(sim.storage_ops.is_empty(), "{:?}", sim.storage_ops);
+    assert_eq!(sim.loaded_ids(c12()), [7]);
+    assert_eq!(sim.unread(c12()), 1);
 }
 
 // ---- 3. paging across memory, storage and the backend ------------------------------------
