@@ -127,15 +127,20 @@ pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {
     parse(w)
 }
 
-pub(super) fn messages(list: &[StoredMessage], e: &ChatEngine) -> JsValue {
+/// A JSON array of `list`, each item written by `write`, parsed.
+fn array<T>(list: &[T], write: impl Fn(&mut Writer, &T)) -> JsValue {
     let mut w = Writer::default();
     w.open('[');
-    for m in list {
+    for x in list {
         w.item();
-        write_message(&mut w, m, e);
+        write(&mut w, x);
     }
     w.close(']');
     parse(w)
+}
+
+pub(super) fn messages(list: &[StoredMessage], e: &ChatEngine) -> JsValue {
+    array(list, |w, m| write_message(w, m, e))
 }
 
 fn write_conversation(w: &mut Writer, c: &ConversationSummary, e: &ChatEngine) {
@@ -171,14 +176,7 @@ fn write_conversation(w: &mut Writer, c: &ConversationSummary, e: &ChatEngine) {
 }
 
 pub(super) fn conversations(list: &[ConversationSummary], e: &ChatEngine) -> JsValue {
-    let mut w = Writer::default();
-    w.open('[');
-    for c in list {
-        w.item();
-        write_conversation(&mut w, c, e);
-    }
-    w.close(']');
-    parse(w)
+    array(list, |w, c| write_conversation(w, c, e))
 }
 
 /// The status name and the seed's code (0 not connected, 1 config fetched, 10 connected,
