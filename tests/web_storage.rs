@@ -123,6 +123,17 @@ async fn indexed_db_passes_the_conformance_suite() {
     drop_db(s, USER).await;
 }
 
+/// Newest pages by the key cursor, as a browser without `getAll({ direction })` reads them
+/// (this Chromium has it, so the suite above took the one-request path).
+#[wasm_bindgen_test]
+async fn indexed_db_passes_the_conformance_suite_with_cursor_pages() {
+    const USER: u64 = 880_099;
+    let s = fresh(USER).await;
+    s.use_cursor_pages();
+    assert_eq!(conformance::run_all(&s).await, Ok(()));
+    drop_db(s, USER).await;
+}
+
 // Moved with `AnyStorage` from its native unit tests: it exists on wasm32 only now.
 #[wasm_bindgen_test]
 async fn any_storage_over_memory_passes_the_conformance_suite() {
