@@ -54,7 +54,6 @@ impl Store {
             .collect()
     }
 
-    /// The key of the oldest message held of a conversation (older ones may be in storage).
     /// The conversation to page back from storage before `incoming` applies: a receipt
     /// moving my read mark past messages not loaded, which the unread count can only lose
     /// once they are held (older pages until the oldest held is at or below the mark).
@@ -82,6 +81,7 @@ impl Store {
         (!covered && self.may_have_older(*id)).then_some(*id)
     }
 
+    /// The key of the oldest message held of a conversation (older ones may be in storage).
     pub fn oldest_key(&self, id: ConversationId) -> Option<MessageKey> {
         self.convs
             .get(&id)?
