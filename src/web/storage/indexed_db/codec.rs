@@ -173,21 +173,34 @@ pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, Stor
     json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
-/// Every record of an array of stored objects (a `getAll` result).
-pub(super) fn decode_all<T: FromJson>(n: &Names, stored: &JsValue) -> Result<Vec<T>, StorageError> {
+/// Each stored object of a `getAll` result, read by `read`.
+fn each<T>(
+    stored: &JsValue,
+    read: impl Fn(&JsValue) -> Result<T, StorageError>,
+) -> Result<Vec<T>, StorageError> {
     let Some(array) = stored.dyn_ref::<Array>() else {
         return Err(StorageError::Corrupt(
             "getAll did not return an array".into(),
         ));
     };
-    array.iter().map(|v| decode(n, &v)).collect()
+    array.iter().map(|v| read(&v)).collect()
+}
+
+/// Every record of an array of stored objects (a `getAll` result).
+pub(super) fn decode_all<T: FromJson>(n: &Names, stored: &JsValue) -> Result<Vec<T>, StorageError> {
+    each(stored, |v| decode(n, v))
+}
+
+/// Every tombstone of a `getAll` result.
+pub(super) fn decode_tombstones(
+    n: &Names,
+    stored: &JsValue,
+) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
+    each(stored, |v| decode_tombstone(n, v))
 }
 
 /// A tombstone back: `(server id, kind)`.
-pub(super) fn decode_tombstone(
-    n: &Names,
-    stored: &JsValue,
-) -> Result<(ServerId, Tombstone), StorageError> {
+fn decode_tombstone(n: &Names, stored: &JsValue) -> Result<(ServerId, Tombstone), StorageError> {
     let id = Reflect::get(stored, &n.server_id)
         .ok()
         .and_then(|v| v.as_string())

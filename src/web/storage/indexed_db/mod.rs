@@ -368,6 +368,13 @@ fn get_all(index: &IdbIndex, query: &JsValue, count: u32) -> Result<web_sys::Idb
     index.get_all_with_key_and_limit(query, count)
 }
 
+/// The `order` index keys just below and above every message of conversation `c`: `[c]`
+/// and `[c, []]` (an array sorts after every string).
+fn conversation_bounds(c: &str) -> (JsValue, JsValue) {
+    let c = JsValue::from_str(c);
+    (Array::of1(&c).into(), Array::of2(&c, &Array::new()).into())
+}
+
 /// The `order` index key of a message of conversation `c`.
 fn order_key(c: &str, k: &MessageKey) -> JsValue {
     Array::of4(
@@ -543,9 +550,7 @@ impl Storage for IndexedDbStorage {
         }
         let index = self.index(current::MESSAGES, current::MESSAGES_ORDER)?;
         let c = conversation.to_string();
-        let first: JsValue = Array::of1(&JsValue::from_str(&c)).into();
-        // `[]` sorts after every string: above every key of the conversation.
-        let last: JsValue = Array::of2(&JsValue::from_str(&c), &Array::new()).into();
+        let (first, last) = conversation_bounds(&c);
         let (lower, lower_open, upper, upper_open, newest_first) = match &page {
             Page::Newest => (first, false, last, false, true),
             Page::Before(k) => (first, false, order_key(&c, k), true, true),
@@ -592,9 +597,7 @@ impl Storage for IndexedDbStorage {
         let index = self.index(current::MESSAGES, current::MESSAGES_ORDER)?;
         let mut pages = Vec::with_capacity(conversations.len());
         for c in conversations {
-            let c = c.to_string();
-            let first: JsValue = Array::of1(&JsValue::from_str(&c)).into();
-            let last: JsValue = Array::of2(&JsValue::from_str(&c), &Array::new()).into();
+            let (first, last) = conversation_bounds(&c.to_string());
             let range =
                 IdbKeyRange::bound_with_lower_open_and_upper_open(&first, &last, false, false)
                     .map_err(|e| js_error(&e))?;
@@ -637,7 +640,7 @@ impl Storage for IndexedDbStorage {
 
     async fn tombstones(&self) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
         let all = request(self.read(current::TOMBSTONES)?.get_all()).await?;
-        self.decode_tombstones(&all)
+        codec::decode_tombstones(&self.inner.names, &all)
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
@@ -668,7 +671,7 @@ impl Storage for IndexedDbStorage {
         let names = &self.inner.names;
         Ok(StartupRecords {
             conversations: codec::decode_all(names, &conversations.await?)?,
-            tombstones: self.decode_tombstones(&tombstones.await?)?,
+            tombstones: codec::decode_tombstones(names, &tombstones.await?)?,
             outbox: codec::decode_all(names, &outbox.await?)?,
             clock_offset: codec::decode_meta(names, &clock.await?)?,
         })
@@ -688,21 +691,6 @@ impl Storage for IndexedDbStorage {
             Ok(())
         })
         .await
-    }
-}
-
-impl IndexedDbStorage {
-    /// The tombstones of a `getAll` result.
-    fn decode_tombstones(&self, all: &JsValue) -> Result<Vec<(ServerId, Tombstone)>, StorageError> {
-        let Some(array) = all.dyn_ref::<Array>() else {
-            return Err(StorageError::Corrupt(
-                "getAll did not return an array".into(),
-            ));
-        };
-        array
-            .iter()
-            .map(|v| codec::decode_tombstone(&self.inner.names, &v))
-            .collect()
     }
 }
 
