@@ -90,7 +90,10 @@ pub mod mqtt;
 pub mod session;
 #[cfg(feature = "chat")]
 pub mod storage;
-#[cfg(all(feature = "chat", any(test, feature = "test-support")))]
+#[cfg(all(
+    feature = "chat",
+    any(test, feature = "test-support", feature = "browser-bench")
+))]
 pub mod test_support;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

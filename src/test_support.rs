@@ -1,7 +1,8 @@
 //! Fixtures shared by the unit tests, the integration tests (native and wasm32), the
 //! benches and the storage conformance suite, so that the shape of a test message is
 //! written once and a new `WireMessage` field is added in one place. Compiled only for
-//! tests (`cfg(test)` or the `test-support` feature, see Cargo.toml).
+//! tests (`cfg(test)` or the `test-support` feature, see Cargo.toml) and the bench-only
+//! build (`browser-bench`, whose seeder writes these messages).
 #![doc(hidden)]
 // Test support: `block_on` panics on the one thing a memory backend never does.
 #![allow(clippy::panic)]

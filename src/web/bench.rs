@@ -66,11 +66,11 @@ pub async fn bench_seed(
     per_conversation: u32,
 ) -> Result<(), JsError> {
     use crate::chat::store::Store;
-    use crate::chat::{Content, ConversationId, Incoming, WireMessage};
+    use crate::chat::{ConversationId, Incoming};
     use crate::storage::{Storage, StorageBatch};
+    use crate::test_support::{text_message, T0};
     use crate::web::storage::IndexedDbStorage;
 
-    const T0: u64 = 1_717_214_400_000;
     let me = u64::from(user_id);
     let err = |e: crate::storage::StorageError| JsError::new(&e.to_string());
     let _ = IndexedDbStorage::delete_database(me).await;
@@ -81,20 +81,14 @@ pub async fn bench_seed(
         let peer = me + 1 + i % u64::from(conversations);
         let conversation_id =
             ConversationId::direct(me, peer).ok_or_else(|| JsError::new("same user"))?;
-        let message = WireMessage {
-            id: i + 1,
+        let message = text_message(
+            i + 1,
             conversation_id,
-            sender_id: peer,
-            receiver_id: me,
-            content: Content::Text {
-                text: format!("message number {i} of the history"),
-            },
-            weight: T0 + i * 10,
-            is_read: false,
-            revoked: false,
-            sender_name: None,
-            sender_avatar: None,
-        };
+            peer,
+            me,
+            format!("message number {i} of the history"),
+            T0 + i * 10,
+        );
         store.apply(Incoming::Message(message), 0);
         while store.poll_event().is_some() {}
         if (i + 1) % 10_000 == 0 || i + 1 == total {

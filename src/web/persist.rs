@@ -29,6 +29,7 @@ use std::task::{Context, Poll, Waker};
 use gloo_timers::callback::Timeout;
 
 use crate::storage::{MemoryStorage, Storage, StorageBatch, StorageError, WriteQueue};
+use crate::web::clock::Clock;
 use crate::web::storage::AnyStorage;
 
 /// The write path to storage. See the module documentation. Clones share one queue.
@@ -48,8 +49,8 @@ struct Inner {
     /// Tasks waiting in [`Persister::flush`].
     idle_waiters: RefCell<Vec<Waker>>,
     failures: Cell<u64>,
-    /// Non-empty batches pushed so far (the writer compares it across a task).
-    pushes: Cell<u64>,
+    /// Times the writer's wait for a burst to end.
+    clock: Clock,
 }
 
 impl fmt::Debug for Persister {
@@ -75,7 +76,7 @@ impl Persister {
                 on_error,
                 idle_waiters: RefCell::new(Vec::new()),
                 failures: Cell::new(0),
-                pushes: Cell::new(0),
+                clock: Clock::new(),
             }),
         }
     }
@@ -83,11 +84,6 @@ impl Persister {
     /// Queues a batch (empty ones are dropped) and starts the writer if it is not running.
     /// Returns at once; the write happens in a task.
     pub fn push(&self, batch: StorageBatch) {
-        if !batch.is_empty() {
-            self.inner
-                .pushes
-                .set(self.inner.pushes.get().wrapping_add(1));
-        }
         self.inner.queue.borrow_mut().push(batch);
         if !self.inner.writing.get() && !self.inner.queue.borrow().is_idle() {
             self.inner.writing.set(true);
@@ -156,19 +152,20 @@ impl Inner {
 
 /// The longest the writer waits for a burst to end, from when it starts waiting: a burst
 /// longer than that is written in slices this far apart.
-const MAX_QUIET_WAIT_MS: f64 = 500.0;
+const MAX_QUIET_WAIT_MS: u64 = 500;
 
 /// Waits until a task passes without a new batch (a single message waits one task), for
 /// at most [`MAX_QUIET_WAIT_MS`], and not at all once someone awaits [`Persister::flush`].
 async fn quiet(inner: &Inner) {
-    let start = js_sys::Date::now();
+    let start = inner.clock.now_ms();
+    let batches = || inner.queue.borrow().batches;
     loop {
         if !inner.idle_waiters.borrow().is_empty() {
             return;
         }
-        let seen = inner.pushes.get();
+        let seen = batches();
         NextTask::default().await;
-        if inner.pushes.get() == seen || js_sys::Date::now() - start >= MAX_QUIET_WAIT_MS {
+        if batches() == seen || inner.clock.now_ms().saturating_sub(start) >= MAX_QUIET_WAIT_MS {
             return;
         }
     }

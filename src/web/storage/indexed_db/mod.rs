@@ -441,13 +441,11 @@ enum NewestPage {
 }
 
 impl NewestPage {
-    /// Issues the read on `index`'s transaction; `upper` and `upper_open` are `range`'s.
+    /// Issues the read on `index`'s transaction.
     fn issue(
         storage: &IndexedDbStorage,
         index: &IdbIndex,
         range: IdbKeyRange,
-        upper: JsValue,
-        upper_open: bool,
         count: u32,
     ) -> Result<NewestPage, StorageError> {
         if storage.inner.reverse_get_all.get() {
@@ -461,6 +459,7 @@ impl NewestPage {
             let req = index.get_all_with_key(&options).map_err(|e| js_error(&e))?;
             return Ok(NewestPage::Reverse(RequestFuture::new(req)));
         }
+        let (upper, upper_open) = (range.upper().map_err(|e| js_error(&e))?, range.upper_open());
         let fetch: Rc<RefCell<Option<RequestFuture>>> = Rc::new(RefCell::new(None));
         let (sink, index_in) = (fetch.clone(), index.clone());
         let cursor =
@@ -580,7 +579,7 @@ impl Storage for IndexedDbStorage {
             let all = request(get_all(&index, &range, count)).await?;
             return codec::decode_all(names, &all);
         }
-        let newest = NewestPage::issue(self, &index, range, upper, upper_open, count)?;
+        let newest = NewestPage::issue(self, &index, range, count)?;
         codec::decode_all(names, &newest.fetch().await?)
     }
 
@@ -601,7 +600,7 @@ impl Storage for IndexedDbStorage {
             let range =
                 IdbKeyRange::bound_with_lower_open_and_upper_open(&first, &last, false, false)
                     .map_err(|e| js_error(&e))?;
-            pages.push(NewestPage::issue(self, &index, range, last, false, count)?);
+            pages.push(NewestPage::issue(self, &index, range, count)?);
         }
         let mut out = Vec::new();
         for page in pages {
