@@ -205,13 +205,16 @@ async fn conn_config(State(state): State<Shared>, Caller(me): Caller) -> ApiResu
 /// `(N - 1) mod len`, so users spread over the nodes (1 on the first, 2 on the second, …)
 /// and each client, trying the list in order, moves on only when its node fails.
 fn home_first(urls: &[String], user: u64) -> Vec<String> {
-    if urls.is_empty() {
-        return Vec::new();
+    let mut v = urls.to_vec();
+    // `None` for an empty list.
+    let home = user
+        .saturating_sub(1)
+        .checked_rem(v.len() as u64)
+        .and_then(|h| usize::try_from(h).ok());
+    if let Some(home) = home {
+        v.rotate_left(home);
     }
-    let len = urls.len() as u64;
-    let home = usize::try_from(user.saturating_sub(1) % len).unwrap_or(0);
-    let (before, from_home) = urls.split_at(home.min(urls.len()));
-    from_home.iter().chain(before).cloned().collect()
+    v
 }
 
 /// `POST /broker/auth/{user,vhost,resource,topic}`: RabbitMQ's `rabbitmq_auth_backend_http`

@@ -6,18 +6,12 @@ mod support;
 
 use imcore_server::{BrokerKind, Config, Running, StartError};
 use serde_json::Value;
-use support::{http, http_raw, login, ADMIN_PASSWORD, ADMIN_USER};
+use support::{free_port, http, http_raw, login, ADMIN_PASSWORD, ADMIN_USER};
 
 const URLS: [&str; 2] = ["ws://127.0.0.1:15001/mqtt", "ws://127.0.0.1:15002/mqtt"];
 
-fn closed_port() -> u16 {
-    // Bound and let go: nothing listens there afterwards.
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn config(broker: BrokerKind) -> Config {
-    let port = closed_port();
+    let port = free_port();
     Config {
         http: "127.0.0.1:0".parse().unwrap(),
         mqtt_addrs: vec![("127.0.0.1".into(), port), ("127.0.0.1".into(), port)],
@@ -60,12 +54,7 @@ async fn conn_config(server: &Running, user: u64) -> Value {
 }
 
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn topic_form(user: &str, permission: &str, key: &str) -> String {

@@ -310,11 +310,7 @@ impl Session {
                 // Refused by the decoder unparsed (Packet::decode_from_server): the same
                 // protocol error as if it had been decoded and given to on_packet.
                 Err(DecodeError::ClientOnlyPacket(_)) => {
-                    let what = match self.state {
-                        State::Handshake { .. } => "a packet before CONNACK",
-                        _ => "a client-only packet",
-                    };
-                    self.protocol_error(now_ms, what);
+                    self.unexpected_packet(now_ms);
                     return;
                 }
                 Err(e) => {
@@ -654,13 +650,23 @@ impl Session {
         self.fail(now_ms, ConnectionError::Protocol(what), true);
     }
 
+    /// A packet the server may not send now: anything but CONNACK during the handshake, a
+    /// client-only packet after it.
+    fn unexpected_packet(&mut self, now_ms: u64) {
+        let what = match self.state {
+            State::Handshake { .. } => "a packet before CONNACK",
+            _ => "a client-only packet",
+        };
+        self.protocol_error(now_ms, what);
+    }
+
     // ---- incoming packets ---------------------------------------------------------------
 
     fn on_packet(&mut self, now_ms: u64, packet: Packet) {
         if matches!(self.state, State::Handshake { .. }) {
             match packet {
                 Packet::ConnAck(c) => self.on_connack(now_ms, c),
-                _ => self.protocol_error(now_ms, "a packet before CONNACK"),
+                _ => self.unexpected_packet(now_ms),
             }
             return;
         }
@@ -681,7 +687,7 @@ impl Session {
             Packet::Connect(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
-            | Packet::PingReq => self.protocol_error(now_ms, "a client-only packet"),
+            | Packet::PingReq => self.unexpected_packet(now_ms),
         }
     }
 

@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 pub const ADMIN_USER: &str = "imcore-server";
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
 
-fn free_port() -> u16 {
+/// A port bound and let go: nothing listens there afterwards.
+pub fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -281,8 +282,6 @@ impl Stack {
     }
 }
 
-/// One HTTP/1.1 request (`Connection: close`); the status and the JSON body (`Null` if
-/// the body is not JSON).
 /// `POST /login` as `user` at the server on `addr`: its bearer token.
 pub async fn login(addr: std::net::SocketAddr, user: u64) -> String {
     let body = format!("{{\"user_id\": {user}}}");
@@ -291,6 +290,8 @@ pub async fn login(addr: std::net::SocketAddr, user: u64) -> String {
     v["data"]["token"].as_str().expect("token").to_string()
 }
 
+/// One HTTP/1.1 request (`Connection: close`); the status and the JSON body (`Null` if
+/// the body is not JSON).
 pub async fn http(
     addr: std::net::SocketAddr,
     method: &str,

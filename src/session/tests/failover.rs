@@ -8,24 +8,6 @@ fn cluster(version: ProtocolVersion) -> Sim {
     Sim::new(c)
 }
 
-/// Credentials answered and the transport open: CONNECT written, CONNACK awaited.
-fn handshake(sim: &mut Sim) -> Connect {
-    if sim
-        .s
-        .poll_timeout()
-        .is_some_and(|_| sim.s.status() == Status::Reconnecting)
-    {
-        sim.fire_timer();
-    }
-    let creds = sim.user();
-    sim.s.handle_credentials(sim.now, Ok(creds));
-    sim.s.handle_transport_open(sim.now);
-    match sim.take_sent().first() {
-        Some(Packet::Connect(c)) => c.clone(),
-        other => panic!("CONNECT expected, got {other:?}"),
-    }
-}
-
 fn connack(sim: &mut Sim, session_present: bool, reason: ReasonCode) {
     sim.server_sends(Packet::ConnAck(ConnAck {
         session_present,
@@ -47,20 +29,20 @@ fn each_attempt_after_a_refusal_or_a_loss_goes_to_the_next_broker() {
         let mut sim = cluster(version);
         sim.s.connect(sim.now);
         sim.drain();
-        handshake(&mut sim);
+        sim.handshake();
         connack(&mut sim, false, ReasonCode::Success);
         assert_eq!(sim.s.url(), "ws://a/ws");
         // Lost: the next attempt goes to b, which refuses; then c, whose socket never opens;
         // then a again.
         sim.drop_link();
-        handshake(&mut sim);
+        sim.handshake();
         connack(&mut sim, false, ReasonCode::NotAuthorized);
         sim.fire_timer();
         let creds = sim.user();
         sim.s.handle_credentials(sim.now, Ok(creds));
         sim.drain();
         sim.drop_link();
-        handshake(&mut sim);
+        sim.handshake();
         assert_eq!(
             sim.opened,
             ["ws://a/ws", "ws://b/ws", "ws://c/ws", "ws://a/ws"]
@@ -77,7 +59,7 @@ fn a_failed_credentials_request_does_not_skip_a_broker() {
     sim.s
         .handle_credentials(sim.now, Err("backend down".into()));
     sim.fire_timer();
-    handshake(&mut sim);
+    sim.handshake();
     assert_eq!(sim.opened, ["ws://a/ws"]);
 }
 
@@ -97,7 +79,7 @@ fn the_persistent_session_and_the_queue_carry_over_to_the_next_broker() {
     sim.s
         .publish(sim.now, "t", b"queued".to_vec(), QoS::AtLeastOnce, false)
         .expect("publish");
-    handshake(&mut sim);
+    sim.handshake();
     connack(&mut sim, true, ReasonCode::Success);
     assert_eq!(sim.s.url(), "ws://b/ws");
     let sent = sim.take_sent();
@@ -117,12 +99,12 @@ fn setting_the_same_list_keeps_the_rotation_and_a_new_list_starts_over() {
         "ws://b/ws".into(),
         "ws://c/ws".into(),
     ]);
-    handshake(&mut sim);
+    sim.handshake();
     assert_eq!(sim.opened.last().map(String::as_str), Some("ws://b/ws"));
     connack(&mut sim, false, ReasonCode::Success);
     sim.s.set_urls(vec!["ws://x/ws".into()]);
     sim.drop_link();
-    handshake(&mut sim);
+    sim.handshake();
     assert_eq!(sim.opened.last().map(String::as_str), Some("ws://x/ws"));
 }
 
@@ -133,7 +115,7 @@ fn a_socket_closed_after_a_5_0_connect_falls_back_to_3_1_1_once() {
     let mut sim = cluster(ProtocolVersion::V5);
     sim.s.connect(sim.now);
     sim.drain();
-    let connect = handshake(&mut sim);
+    let connect = sim.handshake();
     assert_eq!(connect.protocol, ProtocolVersion::V5);
     sim.drop_link();
     let events = sim.take_events();
@@ -150,7 +132,7 @@ fn a_socket_closed_after_a_5_0_connect_falls_back_to_3_1_1_once() {
 
     sim.version = ProtocolVersion::V311;
     sim.server = StreamDecoder::new(ProtocolVersion::V311, MAX_REMAINING_LENGTH + 5);
-    let connect = handshake(&mut sim);
+    let connect = sim.handshake();
     assert_eq!(connect.protocol, ProtocolVersion::V311);
     assert_eq!(
         sim.opened,
@@ -159,7 +141,7 @@ fn a_socket_closed_after_a_5_0_connect_falls_back_to_3_1_1_once() {
     );
     // Later failures are ordinary ones: no second fallback, the next broker.
     sim.drop_link();
-    handshake(&mut sim);
+    sim.handshake();
     assert_eq!(fallbacks(&sim.take_events()), 0);
     assert_eq!(sim.opened.last().map(String::as_str), Some("ws://b/ws"));
 }
@@ -169,7 +151,7 @@ fn connack_unsupported_protocol_version_falls_back_too() {
     let mut sim = cluster(ProtocolVersion::V5);
     sim.s.connect(sim.now);
     sim.drain();
-    handshake(&mut sim);
+    sim.handshake();
     connack(&mut sim, false, ReasonCode::UnsupportedProtocolVersion);
     assert_eq!(fallbacks(&sim.take_events()), 1);
     assert_eq!(sim.s.config().protocol, ProtocolVersion::V311);
@@ -180,15 +162,15 @@ fn a_3_1_1_session_or_a_refusal_for_another_reason_never_falls_back() {
     let mut sim = cluster(ProtocolVersion::V311);
     sim.s.connect(sim.now);
     sim.drain();
-    handshake(&mut sim);
+    sim.handshake();
     sim.drop_link();
     let mut v5 = cluster(ProtocolVersion::V5);
     v5.s.connect(v5.now);
     v5.drain();
-    handshake(&mut v5);
+    v5.handshake();
     connack(&mut v5, false, ReasonCode::NotAuthorized);
     // Lost after CONNACK accepted it: 5.0 works there.
-    handshake(&mut v5);
+    v5.handshake();
     connack(&mut v5, false, ReasonCode::Success);
     v5.drop_link();
     assert_eq!(
