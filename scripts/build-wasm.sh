@@ -34,9 +34,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 mode="${1:-release}"
 case "$mode" in
-  release) cargo_flags=(--release); profile_dir=release; bindgen_flags=() ;;
+  release | bench) cargo_flags=(--release); profile_dir=release; bindgen_flags=() ;;
   dev) cargo_flags=(); profile_dir=debug; bindgen_flags=(--debug --keep-debug) ;;
-  bench) cargo_flags=(--release); profile_dir=release; bindgen_flags=() ;;
   *) echo "usage: $0 [release|dev|bench]" >&2; exit 2 ;;
 esac
 
@@ -80,7 +79,7 @@ wasm_opt_flags=(-Os --converge --low-memory-unused -ocimfs=20
 
 # build_module DIR NAME [cargo flags…]: the crate built with the given features, through
 # wasm-bindgen --target web into DIR (emptied first; imcore.js, imcore.d.ts,
-# imcore_bg.wasm(.d.ts)), and in release the glue's JSDoc stripped and the module shrunk by
+# imcore_bg.wasm(.d.ts)), and in release the module shrunk by
 # wasm-opt. NAME labels the log lines and the WASM_NAMES_DIR copy.
 build_module() {
   local dir=$1 name=$2
@@ -103,15 +102,6 @@ build_module() {
   fi
 
   [ "$mode" != dev ] || return 0
-  # Release: the JSDoc comments wasm-bindgen copies from the Rust docs into imcore.js go (the
-  # same text stays in imcore.d.ts, where editors and tsc read it); ~2.3 KB of the gzipped
-  # glue. Only whole-line /** … */ blocks: nothing else in the glue changes.
-  node -e '
-    const fs = require("fs"), f = process.argv[1];
-    const js = fs.readFileSync(f, "utf8");
-    fs.writeFileSync(f, js.replace(/^[ \t]*\/\*\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*\n/gm, ""));
-  ' "$dir"/imcore.js
-
   local before
   before=$(wc -c <"$dir"/imcore_bg.wasm)
   if [ -n "$names_dir" ]; then
@@ -147,18 +137,10 @@ if [ -d pkg-template ] && [ -n "$(ls -A pkg-template)" ]; then
   cp -R pkg-template/. "$out"/
   echo "[build-wasm] copied pkg-template/ into $out/"
 fi
-# Release: the web entry (index.js) without its whole-line comments (they explain the
-# source; the page does not download them). Code lines are left as they are.
-if [ "$mode" = release ] && [ -f "$out"/index.js ]; then
-  node -e '
-    const fs = require("fs"), f = process.argv[1];
-    const js = fs.readFileSync(f, "utf8");
-    fs.writeFileSync(f, js.replace(/^[ \t]*\/\*\*(?:(?!\*\/)[\s\S])*\*\/[ \t]*\n/gm, "")
-      .replace(/^[ \t]*\/\/.*\n/gm, ""));
-  ' "$out"/index.js
-fi
 # Release: the ES module glue minified (terser, scripts/minify-js.cjs: exports, class names
-# and every property name, so the wasm imports, kept): gzip -9 of imcore.js + index.js
+# and every property name, so the wasm imports, kept; every comment but @ts-self-types goes,
+# the JSDoc wasm-bindgen copies from the Rust docs included: the same text stays in
+# imcore.d.ts, where editors and tsc read it): gzip -9 of imcore.js + index.js
 # 13,160 -> 10,344 B, of mqtt/imcore.js 5,627 -> 4,218 B.
 if [ "$mode" = release ]; then
   node scripts/minify-js.cjs esm "$out"/imcore.js "$out"/mqtt/imcore.js \

@@ -7,6 +7,7 @@
 #   scripts/rabbitmq.sh kill-node RUNDIR I      # SIGKILL node I (1..N), wait until it is gone
 #   scripts/rabbitmq.sh start-node RUNDIR I     # start node I again (same ports, data); slow, see below
 #   scripts/rabbitmq.sh status RUNDIR
+#   scripts/rabbitmq.sh running RUNDIR          # exit status 0: its epmd or a node still runs
 #
 # `start` runs its own epmd (own port, 127.0.0.1) and N nodes imcore-I@localhost, each with
 # its own AMQP, distribution, MQTT and WebSocket ports, one Erlang cookie, data and logs
@@ -118,20 +119,21 @@ start_node() {
 wait_node() {
   local i=$1 secs=$2 d="$RUNDIR/rabbitmq/node$i"
   local mqtt_var="MQTT_PORT_$i" ws_var="WS_PORT_$i" wrapper_var="WRAPPER_PID_$i"
-  local n
-  for n in $(seq 1 $((secs * 10))); do
-    if port_open "${!mqtt_var}" && port_open "${!ws_var}"; then
-      printf -v "NODE_PID_$i" '%s' "$(cat "$d/pid" 2>/dev/null || true)"
-      return 0
-    fi
-    alive "${!wrapper_var}" || return 1
-    sleep 0.1
-  done
-  return 1
+  wait_for "${!wrapper_var}" $((secs * 10)) ports_open "${!mqtt_var}" "${!ws_var}" || return 1
+  printf -v "NODE_PID_$i" '%s' "$(cat "$d/pid" 2>/dev/null || true)"
 }
 
+# ports_open PORT...: every one accepts connections.
+ports_open() {
+  local p
+  for p in "$@"; do
+    port_open "$p" || return 1
+  done
+}
+
+# running_nodes [I]: the cluster's running nodes as node I (default 1) sees them, a line each.
 running_nodes() {
-  ctl 1 cluster_status --formatter json 2>/dev/null |
+  ctl "${1:-1}" cluster_status --formatter json 2>/dev/null |
     grep -o '"running_nodes":\[[^]]*\]' | grep -o 'imcore-[0-9]*@localhost' | sort -u
 }
 
@@ -165,16 +167,34 @@ load_env() {
   . "$RUNDIR/rabbitmq.env"
 }
 
-# Stops every node (rabbitmqctl stop, then TERM, then KILL) and epmd.
+# Whether the epmd or a node of the cluster in $RUNDIR/rabbitmq.env is still ours and alive.
+# Loads that file: call it in a subshell where the caller's variables matter.
+cluster_running() {
+  # shellcheck disable=SC1091
+  . "$RUNDIR/rabbitmq.env"
+  is_ours "$EPMD_PID" epmd && return 0
+  local i v
+  for i in $(seq 1 "$NODE_COUNT"); do
+    v="NODE_PID_$i"
+    is_ours "${!v:-}" beam.smp && return 0
+  done
+  return 1
+}
+
+# load_node RUNDIR I: load_env, and I must be a node of that cluster.
+load_node() {
+  load_env "$1"
+  [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le "$NODE_COUNT" ] || die "no node $2 (1..$NODE_COUNT)"
+}
+
+# Stops every node (TERM, which makes the VM stop the node gracefully (init:stop), then
+# KILL) and epmd.
 stop_all() {
   local i pid_var wrapper_var
   for i in $(seq "$NODE_COUNT" -1 1); do
     pid_var="NODE_PID_$i"
     wrapper_var="WRAPPER_PID_$i"
-    if is_ours "${!pid_var:-}" beam.smp; then
-      # TERM makes the VM stop the node gracefully (init:stop).
-      stop_pid "${!pid_var}" beam.smp 300
-    fi
+    stop_pid "${!pid_var:-}" beam.smp 300
     stop_pid "${!wrapper_var:-}" rabbitmq-server 50
   done
   stop_pid "${EPMD_PID:-}" epmd 50
@@ -215,17 +235,8 @@ cmd_start() {
   [ -n "$AUTH_URL" ] || die "--auth-http-url is required (imcore-server's /broker/auth)"
   [ -x "$RABBIT_BIN/rabbitmq-server" ] || die "no $RABBIT_BIN/rabbitmq-server (scripts/install.sh)"
   command -v epmd >/dev/null 2>&1 || die "no epmd on PATH (erlang-base)"
-  if [ -f "$RUNDIR/rabbitmq.env" ]; then
-    (
-      # shellcheck disable=SC1091
-      . "$RUNDIR/rabbitmq.env"
-      is_ours "$EPMD_PID" epmd && exit 0
-      for i in $(seq 1 "$NODE_COUNT"); do
-        v="NODE_PID_$i"
-        is_ours "${!v:-}" beam.smp && exit 0
-      done
-      exit 1
-    ) && die "a cluster already runs in $RUNDIR (scripts/rabbitmq.sh stop $RUNDIR)"
+  if [ -f "$RUNDIR/rabbitmq.env" ] && (cluster_running); then
+    die "a cluster already runs in $RUNDIR (scripts/rabbitmq.sh stop $RUNDIR)"
   fi
   rm -f "$RUNDIR/rabbitmq.env"
   local bin
@@ -267,12 +278,8 @@ cmd_start() {
 
   local t0=$SECONDS
   EPMD_PID=$(detach "$RUNDIR/rabbitmq/epmd.log" epmd -port "$EPMD_PORT" -address 127.0.0.1)
-  for _ in $(seq 1 50); do
-    port_open "$EPMD_PORT" && break
-    alive "$EPMD_PID" || die "epmd did not start (see $RUNDIR/rabbitmq/epmd.log)"
-    sleep 0.1
-  done
-  port_open "$EPMD_PORT" || die "epmd does not listen on $EPMD_PORT"
+  wait_for "$EPMD_PID" 50 port_open "$EPMD_PORT" ||
+    die "epmd did not start listening on $EPMD_PORT (see $RUNDIR/rabbitmq/epmd.log)"
 
   # Boot every node at once (each takes ~10 s), then join 2..N to node 1.
   for i in $(seq 1 "$NODE_COUNT"); do
@@ -316,9 +323,8 @@ cmd_stop() {
 
 cmd_kill_node() {
   [ $# -ge 2 ] || usage
-  load_env "$1"
+  load_node "$1" "$2"
   local i=$2
-  [[ $i =~ ^[0-9]+$ ]] && [ "$i" -ge 1 ] && [ "$i" -le "$NODE_COUNT" ] || die "no node $i (1..$NODE_COUNT)"
   local pid_var="NODE_PID_$i" wrapper_var="WRAPPER_PID_$i"
   local pid=${!pid_var:-}
   if is_ours "$pid" beam.smp; then
@@ -334,9 +340,8 @@ cmd_kill_node() {
 
 cmd_start_node() {
   [ $# -ge 2 ] || usage
-  load_env "$1"
+  load_node "$1" "$2"
   local i=$2
-  [[ $i =~ ^[0-9]+$ ]] && [ "$i" -ge 1 ] && [ "$i" -le "$NODE_COUNT" ] || die "no node $i (1..$NODE_COUNT)"
   local pid_var="NODE_PID_$i"
   is_ours "${!pid_var:-}" beam.smp && die "node $i runs already (PID ${!pid_var})"
   is_ours "$EPMD_PID" epmd || die "our epmd (PID $EPMD_PID) is gone: stop and start the cluster"
@@ -346,6 +351,12 @@ cmd_start_node() {
   wait_node "$i" 240 || die "node $i did not come back (see $RUNDIR/rabbitmq/node$i)"
   write_env
   echo "rabbitmq.sh: node $i (imcore-$i@localhost) listening again after $((SECONDS - t0)) s"
+}
+
+cmd_running() {
+  [ $# -ge 1 ] || usage
+  load_env "$1"
+  cluster_running
 }
 
 cmd_status() {
@@ -366,10 +377,7 @@ cmd_status() {
     fi
   done
   if [ -n "$first" ]; then
-    echo "running nodes (seen by node $first): $(
-      ctl "$first" cluster_status --formatter json 2>/dev/null |
-        grep -o '"running_nodes":\[[^]]*\]' | grep -o 'imcore-[0-9]*@localhost' | tr '\n' ' '
-    )"
+    echo "running nodes (seen by node $first): $(running_nodes "$first" | tr '\n' ' ')"
   fi
 }
 
@@ -382,6 +390,7 @@ case "$cmd" in
   kill-node) cmd_kill_node "$@" ;;
   start-node) cmd_start_node "$@" ;;
   status) cmd_status "$@" ;;
+  running) cmd_running "$@" ;;
   -h | --help | help) usage ;;
   *) usage ;;
 esac

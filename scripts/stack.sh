@@ -70,18 +70,6 @@ http_ok() {
   ) 2>/dev/null
 }
 
-# wait_for PID CHECK ARGS...: until CHECK succeeds (15 s), failing early if PID dies.
-wait_for() {
-  local pid=$1
-  shift
-  for _ in $(seq 1 150); do
-    "$@" && return 0
-    alive "$pid" || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 write_env() {
   local f="$RUNDIR/stack.env"
   {
@@ -118,16 +106,7 @@ rabbitmq_sh() {
 # Whether the broker of this stack (any node of a cluster) still runs.
 broker_alive() {
   if [ "$BROKER" = rabbitmq ]; then
-    [ -f "$RUNDIR/rabbitmq.env" ] || return 1
-    (
-      # shellcheck disable=SC1091
-      . "$RUNDIR/rabbitmq.env"
-      for i in $(seq 1 "$NODE_COUNT"); do
-        v="NODE_PID_$i"
-        is_ours "${!v:-}" beam.smp && exit 0
-      done
-      exit 1
-    )
+    [ -f "$RUNDIR/rabbitmq.env" ] && "$root/scripts/rabbitmq.sh" running "$RUNDIR"
   else
     is_ours "$BROKER_PID" mosquitto
   fi
@@ -147,7 +126,7 @@ start_broker() {
   local pid
   pid=$(detach "$RUNDIR/mosquitto.log" "$MOSQUITTO_BIN" -c "$RUNDIR/mosquitto.conf")
   BROKER_PID=$pid
-  if ! wait_for "$pid" port_open "$MQTT_PORT" || ! wait_for "$pid" port_open "$WS_PORT"; then
+  if ! wait_for "$pid" 150 port_open "$MQTT_PORT" || ! wait_for "$pid" 150 port_open "$WS_PORT"; then
     tail -n 20 "$RUNDIR/mosquitto.log" >&2 || true
     alive "$pid" && kill -9 "$pid" 2>/dev/null
     BROKER_PID=""
@@ -178,7 +157,7 @@ start_server() {
       detach "$RUNDIR/server.log" "$SERVER_BIN" "${args[@]}"
   )
   SERVER_PID=$pid
-  wait_for "$pid" http_ok "$HTTP_PORT" && return 0
+  wait_for "$pid" 150 http_ok "$HTTP_PORT" && return 0
   stop_pid "$pid" imcore-server
   SERVER_PID=""
   return 1
@@ -187,10 +166,8 @@ start_server() {
 abort_start() {
   local status=$?
   [ -n "${SERVER_PID:-}" ] && stop_pid "$SERVER_PID" imcore-server
-  [ -n "${BROKER_PID:-}" ] && stop_pid "$BROKER_PID" mosquitto
-  if [ "${RABBIT_STARTED:-0}" = 1 ] && [ -f "$RUNDIR/rabbitmq.env" ]; then
-    rabbitmq_sh stop "$RUNDIR" >&2 || true
-  fi
+  # The start refused a broker already running here: what stop_broker finds is ours.
+  stop_broker >&2 || true
   exit "$status"
 }
 
@@ -244,7 +221,7 @@ cmd_start() {
   [ -x "$SERVER_BIN" ] || die "no server binary at $SERVER_BIN"
   # Until stack.env is written nobody else can stop what this starts: a failure or a
   # signal on the way stops it here.
-  BROKER_PID="" SERVER_PID="" RABBIT_STARTED=0
+  BROKER_PID="" SERVER_PID=""
   trap 'abort_start' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -293,7 +270,6 @@ cmd_start() {
 # backend points at it), the cluster, then the server.
 start_rabbitmq_stack() {
   read -r HTTP_PORT < <("$SERVER_BIN" free-port 1)
-  RABBIT_STARTED=1
   rabbitmq_sh start "$RUNDIR" --nodes "$NODE_COUNT" \
     --auth-http-url "http://127.0.0.1:$HTTP_PORT/broker/auth" >&2 ||
     die "the RabbitMQ cluster did not start (see $RUNDIR/rabbitmq/)"
@@ -344,10 +320,7 @@ cmd_restart_broker() {
   [ "$BROKER" = mosquitto ] || die "restart-broker is for Mosquitto (RabbitMQ: kill-node)"
   if is_ours "$BROKER_PID" mosquitto; then
     kill -KILL "$BROKER_PID"
-    for _ in $(seq 1 50); do
-      alive "$BROKER_PID" || break
-      sleep 0.1
-    done
+    wait_gone "$BROKER_PID" 50 || true
   fi
   local attempt
   for attempt in 1 2 3 4 5; do

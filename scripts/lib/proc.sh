@@ -48,6 +48,19 @@ is_ours() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# wait_for PID TENTHS CHECK ARGS...: until CHECK succeeds (for at most TENTHS tenths of a
+# second), failing early if PID dies.
+wait_for() {
+  local pid=$1 tenths=$2
+  shift 2
+  for _ in $(seq 1 "$tenths"); do
+    "$@" && return 0
+    alive "$pid" || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # wait_gone PID [TENTHS]: until PID is gone (default 10 s).
 wait_gone() {
   local i
