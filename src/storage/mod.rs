@@ -19,6 +19,10 @@
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+#[cfg(feature = "indexeddb")]
+pub mod blocks;
+#[cfg(any(feature = "kv", feature = "indexeddb"))]
+mod gate;
 #[cfg(feature = "kv")]
 pub mod kv;
 mod memory;
@@ -27,6 +31,8 @@ pub mod startup;
 
 use thiserror::Error;
 
+#[cfg(any(feature = "kv", feature = "indexeddb"))]
+pub(crate) use gate::Gate;
 #[cfg(feature = "kv")]
 pub use kv::{KvBackend, KvStorage, MemoryKv};
 pub use memory::MemoryStorage;

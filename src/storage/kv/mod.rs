@@ -56,7 +56,6 @@
 //! old state with some of its oldest history trimmed. Calls run one at a time, like
 //! IndexedDB transactions: a read waits for the apply in flight.
 
-mod gate;
 mod layout;
 mod memory;
 // Native only: they run on MemoryKv and use proptest, which is not built for wasm32.
@@ -68,7 +67,7 @@ use std::rc::Rc;
 
 pub use memory::MemoryKv;
 
-use gate::{Gate, Pass};
+use super::gate::{Gate, Pass};
 use layout::{decode, encode, lines, pack, split, unlines, Chunk, Part, Records, Root, VERSION};
 
 use super::{Page, Storage, StorageBatch, StorageError};

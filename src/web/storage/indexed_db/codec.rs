@@ -10,37 +10,21 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
-use crate::chat::store::{ConversationRecord, MessageRef, OutboxEntry, StoredMessage, Tombstone};
+#[cfg(feature = "test-support")]
+use crate::chat::store::MessageRef;
+use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
+use crate::storage::blocks::{order_key, parse_order_key, Block, Directory};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::StorageError;
 
-/// Prefix of a server id in a sort key. `'s' < 't'`: every server id sorts before every
-/// local id, as `MessageRef::Server(_) < MessageRef::Local(_)`.
-const SERVER_PREFIX: char = 's';
-/// Prefix of a local id in a sort key.
-const LOCAL_PREFIX: char = 't';
+pub(super) use crate::storage::blocks::fixed;
+#[cfg(feature = "test-support")]
+use crate::storage::blocks::sort_key;
 
-/// A `u64` as 20 zero-padded decimal digits: string order == numeric order, exact over the
-/// whole range (a JS number is exact only up to 2^53).
-pub(super) fn fixed(n: u64) -> String {
-    format!("{n:020}")
-}
-
-/// The sort key of a message id: `"s00000000000000000123"` or `"t{local id}"`. Local ids
-/// compare as UTF-16 code units in IndexedDB and as UTF-8 bytes in Rust: the same order
-/// unless one id has characters above U+FFFF and the other in U+E000..=U+FFFF (client-made
-/// local ids are ASCII).
-pub(super) fn sort_key(id: &MessageRef) -> String {
-    match id {
-        MessageRef::Server(n) => format!("{SERVER_PREFIX}{n:020}"),
-        MessageRef::Local(s) => format!("{LOCAL_PREFIX}{s}"),
-    }
-}
-
-/// The primary key of a message: `"{conversation}|{sort key}"` (a conversation id never
-/// contains `|`, so the key is unique per `(conversation, MessageRef)`, the identity a
-/// [`crate::chat::store::PersistBatch`] uses).
+/// The primary key of a V1/V2 message: `"{conversation}|{sort key}"` (a conversation id
+/// never contains `|`, so the key is unique per `(conversation, MessageRef)`).
+#[cfg(feature = "test-support")]
 pub(super) fn message_pk(conversation: ConversationId, id: &MessageRef) -> String {
     format!("{conversation}|{}", sort_key(id))
 }
@@ -58,6 +42,8 @@ pub(super) struct Names {
     id: JsValue,
     key: JsValue,
     value: JsValue,
+    sids: JsValue,
+    lids: JsValue,
 }
 
 impl Names {
@@ -75,6 +61,8 @@ impl Names {
             id: s(fields::ID),
             key: s(fields::KEY),
             value: s(fields::VALUE),
+            sids: s(fields::SIDS),
+            lids: s(fields::LIDS),
         }
     }
 }
@@ -89,8 +77,169 @@ fn json<T: ToJson>(v: &T) -> Result<String, StorageError> {
     Ok(json::to_string(v))
 }
 
-/// A message as stored: `pk`, the four `order` fields, `server_id` / `local_id` when it has
-/// them (absent fields keep it out of those indexes), `record`.
+fn set_value(o: &Object, k: &JsValue, v: &JsValue) -> Result<(), StorageError> {
+    Reflect::set(o, k, v).map(|_| ()).map_err(|e| js_error(&e))
+}
+
+fn get_string(o: &JsValue, k: &JsValue) -> Option<String> {
+    Reflect::get(o, k).ok().and_then(|v| v.as_string())
+}
+
+/// The record key of a block: `[conversation, order key of lo]`.
+pub(super) fn block_pk(conversation: ConversationId, lo: &MessageKey) -> JsValue {
+    Array::of2(
+        &JsValue::from_str(&conversation.to_string()),
+        &JsValue::from_str(&order_key(lo)),
+    )
+    .into()
+}
+
+/// A block as stored: `pk`, `sid` and `lid` (the ids of its messages, for the multi-entry
+/// indexes), `record` (the JSON array of its messages).
+fn block_object(
+    n: &Names,
+    pk: &JsValue,
+    sids: &Array,
+    lids: &Array,
+    record: &str,
+) -> Result<JsValue, StorageError> {
+    let o = Object::new();
+    set_value(&o, &n.pk, pk)?;
+    set_value(&o, &n.sids, sids)?;
+    set_value(&o, &n.lids, lids)?;
+    set(&o, &n.record, record)?;
+    Ok(o.into())
+}
+
+/// A block as stored (see [`block_object`]).
+pub(super) fn encode_block(n: &Names, b: &Block) -> Result<JsValue, StorageError> {
+    let (sids, lids) = (Array::new(), Array::new());
+    for m in &b.messages {
+        if let Some(sid) = m.server_id() {
+            sids.push(&JsValue::from_str(&fixed(sid)));
+        }
+        if let Some(local) = &m.local_id {
+            lids.push(&JsValue::from_str(local));
+        }
+    }
+    let pk = block_pk(b.conversation, &b.lo);
+    block_object(n, &pk, &sids, &lids, &json::to_string(&b.messages))
+}
+
+/// The blocks of a `getAllKeys` over the block store: their `(conversation, lo)`.
+pub(super) fn directory(keys: &JsValue) -> Result<Directory, StorageError> {
+    let corrupt = || StorageError::Corrupt("a block key is not [conversation, order key]".into());
+    let mut dir = Directory::default();
+    each(keys, |k| {
+        let pair = k.dyn_ref::<Array>().ok_or_else(corrupt)?;
+        let c: ConversationId = pair
+            .get(0)
+            .as_string()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(corrupt)?;
+        let lo = pair
+            .get(1)
+            .as_string()
+            .and_then(|lo| parse_order_key(&lo))
+            .ok_or_else(corrupt)?;
+        dir.insert(c, lo);
+        Ok(())
+    })?;
+    Ok(dir)
+}
+
+/// A V2 message record, as the 2 → 3 migration reads it: no JSON parsed.
+pub(super) struct V2Message {
+    conversation: String,
+    /// Its `order` index key, `[conversation, weight, sender, sort]`.
+    pub(super) order_key: JsValue,
+    /// Its order key as a block's `lo` (weight, sender and sort concatenated: the
+    /// [`order_key`] format).
+    lo: String,
+    server_id: Option<String>,
+    local_id: Option<String>,
+    record: String,
+}
+
+impl V2Message {
+    pub(super) fn read(n: &Names, stored: &JsValue) -> Result<Self, StorageError> {
+        let field = |k: &JsValue, what: &str| {
+            get_string(stored, k)
+                .ok_or_else(|| StorageError::Corrupt(format!("a V2 message has no {what}")))
+        };
+        let conversation = field(&n.conversation, "conversation")?;
+        let (weight, sender, sort) = (
+            field(&n.weight, "weight")?,
+            field(&n.sender, "sender")?,
+            field(&n.sort, "sort key")?,
+        );
+        let order_key = Array::of4(
+            &JsValue::from_str(&conversation),
+            &JsValue::from_str(&weight),
+            &JsValue::from_str(&sender),
+            &JsValue::from_str(&sort),
+        )
+        .into();
+        Ok(V2Message {
+            conversation,
+            order_key,
+            lo: format!("{weight}{sender}{sort}"),
+            server_id: get_string(stored, &n.server_id),
+            local_id: get_string(stored, &n.local_id),
+            record: field(&n.record, "record")?,
+        })
+    }
+}
+
+/// A block being made from V2 message records (the 2 → 3 migration).
+#[derive(Default)]
+pub(super) struct BlockText {
+    first: Option<(String, String)>,
+    /// `[` and the records so far, comma-separated.
+    record: String,
+    count: usize,
+    sids: Vec<String>,
+    lids: Vec<String>,
+}
+
+impl BlockText {
+    /// Whether `m` belongs in this block: empty, or of its conversation and not full.
+    pub(super) fn takes(&self, m: &V2Message, max: usize) -> bool {
+        match &self.first {
+            None => true,
+            Some((c, _)) => *c == m.conversation && self.count < max,
+        }
+    }
+
+    pub(super) fn push(&mut self, m: V2Message) {
+        self.record.push(if self.first.is_none() { '[' } else { ',' });
+        self.record.push_str(&m.record);
+        self.count += 1;
+        self.sids.extend(m.server_id);
+        self.lids.extend(m.local_id);
+        if self.first.is_none() {
+            self.first = Some((m.conversation, m.lo));
+        }
+    }
+
+    /// The block object, and an empty builder for the next (`None`: nothing pushed).
+    pub(super) fn finish(&mut self, n: &Names) -> Result<Option<JsValue>, StorageError> {
+        let done = std::mem::take(self);
+        let Some((conversation, lo)) = done.first else {
+            return Ok(None);
+        };
+        let strings = |v: Vec<String>| -> Array { v.iter().map(|s| JsValue::from_str(s)).collect() };
+        let pk: JsValue =
+            Array::of2(&JsValue::from_str(&conversation), &JsValue::from_str(&lo)).into();
+        let record = done.record + "]";
+        block_object(n, &pk, &strings(done.sids), &strings(done.lids), &record).map(Some)
+    }
+}
+
+/// A V1/V2 message as stored: `pk`, the four `order` fields, `server_id` / `local_id` when
+/// it has them (absent fields keep it out of those indexes), `record`. Only tests write
+/// them now (to migrate from).
+#[cfg(feature = "test-support")]
 pub(super) fn encode_message(n: &Names, m: &StoredMessage) -> Result<JsValue, StorageError> {
     let o = Object::new();
     let conversation = m.conversation_id.to_string();
@@ -174,9 +323,9 @@ pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, Stor
 }
 
 /// Each stored object of a `getAll` result, read by `read`.
-fn each<T>(
+pub(super) fn each<T>(
     stored: &JsValue,
-    read: impl Fn(&JsValue) -> Result<T, StorageError>,
+    mut read: impl FnMut(&JsValue) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
     let Some(array) = stored.dyn_ref::<Array>() else {
         return Err(StorageError::Corrupt(

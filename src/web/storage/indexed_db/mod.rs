@@ -1,31 +1,42 @@
 //! [`Storage`] on IndexedDB (wasm32 only): one database per user, `imcore-{user_id}`.
 //!
-//! # Schema ([`SchemaVersion::V2`])
+//! # Schema ([`SchemaVersion::V3`])
 //!
 //! | store | key | indexes |
 //! | --- | --- | --- |
-//! | `messages` | `pk` = `"{conversation}\|{sort}"` | `order` = `[conversation, weight, sender, sort]`; `server_id`; `local_id` |
+//! | `blocks` | `pk` = `[conversation, order key of lo]` | `server_id` on `sid`, `local_id` on `lid` (both multi-entry) |
 //! | `conversations` | `id` (conversation id string) | |
 //! | `outbox` | `local_id` | `weight`; `conversation` (V2) |
 //! | `tombstones` | `server_id` | |
 //! | `meta` | `key` | |
 //!
-//! * **Order.** The `order` index sorts exactly like [`MessageKey`]:
-//!   `weight` and `sender` are 20-digit zero-padded decimals (string order == numeric
-//!   order over all of `u64`; a JS number is exact only to 2^53, and user ids need not stay
-//!   below that), and `sort` is `"s"` + 20 digits of the server id or `"t"` + the local
-//!   id, so every server id sorts before every local id as `MessageRef::Server <
-//!   MessageRef::Local`. A page is one key range on that index bounded to the conversation
-//!   (`[c]` .. `[c, []]`: an array sorts after every string) and to the page key; the
-//!   newest `n` are a `prev` cursor stopped after `n` records, whatever the size of the
-//!   conversation; unbounded or `After` pages are a single `getAll(range, n)`.
-//! * **Values.** Each object holds the plain string fields above (only what key paths
-//!   read) and `record`, the Rust record as a JSON string (`crate::json`, which reads and
-//!   writes the text serde_json did). It is lossless (`u64` ids are JSON integers parsed
-//!   in Rust, never by JS) and fast: a record crosses the JS boundary as one string, where
-//!   serde-wasm-bindgen would make a JS call per field and need BigInts for exact 64-bit
-//!   ids. The identity of a message is `(conversation, MessageRef)`, as in
-//!   [`PersistBatch`](crate::chat::store::PersistBatch), so deletes need no lookup.
+//! * **Messages in blocks** of up to 64 of one conversation ([`crate::storage::blocks`]:
+//!   the rules, pure and tested natively). IndexedDB costs about the same per record,
+//!   whatever its size: a 10,000-message backlog is some 160 puts instead of 10,000. A
+//!   block's key is its conversation and the order key of its lowest key (`lo`): weight and
+//!   sender as 20-digit zero-padded decimals (string order == numeric order over all of
+//!   `u64`; a JS number is exact only to 2^53), then `"s"` + 20 digits of the server id or
+//!   `"t"` + the local id, so the blocks of a conversation sort as their
+//!   [`MessageKey`](crate::chat::store::MessageKey)s. `sid` and `lid` list the ids of its
+//!   messages, so a lookup by id is one index `get`.
+//! * **Pages** walk the conversation's blocks with a value cursor (`[c]` .. `[c, []]`: an
+//!   array sorts after every string), newest first for the newest page and `Before`, one
+//!   event per block, until the page is full: a first page of 50 is one or two blocks.
+//! * **Writes.** [`Storage::apply`] is one `readwrite` transaction: the blocks the batch
+//!   changes are read inside it (all at once), changed and written back with the other
+//!   stores' requests, none awaited one by one; then `commit()` and wait for `complete`.
+//!   Which blocks those are comes from the directory of every block's `lo`, read by the
+//!   first apply (`getAllKeys`) and kept in memory after it: one tab writes (the leader of
+//!   the tabs of a user), and applies run one at a time. An apply that fails drops the
+//!   directory, so the next reads it again. An abort reports the transaction's
+//!   DOMException (`QuotaExceededError` → [`StorageError::QuotaExceeded`], others →
+//!   [`StorageError::Operation`] with its name and message).
+//! * **Values.** Each object holds the plain fields above (only what key paths read) and
+//!   `record`, the Rust record as a JSON string (a block's: the array of its messages;
+//!   `crate::json`, which reads and writes the text serde_json did). It is lossless (`u64`
+//!   ids are JSON integers parsed in Rust, never by JS) and fast: a record crosses the JS
+//!   boundary as one string, where serde-wasm-bindgen would make a JS call per field and
+//!   need BigInts for exact 64-bit ids.
 //! * **Start-up reads no message.** A conversation record carries its newest message
 //!   ([`Newest`](crate::chat::store::Newest)), kept current by the store, so the list
 //!   comes from the `conversations` store alone, however long the history. This needs no
@@ -33,11 +44,6 @@
 //!   start-up reads those conversations' newest message once and writes their records
 //!   with it, the migration happening record by record; an older client reading a newer
 //!   record ignores the field, as it ignores any field it does not know.
-//! * **Writes.** [`Storage::apply`] is one `readwrite` transaction over the stores the
-//!   batch touches, deletes issued before puts, none awaited one by one; then `commit()`
-//!   and wait for `complete`. An abort reports the transaction's DOMException
-//!   (`QuotaExceededError` → [`StorageError::QuotaExceeded`], others →
-//!   [`StorageError::Operation`] with its name and message).
 //! * **Versions.** See [`SchemaVersion`]: each step adds, migrates data, deletes, inside the
 //!   upgrade transaction. When another tab opens a newer version, this connection gets
 //!   `versionchange`, closes itself (so the other tab is not blocked), and calls the
@@ -60,7 +66,8 @@ mod open;
 mod request;
 mod schema;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
@@ -68,20 +75,21 @@ use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    IdbCursorDirection, IdbDatabase, IdbIndex, IdbKeyRange, IdbTransaction, IdbTransactionMode,
+    IdbCursorDirection, IdbCursorWithValue, IdbDatabase, IdbIndex, IdbKeyRange, IdbObjectStore,
+    IdbTransaction, IdbTransactionMode,
 };
+use IdbCursorDirection::{Next, Prev};
 
 pub use schema::SchemaVersion;
 
 use codec::Names;
-use request::{dom_error, js_error, request, CursorWalk, RequestFuture, Step, TransactionDone};
+use request::{js_error, request, CursorWalk, RequestFuture, Step, TransactionDone};
 use schema::current;
 
-use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
+use crate::chat::store::{ConversationRecord, OutboxEntry, PersistBatch, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
-use crate::storage::{
-    meta, newest_pages_one_by_one, Page, StartupRecords, Storage, StorageBatch, StorageError,
-};
+use crate::storage::blocks::{self, Directory};
+use crate::storage::{meta, Gate, Page, StartupRecords, Storage, StorageBatch, StorageError};
 
 /// The database of a user: `imcore-{user_id}`.
 pub fn database_name(user_id: u64) -> String {
@@ -111,9 +119,12 @@ struct Inner {
     /// The `versionchange` listener, owned here and unregistered when the connection
     /// closes.
     listener: RefCell<Option<Closure<dyn FnMut()>>>,
-    names: Names,
-    /// `getAll` takes `{ query, count, direction }` here (see [`NewestPage`]).
-    reverse_get_all: Cell<bool>,
+    names: Rc<Names>,
+    /// Every block's `(conversation, lo)`, read by the first apply and kept by each after
+    /// it (one tab writes: the leader); dropped when an apply fails, read again by the next.
+    directory: RefCell<Option<Directory>>,
+    /// Applies run one at a time: each plans its blocks on what the one before left.
+    gate: Gate,
 }
 
 impl Inner {
@@ -195,8 +206,9 @@ impl IndexedDbStorage {
             conn: RefCell::new(Conn::Open(db.clone())),
             on_version_change: RefCell::new(None),
             listener: RefCell::new(None),
-            names: Names::new(),
-            reverse_get_all: Cell::new(reverse_get_all()),
+            names: Rc::new(Names::new()),
+            directory: RefCell::new(None),
+            gate: Gate::default(),
         });
         let weak: Weak<Inner> = Rc::downgrade(&inner);
         let listener = Closure::<dyn FnMut()>::new(move || {
@@ -293,7 +305,64 @@ impl IndexedDbStorage {
         self.read(store)?.index(index).map_err(|e| js_error(&e))
     }
 
-    /// Issues every request of `batch` on `tx`: deletes first, then puts.
+    /// Issues the block writes of `batch`'s messages on `tx`: reads the directory if not
+    /// held, then the blocks the batch changes (all at once), then deletes and puts the
+    /// blocks [`blocks::write`] makes of them. Awaits inside `tx`, which stays active: each
+    /// read resolves in a microtask of its success event.
+    async fn write_messages(
+        &self,
+        tx: &IdbTransaction,
+        s: &PersistBatch,
+    ) -> Result<(), StorageError> {
+        if s.put_messages.is_empty() && s.delete_messages.is_empty() {
+            return Ok(());
+        }
+        #[cfg(feature = "test-support")]
+        if self.inner.version < SchemaVersion::V3 {
+            return write_v2_messages(tx, &self.inner.names, s);
+        }
+        let n = &self.inner.names;
+        let store = tx
+            .object_store(current::BLOCKS)
+            .map_err(|e| js_error(&e))?;
+        if self.inner.directory.borrow().is_none() {
+            let keys = request(store.get_all_keys()).await?;
+            *self.inner.directory.borrow_mut() = Some(codec::directory(&keys)?);
+        }
+        let wanted = match &*self.inner.directory.borrow() {
+            Some(dir) => blocks::touched(dir, s),
+            None => Vec::new(),
+        };
+        let mut reads = Vec::with_capacity(wanted.len());
+        for (c, lo) in wanted {
+            let req = store
+                .get(&codec::block_pk(c, &lo))
+                .map_err(|e| js_error(&e))?;
+            reads.push(((c, lo), RequestFuture::new(req)));
+        }
+        let mut read = HashMap::with_capacity(reads.len());
+        for (at, issued) in reads {
+            let found = issued.await?;
+            if !found.is_undefined() {
+                read.insert(at, codec::decode(n, &found)?);
+            }
+        }
+        let writes = {
+            let mut dir = self.inner.directory.borrow_mut();
+            let dir = dir.get_or_insert_with(Directory::default);
+            blocks::write(dir, s, read)
+        };
+        let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
+        for (c, lo) in &writes.delete {
+            ok(store.delete(&codec::block_pk(*c, lo)))?;
+        }
+        for b in &writes.put {
+            ok(store.put(&codec::encode_block(n, b)?))?;
+        }
+        Ok(())
+    }
+
+    /// Issues the requests of `batch` but its messages on `tx`: deletes first, then puts.
     fn write(&self, tx: &IdbTransaction, batch: &StorageBatch) -> Result<(), StorageError> {
         let n = &self.inner.names;
         let s = &batch.store;
@@ -301,15 +370,6 @@ impl IndexedDbStorage {
         let key = |k: String| JsValue::from_str(&k);
         let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
 
-        if !s.delete_messages.is_empty() || !s.put_messages.is_empty() {
-            let messages = store(current::MESSAGES)?;
-            for (cid, id) in s.delete_messages.keys() {
-                ok(messages.delete(&key(codec::message_pk(*cid, id))))?;
-            }
-            for m in s.put_messages.values() {
-                ok(messages.put(&codec::encode_message(n, m)?))?;
-            }
-        }
         if !s.delete_conversations.is_empty() || !s.put_conversations.is_empty() {
             let conversations = store(current::CONVERSATIONS)?;
             for cid in s.delete_conversations.keys() {
@@ -368,31 +428,49 @@ fn get_all(index: &IdbIndex, query: &JsValue, count: u32) -> Result<web_sys::Idb
     index.get_all_with_key_and_limit(query, count)
 }
 
-/// The `order` index keys just below and above every message of conversation `c`: `[c]`
-/// and `[c, []]` (an array sorts after every string).
+/// The block keys just below and above every block of conversation `c`: `[c]` and
+/// `[c, []]` (an array sorts after every string).
 fn conversation_bounds(c: &str) -> (JsValue, JsValue) {
     let c = JsValue::from_str(c);
     (Array::of1(&c).into(), Array::of2(&c, &Array::new()).into())
 }
 
-/// The `order` index key of a message of conversation `c`.
-fn order_key(c: &str, k: &MessageKey) -> JsValue {
-    Array::of4(
-        &JsValue::from_str(c),
-        &JsValue::from_str(&codec::fixed(k.weight)),
-        &JsValue::from_str(&codec::fixed(k.sender_id)),
-        &JsValue::from_str(&codec::sort_key(&k.id)),
-    )
-    .into()
+fn bound(
+    lower: &JsValue,
+    upper: &JsValue,
+    lower_open: bool,
+    upper_open: bool,
+) -> Result<IdbKeyRange, StorageError> {
+    // (The four-argument form only: one import less.)
+    IdbKeyRange::bound_with_lower_open_and_upper_open(lower, upper, lower_open, upper_open)
+        .map_err(|e| js_error(&e))
 }
 
-/// The stores a batch writes to.
-fn touched(batch: &StorageBatch) -> Vec<&'static str> {
-    let s = &batch.store;
-    let mut stores = Vec::with_capacity(5);
-    if !s.put_messages.is_empty() || !s.delete_messages.is_empty() {
-        stores.push(current::MESSAGES);
+impl IndexedDbStorage {
+    /// The stores a batch writes to.
+    fn touched(&self, batch: &StorageBatch) -> Vec<&'static str> {
+        let s = &batch.store;
+        let mut stores = Vec::with_capacity(5);
+        if !s.put_messages.is_empty() || !s.delete_messages.is_empty() {
+            stores.push(self.message_store());
+        }
+        other_stores(batch, &mut stores);
+        stores
     }
+
+    /// Where this connection's messages are: `blocks`, or `messages` before V3 (tests).
+    fn message_store(&self) -> &'static str {
+        #[cfg(feature = "test-support")]
+        if self.inner.version < SchemaVersion::V3 {
+            return schema::v2::MESSAGES;
+        }
+        current::BLOCKS
+    }
+}
+
+/// The stores a batch writes to besides the messages'.
+fn other_stores(batch: &StorageBatch, stores: &mut Vec<&'static str>) {
+    let s = &batch.store;
     if !s.put_conversations.is_empty() || !s.delete_conversations.is_empty() {
         stores.push(current::CONVERSATIONS);
     }
@@ -405,132 +483,112 @@ fn touched(batch: &StorageBatch) -> Vec<&'static str> {
     if !batch.put_meta.is_empty() {
         stores.push(current::META);
     }
-    stores
 }
 
-/// The `count` of a `getAll` for `limit`; `None` means everything (`usize::MAX` is
-/// `u32::MAX` on wasm32, and a page that large is "all of them").
-fn get_all_count(limit: usize) -> Option<u32> {
-    u32::try_from(limit).ok().filter(|n| *n < u32::MAX)
+/// The blocks of a key range walked with a value cursor, newest first (`Prev`) or oldest
+/// first (`Next`), one event each: each block's messages that `keep` accepts are kept,
+/// until `limit` are or `blocks` blocks were read or the range ends.
+struct BlockWalk {
+    walk: CursorWalk,
+    found: Rc<RefCell<Vec<Vec<StoredMessage>>>>,
 }
 
-/// Whether `getAll` here takes an options dictionary with a `direction` (IndexedDB 3,
-/// shipped with `getAllRecords`: Chromium 141 and later). A browser without it reads the
-/// dictionary as a key and throws, so it is asked once, by that sibling method.
-fn reverse_get_all() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &"IDBIndex".into())
-        .and_then(|c| js_sys::Reflect::get(&c, &"prototype".into()))
-        .and_then(|p| js_sys::Reflect::has(&p, &"getAllRecords".into()))
-        .unwrap_or(false)
-}
-
-/// The newest `count` records of an `order` range, whatever their number:
-///
-/// * where `getAll` takes a direction, one request: `getAll({ query, count, direction:
-///   "prev" })`, newest first;
-/// * elsewhere three events: a key cursor from the top of the range, advanced in one step
-///   to the count-th newest, then one getAll from that key up. (A value cursor walked back
-///   costs an event and a JS call per record.) The getAll is issued inside the cursor's
-///   success event, while the transaction is surely active.
-enum NewestPage {
-    Reverse(RequestFuture),
-    Walk {
-        walk: CursorWalk,
-        fetch: Rc<RefCell<Option<RequestFuture>>>,
-    },
-}
-
-impl NewestPage {
-    /// Issues the read on `index`'s transaction.
+impl BlockWalk {
     fn issue(
         storage: &IndexedDbStorage,
-        index: &IdbIndex,
-        range: IdbKeyRange,
-        count: u32,
-    ) -> Result<NewestPage, StorageError> {
-        if storage.inner.reverse_get_all.get() {
-            let options = js_sys::Object::new();
-            let set = |k: &str, v: &JsValue| {
-                js_sys::Reflect::set(&options, &k.into(), v).map_err(|e| js_error(&e))
-            };
-            set("query", &range)?;
-            set("count", &count.into())?;
-            set("direction", &"prev".into())?;
-            let req = index.get_all_with_key(&options).map_err(|e| js_error(&e))?;
-            return Ok(NewestPage::Reverse(RequestFuture::new(req)));
-        }
-        let (upper, upper_open) = (range.upper().map_err(|e| js_error(&e))?, range.upper_open());
-        let fetch: Rc<RefCell<Option<RequestFuture>>> = Rc::new(RefCell::new(None));
-        let (sink, index_in) = (fetch.clone(), index.clone());
-        let cursor =
-            index.open_key_cursor_with_range_and_direction(&range, IdbCursorDirection::Prev);
-        let mut at_top = true;
+        store: &IdbObjectStore,
+        range: &IdbKeyRange,
+        direction: IdbCursorDirection,
+        (limit, blocks): (usize, usize),
+        keep: impl Fn(&StoredMessage) -> bool + 'static,
+    ) -> Result<BlockWalk, StorageError> {
+        let found: Rc<RefCell<Vec<Vec<StoredMessage>>>> = Rc::default();
+        let (sink, names) = (found.clone(), storage.inner.names.clone());
+        let mut kept = 0;
+        let cursor = store.open_cursor_with_range_and_direction(range, direction);
         let walk = CursorWalk::new(cursor, move |cursor| {
-            let from = match cursor {
-                Some(_) if at_top && count > 1 => {
-                    at_top = false;
-                    return Ok(Step::Advance(count - 1));
-                }
-                // The count-th newest: from its key to the top.
-                Some(cursor) => {
-                    let key = cursor.key().map_err(|e| js_error(&e))?;
-                    IdbKeyRange::bound_with_lower_open_and_upper_open(
-                        &key, &upper, false, upper_open,
-                    )
-                    .map_err(|e| js_error(&e))?
-                }
-                // Fewer than `count`: all of the range.
-                None => range.clone(),
+            let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>()) else {
+                return Ok(Step::Stop);
             };
-            let issued =
-                RequestFuture::new(get_all(&index_in, &from, count).map_err(|e| js_error(&e))?);
-            *sink.borrow_mut() = Some(issued);
-            Ok(Step::Stop)
+            let value = cursor.value().map_err(|e| js_error(&e))?;
+            let mut messages: Vec<StoredMessage> = codec::decode(&names, &value)?;
+            messages.retain(|m| keep(m));
+            kept += messages.len();
+            let mut sink = sink.borrow_mut();
+            sink.push(messages);
+            Ok(if kept >= limit || sink.len() >= blocks {
+                Step::Stop
+            } else {
+                Step::Continue
+            })
         })?;
-        Ok(NewestPage::Walk { walk, fetch })
+        Ok(BlockWalk { walk, found })
     }
 
-    /// The records, oldest first.
-    async fn fetch(self) -> Result<JsValue, StorageError> {
-        match self {
-            NewestPage::Reverse(issued) => {
-                let newest_first = issued.await?;
-                if let Some(array) = newest_first.dyn_ref::<Array>() {
-                    array.reverse();
-                }
-                Ok(newest_first)
-            }
-            NewestPage::Walk { walk, fetch } => {
-                walk.await?;
-                let issued = fetch.take().ok_or_else(|| {
-                    dom_error(
-                        "UnknownError".into(),
-                        "the page's getAll was not issued".into(),
-                    )
-                })?;
-                issued.await
-            }
-        }
+    /// The kept messages of each block read, in walk order.
+    async fn fetch(self) -> Result<Vec<Vec<StoredMessage>>, StorageError> {
+        self.walk.await?;
+        Ok(self.found.take())
     }
 }
 
+/// The newest `limit` messages, ascending, of blocks read newest first.
+fn newest(blocks: Vec<Vec<StoredMessage>>, limit: usize) -> Vec<StoredMessage> {
+    let mut out: Vec<StoredMessage> = blocks.into_iter().rev().flatten().collect();
+    let drop = out.len().saturating_sub(limit);
+    out.drain(..drop);
+    out
+}
+
+/// Before V3 a message was a record of its own (only tests write that layout now, to
+/// migrate from): deletes, then puts.
 #[cfg(feature = "test-support")]
-impl IndexedDbStorage {
-    /// Reads newest pages in three events even where one `getAll` with a direction would
-    /// do: tests run the conformance suite both ways.
-    pub fn use_cursor_pages(&self) {
-        self.inner.reverse_get_all.set(false);
+fn write_v2_messages(
+    tx: &IdbTransaction,
+    n: &Names,
+    s: &crate::chat::store::PersistBatch,
+) -> Result<(), StorageError> {
+    let messages = tx
+        .object_store(schema::v2::MESSAGES)
+        .map_err(|e| js_error(&e))?;
+    let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
+    for (cid, key) in s.delete_messages.keys() {
+        ok(messages.delete(&JsValue::from_str(&codec::message_pk(*cid, &key.id))))?;
     }
+    for m in s.put_messages.values() {
+        ok(messages.put(&codec::encode_message(n, m)?))?;
+    }
+    Ok(())
 }
 
 impl Storage for IndexedDbStorage {
     async fn apply(&self, batch: StorageBatch) -> Result<(), StorageError> {
-        let stores = touched(&batch);
+        let stores = self.touched(&batch);
         if stores.is_empty() {
             return Ok(());
         }
-        self.write_transaction(&stores, |tx| self.write(tx, &batch))
-            .await
+        let _pass = self.inner.gate.enter().await;
+        let tx = self.transaction(&stores, IdbTransactionMode::Readwrite)?;
+        let done = TransactionDone::new(&tx);
+        let issued = match self.write_messages(&tx, &batch.store).await {
+            Ok(()) => self.write(&tx, &batch),
+            Err(e) => Err(e),
+        };
+        let result = match issued {
+            Ok(()) => {
+                done.commit();
+                done.await
+            }
+            Err(e) => {
+                let _ = tx.abort();
+                Err(e)
+            }
+        };
+        if result.is_err() {
+            // The blocks it planned may not be there: read them again next time.
+            self.inner.directory.borrow_mut().take();
+        }
+        result
     }
 
     async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError> {
@@ -547,40 +605,37 @@ impl Storage for IndexedDbStorage {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let index = self.index(current::MESSAGES, current::MESSAGES_ORDER)?;
-        let c = conversation.to_string();
-        let (first, last) = conversation_bounds(&c);
-        let (lower, lower_open, upper, upper_open, newest_first) = match &page {
-            Page::Newest => (first, false, last, false, true),
-            Page::Before(k) => (first, false, order_key(&c, k), true, true),
-            Page::After(k) => (order_key(&c, k), true, last, false, false),
-        };
-        // (The four-argument form only: one import less.)
-        let range = IdbKeyRange::bound_with_lower_open_and_upper_open(
-            &lower, &upper, lower_open, upper_open,
-        )
-        .map_err(|e| js_error(&e))?;
-        let names = &self.inner.names;
-        let count = match get_all_count(limit) {
-            // Everything: one getAll, the newest `limit` of it.
-            None => {
-                let all = request(get_all(&index, &range, 0)).await?;
-                let mut out: Vec<StoredMessage> = codec::decode_all(names, &all)?;
-                if newest_first {
-                    let drop = out.len().saturating_sub(limit);
-                    out.drain(..drop);
-                }
-                return Ok(out);
+        let store = self.read(current::BLOCKS)?;
+        let (first, last) = conversation_bounds(&conversation.to_string());
+        let all = usize::MAX;
+        match page {
+            Page::Newest => {
+                let range = bound(&first, &last, false, false)?;
+                let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), |_| true)?;
+                Ok(newest(walk.fetch().await?, limit))
             }
-            Some(count) => count,
-        };
-        if !newest_first {
-            // Oldest first: one getAll.
-            let all = request(get_all(&index, &range, count)).await?;
-            return codec::decode_all(names, &all);
+            // The blocks whose lo is below `k`, newest first.
+            Page::Before(k) => {
+                let range = bound(&first, &codec::block_pk(conversation, &k), false, true)?;
+                let keep = move |m: &StoredMessage| m.key < k;
+                let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), keep)?;
+                Ok(newest(walk.fetch().await?, limit))
+            }
+            // The block that would hold `k`, then those above it: both walks at once.
+            Page::After(k) => {
+                let at = codec::block_pk(conversation, &k);
+                let holder = bound(&first, &at, false, false)?;
+                let above = bound(&at, &last, true, false)?;
+                let keep = move |m: &StoredMessage| m.key > k;
+                let holder = BlockWalk::issue(self, &store, &holder, Prev, (limit, 1), keep.clone())?;
+                let above = BlockWalk::issue(self, &store, &above, Next, (limit, all), keep)?;
+                let mut out: Vec<StoredMessage> =
+                    holder.fetch().await?.into_iter().flatten().collect();
+                out.extend(above.fetch().await?.into_iter().flatten());
+                out.truncate(limit);
+                Ok(out)
+            }
         }
-        let newest = NewestPage::issue(self, &index, range, count)?;
-        codec::decode_all(names, &newest.fetch().await?)
     }
 
     async fn newest_pages(
@@ -588,26 +643,28 @@ impl Storage for IndexedDbStorage {
         conversations: &[ConversationId],
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StorageError> {
-        let Some(count) = get_all_count(limit).filter(|c| *c > 0) else {
-            return newest_pages_one_by_one(self, conversations, limit).await;
-        };
-        // One transaction, every page issued before the first is awaited: the browser
-        // walks them side by side instead of one after the other.
-        let index = self.index(current::MESSAGES, current::MESSAGES_ORDER)?;
-        let mut pages = Vec::with_capacity(conversations.len());
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // One transaction, every walk issued before the first is awaited: the browser
+        // serves them side by side instead of one after the other.
+        let store = self.read(current::BLOCKS)?;
+        let mut walks = Vec::with_capacity(conversations.len());
         for c in conversations {
             let (first, last) = conversation_bounds(&c.to_string());
-            let range =
-                IdbKeyRange::bound_with_lower_open_and_upper_open(&first, &last, false, false)
-                    .map_err(|e| js_error(&e))?;
-            pages.push(NewestPage::issue(self, &index, range, count)?);
+            let range = bound(&first, &last, false, false)?;
+            walks.push(BlockWalk::issue(
+                self,
+                &store,
+                &range,
+                Prev,
+                (limit, usize::MAX),
+                |_| true,
+            )?);
         }
         let mut out = Vec::new();
-        for page in pages {
-            out.extend(codec::decode_all::<StoredMessage>(
-                &self.inner.names,
-                &page.fetch().await?,
-            )?);
+        for walk in walks {
+            out.extend(newest(walk.fetch().await?, limit));
         }
         Ok(out)
     }
@@ -616,18 +673,23 @@ impl Storage for IndexedDbStorage {
         &self,
         id: ServerId,
     ) -> Result<Option<StoredMessage>, StorageError> {
-        let index = self.index(current::MESSAGES, current::MESSAGES_SERVER_ID)?;
+        let index = self.index(current::BLOCKS, current::BLOCKS_SERVER_ID)?;
         let found = request(index.get(&JsValue::from_str(&codec::fixed(id)))).await?;
-        optional(&self.inner.names, &found)
+        let block: Option<Vec<StoredMessage>> = optional(&self.inner.names, &found)?;
+        Ok(block.and_then(|b| b.into_iter().find(|m| m.server_id() == Some(id))))
     }
 
     async fn message_by_local_id(
         &self,
         local_id: &str,
     ) -> Result<Option<StoredMessage>, StorageError> {
-        let index = self.index(current::MESSAGES, current::MESSAGES_LOCAL_ID)?;
+        let index = self.index(current::BLOCKS, current::BLOCKS_LOCAL_ID)?;
         let found = request(index.get(&JsValue::from_str(local_id))).await?;
-        optional(&self.inner.names, &found)
+        let block: Option<Vec<StoredMessage>> = optional(&self.inner.names, &found)?;
+        Ok(block.and_then(|b| {
+            b.into_iter()
+                .find(|m| m.local_id.as_deref() == Some(local_id))
+        }))
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
@@ -677,6 +739,8 @@ impl Storage for IndexedDbStorage {
     }
 
     async fn wipe(&self) -> Result<(), StorageError> {
+        let _pass = self.inner.gate.enter().await;
+        self.inner.directory.borrow_mut().take();
         let version = self.inner.version.number().to_string();
         self.write_transaction(&schema::ALL_STORES, |tx| {
             for name in schema::ALL_STORES {

@@ -16,12 +16,13 @@
 use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    IdbCursorWithValue, IdbDatabase, IdbIndexParameters, IdbObjectStore, IdbObjectStoreParameters,
-    IdbTransaction,
+    IdbCursorWithValue, IdbDatabase, IdbIndexParameters, IdbKeyRange, IdbObjectStore,
+    IdbObjectStoreParameters, IdbTransaction,
 };
 
 use super::codec::{self, Names};
-use super::request::{js_error, CursorWalk, Step};
+use super::request::{js_error, request, CursorWalk, Step};
+use crate::storage::blocks::BLOCK_MAX;
 use crate::storage::{meta, StorageError};
 
 /// A version of the IndexedDB schema; the number is the database version.
@@ -32,14 +33,18 @@ pub enum SchemaVersion {
     V1 = 1,
     /// Adds the outbox index `conversation` and writes that field into every outbox record.
     V2 = 2,
+    /// Messages in blocks of a conversation (`blocks`, multi-entry indexes `server_id` and
+    /// `local_id`; see [`crate::storage::blocks`]) instead of one record each: every message
+    /// of `messages` is copied into blocks in key order, then `messages` goes.
+    V3 = 3,
 }
 
 impl SchemaVersion {
     /// The version [`super::IndexedDbStorage::open`] opens.
-    pub const LATEST: SchemaVersion = SchemaVersion::V2;
+    pub const LATEST: SchemaVersion = SchemaVersion::V3;
 
     /// Every version, oldest first.
-    pub const ALL: [SchemaVersion; 2] = [SchemaVersion::V1, SchemaVersion::V2];
+    pub const ALL: [SchemaVersion; 3] = [SchemaVersion::V1, SchemaVersion::V2, SchemaVersion::V3];
 
     /// The IndexedDB database version.
     pub fn number(self) -> u32 {
@@ -72,6 +77,11 @@ impl SchemaVersion {
                 let outbox = tx.object_store(v2::OUTBOX).map_err(|e| js_error(&e))?;
                 create_index(&outbox, v2::OUTBOX_CONVERSATION, &[fields::CONVERSATION])
             }
+            SchemaVersion::V3 => {
+                let blocks = create_store(db, v3::BLOCKS, fields::PK)?;
+                create_multi_entry_index(&blocks, v3::BLOCKS_SERVER_ID, fields::SIDS)?;
+                create_multi_entry_index(&blocks, v3::BLOCKS_LOCAL_ID, fields::LIDS)
+            }
         }
     }
 
@@ -95,15 +105,63 @@ impl SchemaVersion {
                 })?
                 .await
             }
+            SchemaVersion::V3 => blocks_from_messages(tx).await,
         }
     }
 
-    /// Phase 3: the stores and indexes this version drops (none so far: V2 only adds).
-    fn delete(self, _db: &IdbDatabase, _tx: &IdbTransaction) -> Result<(), StorageError> {
+    /// Phase 3: the stores and indexes this version drops.
+    fn delete(self, db: &IdbDatabase, _tx: &IdbTransaction) -> Result<(), StorageError> {
         match self {
             SchemaVersion::V1 | SchemaVersion::V2 => Ok(()),
+            SchemaVersion::V3 => db
+                .delete_object_store(v2::MESSAGES)
+                .map_err(|e| js_error(&e)),
         }
     }
+}
+
+/// Messages read from the V2 store per [`MIGRATION_PAGE`]: the memory a migration holds.
+const MIGRATION_PAGE: u32 = 2_000;
+
+/// The 2 → 3 data migration: every V2 message record, in `order` (conversation, then key),
+/// into blocks of [`BLOCK_MAX`]. A V2 record already holds what a block needs (its JSON,
+/// its order fields, its ids), so nothing is parsed: block records are the V2 JSON texts
+/// joined into an array.
+async fn blocks_from_messages(tx: &IdbTransaction) -> Result<(), StorageError> {
+    let index = tx
+        .object_store(v2::MESSAGES)
+        .and_then(|s| s.index(v2::MESSAGES_ORDER))
+        .map_err(|e| js_error(&e))?;
+    let blocks = tx.object_store(v3::BLOCKS).map_err(|e| js_error(&e))?;
+    let names = Names::new();
+    let mut block = codec::BlockText::default();
+    let mut after: Option<JsValue> = None;
+    loop {
+        let range = match &after {
+            Some(k) => IdbKeyRange::lower_bound_with_open(k, true)
+                .map(JsValue::from)
+                .map_err(|e| js_error(&e))?,
+            None => JsValue::UNDEFINED,
+        };
+        let page = request(index.get_all_with_key_and_limit(&range, MIGRATION_PAGE)).await?;
+        let Some(page) = page.dyn_ref::<Array>().filter(|a| a.length() > 0) else {
+            break;
+        };
+        for stored in page.iter() {
+            let m = codec::V2Message::read(&names, &stored)?;
+            if !block.takes(&m, BLOCK_MAX) {
+                if let Some(full) = block.finish(&names)? {
+                    blocks.put(&full).map_err(|e| js_error(&e))?;
+                }
+            }
+            after = Some(m.order_key.clone());
+            block.push(m);
+        }
+    }
+    if let Some(last) = block.finish(&names)? {
+        blocks.put(&last).map_err(|e| js_error(&e))?;
+    }
+    Ok(())
 }
 
 /// The names of version 1. Released names never change.
@@ -126,12 +184,23 @@ pub(super) mod v2 {
     pub const OUTBOX_CONVERSATION: &str = "conversation";
 }
 
+/// The names of version 3: those of version 2 but `messages` and its indexes, and
+/// `blocks` with its two.
+pub(super) mod v3 {
+    pub use super::v2::{CONVERSATIONS, META, OUTBOX, OUTBOX_CONVERSATION, OUTBOX_WEIGHT, TOMBSTONES};
+    pub const BLOCKS: &str = "blocks";
+    /// Multi-entry on `sid`: a block by the server id of any of its messages.
+    pub const BLOCKS_SERVER_ID: &str = "server_id";
+    /// Multi-entry on `lid`: a block by the local id of any of its messages.
+    pub const BLOCKS_LOCAL_ID: &str = "local_id";
+}
+
 /// The names the backend uses: those of [`SchemaVersion::LATEST`].
-pub(super) use v2 as current;
+pub(super) use v3 as current;
 
 /// Every object store of the latest version.
 pub(super) const ALL_STORES: [&str; 5] = [
-    current::MESSAGES,
+    current::BLOCKS,
     current::CONVERSATIONS,
     current::OUTBOX,
     current::TOMBSTONES,
@@ -140,8 +209,13 @@ pub(super) const ALL_STORES: [&str; 5] = [
 
 /// Property names of the stored objects (key paths and index key paths read them).
 pub(super) mod fields {
-    /// Messages: `"{conversation}|{sort}"`.
+    /// Messages (V1, V2): `"{conversation}|{sort}"`. Blocks (V3): `[conversation, order
+    /// key of the block's lo]` (`crate::storage::blocks::order_key`).
     pub const PK: &str = "pk";
+    /// Blocks: the server ids of its messages, 20 zero-padded digits each.
+    pub const SIDS: &str = "sid";
+    /// Blocks: the local ids of its messages that have one.
+    pub const LIDS: &str = "lid";
     /// Messages, and outbox from V2: the conversation id string.
     pub const CONVERSATION: &str = "conversation";
     /// Messages and outbox: the weight, 20 zero-padded digits.
@@ -154,7 +228,7 @@ pub(super) mod fields {
     pub const SERVER_ID: &str = "server_id";
     /// Messages (mine) and outbox: the client-made local id.
     pub const LOCAL_ID: &str = "local_id";
-    /// Every record: the Rust record as JSON.
+    /// Every record: the Rust record as JSON (a block's: the array of its messages).
     pub const RECORD: &str = "record";
     /// Conversations: the conversation id string.
     pub const ID: &str = "id";
@@ -187,6 +261,21 @@ fn create_index(store: &IdbObjectStore, name: &str, key_path: &[&str]) -> Result
         }
     };
     result.map(|_| ()).map_err(|e| js_error(&e))
+}
+
+/// A multi-entry index on `field` (an array: one index entry per element).
+fn create_multi_entry_index(
+    store: &IdbObjectStore,
+    name: &str,
+    field: &str,
+) -> Result<(), StorageError> {
+    let params = IdbIndexParameters::new();
+    params.set_unique(false);
+    params.set_multi_entry(true);
+    store
+        .create_index_with_str_and_optional_parameters(name, field, &params)
+        .map(|_| ())
+        .map_err(|e| js_error(&e))
 }
 
 /// Runs every step from `old` (0 for a new database) up to `target` inside the

@@ -1,18 +1,20 @@
-//! One call at a time: an apply spans many awaited key writes, and a read in between
-//! could see a chunk already replaced. Like IndexedDB, a read waits for the write before it.
+//! One call at a time, for backends whose apply reads before it writes: the key-value
+//! layout awaits many key writes, and a read in between could see a chunk already replaced;
+//! the IndexedDB blocks are read and rewritten by one apply, planned on what the one before
+//! it left. Like IndexedDB, a call waits for the one before it.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
 #[derive(Debug, Default)]
-pub(super) struct Gate {
+pub(crate) struct Gate {
     busy: Cell<bool>,
     waiting: RefCell<Vec<Waker>>,
 }
 
 /// Held while a call runs; dropping it lets the next one in.
-pub(super) struct Pass<'a>(&'a Gate);
+pub(crate) struct Pass<'a>(&'a Gate);
 
 impl Gate {
     pub async fn enter(&self) -> Pass<'_> {

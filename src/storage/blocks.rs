@@ -1,0 +1,434 @@
+//! Messages grouped in blocks: the rules of the IndexedDB layout (`web::storage`), pure, so
+//! they are tested natively.
+//!
+//! IndexedDB costs about the same per record whatever its size (a put, its index entries,
+//! the IPC to the browser's database process): 10,000 messages as 10,000 records take a
+//! second to write. Stored as blocks of up to [`BLOCK_MAX`] messages of one conversation,
+//! the same backlog is some 160 records.
+//!
+//! * A conversation's blocks cover ascending, disjoint key ranges: a block holds the
+//!   messages from its lowest key `lo` (its record key) up to the next block's. A message
+//!   goes into the last block whose `lo` is not above its key; one below every block goes
+//!   into the first, which then takes the message's key as its `lo`.
+//! * A changed block is cut into pieces of [`BLOCK_MAX`], all full but the last (appending
+//!   keeps filling the newest block); an emptied one goes. Neighbours are not merged.
+//! * [`Directory`] is every block's `lo`, what an apply needs to know which blocks to read
+//!   and rewrite. Finding a block needs no lookup by message id: a batch names the key a
+//!   deleted or moved message was stored at ([`PersistBatch`]).
+//! * Keys are strings whose order is [`MessageKey`]'s ([`order_key`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::chat::store::{MessageKey, MessageRef, PersistBatch, StoredMessage};
+use crate::chat::ConversationId;
+
+/// The most messages a block holds.
+pub const BLOCK_MAX: usize = 64;
+
+/// Prefix of a server id in a sort key. `'s' < 't'`: every server id sorts before every
+/// local id, as `MessageRef::Server(_) < MessageRef::Local(_)`.
+const SERVER_PREFIX: char = 's';
+/// Prefix of a local id in a sort key.
+const LOCAL_PREFIX: char = 't';
+/// Digits of [`fixed`].
+const FIXED: usize = 20;
+
+/// A `u64` as 20 zero-padded decimal digits: string order == numeric order, exact over the
+/// whole range (a JS number is exact only up to 2^53).
+pub fn fixed(n: u64) -> String {
+    format!("{n:020}")
+}
+
+/// The sort key of a message id: `"s00000000000000000123"` or `"t{local id}"`. Local ids
+/// compare as UTF-16 code units in IndexedDB and as UTF-8 bytes in Rust: the same order
+/// unless one id has characters above U+FFFF and the other in U+E000..=U+FFFF (client-made
+/// local ids are ASCII).
+pub fn sort_key(id: &MessageRef) -> String {
+    match id {
+        MessageRef::Server(n) => format!("{SERVER_PREFIX}{n:020}"),
+        MessageRef::Local(s) => format!("{LOCAL_PREFIX}{s}"),
+    }
+}
+
+/// A key as one string of the same order: weight and sender as [`fixed`], then the
+/// [`sort_key`].
+pub fn order_key(k: &MessageKey) -> String {
+    let mut s = fixed(k.weight);
+    s.push_str(&fixed(k.sender_id));
+    s.push_str(&sort_key(&k.id));
+    s
+}
+
+/// [`order_key`] read back (`None`: not one).
+pub fn parse_order_key(s: &str) -> Option<MessageKey> {
+    let digits = |t: &str| {
+        if t.len() == FIXED && t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse::<u64>().ok()
+        } else {
+            None
+        }
+    };
+    let weight = digits(s.get(..FIXED)?)?;
+    let sender_id = digits(s.get(FIXED..2 * FIXED)?)?;
+    let sort = s.get(2 * FIXED..)?;
+    let id = if let Some(n) = sort.strip_prefix(SERVER_PREFIX) {
+        MessageRef::Server(digits(n)?)
+    } else {
+        MessageRef::Local(sort.strip_prefix(LOCAL_PREFIX)?.to_string())
+    };
+    Some(MessageKey {
+        weight,
+        sender_id,
+        id,
+    })
+}
+
+/// The `lo` of every stored block, by conversation, ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directory {
+    convs: HashMap<ConversationId, Vec<MessageKey>>,
+}
+
+impl Directory {
+    /// Adds a stored block (loading the directory).
+    pub fn insert(&mut self, conversation: ConversationId, lo: MessageKey) {
+        let los = self.convs.entry(conversation).or_default();
+        if let Err(at) = los.binary_search(&lo) {
+            los.insert(at, lo);
+        }
+    }
+
+    fn remove(&mut self, conversation: ConversationId, lo: &MessageKey) {
+        if let Some(los) = self.convs.get_mut(&conversation) {
+            if let Ok(at) = los.binary_search(lo) {
+                los.remove(at);
+            }
+        }
+    }
+
+    /// The blocks of a conversation, ascending.
+    pub fn of(&self, conversation: ConversationId) -> &[MessageKey] {
+        self.convs.get(&conversation).map_or(&[], Vec::as_slice)
+    }
+
+    /// The block a message of `key` goes into: the last whose `lo` is not above it, else
+    /// the first (`None`: the conversation has none).
+    fn home(&self, conversation: ConversationId, key: &MessageKey) -> Option<&MessageKey> {
+        let los = self.of(conversation);
+        let at = los.partition_point(|lo| lo <= key).saturating_sub(1);
+        los.get(at)
+    }
+
+    /// The block that holds `key` if it is stored.
+    fn holder(&self, conversation: ConversationId, key: &MessageKey) -> Option<&MessageKey> {
+        let los = self.of(conversation);
+        let at = los.partition_point(|lo| lo <= key).checked_sub(1)?;
+        los.get(at)
+    }
+}
+
+/// A block: messages of one conversation in key order, none below `lo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub conversation: ConversationId,
+    pub lo: MessageKey,
+    pub messages: Vec<StoredMessage>,
+}
+
+/// What applying a batch writes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BlockWrites {
+    /// Blocks to delete, by `(conversation, lo)`; before the puts.
+    pub delete: Vec<(ConversationId, MessageKey)>,
+    pub put: Vec<Block>,
+}
+
+/// The stored blocks `batch` changes, to read before [`write`].
+pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, MessageKey)> {
+    let deleted = batch
+        .delete_messages
+        .keys()
+        .filter_map(|(c, k)| dir.holder(*c, k).map(|lo| (*c, lo)));
+    let put = batch
+        .put_messages
+        .values()
+        .filter_map(|m| dir.home(m.conversation_id, &m.key).map(|lo| (m.conversation_id, lo)));
+    let unique: HashSet<(ConversationId, &MessageKey)> = deleted.chain(put).collect();
+    unique.into_iter().map(|(c, lo)| (c, lo.clone())).collect()
+}
+
+/// A block being changed: its messages and the `lo` it is stored under (`None`: new).
+struct Work {
+    stored_lo: Option<MessageKey>,
+    messages: Vec<StoredMessage>,
+}
+
+/// Applies `batch`'s messages to the blocks [`touched`] named, as `read` holds them (a
+/// block missing from it is empty), and `dir` with it: the blocks to delete and to put.
+pub fn write(
+    dir: &mut Directory,
+    batch: &PersistBatch,
+    mut read: HashMap<(ConversationId, MessageKey), Vec<StoredMessage>>,
+) -> BlockWrites {
+    // By conversation, then by the block's stored lo (`None`: a conversation without
+    // blocks, whose messages start new ones).
+    let mut work: BTreeMap<(ConversationId, Option<MessageKey>), Work> = BTreeMap::new();
+    let mut open = |c: ConversationId, lo: Option<&MessageKey>| {
+        work.entry((c, lo.cloned())).or_insert_with(|| Work {
+            stored_lo: lo.cloned(),
+            messages: lo
+                .and_then(|lo| read.remove(&(c, lo.clone())))
+                .unwrap_or_default(),
+        });
+        (c, lo.cloned())
+    };
+    let mut order = Vec::new();
+    for (c, key) in batch.delete_messages.keys() {
+        if let Some(lo) = dir.holder(*c, key) {
+            order.push((open(*c, Some(lo)), None, key));
+        }
+    }
+    for m in batch.put_messages.values() {
+        let at = open(m.conversation_id, dir.home(m.conversation_id, &m.key));
+        order.push((at, Some(m), &m.key));
+    }
+    for (at, put, key) in order {
+        let Some(w) = work.get_mut(&at) else {
+            continue;
+        };
+        let found = w.messages.binary_search_by(|m| m.key.cmp(key));
+        match (found, put) {
+            (Ok(i), Some(m)) => {
+                if let Some(slot) = w.messages.get_mut(i) {
+                    *slot = m.clone();
+                }
+            }
+            (Err(i), Some(m)) => w.messages.insert(i, m.clone()),
+            (Ok(i), None) => {
+                w.messages.remove(i);
+            }
+            (Err(_), None) => {}
+        }
+    }
+
+    let mut out = BlockWrites::default();
+    for ((c, _), w) in work {
+        let first_key = w.messages.first().map(|m| m.key.clone());
+        // The lo it keeps: its own unless a message went below it (then the lowest key).
+        let lo = match (&w.stored_lo, first_key) {
+            (Some(lo), Some(first)) if first < *lo => Some(first),
+            (Some(lo), _) => Some(lo.clone()),
+            (None, first) => first,
+        };
+        if w.stored_lo.is_some() && w.stored_lo != lo || w.messages.is_empty() {
+            if let Some(old) = w.stored_lo {
+                dir.remove(c, &old);
+                out.delete.push((c, old));
+            }
+        }
+        let Some(lo) = lo else {
+            continue;
+        };
+        if w.messages.is_empty() {
+            continue;
+        }
+        let mut messages = w.messages;
+        let mut pieces = Vec::new();
+        while messages.len() > BLOCK_MAX {
+            let rest = messages.split_off(BLOCK_MAX);
+            pieces.push(std::mem::replace(&mut messages, rest));
+        }
+        pieces.push(messages);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let piece_lo = match (i, piece.first()) {
+                (0, _) => lo.clone(),
+                (_, Some(m)) => m.key.clone(),
+                (_, None) => continue,
+            };
+            dir.insert(c, piece_lo.clone());
+            out.put.push(Block {
+                conversation: c,
+                lo: piece_lo,
+                messages: piece,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance::message;
+    use crate::test_support::{direct, Rng};
+
+    fn key(weight: u64, id: u64) -> MessageKey {
+        MessageKey {
+            weight,
+            sender_id: 2,
+            id: MessageRef::Server(id),
+        }
+    }
+
+    #[test]
+    fn order_keys_sort_like_message_keys_and_read_back() {
+        let keys = [
+            key(0, 0),
+            key(1, u64::MAX),
+            MessageKey {
+                weight: 1,
+                sender_id: 2,
+                id: MessageRef::Local("a|b".into()),
+            },
+            key(u64::MAX, 0),
+        ];
+        for w in keys.windows(2) {
+            if let [a, b] = w {
+                assert!(a < b);
+                assert!(order_key(a) < order_key(b));
+            }
+        }
+        for k in &keys {
+            assert_eq!(parse_order_key(&order_key(k)).as_ref(), Some(k));
+        }
+        assert_eq!(parse_order_key("12"), None);
+        assert_eq!(parse_order_key(&"x".repeat(41)), None);
+    }
+
+    /// Blocks as a backend holds them, beside the messages they must add up to.
+    #[derive(Default)]
+    struct Sim {
+        dir: Directory,
+        blocks: HashMap<(ConversationId, MessageKey), Vec<StoredMessage>>,
+        model: BTreeMap<(ConversationId, MessageRef), StoredMessage>,
+        writes: usize,
+    }
+
+    impl Sim {
+        fn apply(&mut self, batch: &PersistBatch) {
+            let read = touched(&self.dir, batch)
+                .into_iter()
+                .filter_map(|k| self.blocks.get(&k).cloned().map(|v| (k, v)))
+                .collect();
+            let w = write(&mut self.dir, batch, read);
+            self.writes += w.put.len();
+            for d in w.delete {
+                self.blocks.remove(&d);
+            }
+            for b in w.put {
+                self.blocks.insert((b.conversation, b.lo), b.messages);
+            }
+            for (c, k) in batch.delete_messages.keys() {
+                self.model.remove(&(*c, k.id.clone()));
+            }
+            for m in batch.put_messages.values() {
+                self.model.insert((m.conversation_id, m.key.id.clone()), m.clone());
+            }
+        }
+
+        /// Every block within its range, full but the last of a run of appends, and all of
+        /// them together the model.
+        fn check(&self, convs: &[ConversationId]) {
+            let mut listed = 0;
+            for c in convs {
+                let los = self.dir.of(*c);
+                listed += los.len();
+                let mut all: Vec<StoredMessage> = Vec::new();
+                for (i, lo) in los.iter().enumerate() {
+                    let block = self.blocks.get(&(*c, lo.clone())).expect("listed block stored");
+                    assert!(!block.is_empty() && block.len() <= BLOCK_MAX);
+                    let first = &block.first().expect("not empty").key;
+                    assert!(first >= lo);
+                    if let Some(next) = los.get(i + 1) {
+                        assert!(block.iter().all(|m| m.key < *next));
+                    }
+                    all.extend(block.iter().cloned());
+                }
+                assert!(all.windows(2).all(|w| w[0].key < w[1].key));
+                let mut expected: Vec<StoredMessage> = self
+                    .model
+                    .values()
+                    .filter(|m| m.conversation_id == *c)
+                    .cloned()
+                    .collect();
+                expected.sort_by(|a, b| a.key.cmp(&b.key));
+                assert_eq!(all, expected);
+            }
+            assert_eq!(listed, self.blocks.len(), "every stored block is listed");
+        }
+    }
+
+    #[test]
+    fn a_backlog_fills_blocks_in_order() {
+        let c = direct(2);
+        let mut sim = Sim::default();
+        let mut n = 0;
+        for _ in 0..10 {
+            let mut batch = PersistBatch::default();
+            for _ in 0..30 {
+                n += 1;
+                batch.put_message(&message(c, n, 2, 1_000 + n));
+            }
+            sim.apply(&batch);
+            sim.check(&[c]);
+        }
+        // 300 messages: four full blocks and the newest with the rest.
+        let sizes: Vec<usize> = sim
+            .dir
+            .of(c)
+            .iter()
+            .map(|lo| sim.blocks[&(c, lo.clone())].len())
+            .collect();
+        assert_eq!(sizes, vec![64, 64, 64, 64, 44]);
+    }
+
+    #[test]
+    fn random_puts_moves_and_deletes_keep_the_blocks_exact() {
+        let convs = [direct(2), direct(3), direct(4)];
+        for seed in 1..=40u64 {
+            let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15);
+            let mut sim = Sim::default();
+            let mut next_id = 0;
+            for _ in 0..40 {
+                let mut batch = PersistBatch::default();
+                for _ in 0..rng.below(80) + 1 {
+                    let c = convs[rng.below(3) as usize];
+                    let held: Vec<StoredMessage> = sim
+                        .model
+                        .values()
+                        .filter(|m| m.conversation_id == c)
+                        .cloned()
+                        .collect();
+                    let pick = (!held.is_empty())
+                        .then(|| held[rng.below(held.len() as u64) as usize].clone());
+                    match (rng.below(10), pick) {
+                        // An update at the same key.
+                        (0, Some(mut m)) => {
+                            m.status = crate::chat::store::Status::Failed;
+                            batch.put_message(&m);
+                        }
+                        // A move: the same message at another weight.
+                        (1, Some(mut m)) => {
+                            batch.delete_message(c, m.key.clone());
+                            m.key.weight = rng.below(5_000);
+                            batch.put_message(&m);
+                        }
+                        (2, Some(m)) => batch.delete_message(c, m.key.clone()),
+                        // New: mostly newer than all, sometimes older.
+                        (r, _) => {
+                            next_id += 1;
+                            let weight = if r == 3 {
+                                rng.below(2_000)
+                            } else {
+                                2_000 + next_id * 3
+                            };
+                            batch.put_message(&message(c, next_id, 2 + rng.below(3), weight));
+                        }
+                    }
+                }
+                sim.apply(&batch);
+                sim.check(&convs);
+            }
+        }
+    }
+}
