@@ -304,7 +304,7 @@ impl IndexedDbStorage {
         if !s.delete_messages.is_empty() || !s.put_messages.is_empty() {
             let messages = store(current::MESSAGES)?;
             for (cid, id) in s.delete_messages.keys() {
-                ok(messages.delete(&key(codec::message_pk(*cid, id))))?;
+                ok(messages.delete(&key(codec::message_pk(*cid, &id.id))))?;
             }
             for m in s.put_messages.values() {
                 ok(messages.put(&codec::encode_message(n, m)?))?;
