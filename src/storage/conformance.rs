@@ -186,7 +186,8 @@ pub async fn updates_and_lookups<S: Storage>(s: &S) -> Result<(), String> {
         format!("by local id: {found:?}")
     })?;
 
-    // The server id arrives: the local record goes, the server record comes, in one batch.
+    // The server id arrives: the local record goes (deleted at the key it is stored at),
+    // the server record comes, in one batch.
     let mut sent = local.clone();
     sent.key.id = MessageRef::Server(900);
     sent.status = Status::Sent;
@@ -194,7 +195,7 @@ pub async fn updates_and_lookups<S: Storage>(s: &S) -> Result<(), String> {
     batch
         .store
         .delete_messages
-        .insert((c, MessageRef::Local("L-1".into())), ());
+        .insert((c, local.key.clone()), ());
     try_s!(s.apply(batch).await);
     let all = try_s!(s.messages(c, Page::Newest, 10).await);
     check(all == vec![sent.clone()], || {
@@ -220,7 +221,7 @@ pub async fn updates_and_lookups<S: Storage>(s: &S) -> Result<(), String> {
     })?;
 
     let mut del = PersistBatch::default();
-    del.delete_messages.insert((c, MessageRef::Server(900)), ());
+    del.delete_messages.insert((c, revoked.key.clone()), ());
     try_s!(s.apply(del.into()).await);
     let gone = try_s!(s.message_by_server_id(900).await);
     check(gone.is_none(), || "deleted message still found".into())

@@ -86,8 +86,9 @@ impl Storage for MemoryStorage {
         }
         let mut inner = self.inner.borrow_mut();
         let s = batch.store;
-        for (cid, id) in s.delete_messages.keys() {
-            inner.delete_message(*cid, id);
+        // By reference: stronger than by key (a put also replaces any copy of its message).
+        for (cid, key) in s.delete_messages.keys() {
+            inner.delete_message(*cid, &key.id);
         }
         for cid in s.delete_conversations.keys() {
             inner.conversations.remove(cid);

@@ -159,7 +159,15 @@ pub struct StartupRecords {
 /// each `apply` is atomic, and applies are committed in call order.
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait Storage {
-    /// Writes a batch in one transaction.
+    /// Writes a batch in one transaction, deletes before puts. Messages are named by the
+    /// key they are stored at (see [`PersistBatch`]):
+    /// * a delete names the [`MessageKey`] at which the message was last stored;
+    /// * a message that moves to another key (a new reference, or the same one at another
+    ///   weight) comes as a delete of its old key plus a put at its new one;
+    /// * a put replaces the message stored at the same key.
+    ///
+    /// A backend may do more (the memory and key-value ones delete by the key's reference,
+    /// and a put replaces any stored copy with the same reference), never less.
     async fn apply(&self, batch: StorageBatch) -> Result<(), StorageError>;
     /// Every conversation record.
     async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError>;

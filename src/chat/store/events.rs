@@ -3,7 +3,7 @@
 use crate::collections::VecMap;
 
 use super::record::{
-    ConversationRecord, ConversationSummary, MessageRef, OutboxEntry, StoredMessage,
+    ConversationRecord, ConversationSummary, MessageKey, MessageRef, OutboxEntry, StoredMessage,
 };
 use crate::chat::ids::{ConversationId, ServerId};
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
@@ -52,10 +52,23 @@ pub enum StoreEvent {
 
 /// Records to write, accumulated since the last [`super::Store::take_persist`]; applying
 /// them (deletes first, then puts) brings storage to the store's state.
+///
+/// Messages are named by the key they are stored at:
+/// * a delete names the [`MessageKey`] at which the message was last stored (not only its
+///   reference), so a layout that files messages by key finds it;
+/// * a message that moves to another key (its reference changed, or the same reference at
+///   a different key: a resend, a raised weight) comes as a delete of its old key plus a
+///   put at its new one, in the same batch;
+/// * a put replaces the message stored at the same key.
+///
+/// Built by the store, a batch never holds a put and a delete of the same key: a put
+/// cancels the pending delete of its exact key, and a delete cancels the pending put of
+/// its message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersistBatch {
     pub put_messages: VecMap<(ConversationId, MessageRef), StoredMessage>,
-    pub delete_messages: VecMap<(ConversationId, MessageRef), ()>,
+    /// The keys at which the deleted (or moved) messages were last stored.
+    pub delete_messages: VecMap<(ConversationId, MessageKey), ()>,
     pub put_conversations: VecMap<ConversationId, ConversationRecord>,
     pub delete_conversations: VecMap<ConversationId, ()>,
     /// Server ids that must stay revoked or deleted even if they arrive again.
@@ -105,10 +118,16 @@ impl PersistBatch {
             && self.delete_outbox.is_empty()
     }
 
+    /// Writes `m` at its key. A pending delete of exactly that key (the same message back
+    /// where it was) is dropped: the put replaces what is stored there. A delete of another
+    /// key (where the message was before it moved) stays.
     pub(crate) fn put_message(&mut self, m: &StoredMessage) {
-        let k = (m.conversation_id, m.key.id.clone());
-        self.delete_messages.remove(&k);
-        self.put_messages.insert(k, m.clone());
+        if !self.delete_messages.is_empty() {
+            self.delete_messages
+                .remove(&(m.conversation_id, m.key.clone()));
+        }
+        self.put_messages
+            .insert((m.conversation_id, m.key.id.clone()), m.clone());
     }
 
     pub(crate) fn put_outbox(&mut self, entry: OutboxEntry) {
@@ -127,14 +146,27 @@ impl PersistBatch {
         // The later puts go in with one pass over both maps (`VecMap::append`): inserted
         // one by one, in the middle of a batch of messages from many conversations, they
         // made merging a backlog quadratic. The other maps stay small.
-        for k in later.put_messages.keys() {
-            self.delete_messages.remove(k);
+        //
+        // A later put replaces what is stored at its key: this batch's delete of that exact
+        // key is moot. (One look-up per delete, so the big put map is not walked.)
+        if !self.delete_messages.is_empty() && !later.put_messages.is_empty() {
+            let puts = &later.put_messages;
+            self.delete_messages = std::mem::take(&mut self.delete_messages)
+                .into_iter()
+                .filter(|((cid, key), ())| {
+                    puts.get(&(*cid, key.id.clone()))
+                        .is_none_or(|m| m.key != *key)
+                })
+                .collect();
+        }
+        // The later deletes go first: a later batch may delete a message's old key and put
+        // it at a new one, and the delete must not take away that put. A later delete names
+        // the key this batch's put of the same message wrote, so it drops that put.
+        for ((cid, key), ()) in later.delete_messages {
+            self.put_messages.remove(&(cid, key.id.clone()));
+            self.delete_messages.insert((cid, key), ());
         }
         self.put_messages.append(later.put_messages);
-        for (k, ()) in later.delete_messages {
-            self.put_messages.remove(&k);
-            self.delete_messages.insert(k, ());
-        }
         for (k, c) in later.put_conversations {
             self.delete_conversations.remove(&k);
             self.put_conversations.insert(k, c);
@@ -154,9 +186,10 @@ impl PersistBatch {
         }
     }
 
-    pub(crate) fn delete_message(&mut self, conversation_id: ConversationId, id: MessageRef) {
-        let k = (conversation_id, id);
-        self.put_messages.remove(&k);
-        self.delete_messages.insert(k, ());
+    /// Deletes the message stored at `key` (where it was last stored), dropping its pending
+    /// put. A message that moves is deleted at its old key before it is put at the new one.
+    pub(crate) fn delete_message(&mut self, conversation_id: ConversationId, key: MessageKey) {
+        self.put_messages.remove(&(conversation_id, key.id.clone()));
+        self.delete_messages.insert((conversation_id, key), ());
     }
 }

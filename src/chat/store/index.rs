@@ -9,7 +9,7 @@ impl Store {
 
     /// Puts `new` where its key says, replacing the message at `old_key` (if any): keeps the
     /// index maps, the derived read flag and unread count, the events and the persist
-    /// batch in step.
+    /// batch in step. When the key changes, the batch deletes the old key and puts the new.
     pub(super) fn place(
         &mut self,
         cid: ConversationId,
@@ -90,7 +90,11 @@ impl Store {
                 }
                 if old_msg.key.id != new.key.id {
                     self.locate.remove(&old_msg.key.id);
-                    self.persist.delete_message(cid, old_msg.key.id.clone());
+                }
+                if old_msg.key != new.key {
+                    // Moved (a new reference, or a new weight: a resend, a merge): storage
+                    // drops the copy at the old key before the new one is put.
+                    self.persist.delete_message(cid, old_msg.key.clone());
                 }
             }
             None => self.events.push_back(StoreEvent::MessageInserted {
@@ -131,7 +135,7 @@ impl Store {
                 self.persist.delete_outbox(local);
             }
         }
-        self.persist.delete_message(cid, old.key.id.clone());
+        self.persist.delete_message(cid, old.key.clone());
         self.events.push_back(StoreEvent::MessageRemoved {
             conversation_id: cid,
             index,

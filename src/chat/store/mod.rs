@@ -381,7 +381,8 @@ impl Store {
         // sort: it would cost about 1 KB of wasm.)
         let mut touched: Vec<ConversationId> = Vec::new();
         let p = &self.persist;
-        for (c, _) in p.put_messages.keys().chain(p.delete_messages.keys()) {
+        let puts = p.put_messages.keys().map(|(c, _)| c);
+        for c in puts.chain(p.delete_messages.keys().map(|(c, _)| c)) {
             if touched.last() != Some(c) && !touched.contains(c) {
                 touched.push(*c);
             }

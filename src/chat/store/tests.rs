@@ -716,3 +716,162 @@ fn a_restart_learns_the_newest_a_record_did_not_know() {
         Some(Newest::Empty)
     );
 }
+
+/// The persisted record of `r` in `batch`, if it puts one.
+fn put_of<'a>(batch: &'a PersistBatch, r: &MessageRef) -> Option<&'a StoredMessage> {
+    batch.put_messages.get(&(c12(), r.clone()))
+}
+
+/// The keys `batch` deletes in `c12`.
+fn deleted_keys(batch: &PersistBatch) -> Vec<MessageKey> {
+    batch
+        .delete_messages
+        .keys()
+        .filter(|(c, _)| *c == c12())
+        .map(|(_, k)| k.clone())
+        .collect()
+}
+
+#[test]
+fn a_resend_of_a_failed_message_puts_the_new_copy_and_deletes_the_old_key() {
+    let mut s = Store::new(ME);
+    let local = MessageRef::Local("L1".into());
+    s.send_local(c12(), text("lost"), "L1", T0 + 10).unwrap();
+    s.send_failed(&local).unwrap();
+    let old_key = s.message(&local).unwrap().key.clone();
+    s.take_persist();
+
+    s.resend(&local, T0 + 40).unwrap();
+    let batch = s.take_persist();
+    let new = put_of(&batch, &local).expect("the resent copy is put");
+    assert_eq!(new.key.weight, T0 + 40);
+    assert_eq!(new.key.id, local);
+    assert_eq!(new.status, Status::Sending);
+    assert_eq!(
+        deleted_keys(&batch),
+        [old_key],
+        "the copy at the old key is deleted in the same batch"
+    );
+    assert_eq!(batch.delete_messages.len(), 1);
+}
+
+#[test]
+fn a_message_that_moves_deletes_its_old_key_and_one_that_stays_does_not() {
+    let mut s = Store::new(ME);
+    s.apply(Incoming::Message(wire(1, PEER, T0, "first")), 0);
+    let server = MessageRef::Server(1);
+    let k1 = s.message(&server).unwrap().key.clone();
+    s.take_persist();
+
+    // Changed in place (read): a put at the same key, no delete.
+    s.apply(
+        Incoming::Read {
+            sender_id: PEER,
+            conversation_id: c12(),
+            up_to_weight: Some(T0),
+        },
+        0,
+    );
+    s.apply(
+        Incoming::Revoke {
+            msg_id: 1,
+            conversation_id: c12(),
+        },
+        0,
+    );
+    let batch = s.take_persist();
+    assert_eq!(put_of(&batch, &server).map(|m| &m.key), Some(&k1));
+    assert!(batch.delete_messages.is_empty());
+
+    // A server resend raises its weight: put at the new key, the old one deleted.
+    s.apply_resend(1, T0 + 100);
+    let batch = s.take_persist();
+    let k2 = put_of(&batch, &server).map(|m| m.key.clone()).unwrap();
+    assert_eq!(k2.weight, T0 + 100);
+    assert_eq!(deleted_keys(&batch), [k1]);
+
+    // A copy from history with a higher weight (the max of both): moved again.
+    s.apply_history(vec![wire(1, PEER, T0 + 200, "first")]);
+    let batch = s.take_persist();
+    assert_eq!(
+        put_of(&batch, &server).map(|m| m.key.weight),
+        Some(T0 + 200)
+    );
+    assert_eq!(deleted_keys(&batch), [k2]);
+
+    // Deleted: at the key it is stored at.
+    let k3 = s.message(&server).unwrap().key.clone();
+    s.delete_message(&server).unwrap();
+    let batch = s.take_persist();
+    assert_eq!(deleted_keys(&batch), [k3]);
+    assert!(batch.put_messages.is_empty());
+}
+
+#[test]
+fn a_sent_message_deletes_its_local_key_and_puts_its_server_key() {
+    let mut s = Store::new(ME);
+    s.send_local(c12(), text("hi"), "L1", T0).unwrap();
+    let local_key = s
+        .message(&MessageRef::Local("L1".into()))
+        .unwrap()
+        .key
+        .clone();
+    s.take_persist();
+    s.send_succeeded("L1", 500, T0 + 5).unwrap();
+    let batch = s.take_persist();
+    let sent = put_of(&batch, &MessageRef::Server(500)).unwrap();
+    assert_eq!(sent.key.weight, T0 + 5);
+    assert_eq!(deleted_keys(&batch), [local_key]);
+}
+
+#[test]
+fn merged_batches_delete_by_key_and_keep_a_move() {
+    let a1 = stored(1, T0);
+    let mut a2 = a1.clone();
+    a2.key.weight = T0 + 5;
+    let (k1, k2) = (a1.key.clone(), a2.key.clone());
+    let keyed = |b: &PersistBatch| -> (Vec<MessageKey>, Vec<MessageKey>) {
+        let puts = b.put_messages.values().map(|m| m.key.clone()).collect();
+        (puts, deleted_keys(b))
+    };
+
+    // Put A@k1, then a later batch deletes A@k1: the delete, no put.
+    let mut earlier = PersistBatch::default();
+    earlier.put_message(&a1);
+    let mut later = PersistBatch::default();
+    later.delete_message(c12(), k1.clone());
+    earlier.merge(later);
+    assert_eq!(keyed(&earlier), (vec![], vec![k1.clone()]));
+
+    // A move in one batch (delete A@k1, put A@k2) keeps both.
+    let mut moved = PersistBatch::default();
+    moved.delete_message(c12(), k1.clone());
+    moved.put_message(&a2);
+    assert_eq!(keyed(&moved), (vec![k2.clone()], vec![k1.clone()]));
+    // Merged after a batch that put A@k1, too: its delete does not take away its own put.
+    let mut earlier = PersistBatch::default();
+    earlier.put_message(&a1);
+    earlier.merge(moved.clone());
+    assert_eq!(keyed(&earlier), (vec![k2.clone()], vec![k1.clone()]));
+
+    // Moved back later (delete A@k2, put A@k1): the delete of k1 goes, a put replaces it.
+    let mut back = PersistBatch::default();
+    back.delete_message(c12(), k2.clone());
+    back.put_message(&a1);
+    assert_eq!(keyed(&back), (vec![k1.clone()], vec![k2.clone()]));
+    let mut merged = moved.clone();
+    merged.merge(back);
+    assert_eq!(keyed(&merged), (vec![k1.clone()], vec![k2.clone()]));
+
+    // The same message put back at the key it was deleted from: the put only.
+    let mut again = PersistBatch::default();
+    again.delete_message(c12(), k1.clone());
+    again.put_message(&a1);
+    assert_eq!(keyed(&again), (vec![k1.clone()], vec![]));
+    let mut merged = PersistBatch::default();
+    merged.delete_message(c12(), k1.clone());
+    let mut later = PersistBatch::default();
+    later.put_message(&a1);
+    merged.merge(later);
+    assert_eq!(keyed(&merged), (vec![k1], vec![]));
+}

@@ -363,7 +363,9 @@ impl<B: KvBackend> KvStorage<B> {
         // Take out every message the batch deletes or replaces, then insert the puts.
         let mut work = Work::new();
         let mut dirty = Vec::new();
-        for (cid, id) in s.delete_messages.keys().chain(s.put_messages.keys()) {
+        // By reference: a delete takes out its message wherever it is, as a put does.
+        let deleted = s.delete_messages.keys().map(|(cid, key)| (cid, &key.id));
+        for (cid, id) in deleted.chain(s.put_messages.keys().map(|(cid, id)| (cid, id))) {
             for c in old.root.of(*cid) {
                 if c.may_hold(id) {
                     let messages = self.working(&mut work, c.id).await?;

@@ -259,10 +259,12 @@ fn crash_at_every_point(total: usize) {
             .collect::<Vec<_>>(),
     );
     for n in [1, 2, 3, 10, 11] {
+        // Deleted at the key `first` stored them at.
+        let m = &first[n];
         second
             .store
             .delete_messages
-            .insert((convs[(n % 2) as usize], MessageRef::Server(n)), ());
+            .insert((m.conversation_id, m.key.clone()), ());
     }
     second.merge(records_batch(&convs));
     let snapshot = |s: &KvStorage<&MemoryKv>| {
@@ -398,7 +400,16 @@ fn to_batch(ops: &[Op]) -> StorageBatch {
                 m.local_id = local.then(|| format!("L{ci}-{n}"));
                 b.put_message(&m);
             }
-            Op::Delete { conv: ci, n, local } => b.delete_message(conv(ci), id(ci, n, local)),
+            Op::Delete { conv: ci, n, local } => {
+                // Both backends here delete by reference: the key's weight and sender need
+                // not be those the message is stored at (nor need it be stored at all).
+                let key = MessageKey {
+                    weight: T0,
+                    sender_id: 2,
+                    id: id(ci, n, local),
+                };
+                b.delete_message(conv(ci), key);
+            }
             Op::Conversation(c, true) => {
                 b.put_conversations.insert(conv(c), record(conv(c), 1));
             }
