@@ -149,10 +149,10 @@ pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, Me
         .delete_messages
         .keys()
         .filter_map(|(c, k)| dir.holder(*c, k).map(|lo| (*c, lo)));
-    let put = batch
-        .put_messages
-        .values()
-        .filter_map(|m| dir.home(m.conversation_id, &m.key).map(|lo| (m.conversation_id, lo)));
+    let put = batch.put_messages.values().filter_map(|m| {
+        dir.home(m.conversation_id, &m.key)
+            .map(|lo| (m.conversation_id, lo))
+    });
     let unique: HashSet<(ConversationId, &MessageKey)> = deleted.chain(put).collect();
     unique.into_iter().map(|(c, lo)| (c, lo.clone())).collect()
 }
@@ -322,7 +322,8 @@ mod tests {
                 self.model.remove(&(*c, k.id.clone()));
             }
             for m in batch.put_messages.values() {
-                self.model.insert((m.conversation_id, m.key.id.clone()), m.clone());
+                self.model
+                    .insert((m.conversation_id, m.key.id.clone()), m.clone());
             }
         }
 
@@ -335,7 +336,10 @@ mod tests {
                 listed += los.len();
                 let mut all: Vec<StoredMessage> = Vec::new();
                 for (i, lo) in los.iter().enumerate() {
-                    let block = self.blocks.get(&(*c, lo.clone())).expect("listed block stored");
+                    let block = self
+                        .blocks
+                        .get(&(*c, lo.clone()))
+                        .expect("listed block stored");
                     assert!(!block.is_empty() && block.len() <= BLOCK_MAX);
                     let first = &block.first().expect("not empty").key;
                     assert!(first >= lo);
@@ -385,8 +389,8 @@ mod tests {
     #[test]
     fn random_puts_moves_and_deletes_keep_the_blocks_exact() {
         let convs = [direct(2), direct(3), direct(4)];
-        for seed in 1..=40u64 {
-            let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15);
+        for seed in 1..=25u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut sim = Sim::default();
             let mut next_id = 0;
             for _ in 0..40 {

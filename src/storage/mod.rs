@@ -17,12 +17,12 @@
 //! * `conformance` (tests only: `cfg(test)` or the `test-support` feature): the test suite
 //!   every backend runs, kept out of the shipped wasm.
 
-#[cfg(any(test, feature = "test-support"))]
-pub mod conformance;
 #[cfg(feature = "indexeddb")]
 pub mod blocks;
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
 #[cfg(any(feature = "kv", feature = "indexeddb"))]
-mod gate;
+pub(crate) mod gate;
 #[cfg(feature = "kv")]
 pub mod kv;
 mod memory;
@@ -31,8 +31,6 @@ pub mod startup;
 
 use thiserror::Error;
 
-#[cfg(any(feature = "kv", feature = "indexeddb"))]
-pub(crate) use gate::Gate;
 #[cfg(feature = "kv")]
 pub use kv::{KvBackend, KvStorage, MemoryKv};
 pub use memory::MemoryStorage;

@@ -121,7 +121,7 @@ impl PersistBatch {
     /// Writes `m` at its key. A pending delete of exactly that key (the same message back
     /// where it was) is dropped: the put replaces what is stored there. A delete of another
     /// key (where the message was before it moved) stays.
-    pub(crate) fn put_message(&mut self, m: &StoredMessage) {
+    pub fn put_message(&mut self, m: &StoredMessage) {
         if !self.delete_messages.is_empty() {
             self.delete_messages
                 .remove(&(m.conversation_id, m.key.clone()));
@@ -188,7 +188,7 @@ impl PersistBatch {
 
     /// Deletes the message stored at `key` (where it was last stored), dropping its pending
     /// put. A message that moves is deleted at its old key before it is put at the new one.
-    pub(crate) fn delete_message(&mut self, conversation_id: ConversationId, key: MessageKey) {
+    pub fn delete_message(&mut self, conversation_id: ConversationId, key: MessageKey) {
         self.put_messages.remove(&(conversation_id, key.id.clone()));
         self.delete_messages.insert((conversation_id, key), ());
     }

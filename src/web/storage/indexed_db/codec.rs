@@ -11,11 +11,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
 #[cfg(feature = "test-support")]
-use crate::chat::store::MessageRef;
-use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, StoredMessage, Tombstone};
-use crate::storage::blocks::{order_key, parse_order_key, Block, Directory};
+use crate::chat::store::{MessageRef, StoredMessage};
+use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
+use crate::storage::blocks::{order_key, parse_order_key, Block, Directory};
 use crate::storage::StorageError;
 
 pub(super) use crate::storage::blocks::fixed;
@@ -212,7 +212,8 @@ impl BlockText {
     }
 
     pub(super) fn push(&mut self, m: V2Message) {
-        self.record.push(if self.first.is_none() { '[' } else { ',' });
+        self.record
+            .push(if self.first.is_none() { '[' } else { ',' });
         self.record.push_str(&m.record);
         self.count += 1;
         self.sids.extend(m.server_id);
@@ -228,7 +229,8 @@ impl BlockText {
         let Some((conversation, lo)) = done.first else {
             return Ok(None);
         };
-        let strings = |v: Vec<String>| -> Array { v.iter().map(|s| JsValue::from_str(s)).collect() };
+        let strings =
+            |v: Vec<String>| -> Array { v.iter().map(|s| JsValue::from_str(s)).collect() };
         let pk: JsValue =
             Array::of2(&JsValue::from_str(&conversation), &JsValue::from_str(&lo)).into();
         let record = done.record + "]";

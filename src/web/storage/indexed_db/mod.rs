@@ -89,7 +89,8 @@ use schema::current;
 use crate::chat::store::{ConversationRecord, OutboxEntry, PersistBatch, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::storage::blocks::{self, Directory};
-use crate::storage::{meta, Gate, Page, StartupRecords, Storage, StorageBatch, StorageError};
+use crate::storage::gate::Gate;
+use crate::storage::{meta, Page, StartupRecords, Storage, StorageBatch, StorageError};
 
 /// The database of a user: `imcore-{user_id}`.
 pub fn database_name(user_id: u64) -> String {
@@ -322,9 +323,7 @@ impl IndexedDbStorage {
             return write_v2_messages(tx, &self.inner.names, s);
         }
         let n = &self.inner.names;
-        let store = tx
-            .object_store(current::BLOCKS)
-            .map_err(|e| js_error(&e))?;
+        let store = tx.object_store(current::BLOCKS).map_err(|e| js_error(&e))?;
         if self.inner.directory.borrow().is_none() {
             let keys = request(store.get_all_keys()).await?;
             *self.inner.directory.borrow_mut() = Some(codec::directory(&keys)?);
@@ -627,7 +626,8 @@ impl Storage for IndexedDbStorage {
                 let holder = bound(&first, &at, false, false)?;
                 let above = bound(&at, &last, true, false)?;
                 let keep = move |m: &StoredMessage| m.key > k;
-                let holder = BlockWalk::issue(self, &store, &holder, Prev, (limit, 1), keep.clone())?;
+                let holder =
+                    BlockWalk::issue(self, &store, &holder, Prev, (limit, 1), keep.clone())?;
                 let above = BlockWalk::issue(self, &store, &above, Next, (limit, all), keep)?;
                 let mut out: Vec<StoredMessage> =
                     holder.fetch().await?.into_iter().flatten().collect();

@@ -172,8 +172,6 @@ pub(super) async fn request(issue: Result<IdbRequest, JsValue>) -> Result<JsValu
 pub(super) enum Step {
     /// Move to the next record.
     Continue,
-    /// Skip this many records (`IDBCursor.advance`, one event for all of them).
-    Advance(u32),
     /// Stop here: the walk is complete.
     Stop,
 }
@@ -213,7 +211,6 @@ impl CursorWalk {
                 };
                 let moved = match visit(Some(cursor)) {
                     Ok(Step::Continue) => cursor.continue_(),
-                    Ok(Step::Advance(n)) => cursor.advance(n),
                     Ok(Step::Stop) => return fill(&slot, Ok(())),
                     Err(e) => return fill(&slot, Err(e)),
                 };

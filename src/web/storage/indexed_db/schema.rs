@@ -187,7 +187,9 @@ pub(super) mod v2 {
 /// The names of version 3: those of version 2 but `messages` and its indexes, and
 /// `blocks` with its two.
 pub(super) mod v3 {
-    pub use super::v2::{CONVERSATIONS, META, OUTBOX, OUTBOX_CONVERSATION, OUTBOX_WEIGHT, TOMBSTONES};
+    pub use super::v2::{
+        CONVERSATIONS, META, OUTBOX, OUTBOX_CONVERSATION, OUTBOX_WEIGHT, TOMBSTONES,
+    };
     pub const BLOCKS: &str = "blocks";
     /// Multi-entry on `sid`: a block by the server id of any of its messages.
     pub const BLOCKS_SERVER_ID: &str = "server_id";
