@@ -755,6 +755,49 @@ async fn an_old_connection_steps_aside_for_an_upgrade() {
     drop_db(new, USER).await;
 }
 
+/// Two connections of one user writing in turn (tabs, when the leader changes): each
+/// sees the blocks the other wrote, and the history stays one ordered sequence.
+#[wasm_bindgen_test]
+async fn two_connections_writing_in_turn_keep_the_blocks_whole() {
+    const USER: u64 = 880_011;
+    let c = direct(2);
+    let a = fresh(USER).await;
+    let b = IndexedDbStorage::open(USER)
+        .await
+        .expect("second connection");
+    let reference = MemoryStorage::new();
+    for round in 0..6u64 {
+        let writer = if round % 2 == 0 { &a } else { &b };
+        // 100 newer messages, and one older than all of them.
+        let mut msgs: Vec<StoredMessage> = (0..100)
+            .map(|n| {
+                let id = round * 1_000 + n + 1;
+                message(c, id, 2, T0 + 1_000 + id)
+            })
+            .collect();
+        msgs.push(message(c, 90_000 + round, 2, T0 - round));
+        writer.apply(put_all(&msgs)).await.expect("write");
+        reference.apply(put_all(&msgs)).await.expect("reference");
+    }
+    let all = reference
+        .messages(c, Page::Newest, usize::MAX)
+        .await
+        .expect("reference");
+    for s in [&a, &b] {
+        assert_eq!(
+            s.messages(c, Page::Newest, usize::MAX).await.expect("all"),
+            all
+        );
+        let before = s
+            .messages(c, Page::Before(all[300].key.clone()), 120)
+            .await
+            .expect("before");
+        assert_eq!(before, all[180..300]);
+    }
+    b.close();
+    drop_db(a, USER).await;
+}
+
 #[wasm_bindgen_test]
 async fn an_open_blocked_by_another_connection_fails_fast_and_changes_nothing() {
     const USER: u64 = 880_009;

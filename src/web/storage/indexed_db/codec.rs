@@ -10,9 +10,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
+use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, Tombstone};
 #[cfg(feature = "test-support")]
 use crate::chat::store::{MessageRef, StoredMessage};
-use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory};

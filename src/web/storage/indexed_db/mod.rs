@@ -26,9 +26,11 @@
 //!   changes are read inside it (all at once), changed and written back with the other
 //!   stores' requests, none awaited one by one; then `commit()` and wait for `complete`.
 //!   Which blocks those are comes from the directory of every block's `lo`, read by the
-//!   first apply (`getAllKeys`) and kept in memory after it: one tab writes (the leader of
-//!   the tabs of a user), and applies run one at a time. An apply that fails drops the
-//!   directory, so the next reads it again. An abort reports the transaction's
+//!   first apply (`getAllKeys`) and kept in memory after it, applies running one at a
+//!   time. Each apply writes a new random `blocks_generation` into `meta` and reads it
+//!   along with the blocks: when it is not the one this connection wrote last, another
+//!   connection wrote blocks (two tabs of a user write one after the other when the
+//!   leader changes), and the directory is read again. An apply that fails drops it too. An abort reports the transaction's
 //!   DOMException (`QuotaExceededError` → [`StorageError::QuotaExceeded`], others →
 //!   [`StorageError::Operation`] with its name and message).
 //! * **Values.** Each object holds the plain fields above (only what key paths read) and
@@ -86,7 +88,9 @@ use codec::Names;
 use request::{js_error, request, CursorWalk, RequestFuture, Step, TransactionDone};
 use schema::current;
 
-use crate::chat::store::{ConversationRecord, OutboxEntry, PersistBatch, StoredMessage, Tombstone};
+use crate::chat::store::{
+    ConversationRecord, MessageKey, OutboxEntry, PersistBatch, StoredMessage, Tombstone,
+};
 use crate::chat::{ConversationId, ServerId};
 use crate::storage::blocks::{self, Directory};
 use crate::storage::gate::Gate;
@@ -121,9 +125,10 @@ struct Inner {
     /// closes.
     listener: RefCell<Option<Closure<dyn FnMut()>>>,
     names: Rc<Names>,
-    /// Every block's `(conversation, lo)`, read by the first apply and kept by each after
-    /// it (one tab writes: the leader); dropped when an apply fails, read again by the next.
-    directory: RefCell<Option<Directory>>,
+    /// Every block's `(conversation, lo)` and the generation of the blocks it describes,
+    /// read by the first apply and kept by each after it; read again when the stored
+    /// generation differs (another connection wrote) or an apply failed.
+    directory: RefCell<Option<(u64, Directory)>>,
     /// Applies run one at a time: each plans its blocks on what the one before left.
     gate: Gate,
 }
@@ -324,20 +329,24 @@ impl IndexedDbStorage {
         }
         let n = &self.inner.names;
         let store = tx.object_store(current::BLOCKS).map_err(|e| js_error(&e))?;
-        if self.inner.directory.borrow().is_none() {
+        let meta_store = tx.object_store(current::META).map_err(|e| js_error(&e))?;
+        let generation_key = JsValue::from_str(schema::BLOCKS_GENERATION);
+        let generation = meta_store
+            .get(&generation_key)
+            .map(RequestFuture::new)
+            .map_err(|e| js_error(&e))?;
+        // The blocks the held directory names are read along with the generation: when it
+        // is still the stored one (the usual case), one round trip.
+        let held = self.inner.directory.borrow().as_ref().map(|(g, _)| *g);
+        let mut reads = self.read_blocks(&store, s)?;
+        let stored = codec::decode_meta(n, &generation.await?)?
+            .and_then(|g| g.parse::<u64>().ok())
+            .unwrap_or(0);
+        if held != Some(stored) {
+            drop(reads);
             let keys = request(store.get_all_keys()).await?;
-            *self.inner.directory.borrow_mut() = Some(codec::directory(&keys)?);
-        }
-        let wanted = match &*self.inner.directory.borrow() {
-            Some(dir) => blocks::touched(dir, s),
-            None => Vec::new(),
-        };
-        let mut reads = Vec::with_capacity(wanted.len());
-        for (c, lo) in wanted {
-            let req = store
-                .get(&codec::block_pk(c, &lo))
-                .map_err(|e| js_error(&e))?;
-            reads.push(((c, lo), RequestFuture::new(req)));
+            *self.inner.directory.borrow_mut() = Some((stored, codec::directory(&keys)?));
+            reads = self.read_blocks(&store, s)?;
         }
         let mut read = HashMap::with_capacity(reads.len());
         for (at, issued) in reads {
@@ -346,9 +355,13 @@ impl IndexedDbStorage {
                 read.insert(at, codec::decode(n, &found)?);
             }
         }
+        // Random, not a count: a count restarts when `wipe` clears `meta`, and a directory
+        // held from before could then match a count reached again.
+        let next = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 | 1;
         let writes = {
-            let mut dir = self.inner.directory.borrow_mut();
-            let dir = dir.get_or_insert_with(Directory::default);
+            let mut held = self.inner.directory.borrow_mut();
+            let (generation, dir) = held.get_or_insert_with(|| (stored, Directory::default()));
+            *generation = next;
             blocks::write(dir, s, read)
         };
         let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
@@ -358,7 +371,29 @@ impl IndexedDbStorage {
         for b in &writes.put {
             ok(store.put(&codec::encode_block(n, b)?))?;
         }
-        Ok(())
+        let entry = codec::encode_meta(n, schema::BLOCKS_GENERATION, &next.to_string())?;
+        ok(meta_store.put(&entry))
+    }
+
+    /// Issues a `get` of each block the held directory says `s` changes (none without one).
+    #[allow(clippy::type_complexity)]
+    fn read_blocks(
+        &self,
+        store: &IdbObjectStore,
+        s: &PersistBatch,
+    ) -> Result<Vec<((ConversationId, MessageKey), RequestFuture)>, StorageError> {
+        let wanted = match &*self.inner.directory.borrow() {
+            Some((_, dir)) => blocks::touched(dir, s),
+            None => Vec::new(),
+        };
+        let mut reads = Vec::with_capacity(wanted.len());
+        for (c, lo) in wanted {
+            let req = store
+                .get(&codec::block_pk(c, &lo))
+                .map_err(|e| js_error(&e))?;
+            reads.push(((c, lo), RequestFuture::new(req)));
+        }
+        Ok(reads)
     }
 
     /// Issues the requests of `batch` but its messages on `tx`: deletes first, then puts.
@@ -450,10 +485,15 @@ impl IndexedDbStorage {
     fn touched(&self, batch: &StorageBatch) -> Vec<&'static str> {
         let s = &batch.store;
         let mut stores = Vec::with_capacity(5);
-        if !s.put_messages.is_empty() || !s.delete_messages.is_empty() {
+        let messages = !s.put_messages.is_empty() || !s.delete_messages.is_empty();
+        if messages {
             stores.push(self.message_store());
         }
         other_stores(batch, &mut stores);
+        // Block writes also write their generation.
+        if messages && !stores.contains(&current::META) {
+            stores.push(current::META);
+        }
         stores
     }
 

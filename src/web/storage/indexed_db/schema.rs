@@ -197,6 +197,11 @@ pub(super) mod v3 {
     pub const BLOCKS_LOCAL_ID: &str = "local_id";
 }
 
+/// The `meta` entry each apply that changes blocks sets to a new random value (V3): a
+/// connection holding a directory of the blocks knows it is current while this is the
+/// value it wrote last.
+pub(super) const BLOCKS_GENERATION: &str = "blocks_generation";
+
 /// The names the backend uses: those of [`SchemaVersion::LATEST`].
 pub(super) use v3 as current;
 
