@@ -12,7 +12,8 @@
 // --no-baseline: the backlog's imcore run only (for repeated runs while tuning; the plain
 // JS baseline's one transaction per message takes ~10 s).
 // --profile FILE: a CPU profile (Chrome DevTools' .cpuprofile, 100 µs sampling) of the
-// imcore backlog run only, written to FILE, and its top functions by self time printed.
+// imcore backlog run only, written to FILE, and its top functions by self time printed;
+// with --only cold, of one more imcore cold start (50 µs sampling) instead.
 // Wasm functions have names only in a module that keeps its name section: scripts/
 // bench-browser.sh --profile builds such a package apart (build/profile-pkg/).
 import fs from "node:fs";
@@ -196,6 +197,19 @@ try {
     for (let i = 0; i < 3; i++) {
       a.push(await run("coldStartImcore", {}));
       b.push(await run("coldStartPlain", {}));
+    }
+    if (arg("--profile") && !only.includes("backlog")) {
+      await page.goto(`${base}/page.html`);
+      await page.waitForFunction(() => window.ready || window.loadError);
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Profiler.enable");
+      await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
+      await cdp.send("Profiler.start");
+      await page.evaluate(() => window.coldStartImcore({}));
+      const { profile } = await cdp.send("Profiler.stop");
+      await cdp.detach();
+      fs.writeFileSync(arg("--profile"), JSON.stringify(profile));
+      printProfile(profile, 40);
     }
     const median = (xs, f) => xs.map(f).sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const inst = median(a, (r) => r.instantiate);
