@@ -17,10 +17,9 @@
 //!   deleted or moved message was stored at ([`PersistBatch`]).
 //! * Keys are strings whose order is [`MessageKey`]'s ([`order_key`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
 use crate::chat::store::{MessageKey, MessageRef, PersistBatch, StoredMessage};
 use crate::chat::ConversationId;
+use crate::collections::VecMap;
 
 /// The most messages a block holds.
 pub const BLOCK_MAX: usize = 64;
@@ -86,15 +85,18 @@ pub fn parse_order_key(s: &str) -> Option<MessageKey> {
 /// The `lo` of every stored block, by conversation, ascending.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directory {
-    convs: HashMap<ConversationId, Vec<MessageKey>>,
+    // VecMaps, not hash maps: this module is in every web build, and a map type of its
+    // own would cost kilobytes of wasm.
+    convs: VecMap<ConversationId, Vec<MessageKey>>,
 }
 
 impl Directory {
     /// Adds a stored block (loading the directory).
     pub fn insert(&mut self, conversation: ConversationId, lo: MessageKey) {
-        let los = self.convs.entry(conversation).or_default();
-        if let Err(at) = los.binary_search(&lo) {
-            los.insert(at, lo);
+        if let Some(los) = self.convs.get_or_insert_with(conversation, Vec::new) {
+            if let Err(at) = los.binary_search(&lo) {
+                los.insert(at, lo);
+            }
         }
     }
 
@@ -112,18 +114,22 @@ impl Directory {
     }
 
     /// The block a message of `key` goes into: the last whose `lo` is not above it, else
-    /// the first (`None`: the conversation has none).
-    fn home(&self, conversation: ConversationId, key: &MessageKey) -> Option<&MessageKey> {
+    /// the first (`None`: the conversation has none). An index into [`Directory::of`].
+    fn home(&self, conversation: ConversationId, key: &MessageKey) -> Option<usize> {
         let los = self.of(conversation);
         let at = los.partition_point(|lo| lo <= key).saturating_sub(1);
-        los.get(at)
+        (at < los.len()).then_some(at)
     }
 
     /// The block that holds `key` if it is stored.
-    fn holder(&self, conversation: ConversationId, key: &MessageKey) -> Option<&MessageKey> {
-        let los = self.of(conversation);
-        let at = los.partition_point(|lo| lo <= key).checked_sub(1)?;
-        los.get(at)
+    fn holder(&self, conversation: ConversationId, key: &MessageKey) -> Option<usize> {
+        self.of(conversation)
+            .partition_point(|lo| lo <= key)
+            .checked_sub(1)
+    }
+
+    fn lo(&self, (conversation, at): (ConversationId, usize)) -> Option<&MessageKey> {
+        self.of(conversation).get(at)
     }
 }
 
@@ -143,18 +149,41 @@ pub struct BlockWrites {
     pub put: Vec<Block>,
 }
 
+/// Where a deleted (`None`) or put message goes, and its key.
+type Home<'a> = (
+    (ConversationId, Option<usize>),
+    Option<&'a StoredMessage>,
+    &'a MessageKey,
+);
+
+/// The blocks of each deleted and put message: `(conversation, index into the
+/// directory's list)`, `None` for a conversation without blocks.
+fn homes<'a>(dir: &Directory, batch: &'a PersistBatch) -> Vec<Home<'a>> {
+    let mut out = Vec::with_capacity(batch.delete_messages.len() + batch.put_messages.len());
+    for (c, key) in batch.delete_messages.keys() {
+        if let Some(at) = dir.holder(*c, key) {
+            out.push(((*c, Some(at)), None, key));
+        }
+    }
+    for m in batch.put_messages.values() {
+        let c = m.conversation_id;
+        out.push(((c, dir.home(c, &m.key)), Some(m), &m.key));
+    }
+    out
+}
+
 /// The stored blocks `batch` changes, to read before [`write`].
 pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, MessageKey)> {
-    let deleted = batch
-        .delete_messages
-        .keys()
-        .filter_map(|(c, k)| dir.holder(*c, k).map(|lo| (*c, lo)));
-    let put = batch.put_messages.values().filter_map(|m| {
-        dir.home(m.conversation_id, &m.key)
-            .map(|lo| (m.conversation_id, lo))
-    });
-    let unique: HashSet<(ConversationId, &MessageKey)> = deleted.chain(put).collect();
-    unique.into_iter().map(|(c, lo)| (c, lo.clone())).collect()
+    let mut blocks: VecMap<(ConversationId, usize), ()> = VecMap::new();
+    for ((c, at), _, _) in homes(dir, batch) {
+        if let Some(at) = at {
+            blocks.insert((c, at), ());
+        }
+    }
+    blocks
+        .into_keys()
+        .filter_map(|at| dir.lo(at).map(|lo| (at.0, lo.clone())))
+        .collect()
 }
 
 /// A block being changed: its messages and the `lo` it is stored under (`None`: new).
@@ -168,36 +197,26 @@ struct Work {
 pub fn write(
     dir: &mut Directory,
     batch: &PersistBatch,
-    mut read: HashMap<(ConversationId, MessageKey), Vec<StoredMessage>>,
+    mut read: VecMap<(ConversationId, MessageKey), Vec<StoredMessage>>,
 ) -> BlockWrites {
-    // By conversation, then by the block's stored lo (`None`: a conversation without
-    // blocks, whose messages start new ones).
-    let mut work: BTreeMap<(ConversationId, Option<MessageKey>), Work> = BTreeMap::new();
-    let mut open = |c: ConversationId, lo: Option<&MessageKey>| {
-        work.entry((c, lo.cloned())).or_insert_with(|| Work {
-            stored_lo: lo.cloned(),
-            messages: lo
+    // By conversation, then by the block's place in the directory (`None`: a conversation
+    // without blocks, whose messages start new ones).
+    let mut work: VecMap<(ConversationId, Option<usize>), Work> = VecMap::new();
+    for ((c, at), put, key) in homes(dir, batch) {
+        let Some(w) = work.get_or_insert_with((c, at), || {
+            let stored_lo = at.and_then(|at| dir.lo((c, at))).cloned();
+            let messages = stored_lo
+                .as_ref()
                 .and_then(|lo| read.remove(&(c, lo.clone())))
-                .unwrap_or_default(),
-        });
-        (c, lo.cloned())
-    };
-    let mut order = Vec::new();
-    for (c, key) in batch.delete_messages.keys() {
-        if let Some(lo) = dir.holder(*c, key) {
-            order.push((open(*c, Some(lo)), None, key));
-        }
-    }
-    for m in batch.put_messages.values() {
-        let at = open(m.conversation_id, dir.home(m.conversation_id, &m.key));
-        order.push((at, Some(m), &m.key));
-    }
-    for (at, put, key) in order {
-        let Some(w) = work.get_mut(&at) else {
+                .unwrap_or_default();
+            Work {
+                stored_lo,
+                messages,
+            }
+        }) else {
             continue;
         };
-        let found = w.messages.binary_search_by(|m| m.key.cmp(key));
-        match (found, put) {
+        match (w.messages.binary_search_by(|m| m.key.cmp(key)), put) {
             (Ok(i), Some(m)) => {
                 if let Some(slot) = w.messages.get_mut(i) {
                     *slot = m.clone();
@@ -220,18 +239,14 @@ pub fn write(
             (Some(lo), _) => Some(lo.clone()),
             (None, first) => first,
         };
-        if w.stored_lo.is_some() && w.stored_lo != lo || w.messages.is_empty() {
-            if let Some(old) = w.stored_lo {
-                dir.remove(c, &old);
+        if let Some(old) = w.stored_lo {
+            if w.messages.is_empty() || lo.as_ref() != Some(&old) {
                 out.delete.push((c, old));
             }
         }
-        let Some(lo) = lo else {
+        let Some(lo) = lo.filter(|_| !w.messages.is_empty()) else {
             continue;
         };
-        if w.messages.is_empty() {
-            continue;
-        }
         let mut messages = w.messages;
         let mut pieces = Vec::new();
         while messages.len() > BLOCK_MAX {
@@ -245,7 +260,6 @@ pub fn write(
                 (_, Some(m)) => m.key.clone(),
                 (_, None) => continue,
             };
-            dir.insert(c, piece_lo.clone());
             out.put.push(Block {
                 conversation: c,
                 lo: piece_lo,
@@ -253,11 +267,20 @@ pub fn write(
             });
         }
     }
+    // The directory changes once every block is planned (the plan used its indexes).
+    for (c, lo) in &out.delete {
+        dir.remove(*c, lo);
+    }
+    for b in &out.put {
+        dir.insert(b.conversation, b.lo.clone());
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
     use super::*;
     use crate::storage::conformance::message;
     use crate::test_support::{direct, Rng};
@@ -309,7 +332,7 @@ mod tests {
             let read = touched(&self.dir, batch)
                 .into_iter()
                 .filter_map(|k| self.blocks.get(&k).cloned().map(|v| (k, v)))
-                .collect();
+                .collect::<VecMap<_, _>>();
             let w = write(&mut self.dir, batch, read);
             self.writes += w.put.len();
             for d in w.delete {

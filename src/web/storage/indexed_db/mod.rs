@@ -69,7 +69,6 @@ mod request;
 mod schema;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
@@ -92,6 +91,7 @@ use crate::chat::store::{
     ConversationRecord, MessageKey, OutboxEntry, PersistBatch, StoredMessage, Tombstone,
 };
 use crate::chat::{ConversationId, ServerId};
+use crate::collections::VecMap;
 use crate::storage::blocks::{self, Directory};
 use crate::storage::gate::Gate;
 use crate::storage::{meta, Page, StartupRecords, Storage, StorageBatch, StorageError};
@@ -348,7 +348,7 @@ impl IndexedDbStorage {
             *self.inner.directory.borrow_mut() = Some((stored, codec::directory(&keys)?));
             reads = self.read_blocks(&store, s)?;
         }
-        let mut read = HashMap::with_capacity(reads.len());
+        let mut read = VecMap::new();
         for (at, issued) in reads {
             let found = issued.await?;
             if !found.is_undefined() {
@@ -524,8 +524,16 @@ fn other_stores(batch: &StorageBatch, stores: &mut Vec<&'static str>) {
     }
 }
 
+/// Which messages of the blocks walked a page takes.
+#[derive(Clone)]
+enum Keep {
+    All,
+    Below(MessageKey),
+    Above(MessageKey),
+}
+
 /// The blocks of a key range walked with a value cursor, newest first (`Prev`) or oldest
-/// first (`Next`), one event each: each block's messages that `keep` accepts are kept,
+/// first (`Next`), one event each: each block's messages that `keep` takes are kept,
 /// until `limit` are or `blocks` blocks were read or the range ends.
 struct BlockWalk {
     walk: CursorWalk,
@@ -539,28 +547,35 @@ impl BlockWalk {
         range: &IdbKeyRange,
         direction: IdbCursorDirection,
         (limit, blocks): (usize, usize),
-        keep: impl Fn(&StoredMessage) -> bool + 'static,
+        keep: Keep,
     ) -> Result<BlockWalk, StorageError> {
         let found: Rc<RefCell<Vec<Vec<StoredMessage>>>> = Rc::default();
         let (sink, names) = (found.clone(), storage.inner.names.clone());
         let mut kept = 0;
         let cursor = store.open_cursor_with_range_and_direction(range, direction);
-        let walk = CursorWalk::new(cursor, move |cursor| {
-            let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>()) else {
-                return Ok(Step::Stop);
-            };
-            let value = cursor.value().map_err(|e| js_error(&e))?;
-            let mut messages: Vec<StoredMessage> = codec::decode(&names, &value)?;
-            messages.retain(|m| keep(m));
-            kept += messages.len();
-            let mut sink = sink.borrow_mut();
-            sink.push(messages);
-            Ok(if kept >= limit || sink.len() >= blocks {
-                Step::Stop
-            } else {
-                Step::Continue
-            })
-        })?;
+        let walk = CursorWalk::new(
+            cursor,
+            Box::new(move |cursor| {
+                let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>()) else {
+                    return Ok(Step::Stop);
+                };
+                let value = cursor.value().map_err(|e| js_error(&e))?;
+                let mut messages: Vec<StoredMessage> = codec::decode(&names, &value)?;
+                match &keep {
+                    Keep::All => {}
+                    Keep::Below(k) => messages.retain(|m| m.key < *k),
+                    Keep::Above(k) => messages.retain(|m| m.key > *k),
+                }
+                kept += messages.len();
+                let mut sink = sink.borrow_mut();
+                sink.push(messages);
+                Ok(if kept >= limit || sink.len() >= blocks {
+                    Step::Stop
+                } else {
+                    Step::Continue
+                })
+            }),
+        )?;
         Ok(BlockWalk { walk, found })
     }
 
@@ -650,13 +665,13 @@ impl Storage for IndexedDbStorage {
         match page {
             Page::Newest => {
                 let range = bound(&first, &last, false, false)?;
-                let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), |_| true)?;
+                let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), Keep::All)?;
                 Ok(newest(walk.fetch().await?, limit))
             }
             // The blocks whose lo is below `k`, newest first.
             Page::Before(k) => {
                 let range = bound(&first, &codec::block_pk(conversation, &k), false, true)?;
-                let keep = move |m: &StoredMessage| m.key < k;
+                let keep = Keep::Below(k);
                 let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), keep)?;
                 Ok(newest(walk.fetch().await?, limit))
             }
@@ -665,7 +680,7 @@ impl Storage for IndexedDbStorage {
                 let at = codec::block_pk(conversation, &k);
                 let holder = bound(&first, &at, false, false)?;
                 let above = bound(&at, &last, true, false)?;
-                let keep = move |m: &StoredMessage| m.key > k;
+                let keep = Keep::Above(k);
                 let holder =
                     BlockWalk::issue(self, &store, &holder, Prev, (limit, 1), keep.clone())?;
                 let above = BlockWalk::issue(self, &store, &above, Next, (limit, all), keep)?;
@@ -699,7 +714,7 @@ impl Storage for IndexedDbStorage {
                 &range,
                 Prev,
                 (limit, usize::MAX),
-                |_| true,
+                Keep::All,
             )?);
         }
         let mut out = Vec::new();

@@ -176,6 +176,9 @@ pub(super) enum Step {
     Stop,
 }
 
+/// What a [`CursorWalk`] does at each record (boxed: one copy of the walk for all).
+pub(super) type Visit = Box<dyn FnMut(Option<&IdbCursor>) -> Result<Step, StorageError>>;
+
 /// Walks a cursor request (a value or a key cursor): `visit` sees each record, then `None`
 /// once the cursor ran past the last one, inside the success event (so it may issue
 /// `update`/`delete` on the cursor, or new requests on the transaction), and decides
@@ -191,7 +194,7 @@ pub(super) struct CursorWalk {
 impl CursorWalk {
     pub(super) fn new(
         issue: Result<IdbRequest, JsValue>,
-        mut visit: impl FnMut(Option<&IdbCursor>) -> Result<Step, StorageError> + 'static,
+        mut visit: Visit,
     ) -> Result<Self, StorageError> {
         let req = issue.map_err(|e| js_error(&e))?;
         let slot = slot();

@@ -93,16 +93,19 @@ impl SchemaVersion {
                 // Every outbox record gains `conversation`, so the new index covers it.
                 let outbox = tx.object_store(v2::OUTBOX).map_err(|e| js_error(&e))?;
                 let names = Names::new();
-                CursorWalk::new(outbox.open_cursor(), move |cursor| {
-                    let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>())
-                    else {
-                        return Ok(Step::Stop);
-                    };
-                    let value = cursor.value().map_err(|e| js_error(&e))?;
-                    let upgraded = codec::upgrade_outbox_v2(&names, &value)?;
-                    cursor.update(&upgraded).map_err(|e| js_error(&e))?;
-                    Ok(Step::Continue)
-                })?
+                CursorWalk::new(
+                    outbox.open_cursor(),
+                    Box::new(move |cursor| {
+                        let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>())
+                        else {
+                            return Ok(Step::Stop);
+                        };
+                        let value = cursor.value().map_err(|e| js_error(&e))?;
+                        let upgraded = codec::upgrade_outbox_v2(&names, &value)?;
+                        cursor.update(&upgraded).map_err(|e| js_error(&e))?;
+                        Ok(Step::Continue)
+                    }),
+                )?
                 .await
             }
             SchemaVersion::V3 => blocks_from_messages(tx).await,
