@@ -1,5 +1,7 @@
-//! Records ↔ stored JS objects, and the keys that make IndexedDB's order equal
-//! [`MessageKey`](crate::chat::store::MessageKey)'s.
+//! Records ↔ stored JS objects: blocks of messages (keyed so that IndexedDB's order is
+//! [`MessageKey`](crate::chat::store::MessageKey)'s, see [`crate::storage::blocks`]),
+//! conversations, the outbox, tombstones, metadata; and the V2 message records the 2 → 3
+//! migration reads.
 //!
 //! Every stored object has a few plain string fields that the store's key path and indexes
 //! read, and `record`: the whole Rust record as a JSON string (`crate::json`, the text
