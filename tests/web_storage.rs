@@ -613,41 +613,67 @@ async fn the_2_to_3_migration_puts_every_message_in_blocks() {
     let convs = [direct(2), direct(3), ConversationId::Room(7)];
     let mut msgs = Vec::new();
     for (i, c) in convs.iter().enumerate() {
-        // 150 each (three blocks), written newest first; every fifth one mine, sent
-        // from this client (a local id beside its server id), one still unsent.
-        for n in (1..=150u64).rev() {
+        // 700 each (2,100 in all: the migration reads the V2 store 2,000 at a time, and
+        // a block spans the seam), written newest first; every fifth one mine, sent from
+        // this client (a local id beside its server id), the newest still unsent.
+        for n in (1..=700u64).rev() {
             let id = (i as u64 + 1) * 1_000 + n;
             let mut m = message(*c, id, if n % 5 == 0 { ME } else { 9 }, T0 + n * 10);
             if n % 5 == 0 {
                 m.local_id = Some(format!("L{id}"));
             }
-            if n == 150 {
+            if n == 700 {
                 m.key.id = MessageRef::Local(format!("L{id}"));
                 m.status = Status::Sending;
             }
             msgs.push(m);
         }
     }
+    let mut batch = put_all(&msgs);
+    for (i, c) in convs.iter().enumerate() {
+        batch
+            .store
+            .put_conversations
+            .insert(*c, record(*c, i as u32 + 1));
+    }
     let v2 = fresh_at(USER, SchemaVersion::V2).await;
-    v2.apply(put_all(&msgs)).await.expect("write V2");
+    v2.apply(batch.clone()).await.expect("write V2");
     v2.close();
     let reference = MemoryStorage::new();
-    reference.apply(put_all(&msgs)).await.expect("reference");
+    reference.apply(batch).await.expect("reference");
 
     let start = now();
     let v3 = IndexedDbStorage::open(USER).await.expect("open V3");
     console_log!(
-        "2 → 3 migration (450 messages) and open: {:.1} ms",
+        "2 → 3 migration (2,100 messages) and open: {:.1} ms",
         now() - start
     );
     assert_eq!(v3.version(), SchemaVersion::V3);
     let db = raw_open(&database_name(USER), None).await;
-    assert!(
-        db.transaction_with_str("messages").is_err(),
-        "the V2 store is gone"
-    );
-    assert!(db.transaction_with_str("blocks").is_ok());
+    for (gone, new) in [
+        ("messages", "blocks"),
+        ("conversations", "conversation_records"),
+    ] {
+        assert!(
+            db.transaction_with_str(gone).is_err(),
+            "the V2 store {gone} is gone"
+        );
+        assert!(db.transaction_with_str(new).is_ok());
+    }
     db.close();
+    let mut records = v3.conversations().await.expect("conversations");
+    records.sort_by_key(|r| r.id);
+    let mut expected = reference.conversations().await.expect("reference");
+    expected.sort_by_key(|r| r.id);
+    assert_eq!(records, expected);
+    assert_eq!(
+        v3.startup_records()
+            .await
+            .expect("start-up")
+            .conversations
+            .len(),
+        3
+    );
 
     async fn same(a: &IndexedDbStorage, b: &MemoryStorage, convs: &[ConversationId]) {
         for c in convs {
@@ -671,7 +697,7 @@ async fn the_2_to_3_migration_puts_every_message_in_blocks() {
             assert_eq!(before, all[30..70]);
             let after = a.messages(*c, Page::After(mid), 40).await.expect("after");
             assert_eq!(after, all[71..111]);
-            for m in [&all[0], &all[63], &all[64], &all[149]] {
+            for m in [&all[0], &all[63], &all[64], &all[666], &all[699]] {
                 if let Some(id) = m.server_id() {
                     let found = a.message_by_server_id(id).await.expect("by server id");
                     assert_eq!(found.as_ref(), Some(m));
@@ -702,7 +728,7 @@ async fn the_2_to_3_migration_puts_every_message_in_blocks() {
     let mut read = all[20].clone();
     read.read = !read.read;
     batch.put_message(&read);
-    let mut sent = all[149].clone();
+    let mut sent = all[699].clone();
     batch.delete_message(c, sent.key.clone());
     sent.key.id = MessageRef::Server(77_777);
     sent.status = Status::Sent;

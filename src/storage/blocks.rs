@@ -247,18 +247,14 @@ pub fn write(
         let Some(lo) = lo.filter(|_| !w.messages.is_empty()) else {
             continue;
         };
-        let mut messages = w.messages;
-        let mut pieces = Vec::new();
-        while messages.len() > BLOCK_MAX {
-            let rest = messages.split_off(BLOCK_MAX);
-            pieces.push(std::mem::replace(&mut messages, rest));
-        }
-        pieces.push(messages);
-        for (i, piece) in pieces.into_iter().enumerate() {
+        // Taken from the front piece by piece (`split_off` would copy the rest each time).
+        let mut rest = w.messages.into_iter();
+        for i in 0.. {
+            let piece: Vec<StoredMessage> = rest.by_ref().take(BLOCK_MAX).collect();
             let piece_lo = match (i, piece.first()) {
+                (_, None) => break,
                 (0, _) => lo.clone(),
                 (_, Some(m)) => m.key.clone(),
-                (_, None) => continue,
             };
             out.put.push(Block {
                 conversation: c,

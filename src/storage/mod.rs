@@ -14,6 +14,9 @@
 //! * [`WriteQueue`]: coalesces batches while a write is in flight, so a burst of incoming
 //!   messages (the offline backlog after a reconnect) is written in a few transactions,
 //!   not one per message.
+//! * `blocks` (feature `indexeddb`): the rules of the IndexedDB layout's message blocks,
+//!   pure, for the backend in the shell.
+//! * `gate`: one call at a time, for the backends whose apply reads before it writes.
 //! * `conformance` (tests only: `cfg(test)` or the `test-support` feature): the test suite
 //!   every backend runs, kept out of the shipped wasm.
 

@@ -12,9 +12,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
-use crate::chat::store::{ConversationRecord, MessageKey, OutboxEntry, Tombstone};
 #[cfg(feature = "test-support")]
-use crate::chat::store::{MessageRef, StoredMessage};
+use crate::chat::store::{ConversationRecord, MessageRef, StoredMessage};
+use crate::chat::store::{MessageKey, OutboxEntry, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory};
@@ -150,6 +150,20 @@ pub(super) fn directory(keys: &JsValue) -> Result<Directory, StorageError> {
     Ok(dir)
 }
 
+/// A V2 conversation object as V3 stores it: its id (the key) and its JSON text (the
+/// value).
+pub(super) fn conversation_v3(
+    n: &Names,
+    stored: &JsValue,
+) -> Result<(JsValue, JsValue), StorageError> {
+    match (get_string(stored, &n.id), get_string(stored, &n.record)) {
+        (Some(id), Some(record)) => Ok((JsValue::from_str(&id), JsValue::from_str(&record))),
+        _ => Err(StorageError::Corrupt(
+            "a V2 conversation has no id or record".into(),
+        )),
+    }
+}
+
 /// A V2 message record, as the 2 → 3 migration reads it: no JSON parsed.
 pub(super) struct V2Message {
     conversation: String,
@@ -182,10 +196,17 @@ impl V2Message {
             &JsValue::from_str(&sort),
         )
         .into();
+        let lo = format!("{weight}{sender}{sort}");
+        // A block's key must read back as a key (the directory parses every one).
+        if parse_order_key(&lo).is_none() {
+            return Err(StorageError::Corrupt(format!(
+                "a V2 message's order fields are not a key: {lo}"
+            )));
+        }
         Ok(V2Message {
             conversation,
             order_key,
-            lo: format!("{weight}{sender}{sort}"),
+            lo,
             server_id: get_string(stored, &n.server_id),
             local_id: get_string(stored, &n.local_id),
             record: field(&n.record, "record")?,
@@ -263,7 +284,27 @@ pub(super) fn encode_message(n: &Names, m: &StoredMessage) -> Result<JsValue, St
     Ok(o.into())
 }
 
-/// A conversation record as stored: `id`, `record`.
+/// Records stored as JSON texts (a `getAll` of `conversation_records`): joined by JS
+/// into one string, so one string crosses into wasm however many there are (a line each:
+/// JSON text holds no raw line break).
+pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, StorageError> {
+    let Some(array) = stored.dyn_ref::<Array>() else {
+        return Err(StorageError::Corrupt(
+            "getAll did not return an array".into(),
+        ));
+    };
+    if array.length() == 0 {
+        return Ok(Vec::new());
+    }
+    let text = String::from(array.join("\n"));
+    text.split('\n')
+        .map(|line| json::from_str(line).map_err(|e| StorageError::Corrupt(e.to_string())))
+        .collect()
+}
+
+/// A conversation record as V1/V2 stored it: `id`, `record`. Only tests write them now
+/// (to migrate from).
+#[cfg(feature = "test-support")]
 pub(super) fn encode_conversation(
     n: &Names,
     c: &ConversationRecord,

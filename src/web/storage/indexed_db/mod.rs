@@ -5,7 +5,7 @@
 //! | store | key | indexes |
 //! | --- | --- | --- |
 //! | `blocks` | `pk` = `[conversation, order key of lo]` | `server_id` on `sid`, `local_id` on `lid` (both multi-entry) |
-//! | `conversations` | `id` (conversation id string) | |
+//! | `conversation_records` | the conversation id string (out-of-line) | |
 //! | `outbox` | `local_id` | `weight`; `conversation` (V2) |
 //! | `tombstones` | `server_id` | |
 //! | `meta` | `key` | |
@@ -27,12 +27,16 @@
 //!   stores' requests, none awaited one by one; then `commit()` and wait for `complete`.
 //!   Which blocks those are comes from the directory of every block's `lo`, read by the
 //!   first apply (`getAllKeys`) and kept in memory after it, applies running one at a
-//!   time. Each apply writes a new random `blocks_generation` into `meta` and reads it
-//!   along with the blocks: when it is not the one this connection wrote last, another
-//!   connection wrote blocks (two tabs of a user write one after the other when the
-//!   leader changes), and the directory is read again. An apply that fails drops it too. An abort reports the transaction's
-//!   DOMException (`QuotaExceededError` → [`StorageError::QuotaExceeded`], others →
-//!   [`StorageError::Operation`] with its name and message).
+//!   time. Each apply with messages writes a new random `blocks_generation` into `meta`
+//!   and reads it along with the blocks: when it is not the one this connection wrote
+//!   last, another connection wrote blocks (two tabs of a user write one after the other
+//!   when the leader changes), and the directory is read again. An apply that fails drops
+//!   it too. An abort reports the transaction's DOMException (`QuotaExceededError` →
+//!   [`StorageError::QuotaExceeded`], others → [`StorageError::Operation`] with its name
+//!   and message).
+//! * **Conversation records** are their JSON text alone, under their id: start-up's
+//!   `getAll` returns strings, which JS joins into one (`Array.join`), so a thousand
+//!   records cross into wasm as one string instead of a property read and a string each.
 //! * **Values.** Each object holds the plain fields above (only what key paths read) and
 //!   `record`, the Rust record as a JSON string (a block's: the array of its messages;
 //!   `crate::json`, which reads and writes the text serde_json did). It is lossless (`u64`
@@ -41,7 +45,7 @@
 //!   need BigInts for exact 64-bit ids.
 //! * **Start-up reads no message.** A conversation record carries its newest message
 //!   ([`Newest`](crate::chat::store::Newest)), kept current by the store, so the list
-//!   comes from the `conversations` store alone, however long the history. This needs no
+//!   comes from the `conversation_records` store alone, however long the history. This needs no
 //!   schema step: records written before it carry no `newest` (read as unknown), and
 //!   start-up reads those conversations' newest message once and writes their records
 //!   with it, the migration happening record by record; an older client reading a newer
@@ -405,12 +409,18 @@ impl IndexedDbStorage {
         let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
 
         if !s.delete_conversations.is_empty() || !s.put_conversations.is_empty() {
-            let conversations = store(current::CONVERSATIONS)?;
+            let conversations = store(self.conversation_store())?;
             for cid in s.delete_conversations.keys() {
                 ok(conversations.delete(&key(cid.to_string())))?;
             }
             for c in s.put_conversations.values() {
-                ok(conversations.put(&codec::encode_conversation(n, c)?))?;
+                #[cfg(feature = "test-support")]
+                if self.inner.version < SchemaVersion::V3 {
+                    ok(conversations.put(&codec::encode_conversation(n, c)?))?;
+                    continue;
+                }
+                let text = JsValue::from_str(&crate::json::to_string(c));
+                ok(conversations.put_with_key(&text, &key(c.id.to_string())))?;
             }
         }
         if !s.delete_outbox.is_empty() || !s.put_outbox.is_empty() {
@@ -446,12 +456,27 @@ impl IndexedDbStorage {
     ) -> Result<(), StorageError> {
         let tx = self.transaction(stores, IdbTransactionMode::Readwrite)?;
         let done = TransactionDone::new(&tx);
-        if let Err(e) = issue(&tx) {
-            let _ = tx.abort();
-            return Err(e);
+        let issued = issue(&tx);
+        finish(&tx, done, issued).await
+    }
+}
+
+/// Commits `tx` once every request is issued (`issued` is `Ok`), or aborts it; then waits
+/// for the outcome.
+async fn finish(
+    tx: &IdbTransaction,
+    done: TransactionDone,
+    issued: Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    match issued {
+        Ok(()) => {
+            done.commit();
+            done.await
         }
-        done.commit();
-        done.await
+        Err(e) => {
+            let _ = tx.abort();
+            Err(e)
+        }
     }
 }
 
@@ -489,9 +514,17 @@ impl IndexedDbStorage {
         if messages {
             stores.push(self.message_store());
         }
-        other_stores(batch, &mut stores);
+        if !s.put_conversations.is_empty() || !s.delete_conversations.is_empty() {
+            stores.push(self.conversation_store());
+        }
+        if !s.put_outbox.is_empty() || !s.delete_outbox.is_empty() {
+            stores.push(current::OUTBOX);
+        }
+        if !s.put_tombstones.is_empty() {
+            stores.push(current::TOMBSTONES);
+        }
         // Block writes also write their generation.
-        if messages && !stores.contains(&current::META) {
+        if !batch.put_meta.is_empty() || messages {
             stores.push(current::META);
         }
         stores
@@ -505,22 +538,15 @@ impl IndexedDbStorage {
         }
         current::BLOCKS
     }
-}
 
-/// The stores a batch writes to besides the messages'.
-fn other_stores(batch: &StorageBatch, stores: &mut Vec<&'static str>) {
-    let s = &batch.store;
-    if !s.put_conversations.is_empty() || !s.delete_conversations.is_empty() {
-        stores.push(current::CONVERSATIONS);
-    }
-    if !s.put_outbox.is_empty() || !s.delete_outbox.is_empty() {
-        stores.push(current::OUTBOX);
-    }
-    if !s.put_tombstones.is_empty() {
-        stores.push(current::TOMBSTONES);
-    }
-    if !batch.put_meta.is_empty() {
-        stores.push(current::META);
+    /// Where this connection's conversation records are: `conversation_records`, or
+    /// `conversations` (objects) before V3 (tests).
+    fn conversation_store(&self) -> &'static str {
+        #[cfg(feature = "test-support")]
+        if self.inner.version < SchemaVersion::V3 {
+            return schema::v2::CONVERSATIONS;
+        }
+        current::CONVERSATIONS
     }
 }
 
@@ -628,16 +654,7 @@ impl Storage for IndexedDbStorage {
             Ok(()) => self.write(&tx, &batch),
             Err(e) => Err(e),
         };
-        let result = match issued {
-            Ok(()) => {
-                done.commit();
-                done.await
-            }
-            Err(e) => {
-                let _ = tx.abort();
-                Err(e)
-            }
-        };
+        let result = finish(&tx, done, issued).await;
         if result.is_err() {
             // The blocks it planned may not be there: read them again next time.
             self.inner.directory.borrow_mut().take();
@@ -647,7 +664,7 @@ impl Storage for IndexedDbStorage {
 
     async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError> {
         let all = request(self.read(current::CONVERSATIONS)?.get_all()).await?;
-        codec::decode_all(&self.inner.names, &all)
+        codec::decode_texts(&all)
     }
 
     async fn messages(
@@ -786,7 +803,7 @@ impl Storage for IndexedDbStorage {
         let clock = issue(store(current::META)?.get(&JsValue::from_str(meta::CLOCK_OFFSET)))?;
         let names = &self.inner.names;
         Ok(StartupRecords {
-            conversations: codec::decode_all(names, &conversations.await?)?,
+            conversations: codec::decode_texts(&conversations.await?)?,
             tombstones: codec::decode_tombstones(names, &tombstones.await?)?,
             outbox: codec::decode_all(names, &outbox.await?)?,
             clock_offset: codec::decode_meta(names, &clock.await?)?,

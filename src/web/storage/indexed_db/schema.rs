@@ -35,7 +35,10 @@ pub enum SchemaVersion {
     V2 = 2,
     /// Messages in blocks of a conversation (`blocks`, multi-entry indexes `server_id` and
     /// `local_id`; see [`crate::storage::blocks`]) instead of one record each: every message
-    /// of `messages` is copied into blocks in key order, then `messages` goes.
+    /// of `messages` is copied into blocks in key order, then `messages` goes. Conversation
+    /// records move to `conversation_records`, each the JSON text alone under its id (an
+    /// out-of-line key), so start-up reads strings that cross into wasm as one; then
+    /// `conversations` goes.
     V3 = 3,
 }
 
@@ -78,6 +81,8 @@ impl SchemaVersion {
                 create_index(&outbox, v2::OUTBOX_CONVERSATION, &[fields::CONVERSATION])
             }
             SchemaVersion::V3 => {
+                db.create_object_store(v3::CONVERSATIONS)
+                    .map_err(|e| js_error(&e))?;
                 let blocks = create_store(db, v3::BLOCKS, fields::PK)?;
                 create_multi_entry_index(&blocks, v3::BLOCKS_SERVER_ID, fields::SIDS)?;
                 create_multi_entry_index(&blocks, v3::BLOCKS_LOCAL_ID, fields::LIDS)
@@ -108,7 +113,10 @@ impl SchemaVersion {
                 )?
                 .await
             }
-            SchemaVersion::V3 => blocks_from_messages(tx).await,
+            SchemaVersion::V3 => {
+                conversations_as_texts(tx).await?;
+                blocks_from_messages(tx).await
+            }
         }
     }
 
@@ -116,11 +124,30 @@ impl SchemaVersion {
     fn delete(self, db: &IdbDatabase, _tx: &IdbTransaction) -> Result<(), StorageError> {
         match self {
             SchemaVersion::V1 | SchemaVersion::V2 => Ok(()),
-            SchemaVersion::V3 => db
-                .delete_object_store(v2::MESSAGES)
-                .map_err(|e| js_error(&e)),
+            SchemaVersion::V3 => {
+                for gone in [v2::MESSAGES, v2::CONVERSATIONS] {
+                    db.delete_object_store(gone).map_err(|e| js_error(&e))?;
+                }
+                Ok(())
+            }
         }
     }
+}
+
+/// The 2 → 3 step of the conversation records: each V2 object's JSON text put under its id.
+async fn conversations_as_texts(tx: &IdbTransaction) -> Result<(), StorageError> {
+    let store = |name| tx.object_store(name).map_err(|e| js_error(&e));
+    let all = request(store(v2::CONVERSATIONS)?.get_all()).await?;
+    let texts = store(v3::CONVERSATIONS)?;
+    let names = Names::new();
+    codec::each(&all, |stored| {
+        let (id, text) = codec::conversation_v3(&names, stored)?;
+        texts
+            .put_with_key(&text, &id)
+            .map(|_| ())
+            .map_err(|e| js_error(&e))
+    })?;
+    Ok(())
 }
 
 /// Messages read from the V2 store per [`MIGRATION_PAGE`]: the memory a migration holds.
@@ -188,11 +215,11 @@ pub(super) mod v2 {
 }
 
 /// The names of version 3: those of version 2 but `messages` and its indexes, and
-/// `blocks` with its two.
+/// `blocks` with its two, and `conversations` moved to `conversation_records`.
 pub(super) mod v3 {
-    pub use super::v2::{
-        CONVERSATIONS, META, OUTBOX, OUTBOX_CONVERSATION, OUTBOX_WEIGHT, TOMBSTONES,
-    };
+    pub use super::v2::{META, OUTBOX, OUTBOX_CONVERSATION, OUTBOX_WEIGHT, TOMBSTONES};
+    /// Conversation records: each the JSON text under the conversation id (out-of-line key).
+    pub const CONVERSATIONS: &str = "conversation_records";
     pub const BLOCKS: &str = "blocks";
     /// Multi-entry on `sid`: a block by the server id of any of its messages.
     pub const BLOCKS_SERVER_ID: &str = "server_id";
@@ -200,7 +227,7 @@ pub(super) mod v3 {
     pub const BLOCKS_LOCAL_ID: &str = "local_id";
 }
 
-/// The `meta` entry each apply that changes blocks sets to a new random value (V3): a
+/// The `meta` entry each apply with messages sets to a new random value (V3): a
 /// connection holding a directory of the blocks knows it is current while this is the
 /// value it wrote last.
 pub(super) const BLOCKS_GENERATION: &str = "blocks_generation";
