@@ -231,6 +231,45 @@ async fn keys_sort_like_message_key_across_all_of_u64() {
     drop_db(s, USER).await;
 }
 
+/// A page read right after another starts in the block that one ended in, kept in memory;
+/// a write in between (here a message just below the page, into that block) is not missed.
+#[wasm_bindgen_test]
+async fn paging_back_sees_a_write_made_between_two_pages() {
+    const USER: u64 = 880_012;
+    let c = direct(2);
+    let s = fresh(USER).await;
+    let msgs: Vec<StoredMessage> = (1..=200u64)
+        .map(|n| message(c, n * 2, 2, T0 + n * 10))
+        .collect();
+    s.apply(put_all(&msgs)).await.expect("fill");
+    let page = s.messages(c, Page::Newest, 50).await.expect("newest");
+    assert_eq!(page, msgs[150..]);
+    let inserted = message(c, 1_001, 2, page[0].key.weight - 5);
+    s.apply(put_all(std::slice::from_ref(&inserted)))
+        .await
+        .expect("insert");
+    let mut all = msgs.clone();
+    all.push(inserted);
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    let older = s
+        .messages(c, Page::Before(page[0].key.clone()), 50)
+        .await
+        .expect("older");
+    assert_eq!(older, all[101..151]);
+    // With no write in between, the next page follows on from the one kept.
+    let next = s
+        .messages(c, Page::Before(older[0].key.clone()), 50)
+        .await
+        .expect("next");
+    assert_eq!(next, all[51..101]);
+    let rest = s
+        .messages(c, Page::Before(next[0].key.clone()), 500)
+        .await
+        .expect("rest");
+    assert_eq!(rest, all[..51]);
+    drop_db(s, USER).await;
+}
+
 // ---- a store persisted through the Persister, restored -------------------------------------------
 
 #[wasm_bindgen_test]

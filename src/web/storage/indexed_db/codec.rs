@@ -128,23 +128,29 @@ pub(super) fn encode_block(n: &Names, b: &Block) -> Result<JsValue, StorageError
     block_object(n, &pk, &sids, &lids, &json::to_string(&b.messages))
 }
 
+/// A block key that is not `[conversation, order key]`.
+fn bad_block_key() -> StorageError {
+    StorageError::Corrupt("a block key is not [conversation, order key]".into())
+}
+
+/// The `lo` of a block's record key.
+pub(super) fn block_lo(pk: &JsValue) -> Result<MessageKey, StorageError> {
+    pk.dyn_ref::<Array>()
+        .and_then(|pair| pair.get(1).as_string())
+        .and_then(|lo| parse_order_key(&lo))
+        .ok_or_else(bad_block_key)
+}
+
 /// The blocks of a `getAllKeys` over the block store: their `(conversation, lo)`.
 pub(super) fn directory(keys: &JsValue) -> Result<Directory, StorageError> {
-    let corrupt = || StorageError::Corrupt("a block key is not [conversation, order key]".into());
     let mut dir = Directory::default();
     each(keys, |k| {
-        let pair = k.dyn_ref::<Array>().ok_or_else(corrupt)?;
-        let c: ConversationId = pair
-            .get(0)
-            .as_string()
+        let c: ConversationId = k
+            .dyn_ref::<Array>()
+            .and_then(|pair| pair.get(0).as_string())
             .and_then(|c| c.parse().ok())
-            .ok_or_else(corrupt)?;
-        let lo = pair
-            .get(1)
-            .as_string()
-            .and_then(|lo| parse_order_key(&lo))
-            .ok_or_else(corrupt)?;
-        dir.insert(c, lo);
+            .ok_or_else(bad_block_key)?;
+        dir.insert(c, block_lo(k)?);
         Ok(())
     })?;
     Ok(dir)

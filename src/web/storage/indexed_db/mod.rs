@@ -72,7 +72,7 @@ mod open;
 mod request;
 mod schema;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::{Rc, Weak};
 
@@ -135,6 +135,11 @@ struct Inner {
     directory: RefCell<Option<(u64, Directory)>>,
     /// Applies run one at a time: each plans its blocks on what the one before left.
     gate: Gate,
+    /// The block the last page ended in ([`PageTail`]), while nothing was written since.
+    page_tail: RefCell<Option<Rc<PageTail>>>,
+    /// Write transactions started: a page read kept as [`PageTail`] only when none started
+    /// while it was read (a read issued before a write sees what was there before it).
+    writes: Cell<u64>,
 }
 
 impl Inner {
@@ -219,6 +224,8 @@ impl IndexedDbStorage {
             names: Rc::new(Names::new()),
             directory: RefCell::new(None),
             gate: Gate::default(),
+            page_tail: RefCell::new(None),
+            writes: Cell::new(0),
         });
         let weak: Weak<Inner> = Rc::downgrade(&inner);
         let listener = Closure::<dyn FnMut()>::new(move || {
@@ -379,6 +386,30 @@ impl IndexedDbStorage {
         ok(meta_store.put(&entry))
     }
 
+    /// A write transaction was just created: pages read from now on come after it; what
+    /// was read before may be gone.
+    fn written(&self) {
+        self.inner
+            .writes
+            .set(self.inner.writes.get().wrapping_add(1));
+        self.inner.page_tail.borrow_mut().take();
+    }
+
+    /// Keeps the oldest of `blocks` (read newest first, from when `writes` were started)
+    /// as the [`PageTail`], if no write started since.
+    fn keep_tail(&self, conversation: ConversationId, writes: u64, blocks: &[Read]) {
+        if self.inner.writes.get() != writes {
+            return;
+        }
+        if let Some((lo, messages)) = blocks.last() {
+            *self.inner.page_tail.borrow_mut() = Some(Rc::new(PageTail {
+                conversation,
+                lo: lo.clone(),
+                messages: messages.clone(),
+            }));
+        }
+    }
+
     /// Issues a `get` of each block the held directory says `s` changes (none without one).
     #[allow(clippy::type_complexity)]
     fn read_blocks(
@@ -455,6 +486,7 @@ impl IndexedDbStorage {
         issue: impl FnOnce(&IdbTransaction) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         let tx = self.transaction(stores, IdbTransactionMode::Readwrite)?;
+        self.written();
         let done = TransactionDone::new(&tx);
         let issued = issue(&tx);
         finish(&tx, done, issued).await
@@ -559,11 +591,25 @@ enum Keep {
 }
 
 /// The blocks of a key range walked with a value cursor, newest first (`Prev`) or oldest
-/// first (`Next`), one event each: each block's messages that `keep` takes are kept,
-/// until `limit` are or `blocks` blocks were read or the range ends.
+/// first (`Next`), one event each, until `limit` messages that `keep` takes were seen or
+/// `blocks` blocks were read or the range ends.
 struct BlockWalk {
     walk: CursorWalk,
-    found: Rc<RefCell<Vec<Vec<StoredMessage>>>>,
+    found: Rc<RefCell<Vec<Read>>>,
+    keep: Keep,
+}
+
+/// A block read whole: its `lo` and its messages.
+type Read = (MessageKey, Vec<StoredMessage>);
+
+impl Keep {
+    fn takes(&self, m: &StoredMessage) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Below(k) => m.key < *k,
+            Keep::Above(k) => m.key > *k,
+        }
+    }
 }
 
 impl BlockWalk {
@@ -575,8 +621,8 @@ impl BlockWalk {
         (limit, blocks): (usize, usize),
         keep: Keep,
     ) -> Result<BlockWalk, StorageError> {
-        let found: Rc<RefCell<Vec<Vec<StoredMessage>>>> = Rc::default();
-        let (sink, names) = (found.clone(), storage.inner.names.clone());
+        let found: Rc<RefCell<Vec<Read>>> = Rc::default();
+        let (sink, names, counting) = (found.clone(), storage.inner.names.clone(), keep.clone());
         let mut kept = 0;
         let cursor = store.open_cursor_with_range_and_direction(range, direction);
         let walk = CursorWalk::new(
@@ -586,15 +632,11 @@ impl BlockWalk {
                     return Ok(Step::Stop);
                 };
                 let value = cursor.value().map_err(|e| js_error(&e))?;
-                let mut messages: Vec<StoredMessage> = codec::decode(&names, &value)?;
-                match &keep {
-                    Keep::All => {}
-                    Keep::Below(k) => messages.retain(|m| m.key < *k),
-                    Keep::Above(k) => messages.retain(|m| m.key > *k),
-                }
-                kept += messages.len();
+                let messages: Vec<StoredMessage> = codec::decode(&names, &value)?;
+                let lo = codec::block_lo(&cursor.primary_key().map_err(|e| js_error(&e))?)?;
+                kept += messages.iter().filter(|m| counting.takes(m)).count();
                 let mut sink = sink.borrow_mut();
-                sink.push(messages);
+                sink.push((lo, messages));
                 Ok(if kept >= limit || sink.len() >= blocks {
                     Step::Stop
                 } else {
@@ -602,22 +644,44 @@ impl BlockWalk {
                 })
             }),
         )?;
-        Ok(BlockWalk { walk, found })
+        Ok(BlockWalk { walk, found, keep })
     }
 
-    /// The kept messages of each block read, in walk order.
-    async fn fetch(self) -> Result<Vec<Vec<StoredMessage>>, StorageError> {
+    /// The blocks read, whole, in walk order, and what `keep` takes of each.
+    async fn fetch(self) -> Result<(Vec<Read>, Keep), StorageError> {
         self.walk.await?;
-        Ok(self.found.take())
+        Ok((self.found.take(), self.keep))
     }
 }
 
-/// The newest `limit` messages, ascending, of blocks read newest first.
-fn newest(blocks: Vec<Vec<StoredMessage>>, limit: usize) -> Vec<StoredMessage> {
-    let mut out: Vec<StoredMessage> = blocks.into_iter().rev().flatten().collect();
+/// What `keep` takes of blocks read in key order, in key order.
+fn taken(blocks: impl Iterator<Item = Read>, keep: &Keep) -> Vec<StoredMessage> {
+    blocks
+        .flat_map(|(_, messages)| messages)
+        .filter(|m| keep.takes(m))
+        .collect()
+}
+
+/// The newest `limit` messages `keep` takes, ascending, of blocks read newest first, after
+/// `also` (messages above all of them, ascending).
+fn newest(
+    (blocks, keep): (Vec<Read>, Keep),
+    also: Vec<StoredMessage>,
+    limit: usize,
+) -> Vec<StoredMessage> {
+    let mut out = taken(blocks.into_iter().rev(), &keep);
+    out.extend(also);
     let drop = out.len().saturating_sub(limit);
     out.drain(..drop);
     out
+}
+
+/// The oldest block a page read newest first, kept whole: the page before that one starts
+/// in it (a conversation scrolled up), so it is not read and decoded again.
+struct PageTail {
+    conversation: ConversationId,
+    lo: MessageKey,
+    messages: Vec<StoredMessage>,
 }
 
 /// Before V3 a message was a record of its own (only tests write that layout now, to
@@ -649,6 +713,7 @@ impl Storage for IndexedDbStorage {
         }
         let _pass = self.inner.gate.enter().await;
         let tx = self.transaction(&stores, IdbTransactionMode::Readwrite)?;
+        self.written();
         let done = TransactionDone::new(&tx);
         let issued = match self.write_messages(&tx, &batch.store).await {
             Ok(()) => self.write(&tx, &batch),
@@ -681,16 +746,45 @@ impl Storage for IndexedDbStorage {
         let all = usize::MAX;
         match page {
             Page::Newest => {
+                let writes = self.inner.writes.get();
                 let range = bound(&first, &last, false, false)?;
                 let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), Keep::All)?;
-                Ok(newest(walk.fetch().await?, limit))
+                let read = walk.fetch().await?;
+                self.keep_tail(conversation, writes, &read.0);
+                Ok(newest(read, Vec::new(), limit))
             }
-            // The blocks whose lo is below `k`, newest first.
+            // The blocks whose lo is below `k`, newest first; the first of them is often the
+            // one the page above ended in.
             Page::Before(k) => {
-                let range = bound(&first, &codec::block_pk(conversation, &k), false, true)?;
-                let keep = Keep::Below(k);
-                let walk = BlockWalk::issue(self, &store, &range, Prev, (limit, all), keep)?;
-                Ok(newest(walk.fetch().await?, limit))
+                let writes = self.inner.writes.get();
+                let tail = self.inner.page_tail.borrow().clone().filter(|t| {
+                    t.conversation == conversation
+                        && t.lo < k
+                        && t.messages.last().is_some_and(|m| k <= m.key)
+                });
+                let (upper, held) = match &tail {
+                    Some(t) => {
+                        let keep = Keep::Below(k.clone());
+                        let held: Vec<StoredMessage> = t
+                            .messages
+                            .iter()
+                            .filter(|m| keep.takes(m))
+                            .cloned()
+                            .collect();
+                        (codec::block_pk(conversation, &t.lo), held)
+                    }
+                    None => (codec::block_pk(conversation, &k), Vec::new()),
+                };
+                if held.len() >= limit {
+                    return Ok(newest((Vec::new(), Keep::All), held, limit));
+                }
+                let range = bound(&first, &upper, false, true)?;
+                let need = limit - held.len();
+                let walk =
+                    BlockWalk::issue(self, &store, &range, Prev, (need, all), Keep::Below(k))?;
+                let read = walk.fetch().await?;
+                self.keep_tail(conversation, writes, &read.0);
+                Ok(newest(read, held, limit))
             }
             // The block that would hold `k`, then those above it: both walks at once.
             Page::After(k) => {
@@ -701,9 +795,10 @@ impl Storage for IndexedDbStorage {
                 let holder =
                     BlockWalk::issue(self, &store, &holder, Prev, (limit, 1), keep.clone())?;
                 let above = BlockWalk::issue(self, &store, &above, Next, (limit, all), keep)?;
-                let mut out: Vec<StoredMessage> =
-                    holder.fetch().await?.into_iter().flatten().collect();
-                out.extend(above.fetch().await?.into_iter().flatten());
+                let (blocks, keep) = holder.fetch().await?;
+                let mut out = taken(blocks.into_iter(), &keep);
+                let (blocks, keep) = above.fetch().await?;
+                out.extend(taken(blocks.into_iter(), &keep));
                 out.truncate(limit);
                 Ok(out)
             }
@@ -736,7 +831,7 @@ impl Storage for IndexedDbStorage {
         }
         let mut out = Vec::new();
         for walk in walks {
-            out.extend(newest(walk.fetch().await?, limit));
+            out.extend(newest(walk.fetch().await?, Vec::new(), limit));
         }
         Ok(out)
     }
