@@ -94,6 +94,23 @@ async function run(fn, options = {}) {
   return page.evaluate(([f, o]) => window[f](o), [fn, options]);
 }
 
+// One benchmark function in a freshly loaded page under the CPU profiler (sampling every
+// `interval` µs): the profile goes to the --profile file, its `top` functions are printed.
+async function profiled(fn, options, interval, top) {
+  await page.goto(`${base}/page.html`);
+  await page.waitForFunction(() => window.ready || window.loadError);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval });
+  await cdp.send("Profiler.start");
+  const result = await page.evaluate(([f, o]) => window[f](o), [fn, options]);
+  const { profile } = await cdp.send("Profiler.stop");
+  await cdp.detach();
+  fs.writeFileSync(arg("--profile"), JSON.stringify(profile));
+  printProfile(profile, top);
+  return result;
+}
+
 // The functions with the most self time in a CDP profile: samples × their time deltas,
 // summed per function (wasm functions show up by name, from "wasm://…"). A function of a
 // minified script is told apart by its position, and shown with the start of its source.
@@ -115,7 +132,7 @@ function printProfile(profile, top = 25) {
   }
   const idle = [...self].filter(([k]) => k.startsWith("(idle)")).reduce((t, [, s]) => t + s.ms, 0);
   const busy = total - idle;
-  console.log(`\nCPU profile of the imcore backlog: ${fmt(total)} ms sampled, ${fmt(busy)} ms not idle; top ${top} by self time`);
+  console.log(`\nCPU profile: ${fmt(total)} ms sampled, ${fmt(busy)} ms not idle; top ${top} by self time`);
   const sources = new Map();
   const source = (script, line, col) => {
     if (!sources.has(script)) {
@@ -164,17 +181,7 @@ try {
     const count = Number(arg("--backlog", "10000"));
     let a;
     if (arg("--profile")) {
-      await page.goto(`${base}/page.html`);
-      await page.waitForFunction(() => window.ready || window.loadError);
-      const cdp = await context.newCDPSession(page);
-      await cdp.send("Profiler.enable");
-      await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
-      await cdp.send("Profiler.start");
-      a = await page.evaluate((o) => window.benchBacklogImcore(o), { count });
-      const { profile } = await cdp.send("Profiler.stop");
-      await cdp.detach();
-      fs.writeFileSync(arg("--profile"), JSON.stringify(profile));
-      printProfile(profile);
+      a = await profiled("benchBacklogImcore", { count }, 100, 25);
     } else {
       a = await run("benchBacklogImcore", { count });
     }
@@ -198,19 +205,7 @@ try {
       a.push(await run("coldStartImcore", {}));
       b.push(await run("coldStartPlain", {}));
     }
-    if (arg("--profile") && !only.includes("backlog")) {
-      await page.goto(`${base}/page.html`);
-      await page.waitForFunction(() => window.ready || window.loadError);
-      const cdp = await context.newCDPSession(page);
-      await cdp.send("Profiler.enable");
-      await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
-      await cdp.send("Profiler.start");
-      await page.evaluate(() => window.coldStartImcore({}));
-      const { profile } = await cdp.send("Profiler.stop");
-      await cdp.detach();
-      fs.writeFileSync(arg("--profile"), JSON.stringify(profile));
-      printProfile(profile, 40);
-    }
+    if (arg("--profile") && !only.includes("backlog")) await profiled("coldStartImcore", {}, 50, 40);
     const median = (xs, f) => xs.map(f).sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const inst = median(a, (r) => r.instantiate);
     const toList = median(a, (r) => r.toList);
