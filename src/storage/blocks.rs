@@ -30,7 +30,7 @@ const SERVER_PREFIX: char = 's';
 /// Prefix of a local id in a sort key.
 const LOCAL_PREFIX: char = 't';
 /// Digits of [`fixed`].
-const FIXED: usize = 20;
+pub const FIXED_DIGITS: usize = 20;
 
 /// A `u64` as 20 zero-padded decimal digits: string order == numeric order, exact over the
 /// whole range (a JS number is exact only up to 2^53).
@@ -61,15 +61,15 @@ pub fn order_key(k: &MessageKey) -> String {
 /// [`order_key`] read back (`None`: not one).
 pub fn parse_order_key(s: &str) -> Option<MessageKey> {
     let digits = |t: &str| {
-        if t.len() == FIXED && t.bytes().all(|b| b.is_ascii_digit()) {
+        if t.len() == FIXED_DIGITS && t.bytes().all(|b| b.is_ascii_digit()) {
             t.parse::<u64>().ok()
         } else {
             None
         }
     };
-    let weight = digits(s.get(..FIXED)?)?;
-    let sender_id = digits(s.get(FIXED..2 * FIXED)?)?;
-    let sort = s.get(2 * FIXED..)?;
+    let weight = digits(s.get(..FIXED_DIGITS)?)?;
+    let sender_id = digits(s.get(FIXED_DIGITS..2 * FIXED_DIGITS)?)?;
+    let sort = s.get(2 * FIXED_DIGITS..)?;
     let id = if let Some(n) = sort.strip_prefix(SERVER_PREFIX) {
         MessageRef::Server(digits(n)?)
     } else {

@@ -17,7 +17,7 @@ use crate::chat::store::{ConversationRecord, MessageRef, StoredMessage};
 use crate::chat::store::{MessageKey, OutboxEntry, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
-use crate::storage::blocks::{order_key, parse_order_key, Block, Directory};
+use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
 use crate::storage::StorageError;
 
 pub(super) use crate::storage::blocks::fixed;
@@ -115,17 +115,41 @@ fn block_object(
 
 /// A block as stored (see [`block_object`]).
 pub(super) fn encode_block(n: &Names, b: &Block) -> Result<JsValue, StorageError> {
-    let (sids, lids) = (Array::new(), Array::new());
+    let mut sids = String::new();
+    let lids = Array::new();
     for m in &b.messages {
         if let Some(sid) = m.server_id() {
-            sids.push(&JsValue::from_str(&fixed(sid)));
+            sids.push_str(&fixed(sid));
         }
         if let Some(local) = &m.local_id {
             lids.push(&JsValue::from_str(local));
         }
     }
     let pk = block_pk(b.conversation, &b.lo);
-    block_object(n, &pk, &sids, &lids, &json::to_string(&b.messages))
+    block_object(
+        n,
+        &pk,
+        &fixed_list(&sids),
+        &lids,
+        &json::to_string(&b.messages),
+    )
+}
+
+/// Server ids written one after the other, [`fixed`] each, as an array of strings: split
+/// by JS from one string (a string crossing per id made a block of 64 cost 64 calls).
+fn fixed_list(digits: &str) -> Array {
+    if digits.is_empty() {
+        return Array::new();
+    }
+    // Every id has the same width: a comma after each but the last, and one split.
+    let mut joined = String::with_capacity(digits.len() + digits.len() / FIXED_DIGITS);
+    for (i, c) in digits.char_indices() {
+        if i > 0 && i % FIXED_DIGITS == 0 {
+            joined.push(',');
+        }
+        joined.push(c);
+    }
+    js_sys::JsString::from(joined).split(",")
 }
 
 /// A block key that is not `[conversation, order key]`.
@@ -213,7 +237,14 @@ impl V2Message {
             conversation,
             order_key,
             lo,
-            server_id: get_string(stored, &n.server_id),
+            server_id: match get_string(stored, &n.server_id) {
+                Some(id) if id.len() != FIXED_DIGITS || !id.bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(StorageError::Corrupt(format!(
+                        "a V2 message's server id is not {FIXED_DIGITS} digits: {id}"
+                    )))
+                }
+                id => id,
+            },
             local_id: get_string(stored, &n.local_id),
             record: field(&n.record, "record")?,
         })
@@ -227,7 +258,8 @@ pub(super) struct BlockText {
     /// `[` and the records so far, comma-separated.
     record: String,
     count: usize,
-    sids: Vec<String>,
+    /// Server ids, [`fixed`] each, one after the other.
+    sids: String,
     lids: Vec<String>,
 }
 
@@ -245,7 +277,9 @@ impl BlockText {
             .push(if self.first.is_none() { '[' } else { ',' });
         self.record.push_str(&m.record);
         self.count += 1;
-        self.sids.extend(m.server_id);
+        if let Some(sid) = m.server_id {
+            self.sids.push_str(&sid);
+        }
         self.lids.extend(m.local_id);
         if self.first.is_none() {
             self.first = Some((m.conversation, m.lo));
@@ -258,12 +292,11 @@ impl BlockText {
         let Some((conversation, lo)) = done.first else {
             return Ok(None);
         };
-        let strings =
-            |v: Vec<String>| -> Array { v.iter().map(|s| JsValue::from_str(s)).collect() };
+        let lids: Array = done.lids.iter().map(|s| JsValue::from_str(s)).collect();
         let pk: JsValue =
             Array::of2(&JsValue::from_str(&conversation), &JsValue::from_str(&lo)).into();
         let record = done.record + "]";
-        block_object(n, &pk, &strings(done.sids), &strings(done.lids), &record).map(Some)
+        block_object(n, &pk, &fixed_list(&done.sids), &lids, &record).map(Some)
     }
 }
 
