@@ -172,48 +172,54 @@ fn homes<'a>(dir: &Directory, batch: &'a PersistBatch) -> Vec<Home<'a>> {
     out
 }
 
-/// The stored blocks `batch` changes, to read before [`write`].
-pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, MessageKey)> {
-    let mut blocks: VecMap<(ConversationId, usize), ()> = VecMap::new();
-    for ((c, at), _, _) in homes(dir, batch) {
-        if let Some(at) = at {
-            blocks.insert((c, at), ());
-        }
-    }
-    blocks
-        .into_keys()
-        .filter_map(|at| dir.lo(at).map(|lo| (at.0, lo.clone())))
-        .collect()
-}
-
 /// A block being changed: its messages and the `lo` it is stored under (`None`: new).
+#[derive(Default)]
 struct Work {
     stored_lo: Option<MessageKey>,
     messages: Vec<StoredMessage>,
 }
 
-/// Applies `batch`'s messages to the blocks [`touched`] named, as `read` holds them (a
-/// block missing from it is empty), and `dir` with it: the blocks to delete and to put.
+/// The blocks `batch` changes, by conversation, then by place in the directory (`None`:
+/// a conversation without blocks, whose messages start new ones), each with its stored
+/// `lo` and no messages yet.
+fn plan(dir: &Directory, batch: &PersistBatch) -> VecMap<(ConversationId, Option<usize>), Work> {
+    let mut work = VecMap::new();
+    for ((c, at), _, _) in homes(dir, batch) {
+        work.get_or_insert_with((c, at), || Work {
+            stored_lo: at.and_then(|at| dir.lo((c, at))).cloned(),
+            messages: Vec::new(),
+        });
+    }
+    work
+}
+
+/// The stored blocks `batch` changes, to read before [`write`], in the order it takes
+/// them back.
+pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, MessageKey)> {
+    let work = plan(dir, batch);
+    let stored = work.keys().zip(work.values());
+    stored
+        .filter_map(|((c, _), w)| w.stored_lo.clone().map(|lo| (*c, lo)))
+        .collect()
+}
+
+/// Applies `batch`'s messages to the blocks [`touched`] named, whose messages `read` holds
+/// in that order (a block missing from storage is empty), and `dir` with it: the blocks to
+/// delete and to put.
 pub fn write(
     dir: &mut Directory,
     batch: &PersistBatch,
-    mut read: VecMap<(ConversationId, MessageKey), Vec<StoredMessage>>,
+    read: Vec<Vec<StoredMessage>>,
 ) -> BlockWrites {
-    // By conversation, then by the block's place in the directory (`None`: a conversation
-    // without blocks, whose messages start new ones).
-    let mut work: VecMap<(ConversationId, Option<usize>), Work> = VecMap::new();
+    let mut work = plan(dir, batch);
+    let mut read = read.into_iter();
+    for w in work.values_mut() {
+        if w.stored_lo.is_some() {
+            w.messages = read.next().unwrap_or_default();
+        }
+    }
     for ((c, at), put, key) in homes(dir, batch) {
-        let Some(w) = work.get_or_insert_with((c, at), || {
-            let stored_lo = at.and_then(|at| dir.lo((c, at))).cloned();
-            let messages = stored_lo
-                .as_ref()
-                .and_then(|lo| read.remove(&(c, lo.clone())))
-                .unwrap_or_default();
-            Work {
-                stored_lo,
-                messages,
-            }
-        }) else {
+        let Some(w) = work.get_mut(&(c, at)) else {
             continue;
         };
         match (w.messages.binary_search_by(|m| m.key.cmp(key)), put) {
@@ -327,8 +333,8 @@ mod tests {
         fn apply(&mut self, batch: &PersistBatch) {
             let read = touched(&self.dir, batch)
                 .into_iter()
-                .filter_map(|k| self.blocks.get(&k).cloned().map(|v| (k, v)))
-                .collect::<VecMap<_, _>>();
+                .map(|k| self.blocks.get(&k).cloned().unwrap_or_default())
+                .collect();
             let w = write(&mut self.dir, batch, read);
             self.writes += w.put.len();
             for d in w.delete {

@@ -95,7 +95,6 @@ use crate::chat::store::{
     ConversationRecord, MessageKey, OutboxEntry, PersistBatch, StoredMessage, Tombstone,
 };
 use crate::chat::{ConversationId, ServerId};
-use crate::collections::VecMap;
 use crate::storage::blocks::{self, Directory};
 use crate::storage::gate::Gate;
 use crate::storage::{meta, Page, StartupRecords, Storage, StorageBatch, StorageError};
@@ -359,12 +358,14 @@ impl IndexedDbStorage {
             *self.inner.directory.borrow_mut() = Some((stored, codec::directory(&keys)?));
             reads = self.read_blocks(&store, s)?;
         }
-        let mut read = VecMap::new();
-        for (at, issued) in reads {
+        let mut read = Vec::with_capacity(reads.len());
+        for issued in reads {
             let found = issued.await?;
-            if !found.is_undefined() {
-                read.insert(at, codec::decode(n, &found)?);
-            }
+            read.push(if found.is_undefined() {
+                Vec::new()
+            } else {
+                codec::decode(n, &found)?
+            });
         }
         // Random, not a count: a count restarts when `wipe` clears `meta`, and a directory
         // held from before could then match a count reached again.
@@ -410,13 +411,13 @@ impl IndexedDbStorage {
         }
     }
 
-    /// Issues a `get` of each block the held directory says `s` changes (none without one).
-    #[allow(clippy::type_complexity)]
+    /// Issues a `get` of each block the held directory says `s` changes (none without
+    /// one), in the order [`blocks::touched`] names them.
     fn read_blocks(
         &self,
         store: &IdbObjectStore,
         s: &PersistBatch,
-    ) -> Result<Vec<((ConversationId, MessageKey), RequestFuture)>, StorageError> {
+    ) -> Result<Vec<RequestFuture>, StorageError> {
         let wanted = match &*self.inner.directory.borrow() {
             Some((_, dir)) => blocks::touched(dir, s),
             None => Vec::new(),
@@ -426,7 +427,7 @@ impl IndexedDbStorage {
             let req = store
                 .get(&codec::block_pk(c, &lo))
                 .map_err(|e| js_error(&e))?;
-            reads.push(((c, lo), RequestFuture::new(req)));
+            reads.push(RequestFuture::new(req));
         }
         Ok(reads)
     }
