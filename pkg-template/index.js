@@ -117,6 +117,10 @@ class Tabs {
     // or when their tab lock is). With none, events are not posted: a tab that comes later
     // starts from a snapshot, which holds everything before it.
     this.followers = new Set();
+    // Leader: the events the real client hands this tab. Only those its page listens to,
+    // or all once a follower is there: the client converts an event for JS only when
+    // someone listens (a page without a conversation list pays nothing for one).
+    this.subscribed = new Set();
     this.client = new SharedClient(this);
     this.channel.onmessage = (e) => this.onMessage(e.data);
   }
@@ -235,7 +239,10 @@ class Tabs {
     this.stale = false;
     if (probe) probe.free();
     if (mirror) this.reconcile(mirror, (id) => inner.loadedMessages(id), inner.conversations(), inner.unreadTotal());
-    for (const name of EVENTS) inner.on(name, (payload) => this.leaderEvent(name, payload));
+    this.subscribed = new Set();
+    for (const name of EVENTS) {
+      if (this.followers.size || this.listeners.get(name).length) this.listen(name);
+    }
     inner.setView("", this.view, this.visible);
     this.emit("status", inner.statusEvent());
     // Followers hear of the new leader before any of its events.
@@ -247,6 +254,13 @@ class Tabs {
       this.run(call.method, call.args).then(call.resolve, call.reject);
     }
     this.sweep = setInterval(() => this.sweepViews(), SWEEP_MS);
+  }
+
+  /** As the leader, hears the real client's `name` events from now on. */
+  listen(name) {
+    if (this.role !== "leader" || !this.inner || this.subscribed.has(name)) return;
+    this.subscribed.add(name);
+    this.inner.on(name, (payload) => this.leaderEvent(name, payload));
   }
 
   leaderEvent(name, payload) {
@@ -342,7 +356,10 @@ class Tabs {
     if (!m || typeof m !== "object") return;
     if (this.role === "leader") {
       if (!this.inner) return;
-      if (m.t === "hello" || m.t === "call" || m.t === "view") this.followers.add(m.tab);
+      if (m.t === "hello" || m.t === "call" || m.t === "view") {
+        this.followers.add(m.tab);
+        for (const name of EVENTS) this.listen(name);
+      }
       switch (m.t) {
         case "event":
           // The old leader's last words, after this tab took over: keep what it had.
@@ -654,6 +671,7 @@ class SharedClient {
       throw errorOf({ code: "invalid-argument", message: "a listener is a function" });
     }
     list.push(listener);
+    this.#t.listen(event);
     return () => this.off(event, listener);
   }
 
