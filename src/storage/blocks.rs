@@ -387,6 +387,63 @@ mod tests {
         }
     }
 
+    /// Batches as the store makes them (each change applied to its view at once, so a
+    /// message is moved or deleted at the key it has by then), merged as the write queue
+    /// merges a burst, then written: the blocks end up as the view.
+    #[test]
+    fn merged_batches_keep_the_blocks_exact() {
+        let convs = [direct(2), direct(3)];
+        for seed in 1..=100u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut sim = Sim::default();
+            let mut view: BTreeMap<(ConversationId, MessageRef), StoredMessage> = BTreeMap::new();
+            let mut next_id = 0;
+            for _ in 0..20 {
+                let mut merged = PersistBatch::default();
+                for _ in 0..rng.below(6) + 1 {
+                    let mut batch = PersistBatch::default();
+                    for _ in 0..rng.below(8) + 1 {
+                        let c = convs[rng.below(2) as usize];
+                        let held: Vec<StoredMessage> = view
+                            .values()
+                            .filter(|m| m.conversation_id == c)
+                            .cloned()
+                            .collect();
+                        let pick = (!held.is_empty())
+                            .then(|| held[rng.below(held.len() as u64) as usize].clone());
+                        match (rng.below(6), pick) {
+                            (0, Some(mut m)) => {
+                                m.status = crate::chat::store::Status::Failed;
+                                batch.put_message(&m);
+                                view.insert((c, m.key.id.clone()), m);
+                            }
+                            (1, Some(mut m)) => {
+                                batch.delete_message(c, m.key.clone());
+                                m.key.weight = rng.below(300);
+                                batch.put_message(&m);
+                                view.insert((c, m.key.id.clone()), m);
+                            }
+                            (2, Some(m)) => {
+                                view.remove(&(c, m.key.id.clone()));
+                                batch.delete_message(c, m.key);
+                            }
+                            _ => {
+                                next_id += 1;
+                                let m = message(c, next_id, 2, rng.below(300));
+                                batch.put_message(&m);
+                                view.insert((c, m.key.id.clone()), m);
+                            }
+                        }
+                    }
+                    merged.merge(batch);
+                }
+                sim.apply(&merged);
+                sim.model = view.clone();
+                sim.check(&convs);
+            }
+        }
+    }
+
     #[test]
     fn a_backlog_fills_blocks_in_order() {
         let c = direct(2);
