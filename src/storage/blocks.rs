@@ -116,9 +116,8 @@ impl Directory {
     /// The block a message of `key` goes into: the last whose `lo` is not above it, else
     /// the first (`None`: the conversation has none). An index into [`Directory::of`].
     fn home(&self, conversation: ConversationId, key: &MessageKey) -> Option<usize> {
-        let los = self.of(conversation);
-        let at = los.partition_point(|lo| lo <= key).saturating_sub(1);
-        (at < los.len()).then_some(at)
+        self.holder(conversation, key)
+            .or_else(|| (!self.of(conversation).is_empty()).then_some(0))
     }
 
     /// The block that holds `key` if it is stored.
@@ -179,12 +178,12 @@ struct Work {
     messages: Vec<StoredMessage>,
 }
 
-/// The blocks `batch` changes, by conversation, then by place in the directory (`None`:
-/// a conversation without blocks, whose messages start new ones), each with its stored
-/// `lo` and no messages yet.
-fn plan(dir: &Directory, batch: &PersistBatch) -> VecMap<(ConversationId, Option<usize>), Work> {
+/// The blocks `homes` go to, by conversation, then by place in the directory (`None`: a
+/// conversation without blocks, whose messages start new ones), each with its stored `lo`
+/// and no messages yet.
+fn plan(dir: &Directory, homes: &[Home<'_>]) -> VecMap<(ConversationId, Option<usize>), Work> {
     let mut work = VecMap::new();
-    for ((c, at), _, _) in homes(dir, batch) {
+    for &((c, at), _, _) in homes {
         work.get_or_insert_with((c, at), || Work {
             stored_lo: at.and_then(|at| dir.lo((c, at))).cloned(),
             messages: Vec::new(),
@@ -196,7 +195,7 @@ fn plan(dir: &Directory, batch: &PersistBatch) -> VecMap<(ConversationId, Option
 /// The stored blocks `batch` changes, to read before [`write`], in the order it takes
 /// them back.
 pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, MessageKey)> {
-    let work = plan(dir, batch);
+    let work = plan(dir, &homes(dir, batch));
     let stored = work.keys().zip(work.values());
     stored
         .filter_map(|((c, _), w)| w.stored_lo.clone().map(|lo| (*c, lo)))
@@ -211,15 +210,16 @@ pub fn write(
     batch: &PersistBatch,
     read: Vec<Vec<StoredMessage>>,
 ) -> BlockWrites {
-    let mut work = plan(dir, batch);
+    let homes = homes(dir, batch);
+    let mut work = plan(dir, &homes);
     let mut read = read.into_iter();
     for w in work.values_mut() {
         if w.stored_lo.is_some() {
             w.messages = read.next().unwrap_or_default();
         }
     }
-    for ((c, at), put, key) in homes(dir, batch) {
-        let Some(w) = work.get_mut(&(c, at)) else {
+    for (at, put, key) in homes {
+        let Some(w) = work.get_mut(&at) else {
             continue;
         };
         match (w.messages.binary_search_by(|m| m.key.cmp(key)), put) {
@@ -404,14 +404,8 @@ mod tests {
                     let mut batch = PersistBatch::default();
                     for _ in 0..rng.below(8) + 1 {
                         let c = convs[rng.below(2) as usize];
-                        let held: Vec<StoredMessage> = view
-                            .values()
-                            .filter(|m| m.conversation_id == c)
-                            .cloned()
-                            .collect();
-                        let pick = (!held.is_empty())
-                            .then(|| held[rng.below(held.len() as u64) as usize].clone());
-                        match (rng.below(6), pick) {
+                        let held = pick(&mut rng, view.values(), c);
+                        match (rng.below(6), held) {
                             (0, Some(mut m)) => {
                                 m.status = crate::chat::store::Status::Failed;
                                 batch.put_message(&m);
@@ -442,6 +436,16 @@ mod tests {
                 sim.check(&convs);
             }
         }
+    }
+
+    /// One of the messages of `c` in `held` (`None`: it has none), chosen by `rng`.
+    fn pick<'a>(
+        rng: &mut Rng,
+        held: impl Iterator<Item = &'a StoredMessage>,
+        c: ConversationId,
+    ) -> Option<StoredMessage> {
+        let of_c: Vec<&StoredMessage> = held.filter(|m| m.conversation_id == c).collect();
+        (!of_c.is_empty()).then(|| of_c[rng.below(of_c.len() as u64) as usize].clone())
     }
 
     #[test]
@@ -479,15 +483,8 @@ mod tests {
                 let mut batch = PersistBatch::default();
                 for _ in 0..rng.below(80) + 1 {
                     let c = convs[rng.below(3) as usize];
-                    let held: Vec<StoredMessage> = sim
-                        .model
-                        .values()
-                        .filter(|m| m.conversation_id == c)
-                        .cloned()
-                        .collect();
-                    let pick = (!held.is_empty())
-                        .then(|| held[rng.below(held.len() as u64) as usize].clone());
-                    match (rng.below(10), pick) {
+                    let held = pick(&mut rng, sim.model.values(), c);
+                    match (rng.below(10), held) {
                         // An update at the same key.
                         (0, Some(mut m)) => {
                             m.status = crate::chat::store::Status::Failed;
