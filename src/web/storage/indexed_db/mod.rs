@@ -88,7 +88,7 @@ use IdbCursorDirection::{Next, Prev};
 pub use schema::SchemaVersion;
 
 use codec::Names;
-use request::{js_error, request, CursorWalk, RequestFuture, Step, TransactionDone};
+use request::{issued, js_error, request, CursorWalk, RequestFuture, Step, TransactionDone};
 use schema::current;
 
 use crate::chat::store::{
@@ -359,8 +359,8 @@ impl IndexedDbStorage {
             reads = self.read_blocks(&store, s)?;
         }
         let mut read = Vec::with_capacity(reads.len());
-        for issued in reads {
-            let found = issued.await?;
+        for pending in reads {
+            let found = pending.await?;
             read.push(if found.is_undefined() {
                 Vec::new()
             } else {
@@ -376,15 +376,14 @@ impl IndexedDbStorage {
             *generation = next;
             blocks::write(dir, s, read)
         };
-        let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
         for (c, lo) in &writes.delete {
-            ok(store.delete(&codec::block_pk(*c, lo)))?;
+            issued(store.delete(&codec::block_pk(*c, lo)))?;
         }
         for b in &writes.put {
-            ok(store.put(&codec::encode_block(n, b)?))?;
+            issued(store.put(&codec::encode_block(n, b)?))?;
         }
         let entry = codec::encode_meta(n, schema::BLOCKS_GENERATION, &next.to_string())?;
-        ok(meta_store.put(&entry))
+        issued(meta_store.put(&entry))
     }
 
     /// A write transaction was just created: pages read from now on come after it; what
@@ -438,42 +437,41 @@ impl IndexedDbStorage {
         let s = &batch.store;
         let store = |name: &str| tx.object_store(name).map_err(|e| js_error(&e));
         let key = |k: String| JsValue::from_str(&k);
-        let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
 
         if !s.delete_conversations.is_empty() || !s.put_conversations.is_empty() {
             let conversations = store(self.conversation_store())?;
             for cid in s.delete_conversations.keys() {
-                ok(conversations.delete(&key(cid.to_string())))?;
+                issued(conversations.delete(&key(cid.to_string())))?;
             }
             for c in s.put_conversations.values() {
                 #[cfg(feature = "test-support")]
                 if self.inner.version < SchemaVersion::V3 {
-                    ok(conversations.put(&codec::encode_conversation(n, c)?))?;
+                    issued(conversations.put(&codec::encode_conversation(n, c)?))?;
                     continue;
                 }
                 let text = JsValue::from_str(&crate::json::to_string(c));
-                ok(conversations.put_with_key(&text, &key(c.id.to_string())))?;
+                issued(conversations.put_with_key(&text, &key(c.id.to_string())))?;
             }
         }
         if !s.delete_outbox.is_empty() || !s.put_outbox.is_empty() {
             let outbox = store(current::OUTBOX)?;
             for local in s.delete_outbox.keys() {
-                ok(outbox.delete(&JsValue::from_str(local)))?;
+                issued(outbox.delete(&JsValue::from_str(local)))?;
             }
             for e in s.put_outbox.values() {
-                ok(outbox.put(&codec::encode_outbox(n, e, self.inner.version)?))?;
+                issued(outbox.put(&codec::encode_outbox(n, e, self.inner.version)?))?;
             }
         }
         if !s.put_tombstones.is_empty() {
             let tombstones = store(current::TOMBSTONES)?;
             for (id, t) in &s.put_tombstones {
-                ok(tombstones.put(&codec::encode_tombstone(n, *id, *t)?))?;
+                issued(tombstones.put(&codec::encode_tombstone(n, *id, *t)?))?;
             }
         }
         if !batch.put_meta.is_empty() {
             let meta_store = store(current::META)?;
             for (k, v) in &batch.put_meta {
-                ok(meta_store.put(&codec::encode_meta(n, k, v)?))?;
+                issued(meta_store.put(&codec::encode_meta(n, k, v)?))?;
             }
         }
         Ok(())
@@ -696,12 +694,11 @@ fn write_v2_messages(
     let messages = tx
         .object_store(schema::v2::MESSAGES)
         .map_err(|e| js_error(&e))?;
-    let ok = |r: Result<web_sys::IdbRequest, JsValue>| r.map(|_| ()).map_err(|e| js_error(&e));
     for (cid, key) in s.delete_messages.keys() {
-        ok(messages.delete(&JsValue::from_str(&codec::message_pk(*cid, &key.id))))?;
+        issued(messages.delete(&JsValue::from_str(&codec::message_pk(*cid, &key.id))))?;
     }
     for m in s.put_messages.values() {
-        ok(messages.put(&codec::encode_message(n, m)?))?;
+        issued(messages.put(&codec::encode_message(n, m)?))?;
     }
     Ok(())
 }

@@ -163,6 +163,12 @@ impl Drop for RequestFuture {
     }
 }
 
+/// A request issued without awaiting its result (a put or delete in a write transaction,
+/// whose outcome is the transaction's): only a throw of the synchronous call is an error.
+pub(super) fn issued(issue: Result<IdbRequest, JsValue>) -> Result<(), StorageError> {
+    issue.map(|_| ()).map_err(|e| js_error(&e))
+}
+
 /// Awaits a request issued by `issue` (a synchronous IndexedDB call that may throw).
 pub(super) async fn request(issue: Result<IdbRequest, JsValue>) -> Result<JsValue, StorageError> {
     RequestFuture::new(issue.map_err(|e| js_error(&e))?).await

@@ -21,7 +21,7 @@ use web_sys::{
 };
 
 use super::codec::{self, Names};
-use super::request::{js_error, request, CursorWalk, Step};
+use super::request::{issued, js_error, request, CursorWalk, Step};
 use crate::storage::blocks::BLOCK_MAX;
 use crate::storage::{meta, StorageError};
 
@@ -142,10 +142,7 @@ async fn conversations_as_texts(tx: &IdbTransaction) -> Result<(), StorageError>
     let names = Names::new();
     codec::each(&all, |stored| {
         let (id, text) = codec::conversation_v3(&names, stored)?;
-        texts
-            .put_with_key(&text, &id)
-            .map(|_| ())
-            .map_err(|e| js_error(&e))
+        issued(texts.put_with_key(&text, &id))
     })?;
     Ok(())
 }
@@ -181,7 +178,7 @@ async fn blocks_from_messages(tx: &IdbTransaction) -> Result<(), StorageError> {
             let m = codec::V2Message::read(&names, &stored)?;
             if !block.takes(&m, BLOCK_MAX) {
                 if let Some(full) = block.finish(&names)? {
-                    blocks.put(&full).map_err(|e| js_error(&e))?;
+                    issued(blocks.put(&full))?;
                 }
             }
             after = Some(m.order_key.clone());
@@ -189,7 +186,7 @@ async fn blocks_from_messages(tx: &IdbTransaction) -> Result<(), StorageError> {
         }
     }
     if let Some(last) = block.finish(&names)? {
-        blocks.put(&last).map_err(|e| js_error(&e))?;
+        issued(blocks.put(&last))?;
     }
     Ok(())
 }
