@@ -70,9 +70,7 @@ impl Names {
 }
 
 fn set(o: &Object, k: &JsValue, v: &str) -> Result<(), StorageError> {
-    Reflect::set(o, k, &JsValue::from_str(v))
-        .map(|_| ())
-        .map_err(|e| js_error(&e))
+    set_value(o, k, &JsValue::from_str(v))
 }
 
 fn json<T: ToJson>(v: &T) -> Result<String, StorageError> {
@@ -399,9 +397,7 @@ pub(super) fn encode_meta(n: &Names, key: &str, value: &str) -> Result<JsValue, 
 
 /// The record of a stored object.
 pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, StorageError> {
-    let text = Reflect::get(stored, &n.record)
-        .ok()
-        .and_then(|v| v.as_string())
+    let text = get_string(stored, &n.record)
         .ok_or_else(|| StorageError::Corrupt("a stored object has no `record` string".into()))?;
     json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
@@ -434,9 +430,7 @@ pub(super) fn decode_tombstones(
 
 /// A tombstone back: `(server id, kind)`.
 fn decode_tombstone(n: &Names, stored: &JsValue) -> Result<(ServerId, Tombstone), StorageError> {
-    let id = Reflect::get(stored, &n.server_id)
-        .ok()
-        .and_then(|v| v.as_string())
+    let id = get_string(stored, &n.server_id)
         .and_then(|s| s.parse::<ServerId>().ok())
         .ok_or_else(|| StorageError::Corrupt("a tombstone has no server id".into()))?;
     Ok((id, decode(n, stored)?))
@@ -447,9 +441,7 @@ pub(super) fn decode_meta(n: &Names, stored: &JsValue) -> Result<Option<String>,
     if stored.is_undefined() || stored.is_null() {
         return Ok(None);
     }
-    Reflect::get(stored, &n.value)
-        .ok()
-        .and_then(|v| v.as_string())
+    get_string(stored, &n.value)
         .map(Some)
         .ok_or_else(|| StorageError::Corrupt("a meta entry has no string value".into()))
 }
