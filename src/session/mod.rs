@@ -32,10 +32,9 @@ mod backoff;
 mod config;
 mod events;
 mod outgoing;
+mod outputs;
 #[cfg(test)]
 mod tests;
-
-use std::collections::VecDeque;
 
 use crate::collections::VecMap;
 
@@ -50,6 +49,7 @@ use backoff::Backoff;
 #[cfg(feature = "chat")]
 pub(crate) use backoff::Rng;
 use outgoing::{Outgoing, Queued, Stage};
+use outputs::Outputs;
 
 /// Packets queued for one write are joined up to this size, so a resend of a thousand
 /// messages leaves in a handful of frames instead of a thousand.
@@ -135,7 +135,7 @@ pub struct Session {
     subscriptions: Vec<SubscribeFilter>,
     requests: VecMap<RequestId, Request>,
     decoder: StreamDecoder<true>,
-    outputs: VecDeque<Output>,
+    outputs: Outputs,
     next_token: u64,
     /// Some in-flight entries were not written on the current connection.
     resend_pending: bool,
@@ -157,7 +157,7 @@ impl Session {
             subscriptions: Vec::new(),
             requests: VecMap::new(),
             decoder,
-            outputs: VecDeque::new(),
+            outputs: Outputs::default(),
             next_token: 1,
             resend_pending: false,
             url_index: 0,
@@ -204,7 +204,7 @@ impl Session {
 
     /// The next output to carry out, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.outputs.pop()
     }
 
     /// When [`Session::handle_timeout`] must next be called (same clock as `now_ms`).
@@ -251,7 +251,7 @@ impl Session {
                     credentials,
                 });
                 let url = self.url().to_string();
-                self.outputs.push_back(Output::Open { url });
+                self.outputs.push(Output::Open { url });
             }
             Err(why) => self.fail(now_ms, ConnectionError::Credentials(why), false),
         }
@@ -267,7 +267,7 @@ impl Session {
         self.set_state(State::Handshake { since: now_ms });
         if self.send(now_ms, &Packet::Connect(connect)).is_err() {
             // Only an unencodable will, client id or credentials get here: retrying cannot help.
-            self.outputs.push_back(Output::Close);
+            self.outputs.push(Output::Close);
             self.set_state(State::Offline);
             self.emit(Event::Disconnected {
                 error: ConnectionError::Protocol("CONNECT cannot be encoded"),
@@ -362,11 +362,9 @@ impl Session {
         match self.state {
             State::Connected(_) => {
                 self.send_disconnect(now_ms, ReasonCode::NORMAL_DISCONNECTION);
-                self.outputs.push_back(Output::Close);
+                self.outputs.push(Output::Close);
             }
-            State::Opening { .. } | State::Handshake { .. } => {
-                self.outputs.push_back(Output::Close)
-            }
+            State::Opening { .. } | State::Handshake { .. } => self.outputs.push(Output::Close),
             State::Idle | State::Offline => return,
             State::Waiting { .. } | State::Credentials { .. } => {}
         }
@@ -479,7 +477,7 @@ impl Session {
     fn begin_attempt(&mut self, now_ms: u64) {
         let attempt = self.backoff.attempt();
         self.set_state(State::Credentials { since: now_ms });
-        self.outputs.push_back(Output::NeedCredentials { attempt });
+        self.outputs.push(Output::NeedCredentials { attempt });
     }
 
     fn connect_packet(&self, credentials: Credentials) -> Connect {
@@ -612,7 +610,7 @@ impl Session {
             }
         }
         if close {
-            self.outputs.push_back(Output::Close);
+            self.outputs.push(Output::Close);
         }
         self.forget_connection();
         let reconnect = self.config.reconnect.enabled
@@ -1068,25 +1066,18 @@ impl Session {
             State::Connected(link) => link.max_packet_size.map(|m| m as usize),
             _ => None,
         };
-        let reuse = matches!(self.outputs.back(), Some(Output::Transmit(b)) if b.len() < TRANSMIT_COALESCE_BYTES);
-        if !reuse {
-            self.outputs.push_back(Output::Transmit(Vec::new()));
-        }
-        let Some(Output::Transmit(buf)) = self.outputs.back_mut() else {
-            return Err(ReasonCode::ImplementationSpecificError);
-        };
-        let start = buf.len();
-        let result = match packet.encode_to_server(self.config.protocol, buf) {
-            Ok(()) if max.is_some_and(|m| buf.len().saturating_sub(start) > m) => {
-                buf.truncate(start);
-                Err(ReasonCode::PacketTooLarge)
+        let protocol = self.config.protocol;
+        let result = self.outputs.write(TRANSMIT_COALESCE_BYTES, |buf| {
+            let start = buf.len();
+            match packet.encode_to_server(protocol, buf) {
+                Ok(()) if max.is_some_and(|m| buf.len().saturating_sub(start) > m) => {
+                    buf.truncate(start);
+                    Err(ReasonCode::PacketTooLarge)
+                }
+                Ok(()) => Ok(()),
+                Err(_) => Err(ReasonCode::ImplementationSpecificError),
             }
-            Ok(()) => Ok(()),
-            Err(_) => Err(ReasonCode::ImplementationSpecificError),
-        };
-        if buf.is_empty() {
-            self.outputs.pop_back();
-        }
+        });
         if result.is_ok() {
             if let State::Connected(link) = &mut self.state {
                 link.last_sent = now_ms;
@@ -1114,7 +1105,7 @@ impl Session {
     }
 
     fn emit(&mut self, event: Event) {
-        self.outputs.push_back(Output::Event(event));
+        self.outputs.push(Output::Event(event));
     }
 
     fn token(&mut self) -> u64 {

@@ -316,6 +316,39 @@ fn incoming_qos1_is_acked_and_qos2_delivered_exactly_once() {
 }
 
 #[test]
+fn the_acks_of_a_chunk_of_publishes_leave_in_one_write() {
+    for v in both_versions() {
+        let mut sim = Sim::new(Sim::config(v));
+        sim.establish(false, Properties::default());
+        sim.drain();
+        sim.take_events();
+        let mut chunk = vec![];
+        for id in 1..=50u16 {
+            let qos = if id % 5 == 0 {
+                QoS::ExactlyOnce
+            } else {
+                QoS::AtLeastOnce
+            };
+            Packet::Publish(incoming(qos, Some(id), &format!("m{id}")))
+                .encode(v, &mut chunk)
+                .expect("encode");
+        }
+        sim.writes = 0;
+        sim.s.handle_bytes(sim.now, &chunk);
+        let expected: Vec<Packet> = (1..=50u16)
+            .map(|id| match id % 5 {
+                0 => Packet::PubRec(ack(id)),
+                _ => Packet::PubAck(ack(id)),
+            })
+            .collect();
+        assert_eq!(sim.take_sent(), expected);
+        assert_eq!(sim.writes, 1);
+        let names: Vec<String> = (1..=50).map(|id| format!("m{id}")).collect();
+        assert_eq!(messages(&sim.take_events()), names);
+    }
+}
+
+#[test]
 fn incoming_qos2_is_not_redelivered_after_reconnect_with_session_present() {
     let mut sim = Sim::new(Sim::config(ProtocolVersion::V311));
     sim.establish(false, Properties::default());
