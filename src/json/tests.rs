@@ -99,6 +99,22 @@ proptest! {
     }
 
     #[test]
+    fn integers_are_written_as_serde_json_writes_them(u in any::<u64>(), i in any::<i64>()) {
+        let mut w = Writer::default();
+        w.u64(u);
+        w.item();
+        w.i64(i);
+        for edge in [0, i64::MIN, i64::MAX, -1] {
+            w.item();
+            w.i64(edge);
+        }
+        w.item();
+        w.u64(u64::MAX);
+        let expected = serde_json::to_string(&(u, i, 0, i64::MIN, i64::MAX, -1, u64::MAX)).unwrap();
+        prop_assert_eq!(format!("[{}]", w.out), expected);
+    }
+
+    #[test]
     fn floats_are_written_as_serde_json_writes_them(bits in any::<u64>()) {
         let f = f64::from_bits(bits);
         prop_assume!(f.is_finite());

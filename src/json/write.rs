@@ -96,8 +96,9 @@ impl Writer {
     /// `"name":` (names are plain: no escaping).
     pub(crate) fn key(&mut self, name: &str) {
         self.comma();
-        self.str(name);
-        self.out.push(':');
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
     }
 
     /// Before an array element.
@@ -114,11 +115,14 @@ impl Writer {
     }
 
     pub(crate) fn u64(&mut self, n: u64) {
-        self.out.push_str(&n.to_string());
+        push_digits(&mut self.out, n);
     }
 
     pub(crate) fn i64(&mut self, n: i64) {
-        self.out.push_str(&n.to_string());
+        if n < 0 {
+            self.out.push('-');
+        }
+        push_digits(&mut self.out, n.unsigned_abs());
     }
 
     /// Text written as is (already JSON).
@@ -204,4 +208,21 @@ impl Doc<'_> {
         }
         Ok(())
     }
+}
+
+/// The decimal digits of `n`, without the formatting machinery (a backlog writes several
+/// numbers per message event).
+fn push_digits(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = buf.get(start..).unwrap_or_default();
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }

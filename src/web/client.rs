@@ -322,7 +322,6 @@ impl Inner {
     }
 
     fn carry_out(&mut self, output: Output) {
-        let now = self.clock.now_ms();
         match output {
             Output::NeedCredentials { .. } => {
                 self.credentials_seq += 1;
@@ -333,6 +332,7 @@ impl Inner {
                     }),
                     None => {
                         let credentials = self.credentials.clone();
+                        let now = self.clock.now_ms();
                         self.session.handle_credentials(now, Ok(credentials));
                     }
                 }
@@ -356,7 +356,7 @@ impl Inner {
                 }
             }
             Output::Close => self.drop_transport(),
-            Output::Event(event) => self.on_event(now, event),
+            Output::Event(event) => self.on_event(event),
         }
     }
 
@@ -385,7 +385,7 @@ impl Inner {
         self.actions.push_back(Action::Settle { callback, value });
     }
 
-    fn on_event(&mut self, now: u64, event: Event) {
+    fn on_event(&mut self, event: Event) {
         if let Some(hook) = &self.hook {
             self.actions.push_back(Action::Hook(hook.clone(), event));
             return;
@@ -414,6 +414,7 @@ impl Inner {
                     self.notify(Kind::Error, || error_info(code, &reason));
                 }
                 let reconnect_at = reconnect_at.map_or(JsValue::NULL, |at| {
+                    let now = self.clock.now_ms();
                     JsValue::from(wall_ms() + at.saturating_sub(now) as f64)
                 });
                 self.notify(Kind::Disconnect, || {
@@ -572,11 +573,11 @@ fn drive(rc: &Rc<RefCell<Inner>>) {
             inner.timer.cancel();
             return;
         }
-        let now = inner.clock.now_ms();
         let deadline = inner.session.poll_timeout();
+        let clock = &inner.clock;
         inner
             .timer
-            .schedule(deadline, now, move |seq| on_timer(&weak, seq));
+            .schedule(deadline, || clock.now_ms(), move |seq| on_timer(&weak, seq));
     });
 }
 

@@ -29,8 +29,14 @@ struct Armed {
 impl DeadlineTimer {
     /// Makes sure a timer fires no later than `deadline` (same clock as `now`); `None`
     /// cancels. `on_fire(seq)` runs when it fires: pass `seq` back to [`Self::fired`].
-    pub(crate) fn schedule<F>(&mut self, deadline: Option<u64>, now: u64, on_fire: F)
-    where
+    /// `now` is read only when a timer is armed: most calls find one armed early enough
+    /// (a backlog asks once per message).
+    pub(crate) fn schedule<F>(
+        &mut self,
+        deadline: Option<u64>,
+        now: impl FnOnce() -> u64,
+        on_fire: F,
+    ) where
         F: FnOnce(u64) + 'static,
     {
         let Some(deadline) = deadline else {
@@ -42,7 +48,7 @@ impl DeadlineTimer {
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let delay = deadline.saturating_sub(now).min(MAX_DELAY_MS);
+        let delay = deadline.saturating_sub(now()).min(MAX_DELAY_MS);
         // Fits: capped at i32::MAX above.
         let delay = u32::try_from(delay).unwrap_or(i32::MAX as u32);
         self.armed = Some(Armed {

@@ -37,9 +37,14 @@ fn opt_str(w: &mut Writer, s: Option<&str>) {
     }
 }
 
-/// A decimal id as a JS string (64-bit safe).
+/// A decimal id as a JS string (64-bit safe), written in place: ids need no escaping, and
+/// a `String` of their own per id was a visible cost of a backlog's message events.
 fn id_str(w: &mut Writer, id: impl std::fmt::Display) {
-    w.str(&id.to_string());
+    use std::fmt::Write as _;
+    w.out.push('"');
+    // Writing to a String cannot fail.
+    let _ = write!(w.out, "{id}");
+    w.out.push('"');
 }
 
 pub(super) fn status_name(status: Status) -> &'static str {

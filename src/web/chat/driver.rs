@@ -184,14 +184,17 @@ fn arm_timer(sh: &Rc<Shared>) {
         return;
     };
     let weak = Rc::downgrade(sh);
-    let now = sh.mono.now_ms();
-    sh.timer.borrow_mut().schedule(deadline, now, move |seq| {
-        if let Some(sh) = weak.upgrade() {
-            if sh.timer.borrow_mut().fired(seq) {
-                input(&sh, |e, now| e.handle_timeout(now));
+    sh.timer.borrow_mut().schedule(
+        deadline,
+        || sh.mono.now_ms(),
+        move |seq| {
+            if let Some(sh) = weak.upgrade() {
+                if sh.timer.borrow_mut().fired(seq) {
+                    input(&sh, |e, now| e.handle_timeout(now));
+                }
             }
-        }
-    });
+        },
+    );
 }
 
 fn execute(sh: &Rc<Shared>, output: Output) {
