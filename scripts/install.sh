@@ -60,6 +60,14 @@ else
   log "wasm32 target present"
 fi
 
+# The standard library's source: the release modules rebuild it for size (scripts/build-wasm.sh).
+if ! rustup component list --installed 2>/dev/null | grep -qx rust-src; then
+  log "rustup component add rust-src"
+  rustup component add rust-src
+else
+  log "rust-src present"
+fi
+
 # wasm-bindgen-cli must match the crate's wasm-bindgen exactly (the schema is versioned).
 wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
 wb_version=${wb_version:-0.2.130}
