@@ -71,9 +71,10 @@ function crateOf(name) {
   return leading(s) || "(builtins)";
 }
 
-// imcore's top module of an item it owns (`imcore::web::client::…` -> web).
+// imcore's top module of an item it owns (`imcore::web::client::…` -> web; with std
+// rebuilt (scripts/build-wasm.sh) every crate's names are v0: `imcore[a9d1…]::web::…`).
 function moduleOf(name) {
-  const m = /imcore::([a-z_]+)::/.exec(name);
+  const m = /imcore(?:\[[0-9a-f]+\])?::([a-z_]+)::/.exec(name);
   return m ? m[1] : "(exports)";
 }
 
