@@ -88,7 +88,7 @@ impl FromStr for ConversationId {
 /// Persisted as its string form (`"1_2"`, `"room_5"`).
 impl ToJson for ConversationId {
     fn write(&self, w: &mut Writer) {
-        w.str(&self.to_string());
+        w.display(self);
     }
 }
 

@@ -6,7 +6,8 @@ use super::{Doc, Error, Id, Kind, Number};
 
 /// Writes `v` as serde_json would.
 pub(crate) fn to_string<T: ToJson + ?Sized>(v: &T) -> String {
-    let mut w = Writer::default();
+    // Records and request bodies are mostly a few hundred bytes.
+    let mut w = Writer::with_capacity(256);
     v.write(&mut w);
     w.out
 }
@@ -79,6 +80,14 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// A writer whose text has room for `bytes` before it grows: an event of one message
+    /// is some 500 bytes, which a default writer reached by seven reallocations.
+    pub(crate) fn with_capacity(bytes: usize) -> Writer {
+        Writer {
+            out: String::with_capacity(bytes),
+        }
+    }
+
     pub(crate) fn open(&mut self, c: char) {
         self.out.push(c);
     }
@@ -123,6 +132,17 @@ impl Writer {
             self.out.push('-');
         }
         push_digits(&mut self.out, n.unsigned_abs());
+    }
+
+    /// A value's `Display` as a JSON string, for values whose text needs no escaping (ids:
+    /// digits, `_`, ASCII letters), written in place rather than through a `String` of its
+    /// own: a backlog writes several ids per message.
+    pub(crate) fn display(&mut self, v: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.out.push('"');
+        // Writing to a String cannot fail.
+        let _ = write!(self.out, "{v}");
+        self.out.push('"');
     }
 
     /// Text written as is (already JSON).

@@ -30,6 +30,9 @@ fn parse(w: Writer) -> JsValue {
     js_sys::JSON::parse(&w.out).unwrap_or(JsValue::NULL)
 }
 
+/// Room a writer of an event starts with: a message is some 500 bytes of JSON.
+const EVENT_BYTES: usize = 1024;
+
 fn opt_str(w: &mut Writer, s: Option<&str>) {
     match s {
         Some(s) => w.str(s),
@@ -37,14 +40,9 @@ fn opt_str(w: &mut Writer, s: Option<&str>) {
     }
 }
 
-/// A decimal id as a JS string (64-bit safe), written in place: ids need no escaping, and
-/// a `String` of their own per id was a visible cost of a backlog's message events.
+/// A decimal id as a JS string (64-bit safe).
 fn id_str(w: &mut Writer, id: impl std::fmt::Display) {
-    use std::fmt::Write as _;
-    w.out.push('"');
-    // Writing to a String cannot fail.
-    let _ = write!(w.out, "{id}");
-    w.out.push('"');
+    w.display(id);
 }
 
 pub(super) fn status_name(status: Status) -> &'static str {
@@ -127,14 +125,14 @@ fn write_message(w: &mut Writer, m: &StoredMessage, e: &ChatEngine) {
 
 /// A message; `e` knows who I am and who has read my room messages.
 pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {
-    let mut w = Writer::default();
+    let mut w = Writer::with_capacity(EVENT_BYTES);
     write_message(&mut w, m, e);
     parse(w)
 }
 
 /// A JSON array of `list`, each item written by `write`, parsed.
 fn array<T>(list: &[T], write: impl Fn(&mut Writer, &T)) -> JsValue {
-    let mut w = Writer::default();
+    let mut w = Writer::with_capacity(list.len().saturating_add(1).saturating_mul(EVENT_BYTES / 2));
     w.open('[');
     for x in list {
         w.item();
@@ -247,7 +245,7 @@ fn message_event(
     m: &StoredMessage,
     e: &ChatEngine,
 ) -> JsValue {
-    let mut w = Writer::default();
+    let mut w = Writer::with_capacity(EVENT_BYTES);
     w.open('{');
     w.key("conversationId");
     id_str(&mut w, conversation);
