@@ -17,10 +17,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-use super::task::{promise, spawn_local, Settle};
+#[cfg(feature = "chat")]
+use super::task::spawn_local;
+use super::task::{promise, Settle};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use super::clock::{random_seed, wall_ms, Clock};
 use super::error::{connection_error_code, describe, error_info, js_error, session_error, Code};
@@ -297,6 +298,9 @@ struct Inner {
     generation: u64,
     /// Number of the newest credentials request; older answers are ignored.
     credentials_seq: u64,
+    /// The callbacks a JS `credentials()` promise settles, by request, until one of them
+    /// runs (see [`await_credentials`]).
+    credential_calls: Vec<(u64, [Callback; 2])>,
     timer: DeadlineTimer,
     listeners: Listeners,
     /// The promises of requests the session has not finished yet.
@@ -621,19 +625,7 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
                 seq,
                 Err(format!("credentials() threw: {}", describe(&e))),
             ),
-            Ok(value) => {
-                let promise = Promise::resolve(&value);
-                let weak = Rc::downgrade(rc);
-                spawn_local(async move {
-                    let answer = JsFuture::from(promise)
-                        .await
-                        .map(Answer::Js)
-                        .map_err(|e| format!("credentials() rejected: {}", describe(&e)));
-                    if let Some(rc) = weak.upgrade() {
-                        answer_credentials(&rc, seq, answer);
-                    }
-                });
-            }
+            Ok(value) => await_credentials(rc, seq, &value),
         },
         Action::Open {
             generation,
@@ -690,6 +682,43 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
         }
         Action::Hook(hook, event) => hook(event),
     }
+}
+
+/// A callback JS calls with one value; dropped with what owns it.
+type Callback = Closure<dyn FnMut(JsValue)>;
+
+/// Waits for what a JS `credentials()` returned, a promise or a value, with `then` on
+/// callbacks kept in `credential_calls`, rather than through a Rust future: in the MQTT-only
+/// module this was the one future, and wasm-bindgen-futures' executor for it cost 1.9 KB
+/// gzip. The callbacks of a request stay until one of them runs (dropped then; the drop of
+/// the running one takes effect when it returns), so a promise that settles late never calls
+/// a dropped closure; those of a promise that never settles go with the client.
+fn await_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, value: &JsValue) {
+    let callback = |fulfilled: bool| -> Callback {
+        let weak = Rc::downgrade(rc);
+        Closure::new(move |v: JsValue| {
+            let Some(rc) = weak.upgrade() else {
+                return;
+            };
+            let calls = with_inner(&rc, |inner| {
+                let at = inner.credential_calls.iter().position(|(s, _)| *s == seq);
+                at.map(|at| inner.credential_calls.remove(at))
+            });
+            // Dropped outside the borrow (a drop calls into JS).
+            drop(calls);
+            let answer = if fulfilled {
+                Ok(Answer::Js(v))
+            } else {
+                Err(format!("credentials() rejected: {}", describe(&v)))
+            };
+            answer_credentials(&rc, seq, answer);
+        })
+    };
+    let calls = [callback(true), callback(false)];
+    let [fulfilled, rejected] = &calls;
+    // The promise `then` returns settles with what the callbacks return: nothing to watch.
+    let _ = Promise::resolve(value).then2(fulfilled, rejected);
+    with_inner(rc, |inner| inner.credential_calls.push((seq, calls)));
 }
 
 /// An answer of a credential source.
@@ -943,6 +972,7 @@ impl MqttClient {
             transport: None,
             generation: 0,
             credentials_seq: 0,
+            credential_calls: Vec::new(),
             timer: DeadlineTimer::default(),
             listeners: Listeners::default(),
             pending: crate::collections::VecMap::new(),

@@ -1,16 +1,21 @@
-//! `spawn_local` and `future_to_promise` over one boxed future type.
+//! `spawn_local` and `future_to_promise` over one boxed future type, and promises settled
+//! from Rust.
 //!
 //! wasm-bindgen-futures instantiates its task and promise plumbing once per future type;
 //! every `async` block is a type of its own. Boxing first (`Pin<Box<dyn Future>>`) leaves
-//! one instantiation of each, whatever the number of call sites.
+//! one instantiation of each, whatever the number of call sites. Only the chat layer runs
+//! futures: the MQTT-only module has none, so none of that plumbing.
 
+#[cfg(feature = "chat")]
 use std::future::Future;
+#[cfg(feature = "chat")]
 use std::pin::Pin;
 
 use js_sys::{Function, Promise};
 #[cfg(feature = "chat")]
 use wasm_bindgen::JsValue;
 
+#[cfg(feature = "chat")]
 type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// The functions that settle a promise.
@@ -30,10 +35,12 @@ pub(crate) fn promise() -> Option<(Promise, Settle)> {
 }
 
 /// [`wasm_bindgen_futures::spawn_local`], boxed.
+#[cfg(feature = "chat")]
 pub(crate) fn spawn_local(future: impl Future<Output = ()> + 'static) {
     spawn_boxed(Box::pin(future));
 }
 
+#[cfg(feature = "chat")]
 fn spawn_boxed(future: Boxed<()>) {
     wasm_bindgen_futures::spawn_local(future);
 }
