@@ -19,6 +19,8 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Node {
     pub(super) kind: Kind,
+    /// A string with a `\` escape (the parser saw it, so readers need not look again).
+    pub(super) escaped: bool,
     pub(super) start: usize,
     pub(super) end: usize,
     pub(super) next: usize,
@@ -75,13 +77,25 @@ impl Parser<'_> {
     }
 
     fn leaf(&mut self, kind: Kind, start: usize) {
+        self.push_leaf(kind, false, start);
+    }
+
+    fn push_leaf(&mut self, kind: Kind, escaped: bool, start: usize) {
         let next = self.nodes.len() + 1;
         self.nodes.push(Node {
             kind,
+            escaped,
             start,
             end: self.i,
             next,
         });
+    }
+
+    /// A string (a value or a key) from `start`.
+    fn string_leaf(&mut self, start: usize) -> Result<(), Error> {
+        let escaped = self.string()?;
+        self.push_leaf(Kind::Str, escaped, start);
+        Ok(())
     }
 
     fn document(&mut self) -> Result<(), Error> {
@@ -111,10 +125,7 @@ impl Parser<'_> {
                         (_, Some(_)) => return Err(self.err("key must be a string")),
                     }
                 }
-                b'"' => {
-                    self.string()?;
-                    self.leaf(Kind::Str, start);
-                }
+                b'"' => self.string_leaf(start)?,
                 b'-' | b'0'..=b'9' => {
                     self.number()?;
                     self.leaf(Kind::Num, start);
@@ -177,8 +188,7 @@ impl Parser<'_> {
     /// An object key and its colon; the value follows.
     fn key(&mut self) -> Result<(), Error> {
         let start = self.i;
-        self.string()?;
-        self.leaf(Kind::Str, start);
+        self.string_leaf(start)?;
         match self.ws() {
             Some(b':') => {
                 self.i += 1;
@@ -204,17 +214,19 @@ impl Parser<'_> {
     }
 
     /// A string's syntax only (as serde_json skips one): escapes are valid, no control
-    /// characters. Its content is checked when it is read.
-    fn string(&mut self) -> Result<(), Error> {
+    /// characters; whether it has an escape. Its content is checked when it is read.
+    fn string(&mut self) -> Result<bool, Error> {
         self.i += 1;
+        let mut escaped = false;
         loop {
             let Some(b) = self.peek() else {
                 return Err(self.err("EOF while parsing a string"));
             };
             self.i += 1;
             match b {
-                b'"' => return Ok(()),
+                b'"' => return Ok(escaped),
                 b'\\' => {
+                    escaped = true;
                     let Some(e) = self.peek() else {
                         return Err(self.err("EOF while parsing a string"));
                     };

@@ -21,6 +21,7 @@ impl<'a> Doc<'a> {
     fn node(&self, n: Id) -> Node {
         self.nodes.get(n).copied().unwrap_or(Node {
             kind: Kind::Null,
+            escaped: false,
             start: 0,
             end: 0,
             next: n + 1,
@@ -124,7 +125,7 @@ impl<'a> Doc<'a> {
             .src
             .get(node.start + 1..node.end.saturating_sub(1))
             .unwrap_or_default();
-        (body, body.contains(&b'\\'))
+        (body, node.escaped)
     }
 
     /// The content of string node `n`.
