@@ -130,6 +130,12 @@ function writeConfig() {
     "log_timestamp_format %H:%M:%S",
     "per_listener_settings false",
     "allow_anonymous true",
+    // Mosquitto holds 1,000 QoS 1/2 messages per client beyond those in flight, and drops
+    // the rest. The replay tests send 1,000 publishes and then, after the reconnect, up to
+    // 1,000 again with DUP (and the broker may read the first copies from the dead
+    // socket too): a subscriber's queue may pass 1,000 while it acknowledges, and
+    // then the broker, not the client, loses messages. Room for both copies.
+    "max_queued_messages 4000",
   ];
   if (args.persistence) {
     lines.push("persistence true", `persistence_location ${dir}/`);
