@@ -190,7 +190,7 @@ impl ChatEngine {
                     format!("clock offset {} ms ± {}", c.offset_ms, c.error_bound_ms),
                 );
                 // The next start assumes it until its first sample.
-                self.outputs.push_back(Output::Persist(StorageBatch {
+                self.push(Output::Persist(StorageBatch {
                     store: Default::default(),
                     put_meta: vec![(meta::CLOCK_OFFSET.to_string(), c.offset_ms.to_string())],
                 }));

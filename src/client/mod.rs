@@ -271,6 +271,11 @@ pub struct ChatEngine {
     clock: Clock,
     rng: Rng,
     outputs: VecDeque<Output>,
+    /// Set during [`ChatEngine::handle_session_events`]: the store's news is flushed once,
+    /// at the end of the run (or before any other output, which keeps the order), and
+    /// `flush_due` notes there is some.
+    holding: bool,
+    flush_due: bool,
     next_id: u64,
     http: VecMap<HttpId, HttpPending>,
     storage: VecMap<StorageId, StoragePending>,
@@ -350,6 +355,8 @@ impl ChatEngine {
             clock,
             rng: Rng::new(seed),
             outputs: VecDeque::new(),
+            holding: false,
+            flush_due: false,
             next_id: 0,
             http: VecMap::new(),
             storage: VecMap::new(),
@@ -527,6 +534,16 @@ impl ChatEngine {
         self.clock.weight(now.mono_ms, now.wall_ms)
     }
 
+    /// Queues an output, after the store's news held back for it (see `holding`).
+    fn push(&mut self, output: Output) {
+        if std::mem::take(&mut self.flush_due) {
+            self.flush_store_now();
+        }
+        self.outputs.push_back(output);
+    }
+
+    /// Logs skip the held news: their order beside events does not matter, and a log per
+    /// message would flush a run message by message.
     fn log(&mut self, level: LogLevel, message: impl Into<String>) {
         self.outputs.push_back(Output::Log {
             level,
@@ -535,7 +552,7 @@ impl ChatEngine {
     }
 
     fn event(&mut self, event: ChatEvent) {
-        self.outputs.push_back(Output::Event(event));
+        self.push(Output::Event(event));
     }
 
     /// Reports an error to the page and the log.
@@ -548,23 +565,23 @@ impl ChatEngine {
     }
 
     fn done(&mut self, command: CommandId, result: Result<Reply, ChatError>) {
-        self.outputs.push_back(Output::Done { command, result });
+        self.push(Output::Done { command, result });
     }
 
     fn http(&mut self, request: crate::chat::api::Request, pending: HttpPending) {
         let id = HttpId(self.next());
         self.http.insert(id, pending);
-        self.outputs.push_back(Output::Http { id, request });
+        self.push(Output::Http { id, request });
     }
 
     fn read_storage(&mut self, op: StorageOp, pending: StoragePending) {
         let id = StorageId(self.next());
         self.storage.insert(id, pending);
-        self.outputs.push_back(Output::Storage { id, op });
+        self.push(Output::Storage { id, op });
     }
 
     fn mqtt(&mut self, command: MqttCommand) {
-        self.outputs.push_back(Output::Mqtt(command));
+        self.push(Output::Mqtt(command));
     }
 
     fn tag(&mut self, pending: TagPending) -> MqttTag {
@@ -598,8 +615,18 @@ impl ChatEngine {
         });
     }
 
-    /// The store's events for the page and its records for storage, in that order.
+    /// The store's events for the page and its records for storage, in that order; held
+    /// back while `holding`.
     fn flush_store(&mut self) {
+        if self.holding {
+            self.flush_due = true;
+        } else {
+            self.flush_store_now();
+        }
+    }
+
+    fn flush_store_now(&mut self) {
+        self.flush_due = false;
         let mut conversations = false;
         while let Some(event) = self.store.poll_event() {
             let event = match event {
@@ -647,7 +674,7 @@ impl ChatEngine {
         let batch = self.store.take_persist();
         // Logged out: storage was wiped, and nothing is written again.
         if !batch.is_empty() && !self.closed {
-            self.outputs.push_back(Output::Persist(batch.into()));
+            self.push(Output::Persist(batch.into()));
         }
     }
 

@@ -47,6 +47,21 @@ pub enum Accepted {
 }
 
 impl ChatEngine {
+    /// Events of the MQTT session that came together (a WebSocket frame of messages): as
+    /// [`ChatEngine::handle_session_event`] for each, but the store's events and records
+    /// are flushed once, at the end (or before any other output, which keeps the order),
+    /// so a frame of fifty messages makes one persist batch instead of fifty.
+    pub fn handle_session_events(&mut self, now: Now, events: impl IntoIterator<Item = Event>) {
+        self.holding = true;
+        for event in events {
+            self.handle_session_event(now, event);
+        }
+        self.holding = false;
+        if self.flush_due {
+            self.flush_store_now();
+        }
+    }
+
     /// An event of the MQTT session.
     pub fn handle_session_event(&mut self, now: Now, event: Event) {
         if self.closed {

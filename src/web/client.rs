@@ -252,8 +252,9 @@ pub(crate) enum CredentialSource {
 pub(crate) type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, String>>>>;
 
 /// Receives every session event when the client is driven from Rust (the chat client)
-/// instead of JS listeners.
-pub(crate) type EventHook = Rc<dyn Fn(Event)>;
+/// instead of JS listeners; the events that came out of one input together (a frame of
+/// messages) in one call.
+pub(crate) type EventHook = Rc<dyn Fn(Vec<Event>)>;
 
 /// Something to do in JS, decided while the state was borrowed, done after releasing it.
 enum Action {
@@ -280,8 +281,8 @@ enum Action {
     },
     /// Resolve or reject a promise.
     Settle { callback: Function, value: JsValue },
-    /// Hand a session event to the Rust owner.
-    Hook(EventHook, Event),
+    /// Hand session events to the Rust owner.
+    Hook(EventHook, Vec<Event>),
 }
 
 struct Inner {
@@ -314,7 +315,10 @@ impl Inner {
     /// The next thing to do in JS, converting the session's outputs until there is one.
     fn next_action(&mut self) -> Option<Action> {
         loop {
-            if let Some(action) = self.actions.pop_front() {
+            if let Some(mut action) = self.actions.pop_front() {
+                if let Action::Hook(_, events) = &mut action {
+                    self.gather_events(events);
+                }
                 return Some(action);
             }
             if self.freed {
@@ -322,6 +326,19 @@ impl Inner {
             }
             let output = self.session.poll_output()?;
             self.carry_out(output);
+        }
+    }
+
+    /// Adds to a hook call the events the session has next, up to its first other output
+    /// (carried out, to come after the call): the chat engine then takes a frame of fifty
+    /// messages as one input, not fifty.
+    fn gather_events(&mut self, events: &mut Vec<Event>) {
+        while self.actions.is_empty() && !self.freed {
+            match self.session.poll_output() {
+                Some(Output::Event(event)) => events.push(event),
+                Some(output) => self.carry_out(output),
+                None => return,
+            }
         }
     }
 
@@ -391,7 +408,8 @@ impl Inner {
 
     fn on_event(&mut self, event: Event) {
         if let Some(hook) = &self.hook {
-            self.actions.push_back(Action::Hook(hook.clone(), event));
+            self.actions
+                .push_back(Action::Hook(hook.clone(), vec![event]));
             return;
         }
         match event {
@@ -680,7 +698,7 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
         Action::Settle { callback, value } => {
             let _ = callback.call1(&JsValue::UNDEFINED, &value);
         }
-        Action::Hook(hook, event) => hook(event),
+        Action::Hook(hook, events) => hook(events),
     }
 }
 

@@ -85,6 +85,35 @@ pub fn wire(
     }
 }
 
+/// The PUBLISH the broker delivers `incoming` in: my topic, or the room's.
+fn publish_of(incoming: &Incoming, dup: bool) -> Publish {
+    let conv = match incoming {
+        Incoming::Message(m) => m.conversation_id,
+        Incoming::Revoke {
+            conversation_id, ..
+        }
+        | Incoming::Read {
+            conversation_id, ..
+        }
+        | Incoming::Members {
+            conversation_id, ..
+        } => *conversation_id,
+    };
+    let topic = match conv {
+        ConversationId::Room(r) => format!("room_{r}"),
+        _ => format!("chat_{ME}"),
+    };
+    Publish {
+        dup,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic,
+        packet_id: Some(1),
+        properties: Properties::default(),
+        payload: payload::encode(PayloadFormat::Json, incoming).unwrap(),
+    }
+}
+
 fn json_of(incoming: &Incoming) -> String {
     String::from_utf8(payload::encode(PayloadFormat::Json, incoming).expect("encodable")).unwrap()
 }
@@ -652,33 +681,23 @@ impl Sim {
     }
 
     pub fn deliver_dup(&mut self, incoming: &Incoming, dup: bool) {
-        let conv = match incoming {
-            Incoming::Message(m) => m.conversation_id,
-            Incoming::Revoke {
-                conversation_id, ..
-            }
-            | Incoming::Read {
-                conversation_id, ..
-            }
-            | Incoming::Members {
-                conversation_id, ..
-            } => *conversation_id,
-        };
-        let topic = match conv {
-            ConversationId::Room(r) => format!("room_{r}"),
-            _ => format!("chat_{ME}"),
-        };
-        let publish = Publish {
-            dup,
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            topic,
-            packet_id: Some(1),
-            properties: Properties::default(),
-            payload: payload::encode(PayloadFormat::Json, incoming).unwrap(),
-        };
-        self.engine
-            .handle_session_event(self.now(), Event::Message(Box::new(publish)));
+        let event = Event::Message(Box::new(publish_of(incoming, dup)));
+        self.deliver_events(vec![event]);
+    }
+
+    /// The broker delivers several payloads in one WebSocket frame: one input of the engine.
+    /// (Used by the property tests, which are native only.)
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub fn deliver_frame(&mut self, frame: &[Incoming]) {
+        let events = frame
+            .iter()
+            .map(|incoming| Event::Message(Box::new(publish_of(incoming, false))))
+            .collect();
+        self.deliver_events(events);
+    }
+
+    fn deliver_events(&mut self, events: Vec<Event>) {
+        self.engine.handle_session_events(self.now(), events);
         self.pump();
         while self.auto_lookups {
             let Some(i) = self

@@ -2,7 +2,8 @@
 //!
 //! The inputs: user commands (send, markRead, open/close, a page of history), incoming
 //! publishes (new messages, redeliveries of messages held in memory, in storage only, or
-//! twice, revokes, read receipts of my other device), and the answers to
+//! twice, revokes, read receipts of my other device), alone or several in one frame
+//! ([`crate::client::ChatEngine::handle_session_events`]), and the answers to
 //! every request (HTTP, storage, the session's), delivered in a random order. User
 //! commands keep their order (they are the user's); time stands still, so my weights do
 //! not depend on the interleaving.
@@ -21,6 +22,7 @@ use super::harness::*;
 use crate::chat::store::{ConversationSummary, StoredMessage};
 use crate::chat::{ConversationId, Incoming, WireMessage};
 use crate::client::key_of;
+use crate::client::ChatEvent;
 use crate::storage::{startup, MemoryStorage};
 
 #[derive(Debug, Clone)]
@@ -161,22 +163,27 @@ fn run(kind: Kind, cmds: &[Cmd], net: &[Net], schedule: &[u16]) -> Final {
                 next_cmd = cmds.next();
             }
             1 => {
-                let incoming = match net.remove(pick) {
-                    Net::Msg(i) => Incoming::Message(pool[i % pool.len()].clone()),
-                    Net::Revoke(i) => {
-                        let m = &pool[i % pool.len()];
-                        Incoming::Revoke {
-                            msg_id: m.id,
-                            conversation_id: m.conversation_id,
+                // A frame: this publish and up to three more, one input of the engine.
+                let extra = usize::from(choices.next().unwrap() % 4);
+                let frame: Vec<Incoming> = (0..=extra)
+                    .map_while(|_| (pick < net.len()).then(|| net.remove(pick)))
+                    .map(|n| match n {
+                        Net::Msg(i) => Incoming::Message(pool[i % pool.len()].clone()),
+                        Net::Revoke(i) => {
+                            let m = &pool[i % pool.len()];
+                            Incoming::Revoke {
+                                msg_id: m.id,
+                                conversation_id: m.conversation_id,
+                            }
                         }
-                    }
-                    Net::MyRead(first, w) => Incoming::Read {
-                        sender_id: conv(first).peer_of(ME).unwrap(),
-                        conversation_id: conv(first),
-                        up_to_weight: Some(w),
-                    },
-                };
-                sim.deliver(&incoming);
+                        Net::MyRead(first, w) => Incoming::Read {
+                            sender_id: conv(first).peer_of(ME).unwrap(),
+                            conversation_id: conv(first),
+                            up_to_weight: Some(w),
+                        },
+                    })
+                    .collect();
+                sim.deliver_frame(&frame);
             }
             2 => sim.answer_http(pick),
             3 => sim.answer_storage(pick),
@@ -288,5 +295,101 @@ proptest! {
             let other = run(kind, &cmds, &net, schedule);
             prop_assert_eq!(&other, &canonical);
         }
+    }
+}
+
+/// What delivering some frames did: the events (but the conversation lists), what
+/// storage holds of each conversation, and how many writes it took.
+struct Delivered {
+    events: Vec<ChatEvent>,
+    stored: Vec<(ConversationId, Vec<StoredMessage>)>,
+    writes: u64,
+}
+
+/// `frames`, each delivered as one input, to the same world.
+fn deliver_in(frames: &[Vec<Incoming>]) -> Delivered {
+    let mut sim = world(Kind::Direct);
+    sim.auto_lookups = true;
+    sim.pump();
+    sim.events.clear();
+    let writes = sim.writes;
+    for frame in frames {
+        sim.deliver_frame(frame);
+    }
+    sim.assert_no_errors();
+    // The conversation list is sent once per flush, so once per frame: left out.
+    let events = std::mem::take(&mut sim.events)
+        .into_iter()
+        .filter(|e| !matches!(e, ChatEvent::Conversations))
+        .collect();
+    let stored = [c12(), c13()]
+        .into_iter()
+        .map(|c| (c, sim.stored(c)))
+        .collect();
+    Delivered {
+        events,
+        stored,
+        writes: sim.writes - writes,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A frame of publishes (one `handle_session_events`) tells the page and storage what
+    /// its publishes one by one would, in the same order, and is written by the end of the
+    /// input, in no more writes (one, unless a storage read came between: see
+    /// `a_frame_of_new_messages_is_one_write`).
+    #[test]
+    fn a_frame_is_its_publishes_one_by_one(picks in proptest::collection::vec(net(), 1..12)) {
+        let sim = world(Kind::Direct);
+        let pool = pool(&sim);
+        let frame: Vec<Incoming> = picks
+            .iter()
+            .filter_map(|n| match *n {
+                Net::Msg(i) => Some(Incoming::Message(pool[i % pool.len()].clone())),
+                Net::Revoke(i) => {
+                    let m = &pool[i % pool.len()];
+                    Some(Incoming::Revoke { msg_id: m.id, conversation_id: m.conversation_id })
+                }
+                Net::MyRead(..) => None,
+            })
+            .collect();
+        let one_by_one: Vec<Vec<Incoming>> = frame.iter().map(|i| vec![i.clone()]).collect();
+        let one_by_one = deliver_in(&one_by_one);
+        let framed = deliver_in(&[frame]);
+        prop_assert_eq!(framed.events, one_by_one.events);
+        prop_assert_eq!(framed.stored, one_by_one.stored);
+        prop_assert!(framed.writes <= one_by_one.writes.max(1));
+    }
+}
+
+#[test]
+fn a_frame_of_new_messages_is_one_write() {
+    // Newer than anything stored, as a backlog is: nothing to read back first.
+    let frame: Vec<Incoming> = (0..10u64)
+        .map(|i| {
+            let c = if i % 2 == 0 { c12() } else { c13() };
+            let peer = c.peer_of(ME).unwrap();
+            Incoming::Message(wire(900_000 + i, c, peer, T0 + 1_000 * (i + 1), "new"))
+        })
+        .collect();
+    let Delivered {
+        events,
+        stored,
+        writes,
+    } = deliver_in(std::slice::from_ref(&frame));
+    assert_eq!(writes, 1);
+    let inserted = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Message { .. }))
+        .count();
+    assert_eq!(inserted, frame.len());
+    for (c, messages) in stored {
+        let new = messages.iter().filter(|m| {
+            m.server_id()
+                .is_some_and(|id| (900_000..900_010).contains(&id))
+        });
+        assert_eq!(new.count(), 5, "{c}");
     }
 }

@@ -570,9 +570,9 @@ impl ChatClient {
             Shared::new(chat, Persister::new(storage, on_error), backend, log)
         });
         let weak = Rc::downgrade(&sh);
-        let hook = Rc::new(move |event: Event| {
+        let hook = Rc::new(move |events: Vec<Event>| {
             if let Some(sh) = weak.upgrade() {
-                input(&sh, |e, now| e.handle_session_event(now, event));
+                input(&sh, |e, now| e.handle_session_events(now, events));
             }
         });
         let source = if is_backend {
