@@ -24,7 +24,8 @@
 //! # Driving it
 //!
 //! 1. Call an input: a user command (`send`, `revoke`, `messages`, …), a session event
-//!    ([`ChatEngine::handle_session_event`]), an HTTP answer ([`ChatEngine::handle_http`]),
+//!    ([`ChatEngine::handle_session_event`], or the events of one WebSocket frame together:
+//!    [`ChatEngine::handle_session_events`]), an HTTP answer ([`ChatEngine::handle_http`]),
 //!    a storage answer ([`ChatEngine::handle_storage`]), the session's verdict on a command
 //!    ([`ChatEngine::handle_mqtt_accepted`] / [`ChatEngine::handle_mqtt_refused`]), or the
 //!    timer ([`ChatEngine::handle_timeout`]). Every input takes [`Now`].
