@@ -337,7 +337,9 @@ pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, Stor
     // Sized once: grown record by record, the list of a thousand conversations was
     // reallocated a dozen times, which took a sixth of a cold start's wasm time
     // (`scripts/bench-browser.sh --only cold --profile FILE`).
-    let mut out = Vec::with_capacity(array.length() as usize);
+    let mut out = Vec::new();
+    // As a hint only: a length no allocation can hold just leaves the list to grow.
+    let _ = out.try_reserve_exact(array.length() as usize);
     for line in text.split('\n') {
         out.push(json::from_str(line).map_err(|e| StorageError::Corrupt(e.to_string()))?);
     }
