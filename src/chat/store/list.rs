@@ -6,8 +6,8 @@ use super::ListKey;
 /// The conversation list, most recent first, as a sorted `Vec`: a second
 /// [`OrderedIndex`](crate::chat::order::OrderedIndex) key/value type would cost some 5 KB
 /// of wasm, and conversations number in the thousands at most. A conversation that moves
-/// is rotated into place, which moves only the entries between its old and new position
-/// (few: the active ones are at the front).
+/// shifts only the entries between its old and new position (few: the active ones are at
+/// the front).
 #[derive(Debug, Default)]
 pub(super) struct List(Vec<ListKey>);
 
@@ -44,16 +44,56 @@ impl List {
             Ok(i) | Err(i) if i <= from => i,
             Ok(i) | Err(i) => i - 1,
         };
+        // The entries between shift by one (a memmove; `rotate` in the size-optimised std
+        // swaps them one by one, 4 % of a backlog), then `new` takes its place.
         if to <= from {
             if let Some(s) = self.0.get_mut(to..=from) {
-                s.rotate_right(1);
+                s.copy_within(..s.len() - 1, 1);
             }
         } else if let Some(s) = self.0.get_mut(from..=to) {
-            s.rotate_left(1);
+            s.copy_within(1.., 0);
         }
         if let Some(k) = self.0.get_mut(to) {
             *k = new;
         }
         (from, to)
+    }
+}
+
+// Native only: proptest is a native dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::List;
+    use crate::chat::ConversationId;
+    use proptest::prelude::*;
+    use std::cmp::Reverse;
+
+    proptest! {
+        /// Refiling keeps the list sorted, reports the indices a remove and an insert
+        /// would, and loses or doubles no entry.
+        #[test]
+        fn refile_is_a_remove_and_an_insert(
+            start in proptest::collection::btree_set(0u64..200, 1..40),
+            moves in proptest::collection::vec((any::<prop::sample::Index>(), 0u64..200), 1..40),
+        ) {
+            let key = |t: u64, i: u64| (Reverse(t), ConversationId::Room(i));
+            let mut list = List::default();
+            let mut model: Vec<_> = Vec::new();
+            for (i, &t) in start.iter().enumerate() {
+                list.insert(key(t, i as u64));
+                model.push(key(t, i as u64));
+            }
+            model.sort();
+            for (pick, t) in moves {
+                let old = *pick.get(&model);
+                let new = key(t, match old.1 { ConversationId::Room(i) => i, _ => 0 });
+                let from = model.binary_search(&old).unwrap();
+                model.remove(from);
+                let to = model.binary_search(&new).unwrap_or_else(|i| i);
+                model.insert(to, new);
+                prop_assert_eq!(list.refile(&old, new), (from, to));
+                prop_assert_eq!(list.iter().copied().collect::<Vec<_>>(), model.clone());
+            }
+        }
     }
 }
