@@ -2,9 +2,7 @@
 
 use crate::collections::VecMap;
 
-use super::record::{
-    ConversationRecord, ConversationSummary, MessageKey, MessageRef, OutboxEntry, StoredMessage,
-};
+use super::record::{ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage};
 use crate::chat::ids::{ConversationId, ServerId};
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
@@ -31,16 +29,18 @@ pub enum StoreEvent {
         /// The local id the message was sent with, so a UI keyed by it finds it.
         local_id: Option<String>,
     },
-    /// Inserted into the list at `index` (it was not there before).
+    /// Inserted into the list at `index` (it was not there before). Its summary is
+    /// [`super::Store::conversation`]: not copied into every event (each message of a
+    /// backlog moves its conversation, and the engine sends the list once per input).
     ConversationInserted {
         index: usize,
-        conversation: ConversationSummary,
+        conversation_id: ConversationId,
     },
     /// Changed, and now at `to` (== `from` when it did not move).
     ConversationUpdated {
         from: usize,
         to: usize,
-        conversation: ConversationSummary,
+        conversation_id: ConversationId,
     },
     ConversationRemoved {
         index: usize,

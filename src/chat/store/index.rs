@@ -158,11 +158,10 @@ impl Store {
                 self.events.push_back(StoreEvent::ConversationUpdated {
                     from,
                     to,
-                    conversation: conv.summary(),
+                    conversation_id: id,
                 });
             }
             None if list_it => {
-                let summary = conv.summary();
                 let index = self.list.insert(new_key);
                 conv.listed = Some(new_key);
                 conv.record.listed = true;
@@ -171,7 +170,7 @@ impl Store {
                     .insert(id, conv.record.clone());
                 self.events.push_back(StoreEvent::ConversationInserted {
                     index,
-                    conversation: summary,
+                    conversation_id: id,
                 });
             }
             None => {}
