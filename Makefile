@@ -1,5 +1,5 @@
 # imcore — build and test entry points. Every target installs what is missing first
-# (scripts/install.sh: apt chromium/chromium-driver/mosquitto, the wasm32 target,
+# (scripts/install.sh: apt chromium/chromium-driver/mosquitto, the wasm32 target, rust-src,
 # wasm-bindgen-cli, cargo-fuzz, twiggy, npm ci); a second run only checks.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
