@@ -99,6 +99,17 @@ proptest! {
     }
 
     #[test]
+    fn keys_from_data_are_escaped_as_serde_json_escapes_them(key in any::<String>(), other in any::<String>()) {
+        let value = serde_json::json!({ key.clone(): 1, other.clone(): [key.clone()] });
+        let text = serde_json::to_string(&value).unwrap();
+        let doc = parse(text.as_bytes()).unwrap();
+        let mut w = Writer::default();
+        doc.write_canonical(doc.root(), &mut w).unwrap();
+        let expected = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap();
+        prop_assert_eq!(w.out, expected);
+    }
+
+    #[test]
     fn integers_are_written_as_serde_json_writes_them(u in any::<u64>(), i in any::<i64>()) {
         let mut w = Writer::default();
         w.u64(u);

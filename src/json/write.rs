@@ -102,12 +102,20 @@ impl Writer {
         }
     }
 
-    /// `"name":` (names are plain: no escaping).
+    /// `"name":` for a name written in the code (plain: no escaping). A key from data
+    /// goes through [`Writer::data_key`].
     pub(crate) fn key(&mut self, name: &str) {
         self.comma();
         self.out.push('"');
         self.out.push_str(name);
         self.out.push_str("\":");
+    }
+
+    /// `"key":` for a key read from data, escaped as [`Writer::str`] escapes.
+    pub(crate) fn data_key(&mut self, key: &str) {
+        self.comma();
+        self.str(key);
+        self.out.push(':');
     }
 
     /// Before an array element.
@@ -220,7 +228,7 @@ impl Doc<'_> {
                 }
                 w.open('{');
                 for (k, v) in entries {
-                    w.key(&k);
+                    w.data_key(&k);
                     self.write_canonical(v, w)?;
                 }
                 w.close('}');
