@@ -489,6 +489,13 @@ impl Inner {
     fn shut_down(&mut self) -> Vec<Action> {
         let now = self.clock.now_ms();
         self.freed = true;
+        // A credentials() promise may still settle: its callbacks must stay callable (they
+        // find the client gone and do nothing), so they are left to JS, not dropped.
+        for (_, calls) in self.credential_calls.drain(..) {
+            for call in calls {
+                call.forget();
+            }
+        }
         self.session.disconnect(now);
         // Writes, closes and settlements still matter; nobody listens any more, and nothing
         // new is opened.
@@ -710,7 +717,8 @@ type Callback = Closure<dyn FnMut(JsValue)>;
 /// module this was the one future, and wasm-bindgen-futures' executor for it cost 1.9 KB
 /// gzip. The callbacks of a request stay until one of them runs (dropped then; the drop of
 /// the running one takes effect when it returns), so a promise that settles late never calls
-/// a dropped closure; those of a promise that never settles go with the client.
+/// a dropped closure; those of a promise still pending when the client is freed are
+/// forgotten then (left to JS: a late settle finds the client gone).
 fn await_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, value: &JsValue) {
     let callback = |fulfilled: bool| -> Callback {
         let weak = Rc::downgrade(rc);
