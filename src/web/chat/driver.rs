@@ -36,7 +36,9 @@ pub(super) struct Shared {
     pub(super) backend: Option<Backend>,
     pub(super) log: LogLevel,
     mono: MonoClock,
-    listeners: RefCell<VecMap<&'static str, Vec<Function>>>,
+    /// By event name. Shared (`Rc`) so an event takes the list with a count, not a copy of
+    /// every function (an event per message of a backlog); a change makes a new list.
+    listeners: RefCell<VecMap<&'static str, Rc<Vec<Function>>>>,
     calls: RefCell<VecMap<CommandId, Settle>>,
     next_command: Cell<CommandId>,
     pumping: Cell<bool>,
@@ -103,9 +105,9 @@ impl Shared {
     pub(super) fn add_listener(&self, name: &'static str, listener: Function) {
         let mut all = self.listeners.borrow_mut();
         match all.get_mut(name) {
-            Some(list) => list.push(listener),
+            Some(list) => Rc::make_mut(list).push(listener),
             None => {
-                all.insert(name, vec![listener]);
+                all.insert(name, Rc::new(vec![listener]));
             }
         }
     }
@@ -113,7 +115,7 @@ impl Shared {
     pub(super) fn remove_listener(&self, name: &'static str, listener: &Function) {
         if let Some(list) = self.listeners.borrow_mut().get_mut(name) {
             if let Some(at) = list.iter().position(|f| f == listener) {
-                list.remove(at);
+                Rc::make_mut(list).remove(at);
             }
         }
     }
@@ -389,7 +391,7 @@ fn emit_now(sh: &Rc<Shared>, event: ChatEvent) {
             .unwrap_or_else(|| Array::new().into()),
         other => read(sh, |e| convert::event(other, e)).unwrap_or(JsValue::NULL),
     };
-    for listener in listeners {
+    for listener in listeners.iter() {
         if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {
             web_sys::console::error_2(&"[imcore] a ChatClient listener threw".into(), &e);
         }
