@@ -216,19 +216,17 @@ impl Kind {
     }
 }
 
-/// Each list is shared (`Rc`): an event takes it with a count, not a copy of every
-/// function (one event per message of a burst); `on` and `off` make a new list.
 #[derive(Default)]
 struct Listeners {
-    status: Rc<Vec<Function>>,
-    message: Rc<Vec<Function>>,
-    connect: Rc<Vec<Function>>,
-    disconnect: Rc<Vec<Function>>,
-    error: Rc<Vec<Function>>,
+    status: Vec<Function>,
+    message: Vec<Function>,
+    connect: Vec<Function>,
+    disconnect: Vec<Function>,
+    error: Vec<Function>,
 }
 
 impl Listeners {
-    fn of(&mut self, kind: Kind) -> &mut Rc<Vec<Function>> {
+    fn of(&mut self, kind: Kind) -> &mut Vec<Function> {
         match kind {
             Kind::Status => &mut self.status,
             Kind::Message => &mut self.message,
@@ -278,7 +276,7 @@ enum Action {
     Close(Transport),
     /// Call every listener with `value`.
     Notify {
-        listeners: Rc<Vec<Function>>,
+        listeners: Vec<Function>,
         value: JsValue,
     },
     /// Resolve or reject a promise.
@@ -698,7 +696,7 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
         }
         Action::Close(mut transport) => transport.close(),
         Action::Notify { listeners, value } => {
-            for listener in listeners.iter() {
+            for listener in listeners {
                 if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {
                     web_sys::console::error_2(&"imcore: an MqttClient listener threw".into(), &e);
                 }
@@ -962,9 +960,7 @@ impl MqttClient {
         let callback = callback
             .dyn_into::<Function>()
             .map_err(|_| js_error(Code::InvalidArgument, "the listener must be a function"))?;
-        with_inner(&self.inner, |inner| {
-            Rc::make_mut(inner.listeners.of(kind)).push(callback)
-        });
+        with_inner(&self.inner, |inner| inner.listeners.of(kind).push(callback));
         Ok(())
     }
 
@@ -975,7 +971,7 @@ impl MqttClient {
         with_inner(&self.inner, |inner| {
             let listeners = inner.listeners.of(kind);
             if let Some(at) = listeners.iter().position(|f| JsValue::from(f) == callback) {
-                Rc::make_mut(listeners).remove(at);
+                listeners.remove(at);
             }
         });
         Ok(())
