@@ -103,6 +103,25 @@ fn pool(sim: &Sim) -> Vec<WireMessage> {
     p
 }
 
+/// What the broker delivers for `n`.
+fn incoming(n: &Net, pool: &[WireMessage]) -> Incoming {
+    match *n {
+        Net::Msg(i) => Incoming::Message(pool[i % pool.len()].clone()),
+        Net::Revoke(i) => {
+            let m = &pool[i % pool.len()];
+            Incoming::Revoke {
+                msg_id: m.id,
+                conversation_id: m.conversation_id,
+            }
+        }
+        Net::MyRead(first, w) => Incoming::Read {
+            sender_id: conv(first).peer_of(ME).unwrap(),
+            conversation_id: conv(first),
+            up_to_weight: Some(w),
+        },
+    }
+}
+
 #[derive(Debug, PartialEq)]
 struct Final {
     list: Vec<ConversationSummary>,
@@ -167,21 +186,7 @@ fn run(kind: Kind, cmds: &[Cmd], net: &[Net], schedule: &[u16]) -> Final {
                 let extra = usize::from(choices.next().unwrap() % 4);
                 let frame: Vec<Incoming> = (0..=extra)
                     .map_while(|_| (pick < net.len()).then(|| net.remove(pick)))
-                    .map(|n| match n {
-                        Net::Msg(i) => Incoming::Message(pool[i % pool.len()].clone()),
-                        Net::Revoke(i) => {
-                            let m = &pool[i % pool.len()];
-                            Incoming::Revoke {
-                                msg_id: m.id,
-                                conversation_id: m.conversation_id,
-                            }
-                        }
-                        Net::MyRead(first, w) => Incoming::Read {
-                            sender_id: conv(first).peer_of(ME).unwrap(),
-                            conversation_id: conv(first),
-                            up_to_weight: Some(w),
-                        },
-                    })
+                    .map(|n| incoming(&n, &pool))
                     .collect();
                 sim.deliver_frame(&frame);
             }
@@ -346,14 +351,8 @@ proptest! {
         let pool = pool(&sim);
         let frame: Vec<Incoming> = picks
             .iter()
-            .filter_map(|n| match *n {
-                Net::Msg(i) => Some(Incoming::Message(pool[i % pool.len()].clone())),
-                Net::Revoke(i) => {
-                    let m = &pool[i % pool.len()];
-                    Some(Incoming::Revoke { msg_id: m.id, conversation_id: m.conversation_id })
-                }
-                Net::MyRead(..) => None,
-            })
+            .filter(|n| !matches!(n, Net::MyRead(..)))
+            .map(|n| incoming(n, &pool))
             .collect();
         let one_by_one: Vec<Vec<Incoming>> = frame.iter().map(|i| vec![i.clone()]).collect();
         let one_by_one = deliver_in(&one_by_one);
