@@ -126,6 +126,28 @@ build_module() {
   rm -rf "$dir"
   wasm-bindgen --target web --typescript --out-dir "$dir" "${bindgen_flags[@]}" "$wasm"
 
+  # The crate's inline JS (`#[wasm_bindgen(inline_js)]`, e.g. src/web/chat/tape.rs) comes
+  # out as snippets/*/inline*.js, imported by imcore.js. Pasted into imcore.js instead:
+  # the package, the minifier, `make size` and the mini-program's CommonJS transform then
+  # deal with one glue file, as before.
+  node - "$dir" <<'NODE'
+const fs = require('fs'), path = require('path');
+const dir = process.argv[2], file = path.join(dir, 'imcore.js');
+const fail = (why) => { console.error(`[build-wasm] ${file}: ${why}`); process.exit(1); };
+let js = fs.readFileSync(file, 'utf8');
+js = js.replace(/^import \{ ([^}]+) \} from '\.\/(snippets\/[^']+)';\n/gm, (_, names, rel) => {
+  const code = fs.readFileSync(path.join(dir, rel), 'utf8');
+  for (const name of names.split(',').map((n) => n.trim())) {
+    if (!new RegExp(`^export function ${name}\\(`, 'm').test(code)) fail(`${rel} exports no function ${name}`);
+  }
+  if (/^(import|export (?!function ))/m.test(code)) fail(`${rel}: only exported functions can be pasted`);
+  return code.replace(/^export function /gm, 'function ');
+});
+if (/^import\b/m.test(js)) fail('an import other than a snippet is left');
+fs.writeFileSync(file, js);
+fs.rmSync(path.join(dir, 'snippets'), { recursive: true, force: true });
+NODE
+
   # wasm-bindgen types the raw exports of the module (InitOutput, imcore_bg.wasm.d.ts) with
   # `any`; the package promises exact types, and `unknown` is what those values are to a
   # caller.

@@ -333,6 +333,37 @@ test("text, image and video messages both ways, same order on both sides", async
   assert.deepEqual(ev, { index: 8, text: "last" });
 });
 
+// Messages and conversations cross from wasm as tapes read by the glue (src/web/chat/
+// tape.rs): every field in the order of chat_client.d.ts, and strings sliced by UTF-16
+// length, so text beyond ASCII (CJK, an emoji's surrogate pair) and the fields after it
+// come out whole.
+test("message and conversation objects: exact fields, non-ASCII text", async () => {
+  const text = "你好, 世界 👋🏽 — ok";
+  // In 1_3, which no other test counts.
+  const sent = await evalIn("3", (t) => window.client.sendText("1_3", t).done, text);
+  assert.equal(sent.text, text);
+  const ev = await until("1", "the message event of the non-ASCII text", (t) => {
+    const e = window.events.find((x) => x.event === "message" && x.payload.message.text === t);
+    return e && e.payload;
+  }, text);
+  assert.deepEqual(Object.keys(ev), ["conversationId", "index", "message"]);
+  assert.deepEqual(Object.keys(ev.message), [
+    "key", "id", "localId", "conversationId", "senderId", "receiverId", "kind", "msgType", "text",
+    "url", "cover", "raw", "weight", "status", "mine", "read", "revoked", "senderName",
+    "senderAvatar", "readBy",
+  ]);
+  const m = ev.message;
+  assert.deepEqual(
+    [m.key, m.localId, m.conversationId, m.senderId, m.receiverId, m.kind, m.msgType, m.text, m.url, m.cover, m.raw],
+    [sent.id, null, "1_3", "3", "1", "text", 1, text, null, null, null],
+  );
+  assert.deepEqual([m.id, m.weight, m.status, m.mine, m.revoked, m.readBy], [sent.id, sent.weight, "sent", false, false, []]);
+  assert.deepEqual(await loaded("1", "1_3").then((l) => l.at(-1)), m, "loadedMessages() gives the same object");
+  const conv = await evalIn("1", () => window.client.conversations().find((c) => c.id === "1_3"));
+  assert.deepEqual(Object.keys(conv), ["id", "kind", "peerId", "lastMessage", "lastActivity", "unread", "members"]);
+  assert.deepEqual([conv.kind, conv.peerId, conv.lastMessage, conv.lastActivity], ["direct", "3", m, m.weight]);
+});
+
 test("revoke within 2 minutes: revoked on both sides, with a revoke event", async () => {
   const before = await loaded("1", "1_2");
   const two = before.find((m) => m.text === "two");

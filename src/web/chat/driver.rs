@@ -170,12 +170,18 @@ pub(super) fn pump(sh: &Rc<Shared>) {
     if sh.pumping.replace(true) {
         return;
     }
-    loop {
-        let next = borrow(sh).and_then(|mut e| e.poll_output());
-        let Some(output) = next else {
-            break;
-        };
-        execute(sh, output);
+    // An output taken from the engine after a run of message events, not yet carried out.
+    let mut held = None;
+    while let Some(output) = held
+        .take()
+        .or_else(|| borrow(sh).and_then(|mut e| e.poll_output()))
+    {
+        match output {
+            Output::Event(event) if is_message_event(&event) => {
+                held = emit_message_run(sh, event);
+            }
+            other => execute(sh, other),
+        }
     }
     sh.pumping.set(false);
     arm_timer(sh);
@@ -382,8 +388,7 @@ fn emit_conversations(sh: &Rc<Shared>) {
 
 fn emit_now(sh: &Rc<Shared>, event: ChatEvent) {
     let name = convert::event_name(&event);
-    let listeners = sh.listeners.borrow().get(name).cloned().unwrap_or_default();
-    if listeners.is_empty() {
+    if !heard(sh, name) {
         return;
     }
     let value = match &event {
@@ -391,9 +396,64 @@ fn emit_now(sh: &Rc<Shared>, event: ChatEvent) {
             .unwrap_or_else(|| Array::new().into()),
         other => read(sh, |e| convert::event(other, e)).unwrap_or(JsValue::NULL),
     };
+    call_listeners(sh, name, &value);
+}
+
+/// Someone listens to event `name`.
+fn heard(sh: &Shared, name: &str) -> bool {
+    sh.listeners
+        .borrow()
+        .get(name)
+        .is_some_and(|l| !l.is_empty())
+}
+
+/// Calls the listeners of event `name` (those of the moment: an earlier one may have
+/// added or removed some).
+fn call_listeners(sh: &Shared, name: &str, value: &JsValue) {
+    let listeners = sh.listeners.borrow().get(name).cloned().unwrap_or_default();
     for listener in listeners.iter() {
-        if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {
+        if let Err(e) = listener.call1(&JsValue::UNDEFINED, value) {
             web_sys::console::error_2(&"[imcore] a ChatClient listener threw".into(), &e);
         }
     }
+}
+
+fn is_message_event(event: &ChatEvent) -> bool {
+    matches!(
+        event,
+        ChatEvent::Message { .. } | ChatEvent::MessageUpdated { .. }
+    )
+}
+
+/// Emits `first` and the `message` / `messageUpdated` events right behind it in the
+/// engine's outputs (a frame of a backlog makes dozens), converted together: one tape
+/// for the run (`tape`). Returns the output that ended the run, to be carried out next.
+///
+/// The order is the same as one by one: the listeners are called event by event, and
+/// what they call in queues its outputs behind the one returned, as it would behind the
+/// rest of the run.
+fn emit_message_run(sh: &Rc<Shared>, first: ChatEvent) -> Option<Output> {
+    let mut run = vec![first];
+    let after = loop {
+        match borrow(sh).and_then(|mut e| e.poll_output()) {
+            Some(Output::Event(event)) if is_message_event(&event) => run.push(event),
+            other => break other,
+        }
+    };
+    let run: Vec<(&'static str, ChatEvent)> = run
+        .into_iter()
+        .map(|event| (convert::event_name(&event), event))
+        .filter(|(name, _)| heard(sh, name))
+        .collect();
+    if run.is_empty() {
+        return after;
+    }
+    let values = read(sh, |e| {
+        convert::message_events(run.iter().map(|(_, event)| event), e)
+    });
+    for (i, (name, _)) in run.iter().enumerate() {
+        let value = values.as_ref().map_or(JsValue::NULL, |v| v.get(i as u32));
+        call_listeners(sh, name, &value);
+    }
+    after
 }

@@ -15,6 +15,7 @@ mod convert;
 mod driver;
 mod http;
 mod options;
+mod tape;
 
 use std::rc::Rc;
 
