@@ -169,6 +169,34 @@ proptest! {
     }
 }
 
+proptest! {
+    /// `fields` looks for the next key right after the last one found first: whatever the
+    /// order, unknown keys and duplicates, every field is found where it is, and a known key
+    /// given twice is an error.
+    #[test]
+    fn fields_are_found_in_any_key_order(keys in proptest::collection::vec(0usize..5, 0..9)) {
+        const NAMES: [&str; 4] = ["a", "bb", "c", "d"];
+        let all = ["a", "bb", "c", "d", "x"];
+        let entries: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("\"{}\":{i}", all[*k]))
+            .collect();
+        let text = format!("{{{}}}", entries.join(","));
+        let doc = parse(text.as_bytes()).unwrap();
+        let fields = doc.fields(doc.root(), "T", &NAMES);
+        let duplicate = (0..NAMES.len()).any(|n| keys.iter().filter(|k| **k == n).count() > 1);
+        prop_assert_eq!(fields.is_err(), duplicate, "{}", text);
+        if let Ok(f) = fields {
+            for n in 0..NAMES.len() {
+                let expected = keys.iter().position(|k| *k == n).map(|i| i.to_string());
+                let got = f.opt(&doc, n).unwrap().map(|id| doc.raw(id).unwrap().to_string());
+                prop_assert_eq!(got, expected, "{} field {}", text, n);
+            }
+        }
+    }
+}
+
 fn value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
