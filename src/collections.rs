@@ -41,6 +41,14 @@ impl<K, V> VecMap<K, V> {
         Self::default()
     }
 
+    /// An empty map with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Self {
+        VecMap {
+            keys: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

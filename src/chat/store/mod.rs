@@ -66,6 +66,9 @@ use list::List;
 /// calibrated server time.
 pub const REVOKE_WINDOW_MS: u64 = 2 * 60 * 1000;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+/// The most room a new persist batch is given for messages, and for conversations (see
+/// [`Store::take_persist`]): about a WebSocket frame of a backlog.
+const NEXT_BATCH_ROOM: usize = 128;
 
 /// Why a local action was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -390,7 +393,20 @@ impl Store {
         for id in touched {
             self.sync_newest(id, false);
         }
-        std::mem::take(&mut self.persist)
+        // The next batch gets room for as many messages and conversations as this one (up
+        // to a frame's worth): a backlog's frames make batches of the same size, and grown
+        // from nothing by doubling each cost half a dozen reallocations of big blocks
+        // (8 of 184 ms of a 10,000-message backlog's profile).
+        let next = PersistBatch {
+            put_messages: VecMap::with_capacity(
+                self.persist.put_messages.len().min(NEXT_BATCH_ROOM),
+            ),
+            put_conversations: VecMap::with_capacity(
+                self.persist.put_conversations.len().min(NEXT_BATCH_ROOM),
+            ),
+            ..PersistBatch::default()
+        };
+        std::mem::replace(&mut self.persist, next)
     }
 
     /// Sets a conversation's `record.newest` from its loaded messages; writes the record
