@@ -393,7 +393,13 @@ impl<'a> Doc<'a> {
     pub(crate) fn get(&self, n: Id, key: &str) -> Result<Option<Id>, Error> {
         let mut found = None;
         for (k, v) in self.entries(n) {
-            if self.decode_str(k)? == key {
+            // As in `fields`: a key without escapes is compared as it stands, not decoded
+            // into a new string (one allocation per key of every payload read).
+            let matches = match self.str_body(k) {
+                (raw, false) => raw == key.as_bytes(),
+                _ => self.decode_str(k)? == key,
+            };
+            if matches {
                 found = Some(v);
             }
         }
