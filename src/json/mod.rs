@@ -43,7 +43,7 @@ mod parse;
 mod read;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
-mod write;
+pub(crate) mod write;
 
 use std::fmt;
 

@@ -240,7 +240,7 @@ impl Doc<'_> {
 
 /// The decimal digits of `n`, without the formatting machinery (a backlog writes several
 /// numbers per message event).
-fn push_digits(out: &mut String, mut n: u64) {
+pub(crate) fn push_digits(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut start = buf.len();
     for slot in buf.iter_mut().rev() {

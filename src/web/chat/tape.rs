@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 use crate::chat::store::{ConversationSummary, StoredMessage};
 use crate::chat::{Content, ConversationId};
 use crate::client::{key_of, ChatEngine};
+use crate::json::write::push_digits;
 
 use super::convert::status_name;
 
@@ -116,13 +117,22 @@ impl<'e> Tape<'e> {
         }
     }
 
-    /// The reader's `str()`: an id as its decimal string (64-bit safe).
-    fn id(&mut self, id: impl std::fmt::Display) {
+    /// The reader's `str()`: a conversation id as its string ("1_2", "room_7"). Ids are
+    /// ASCII: their byte length is their UTF-16 length.
+    fn conversation(&mut self, id: ConversationId) {
         let start = self.text.len();
         // Writing to a String cannot fail.
         let _ = write!(self.text, "{id}");
-        let len = self.text.get(start..).map_or(0, utf16_len);
-        self.numbers.push(len as f64);
+        self.numbers
+            .push(self.text.len().saturating_sub(start) as f64);
+    }
+
+    /// The reader's `str()`: a user or server id as its decimal string (64-bit safe).
+    fn id(&mut self, id: u64) {
+        let start = self.text.len();
+        push_digits(&mut self.text, id);
+        self.numbers
+            .push(self.text.len().saturating_sub(start) as f64);
     }
 
     /// The reader's `num()`. Above 2^53 a u64 rounds to the nearest double, as JSON.parse
@@ -137,10 +147,10 @@ impl<'e> Tape<'e> {
     }
 
     /// The reader's `ids()`: a count, then each id.
-    fn ids<T: std::fmt::Display>(&mut self, ids: impl ExactSizeIterator<Item = T>) {
+    fn ids<'a>(&mut self, ids: impl ExactSizeIterator<Item = &'a u64>) {
         self.numbers.push(ids.len() as f64);
         for id in ids {
-            self.id(id);
+            self.id(*id);
         }
     }
 
@@ -166,7 +176,7 @@ impl<'e> Tape<'e> {
             None => self.opt_str(None),
         }
         self.opt_str(m.local_id.as_deref());
-        self.id(m.conversation_id);
+        self.conversation(m.conversation_id);
         self.id(m.sender_id());
         self.id(m.receiver_id);
         self.str(kind);
@@ -200,7 +210,7 @@ impl<'e> Tape<'e> {
         m: &StoredMessage,
     ) {
         debug_assert!(matches!(self.shape, Shape::Event));
-        self.id(conversation);
+        self.conversation(conversation);
         self.num(index as f64);
         self.message(m);
     }
@@ -213,7 +223,7 @@ impl<'e> Tape<'e> {
             ConversationId::Room(id) => ("room", id),
             direct => ("direct", direct.peer_of(me).unwrap_or(0)),
         };
-        self.id(c.id);
+        self.conversation(c.id);
         self.str(kind);
         self.id(peer);
         self.flag(c.last_message.is_some());
