@@ -113,10 +113,7 @@ pub(super) fn event_name(event: &ChatEvent) -> &'static str {
 
 /// The `MessageEvent`s of `events` (each a `Message` or `MessageUpdated`), in order, as
 /// an array: a run of them crosses to JS as one tape.
-pub(super) fn message_events<'a>(
-    events: impl ExactSizeIterator<Item = &'a ChatEvent>,
-    e: &ChatEngine,
-) -> Array {
+pub(super) fn message_events(events: &[&ChatEvent], e: &ChatEngine) -> Array {
     let mut t = Tape::new(Shape::Event, events.len(), e);
     for event in events {
         if let ChatEvent::Message {
@@ -142,7 +139,7 @@ pub(super) fn event(event: &ChatEvent, e: &ChatEngine) -> JsValue {
     match event {
         ChatEvent::Status(s) => status(*s),
         ChatEvent::Message { .. } | ChatEvent::MessageUpdated { .. } => {
-            message_events(std::iter::once(event), e).get(0)
+            message_events(&[event], e).get(0)
         }
         ChatEvent::MessageRemoved {
             conversation,

@@ -177,9 +177,7 @@ pub(super) fn pump(sh: &Rc<Shared>) {
         .or_else(|| borrow(sh).and_then(|mut e| e.poll_output()))
     {
         match output {
-            Output::Event(event) if is_message_event(&event) => {
-                held = emit_message_run(sh, event);
-            }
+            Output::Event(event) => held = emit_run(sh, event),
             other => execute(sh, other),
         }
     }
@@ -425,35 +423,46 @@ fn is_message_event(event: &ChatEvent) -> bool {
     )
 }
 
-/// Emits `first` and the `message` / `messageUpdated` events right behind it in the
-/// engine's outputs (a frame of a backlog makes dozens), converted together: one tape
-/// for the run (`tape`). Returns the output that ended the run, to be carried out next.
+/// Emits `first` and the events right behind it in the engine's outputs. A frame of a
+/// backlog makes dozens of `message` events, with `unreadTotal` and `conversations`
+/// events between them: the values of the run's `message` / `messageUpdated` events are
+/// made together, one tape (`tape`), instead of one tape per message. Returns the output
+/// that ended the run, to be carried out next.
 ///
 /// The order is the same as one by one: the listeners are called event by event, and
 /// what they call in queues its outputs behind the one returned, as it would behind the
-/// rest of the run.
-fn emit_message_run(sh: &Rc<Shared>, first: ChatEvent) -> Option<Output> {
+/// rest of the run. A message event nobody listened to when the run was taken, but
+/// someone does by its turn (an earlier listener added one), is made on its own then.
+fn emit_run(sh: &Rc<Shared>, first: ChatEvent) -> Option<Output> {
     let mut run = vec![first];
     let after = loop {
         match borrow(sh).and_then(|mut e| e.poll_output()) {
-            Some(Output::Event(event)) if is_message_event(&event) => run.push(event),
+            Some(Output::Event(event)) => run.push(event),
             other => break other,
         }
     };
-    let run: Vec<(&'static str, ChatEvent)> = run
-        .into_iter()
-        .map(|event| (convert::event_name(&event), event))
-        .filter(|(name, _)| heard(sh, name))
+    // The message events someone listens to: their places in `run`, then their values.
+    let taped: Vec<usize> = run
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| is_message_event(event) && heard(sh, convert::event_name(event)))
+        .map(|(at, _)| at)
         .collect();
-    if run.is_empty() {
-        return after;
-    }
-    let values = read(sh, |e| {
-        convert::message_events(run.iter().map(|(_, event)| event), e)
-    });
-    for (i, (name, _)) in run.iter().enumerate() {
-        let value = values.as_ref().map_or(JsValue::NULL, |v| v.get(i as u32));
-        call_listeners(sh, name, &value);
+    let values = if taped.is_empty() {
+        None
+    } else {
+        let events: Vec<&ChatEvent> = taped.iter().filter_map(|&at| run.get(at)).collect();
+        read(sh, |e| convert::message_events(&events, e))
+    };
+    let mut taped = taped.iter().enumerate().peekable();
+    for (at, event) in run.into_iter().enumerate() {
+        match taped.next_if(|(_, &t)| t == at) {
+            Some((i, _)) => {
+                let value = values.as_ref().map_or(JsValue::NULL, |v| v.get(i as u32));
+                call_listeners(sh, convert::event_name(&event), &value);
+            }
+            None => emit(sh, event),
+        }
     }
     after
 }
