@@ -135,13 +135,17 @@ const fs = require('fs'), path = require('path');
 const dir = process.argv[2], file = path.join(dir, 'imcore.js');
 const fail = (why) => { console.error(`[build-wasm] ${file}: ${why}`); process.exit(1); };
 let js = fs.readFileSync(file, 'utf8');
-js = js.replace(/^import \{ ([^}]+) \} from '\.\/(snippets\/[^']+)';\n/gm, (_, names, rel) => {
+// Each snippet in a scope of its own, so that its helpers cannot clash with the glue's names.
+js = js.replace(/^import \{ ([^}]+) \} from '\.\/(snippets\/[^']+)';\n/gm, (_, list, rel) => {
   const code = fs.readFileSync(path.join(dir, rel), 'utf8');
-  for (const name of names.split(',').map((n) => n.trim())) {
+  const names = list.split(',').map((n) => n.trim());
+  for (const name of names) {
+    if (!/^[A-Za-z_]\w*$/.test(name)) fail(`import of ${rel}: "${name}" is not a plain name`);
     if (!new RegExp(`^export function ${name}\\(`, 'm').test(code)) fail(`${rel} exports no function ${name}`);
   }
   if (/^(import|export (?!function ))/m.test(code)) fail(`${rel}: only exported functions can be pasted`);
-  return code.replace(/^export function /gm, 'function ');
+  const body = code.replace(/^export function /gm, 'function ');
+  return `const { ${names.join(', ')} } = (() => {\n${body}\nreturn { ${names.join(', ')} };\n})();\n`;
 });
 if (/^import\b/m.test(js)) fail('an import other than a snippet is left');
 fs.writeFileSync(file, js);
