@@ -41,9 +41,7 @@ impl Store {
         self.persist_conv(id);
         if let Some(conv) = self.convs.get_mut(&id) {
             conv.record.listed = false;
-            self.persist
-                .put_conversations
-                .insert(id, conv.record.clone());
+            self.dirty.insert(id, ());
             if let Some(key) = conv.listed.take() {
                 if let Some(index) = self.list.remove(&key) {
                     self.events.push_back(StoreEvent::ConversationRemoved {

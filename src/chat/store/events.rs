@@ -122,12 +122,17 @@ impl PersistBatch {
     /// where it was) is dropped: the put replaces what is stored there. A delete of another
     /// key (where the message was before it moved) stays.
     pub fn put_message(&mut self, m: &StoredMessage) {
+        self.put_message_owned(m.clone());
+    }
+
+    /// [`PersistBatch::put_message`] of a message the caller is done with: no copy.
+    pub fn put_message_owned(&mut self, m: StoredMessage) {
         if !self.delete_messages.is_empty() {
             self.delete_messages
                 .remove(&(m.conversation_id, m.key.clone()));
         }
         self.put_messages
-            .insert((m.conversation_id, m.key.id.clone()), m.clone());
+            .insert((m.conversation_id, m.key.id.clone()), m);
     }
 
     pub(crate) fn put_outbox(&mut self, entry: OutboxEntry) {

@@ -24,11 +24,8 @@ impl Store {
         let created_at = new.key.weight;
         if !self.convs.contains_key(&cid) {
             // Storage lists conversations from their records: every conversation has one.
-            let conv = Conv::new(cid, created_at);
-            self.persist
-                .put_conversations
-                .insert(cid, conv.record.clone());
-            self.convs.insert(cid, conv);
+            self.convs.insert(cid, Conv::new(cid, created_at));
+            self.dirty.insert(cid, ());
         }
         let Some(conv) = self.convs.get_mut(&cid) else {
             return;
@@ -63,9 +60,7 @@ impl Store {
             _ => {}
         }
         if old_counted != new_counted {
-            self.persist
-                .put_conversations
-                .insert(cid, conv.record.clone());
+            self.dirty.insert(cid, ());
         }
         match old {
             Some((old_index, old_msg)) => {
@@ -109,7 +104,7 @@ impl Store {
             self.locate
                 .insert(MessageRef::Local(local.clone()), (cid, new.key.clone()));
         }
-        self.persist.put_message(&new);
+        self.persist.put_message_owned(new);
         self.relist(cid, true);
     }
 
@@ -124,9 +119,7 @@ impl Store {
         if counts_unread(me, &conv.record, &old) {
             conv.record.unread = conv.record.unread.saturating_sub(1);
             self.unread_total = self.unread_total.saturating_sub(1);
-            self.persist
-                .put_conversations
-                .insert(cid, conv.record.clone());
+            self.dirty.insert(cid, ());
         }
         self.locate.remove(&old.key.id);
         if let Some(local) = &old.local_id {
@@ -165,9 +158,7 @@ impl Store {
                 let index = self.list.insert(new_key);
                 conv.listed = Some(new_key);
                 conv.record.listed = true;
-                self.persist
-                    .put_conversations
-                    .insert(id, conv.record.clone());
+                self.dirty.insert(id, ());
                 self.events.push_back(StoreEvent::ConversationInserted {
                     index,
                     conversation_id: id,
@@ -177,11 +168,12 @@ impl Store {
         }
     }
 
+    /// Writes the record of conversation `id` with the next persist batch: as it is when
+    /// the batch is taken, so a conversation changed by every message of a frame is copied
+    /// once per batch, not once per message.
     pub(super) fn persist_conv(&mut self, id: ConversationId) {
-        if let Some(conv) = self.convs.get(&id) {
-            self.persist
-                .put_conversations
-                .insert(id, conv.record.clone());
+        if self.convs.contains_key(&id) {
+            self.dirty.insert(id, ());
         }
     }
 

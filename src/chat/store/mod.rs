@@ -170,6 +170,9 @@ pub struct Store {
     reported_unread_total: u64,
     events: VecDeque<StoreEvent>,
     persist: PersistBatch,
+    /// Conversations whose record goes into the persist batch as it is when the batch is
+    /// taken ([`Store::persist_conv`]).
+    dirty: VecMap<ConversationId, ()>,
 }
 
 impl Store {
@@ -189,6 +192,7 @@ impl Store {
             reported_unread_total: 0,
             events: VecDeque::new(),
             persist: PersistBatch::default(),
+            dirty: VecMap::new(),
         }
     }
 
@@ -335,9 +339,7 @@ impl Store {
             if counts_unread(me, &conv.record, &m) {
                 conv.record.unread = conv.record.unread.saturating_sub(1);
                 self.unread_total = self.unread_total.saturating_sub(1);
-                self.persist
-                    .put_conversations
-                    .insert(cid, conv.record.clone());
+                self.dirty.insert(cid, ());
             }
             m.status = Status::Revoked;
             m.content = None;
@@ -393,6 +395,13 @@ impl Store {
         for id in touched {
             self.sync_newest(id, false);
         }
+        for id in std::mem::take(&mut self.dirty).into_keys() {
+            if let Some(conv) = self.convs.get(&id) {
+                self.persist
+                    .put_conversations
+                    .insert(id, conv.record.clone());
+            }
+        }
         // The next batch gets room for as many messages and conversations as this one (up
         // to a frame's worth): a backlog's frames make batches of the same size, and grown
         // from nothing by doubling each cost half a dozen reallocations of big blocks
@@ -426,9 +435,7 @@ impl Store {
         };
         if conv.record.newest != newest {
             conv.record.newest = newest;
-            self.persist
-                .put_conversations
-                .insert(id, conv.record.clone());
+            self.dirty.insert(id, ());
         }
     }
 }
