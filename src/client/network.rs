@@ -366,18 +366,8 @@ impl ChatEngine {
             } => (*msg_id, *conversation_id, None),
             Incoming::Read { .. } | Incoming::Members { .. } => return None,
         };
-        if self.store.message(&MessageRef::Server(id)).is_some()
-            || !self.store.may_have_older(conversation)
-        {
-            return None;
-        }
-        // Newer than where the pages read back in order end: it cannot be in the unloaded
-        // (older) history. Not the oldest message held: one read back out of order (an
-        // earlier lookup) may sit below unloaded ones.
-        match (weight, self.store.paged_from(conversation)) {
-            (Some(w), Some(k)) if w > k.weight => None,
-            _ => Some(id),
-        }
+        let held = self.store.message(&MessageRef::Server(id)).is_some();
+        (!held && self.store.may_be_unloaded(conversation, weight)).then_some(id)
     }
 
     /// Applies the head of the queue, then sends the read receipts it calls for.

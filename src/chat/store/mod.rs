@@ -129,6 +129,14 @@ impl Conv {
         }
     }
 
+    /// Where the next older page starts: the oldest key of the pages read back in order,
+    /// else the oldest message held ([`Store::paged_from`]).
+    fn paging_point(&self) -> Option<&MessageKey> {
+        self.paged_from
+            .as_ref()
+            .or_else(|| self.messages.first().map(|(k, _)| k))
+    }
+
     fn last_activity(&self) -> u64 {
         self.messages
             .last()
@@ -296,22 +304,38 @@ impl Store {
     /// conversation the store does not know: every conversation with a stored message has
     /// a record, never deleted, and start-up loads every record).
     pub fn may_have_older(&self, id: ConversationId) -> bool {
-        let Some(conv) = self.convs.get(&id) else {
-            return false;
-        };
+        self.convs
+            .get(&id)
+            .is_some_and(|conv| self.conv_may_have_older(conv))
+    }
+
+    fn conv_may_have_older(&self, conv: &Conv) -> bool {
         let floor = conv.record.cleared_mark;
         let floor = floor.max(self.retention_cutoff.saturating_sub(1));
-        self.paged_from(id)
+        conv.paging_point()
             .is_none_or(|k| k.weight > floor.saturating_add(1))
+    }
+
+    /// Whether a message of `conversation` not held (of `weight`, when known) may be in
+    /// storage, unloaded: only if storage may have older messages, and the message is not
+    /// newer than where the pages read back in order end (it cannot be in the older,
+    /// unloaded history then). Not the oldest message held: one read back out of order (an
+    /// earlier look-up) may sit below unloaded ones. One look-up of the conversation: the
+    /// engine asks this for every message that arrives.
+    pub fn may_be_unloaded(&self, conversation: ConversationId, weight: Option<u64>) -> bool {
+        let Some(conv) = self.convs.get(&conversation) else {
+            return false;
+        };
+        if !self.conv_may_have_older(conv) {
+            return false;
+        }
+        !matches!((weight, conv.paging_point()), (Some(w), Some(k)) if w > k.weight)
     }
 
     /// Where the next older page of a conversation starts in storage (`None`: nothing read
     /// back yet, start from the newest).
     pub fn paged_from(&self, id: ConversationId) -> Option<MessageKey> {
-        let conv = self.convs.get(&id)?;
-        conv.paged_from
-            .clone()
-            .or_else(|| conv.messages.first().map(|(k, _)| k.clone()))
+        self.convs.get(&id)?.paging_point().cloned()
     }
 
     /// Adds a stored message unless it is held already, deleted, or cleared with its
