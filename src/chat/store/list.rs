@@ -40,9 +40,15 @@ impl List {
         let Ok(from) = self.0.binary_search(old) else {
             return (0, self.insert(new));
         };
-        let to = match self.0.binary_search(&new) {
-            Ok(i) | Err(i) if i <= from => i,
-            Ok(i) | Err(i) => i - 1,
+        // Most moves are to the front (the conversation a message just came in): no second
+        // search for those.
+        let to = if self.0.first().is_some_and(|f| new <= *f) {
+            0
+        } else {
+            match self.0.binary_search(&new) {
+                Ok(i) | Err(i) if i <= from => i,
+                Ok(i) | Err(i) => i - 1,
+            }
         };
         // The entries between shift by one (a memmove; `rotate` in the size-optimised std
         // swaps them one by one, 4 % of a backlog), then `new` takes its place.
