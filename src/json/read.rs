@@ -482,6 +482,12 @@ impl FromJson for String {
     }
 }
 
+impl FromJson for std::rc::Rc<str> {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, Error> {
+        String::read(doc, n).map(Self::from)
+    }
+}
+
 impl<T: FromJson> FromJson for Option<T> {
     fn read(doc: &Doc<'_>, n: Id) -> Result<Self, Error> {
         doc.option(n, |n| T::read(doc, n))

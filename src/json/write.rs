@@ -35,6 +35,12 @@ impl ToJson for str {
     }
 }
 
+impl ToJson for std::rc::Rc<str> {
+    fn write(&self, w: &mut Writer) {
+        w.str(self);
+    }
+}
+
 impl<T: ToJson> ToJson for Option<T> {
     fn write(&self, w: &mut Writer) {
         match self {

@@ -36,7 +36,7 @@ pub fn message(conversation: ConversationId, n: u64, sender: u64, weight: u64) -
         status: Status::Sent,
         read: n % 3 == 0,
         server_read: n % 3 == 0,
-        sender_name: Some(format!("user {sender}")),
+        sender_name: Some(format!("user {sender}").into()),
         sender_avatar: None,
     }
 }

@@ -45,6 +45,7 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 use crate::collections::VecMap;
 

@@ -1,5 +1,7 @@
 //! The records the store keeps, shows and persists.
 
+use std::rc::Rc;
+
 use crate::chat::ids::{ConversationId, ServerId, UserId};
 use crate::chat::model::Content;
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
@@ -72,8 +74,10 @@ pub struct StoredMessage {
     pub read: bool,
     /// The server said so in a history page (kept so receipts and pages merge in any order).
     pub server_read: bool,
-    pub sender_name: Option<String>,
-    pub sender_avatar: Option<String>,
+    /// Shared (`Rc`): the same for every message of a sender, and copied with each copy of
+    /// a message (the store's, its event's, its conversation's newest).
+    pub sender_name: Option<Rc<str>>,
+    pub sender_avatar: Option<Rc<str>>,
 }
 
 impl StoredMessage {
