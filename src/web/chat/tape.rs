@@ -7,8 +7,9 @@
 //! in one `TextDecoder` call and one `JSON.parse` per message event (51 of 234 ms of CPU
 //! in `scripts/bench-browser.sh --only backlog --profile FILE`). In the same Chromium,
 //! 10,000 such messages take 27.8 ms as JSON texts one by one, 11.5 ms as JSON arrays
-//! of 50 and 2.8 ms as tapes of 50 read by this reader. A run of message events is one
-//! tape (`driver::pump`), a page of history or the conversation list another.
+//! of 50 and 2.8 ms as tapes of 50 read by this reader. The message events of a run of
+//! events are one tape (`driver::emit_run`: a backlog frame's), a page of history or the
+//! conversation list another.
 //!
 //! The writer (Rust) and the reader (JS) are the two halves of one format, kept in this
 //! file: each `Tape` method says what the reader reads for it.
