@@ -482,7 +482,7 @@ impl FromJson for String {
     }
 }
 
-impl FromJson for std::rc::Rc<str> {
+impl FromJson for std::sync::Arc<str> {
     fn read(doc: &Doc<'_>, n: Id) -> Result<Self, Error> {
         String::read(doc, n).map(Self::from)
     }

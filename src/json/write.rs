@@ -35,7 +35,7 @@ impl ToJson for str {
     }
 }
 
-impl ToJson for std::rc::Rc<str> {
+impl ToJson for std::sync::Arc<str> {
     fn write(&self, w: &mut Writer) {
         w.str(self);
     }

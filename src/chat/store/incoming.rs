@@ -122,10 +122,10 @@ impl Store {
                     new.content = Some(w.content);
                 }
                 if new.sender_name.is_none() {
-                    new.sender_name = w.sender_name.map(Rc::from);
+                    new.sender_name = w.sender_name.map(Arc::from);
                 }
                 if new.sender_avatar.is_none() {
-                    new.sender_avatar = w.sender_avatar.map(Rc::from);
+                    new.sender_avatar = w.sender_avatar.map(Arc::from);
                 }
                 if matches!(new.status, Status::Sending | Status::Failed) {
                     new.status = Status::Sent;
@@ -154,8 +154,8 @@ impl Store {
                     },
                     read: false,
                     server_read: w.is_read,
-                    sender_name: w.sender_name.map(Rc::from),
-                    sender_avatar: w.sender_avatar.map(Rc::from),
+                    sender_name: w.sender_name.map(Arc::from),
+                    sender_avatar: w.sender_avatar.map(Arc::from),
                 };
                 self.place(cid, None, new);
             }

@@ -45,7 +45,7 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::collections::VecMap;
 

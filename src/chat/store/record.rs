@@ -1,6 +1,6 @@
 //! The records the store keeps, shows and persists.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::chat::ids::{ConversationId, ServerId, UserId};
 use crate::chat::model::Content;
@@ -74,10 +74,11 @@ pub struct StoredMessage {
     pub read: bool,
     /// The server said so in a history page (kept so receipts and pages merge in any order).
     pub server_read: bool,
-    /// Shared (`Rc`): the same for every message of a sender, and copied with each copy of
-    /// a message (the store's, its event's, its conversation's newest).
-    pub sender_name: Option<Rc<str>>,
-    pub sender_avatar: Option<Rc<str>>,
+    /// Shared: every copy of a message (the store's, its event's, its conversation's
+    /// newest) holds the same text instead of copying it. `Arc`, not `Rc`, so messages stay
+    /// `Send`; without threads (wasm32) its counts are plain additions.
+    pub sender_name: Option<Arc<str>>,
+    pub sender_avatar: Option<Arc<str>>,
 }
 
 impl StoredMessage {
