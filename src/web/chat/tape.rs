@@ -101,11 +101,14 @@ impl<'e> Tape<'e> {
     /// A tape of `records` records (a hint) of `shape`; `engine` knows who I am and who
     /// has read my room messages.
     pub(super) fn new(shape: Shape, records: usize, engine: &'e ChatEngine) -> Self {
+        let (mut text, mut numbers) = SPARE.take();
+        // About 200 bytes of strings and 30 numbers per message.
+        text.reserve(records.saturating_mul(200));
+        numbers.reserve(records.saturating_mul(32));
         Tape {
             shape,
-            // About 200 bytes of strings and 30 numbers per message.
-            text: String::with_capacity(records.saturating_mul(200)),
-            numbers: Vec::with_capacity(records.saturating_mul(32)),
+            text,
+            numbers,
             engine,
         }
     }
@@ -244,9 +247,32 @@ impl<'e> Tape<'e> {
 
     /// The records as a JS array.
     pub(super) fn finish(self) -> Array {
-        read_tape(self.shape as u32, &self.text, &self.numbers)
+        let Tape {
+            shape,
+            mut text,
+            mut numbers,
+            ..
+        } = self;
+        let records = read_tape(shape as u32, &text, &numbers);
+        if text.capacity() <= SPARE_MAX_BYTES {
+            text.clear();
+            numbers.clear();
+            SPARE.set((text, numbers));
+        }
+        records
     }
 }
+
+thread_local! {
+    /// The buffers of the last tape, emptied, for the next one: a backlog makes a tape per
+    /// WebSocket frame, and allocating its two big buffers anew each time took a twentieth
+    /// of its time to the page (large blocks are slow to find in a fragmented heap).
+    static SPARE: std::cell::Cell<(String, Vec<f64>)> = const { std::cell::Cell::new((String::new(), Vec::new())) };
+}
+
+/// The largest tape text whose buffers are kept for the next tape (a list of thousands
+/// of conversations is not kept).
+const SPARE_MAX_BYTES: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
