@@ -1,6 +1,7 @@
 //! Typed reading from the tape: what serde's derives accepted and refused, with their
 //! error messages, for the records, payloads and backend answers read by hand.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::number::{number_value, Number};
@@ -126,6 +127,15 @@ impl<'a> Doc<'a> {
             .get(node.start + 1..node.end.saturating_sub(1))
             .unwrap_or_default();
         (body, node.escaped)
+    }
+
+    /// The text of key `k`, to compare with a name: as it stands when it has no escape
+    /// (no allocation per key of every object read), else decoded.
+    fn key_text(&self, k: Id) -> Result<Cow<'a, [u8]>, Error> {
+        match self.str_body(k) {
+            (raw, false) => Ok(Cow::Borrowed(raw)),
+            _ => self.decode_str(k).map(|key| Cow::Owned(key.into_bytes())),
+        }
     }
 
     /// The content of string node `n`.
@@ -282,16 +292,11 @@ impl<'a> Doc<'a> {
                 // thousand conversation records spent a quarter of their decoding here).
                 let mut next = 0;
                 for (k, v) in self.entries(n) {
-                    // A key without escapes is compared as it stands: no allocation per key.
-                    let at = match self.str_body(k) {
-                        (raw, false) => match names.get(next) {
-                            Some(name) if name.as_bytes() == raw => Some(next),
-                            _ => names.iter().position(|name| name.as_bytes() == raw),
-                        },
-                        _ => {
-                            let key = self.decode_str(k)?;
-                            names.iter().position(|name| *name == key)
-                        }
+                    let key = self.key_text(k)?;
+                    let is_key = |name: &&str| name.as_bytes() == &*key;
+                    let at = match names.get(next) {
+                        Some(name) if is_key(name) => Some(next),
+                        _ => names.iter().position(is_key),
                     };
                     if let Some(at) = at {
                         next = at + 1;
@@ -393,13 +398,7 @@ impl<'a> Doc<'a> {
     pub(crate) fn get(&self, n: Id, key: &str) -> Result<Option<Id>, Error> {
         let mut found = None;
         for (k, v) in self.entries(n) {
-            // As in `fields`: a key without escapes is compared as it stands, not decoded
-            // into a new string (one allocation per key of every payload read).
-            let matches = match self.str_body(k) {
-                (raw, false) => raw == key.as_bytes(),
-                _ => self.decode_str(k)? == key,
-            };
-            if matches {
+            if *self.key_text(k)? == *key.as_bytes() {
                 found = Some(v);
             }
         }
