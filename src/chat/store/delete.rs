@@ -38,10 +38,10 @@ impl Store {
             conv.record.unread = 0;
             conv.paged_from = Some(lowest_key(conv.record.cleared_mark.saturating_add(1)));
         }
+        // Its record is written as it is when the batch is taken: with `listed` below.
         self.persist_conv(id);
         if let Some(conv) = self.convs.get_mut(&id) {
             conv.record.listed = false;
-            self.dirty.insert(id, ());
             if let Some(key) = conv.listed.take() {
                 if let Some(index) = self.list.remove(&key) {
                     self.events.push_back(StoreEvent::ConversationRemoved {
