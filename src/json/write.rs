@@ -86,8 +86,7 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// A writer whose text has room for `bytes` before it grows: an event of one message
-    /// is some 500 bytes, which a default writer reached by seven reallocations.
+    /// A writer whose text has room for `bytes` before it grows (see [`to_string`]).
     pub(crate) fn with_capacity(bytes: usize) -> Writer {
         Writer {
             out: String::with_capacity(bytes),
@@ -150,7 +149,7 @@ impl Writer {
 
     /// A value's `Display` as a JSON string, for values whose text needs no escaping (ids:
     /// digits, `_`, ASCII letters), written in place rather than through a `String` of its
-    /// own: a backlog writes several ids per message.
+    /// own: records and payloads write one per message.
     pub(crate) fn display(&mut self, v: impl std::fmt::Display) {
         use std::fmt::Write as _;
         self.out.push('"');
