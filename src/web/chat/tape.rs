@@ -127,22 +127,26 @@ impl<'e> Tape<'e> {
         }
     }
 
-    /// The reader's `str()`: a conversation id as its string ("1_2", "room_7"). Ids are
-    /// ASCII: their byte length is their UTF-16 length.
-    fn conversation(&mut self, id: ConversationId) {
+    /// The reader's `str()`: an id, written in place by `write`. Ids are ASCII: their byte
+    /// length is their UTF-16 length.
+    fn ascii_id(&mut self, write: impl FnOnce(&mut String)) {
         let start = self.text.len();
-        // Writing to a String cannot fail.
-        let _ = write!(self.text, "{id}");
+        write(&mut self.text);
         self.numbers
             .push(self.text.len().saturating_sub(start) as f64);
     }
 
+    /// The reader's `str()`: a conversation id as its string ("1_2", "room_7").
+    fn conversation(&mut self, id: ConversationId) {
+        self.ascii_id(|text| {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "{id}");
+        });
+    }
+
     /// The reader's `str()`: a user or server id as its decimal string (64-bit safe).
     fn id(&mut self, id: u64) {
-        let start = self.text.len();
-        push_digits(&mut self.text, id);
-        self.numbers
-            .push(self.text.len().saturating_sub(start) as f64);
+        self.ascii_id(|text| push_digits(text, id));
     }
 
     /// The reader's `num()`. Above 2^53 a u64 rounds to the nearest double, as JSON.parse
