@@ -441,27 +441,31 @@ fn emit_run(sh: &Rc<Shared>, first: ChatEvent) -> Option<Output> {
             other => break other,
         }
     };
-    // The message events someone listens to: their places in `run`, then their values.
-    let taped: Vec<usize> = run
+    // Which events go on the tape: the message events someone listens to.
+    let taped: Vec<bool> = run
         .iter()
-        .enumerate()
-        .filter(|(_, event)| is_message_event(event) && heard(sh, convert::event_name(event)))
-        .map(|(at, _)| at)
+        .map(|event| is_message_event(event) && heard(sh, convert::event_name(event)))
         .collect();
-    let values = if taped.is_empty() {
+    let events: Vec<&ChatEvent> = run
+        .iter()
+        .zip(&taped)
+        .filter(|(_, t)| **t)
+        .map(|(e, _)| e)
+        .collect();
+    let values = if events.is_empty() {
         None
     } else {
-        let events: Vec<&ChatEvent> = taped.iter().filter_map(|&at| run.get(at)).collect();
         read(sh, |e| convert::message_events(&events, e))
     };
-    let mut taped = taped.iter().enumerate().peekable();
-    for (at, event) in run.into_iter().enumerate() {
-        match taped.next_if(|(_, &t)| t == at) {
-            Some((i, _)) => {
-                let value = values.as_ref().map_or(JsValue::NULL, |v| v.get(i as u32));
-                call_listeners(sh, convert::event_name(&event), &value);
-            }
-            None => emit(sh, event),
+    // The tape's records, in order: one per taped event.
+    let mut record = 0;
+    for (event, taped) in run.into_iter().zip(taped) {
+        if taped {
+            let value = values.as_ref().map_or(JsValue::NULL, |v| v.get(record));
+            record += 1;
+            call_listeners(sh, convert::event_name(&event), &value);
+        } else {
+            emit(sh, event);
         }
     }
     after
