@@ -170,6 +170,19 @@ proptest! {
 }
 
 proptest! {
+    /// `push_digits` is `u64`'s `Display`, around every chunk border of its eight-digit
+    /// divisions.
+    #[test]
+    fn push_digits_is_display(n in any::<u64>(), k in 0u32..20, d in -2i64..3) {
+        for v in [n, 10u64.pow(k).saturating_add_signed(d), u64::MAX] {
+            let mut out = String::new();
+            super::write::push_digits(&mut out, v);
+            prop_assert_eq!(out, v.to_string());
+        }
+    }
+}
+
+proptest! {
     /// `fields` looks for the next key right after the last one found first: whatever the
     /// order, unknown keys and duplicates, every field is found where it is, and a known key
     /// given twice is an error.

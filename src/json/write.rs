@@ -245,17 +245,39 @@ impl Doc<'_> {
 
 /// The decimal digits of `n`, without the formatting machinery (a backlog writes several
 /// numbers per message event).
-pub(crate) fn push_digits(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
+///
+/// Eight digits per 64-bit division, each digit by a 32-bit multiply and shift: at the
+/// crate's opt-level "z" LLVM keeps `n / 10` as a division, and a 13-digit id cost 26
+/// `i64.div_u`/`rem_u`, a twentieth of a cold start's wasm time in a profile.
+pub(crate) fn push_digits(out: &mut String, n: u64) {
+    const CHUNK: u64 = 100_000_000;
+    let mut buf = [b'0'; 20];
     let mut start = buf.len();
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let mut rest = n;
+    while rest >= CHUNK {
+        start = digits_back(&mut buf, start, (rest % CHUNK) as u32, 8);
+        rest /= CHUNK;
     }
+    start = digits_back(&mut buf, start, rest as u32, 1);
     let digits = buf.get(start..).unwrap_or_default();
     out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+}
+
+/// Writes the digits of `c` into `buf` backwards from `end`, at least `min` of them (with
+/// leading zeros), and returns where they start.
+fn digits_back(buf: &mut [u8; 20], mut end: usize, mut c: u32, min: usize) -> usize {
+    let stop = end.saturating_sub(min);
+    while c > 0 || end > stop {
+        let Some(at) = end.checked_sub(1) else {
+            break;
+        };
+        // c / 10 for every u32 (0xCCCC_CCCD = ceil(2^35 / 10)).
+        let q = ((u64::from(c) * 0xCCCC_CCCD) >> 35) as u32;
+        if let Some(slot) = buf.get_mut(at) {
+            *slot = b'0' + (c - q * 10) as u8;
+        }
+        c = q;
+        end = at;
+    }
+    end
 }
