@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use imcore::chat::store::{
-    MessageKey, MessageRef, OutboxEntry, PersistBatch, Status, Store, StoredMessage, Tombstone,
+    ConversationRecord, MessageKey, MessageRef, Newest, OutboxEntry, PersistBatch, Status, Store,
+    StoredMessage, Tombstone,
 };
 use imcore::chat::{Content, ConversationId, Incoming, WireMessage};
 use imcore::storage::conformance::{self, message, put_all, record};
@@ -526,7 +527,7 @@ async fn the_outbox_survives_reopening() {
 }
 
 #[wasm_bindgen_test]
-async fn the_1_to_3_migration_keeps_every_record() {
+async fn the_1_to_4_migration_keeps_every_record() {
     const USER: u64 = 880_006;
     let v1 = fresh_v1(USER).await;
     assert_eq!(v1.version(), SchemaVersion::V1);
@@ -553,18 +554,18 @@ async fn the_1_to_3_migration_keeps_every_record() {
     v1.close();
 
     let start = now();
-    let v2 = IndexedDbStorage::open(USER).await.expect("open V3");
+    let v2 = IndexedDbStorage::open(USER).await.expect("open V4");
     console_log!(
-        "1 → 3 migration (300 messages, 20 outbox records) and open: {:.1} ms",
+        "1 → 4 migration (300 messages, 20 outbox records) and open: {:.1} ms",
         now() - start
     );
-    assert_eq!(v2.version(), SchemaVersion::V3);
+    assert_eq!(v2.version(), SchemaVersion::V4);
     assert_eq!(
         v2.meta(meta::SCHEMA_VERSION)
             .await
             .expect("meta")
             .as_deref(),
-        Some("3")
+        Some("4")
     );
     assert_eq!(
         v2.meta(meta::LAST_SYNC).await.expect("meta").as_deref(),
@@ -628,7 +629,7 @@ async fn wipe_and_delete_database_leave_nothing() {
     assert!(is_empty(&s, c).await, "wipe left data");
     assert_eq!(
         s.meta(meta::SCHEMA_VERSION).await.expect("meta").as_deref(),
-        Some("3")
+        Some("4")
     );
 
     s.apply(fill()).await.expect("fill again");
@@ -682,12 +683,12 @@ async fn the_2_to_3_migration_puts_every_message_in_blocks() {
     reference.apply(batch).await.expect("reference");
 
     let start = now();
-    let v3 = IndexedDbStorage::open(USER).await.expect("open V3");
+    let v3 = IndexedDbStorage::open(USER).await.expect("open V4");
     console_log!(
-        "2 → 3 migration (2,100 messages) and open: {:.1} ms",
+        "2 → 4 migration (2,100 messages) and open: {:.1} ms",
         now() - start
     );
-    assert_eq!(v3.version(), SchemaVersion::V3);
+    assert_eq!(v3.version(), SchemaVersion::V4);
     let db = raw_open(&database_name(USER), None).await;
     for (gone, new) in [
         ("messages", "blocks"),
@@ -779,6 +780,76 @@ async fn the_2_to_3_migration_puts_every_message_in_blocks() {
         .expect("update reference");
     same(&v3, &reference, &convs).await;
     drop_db(v3, USER).await;
+}
+
+/// The 3 → 4 step packs every conversation record: each reads back as it was written,
+/// every form of `newest` and room read marks included, and is stored as bytes.
+#[wasm_bindgen_test]
+async fn the_3_to_4_migration_packs_every_conversation_record() {
+    const USER: u64 = 880_011;
+    let mut newest = message(direct(2), 9, 2, T0 + 9);
+    newest.sender_name = Some("名字 😀".into());
+    newest.content = Some(Content::Custom {
+        msg_type: -7,
+        raw: r#"{"a":[1,"\u00e9"]}"#.into(),
+    });
+    let mut batch = PersistBatch::default();
+    let mut written = Vec::new();
+    for (i, (id, newest)) in [
+        (direct(2), Newest::Message(Box::new(newest))),
+        (direct(3), Newest::Empty),
+        (ConversationId::Room(7), Newest::Unknown),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = ConversationRecord {
+            newest,
+            ..record(id, i as u32 * 3)
+        };
+        if id == ConversationId::Room(7) {
+            r.members = vec![ME, 2, 3];
+            r.member_reads = vec![(2, T0 + 1), (3, T0 + 2)];
+        }
+        written.push(r.clone());
+        batch.put_conversations.insert(id, r);
+    }
+    written.sort_by_key(|r| r.id);
+    let v3 = fresh_at(USER, SchemaVersion::V3).await;
+    v3.apply(batch.into()).await.expect("write V3");
+    v3.close();
+
+    let v4 = IndexedDbStorage::open(USER).await.expect("open V4");
+    assert_eq!(v4.version(), SchemaVersion::V4);
+    let mut records = v4.conversations().await.expect("conversations");
+    records.sort_by_key(|r| r.id);
+    assert_eq!(records, written);
+    let mut at_startup = v4.startup_records().await.expect("start-up").conversations;
+    at_startup.sort_by_key(|r| r.id);
+    assert_eq!(at_startup, written);
+    v4.close();
+
+    let db = raw_open(&database_name(USER), None).await;
+    let tx = db
+        .transaction_with_str("conversation_records")
+        .expect("transaction");
+    let store = tx
+        .object_store("conversation_records")
+        .expect("conversation_records");
+    let req = store.get_all().expect("getAll");
+    let done = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    JsFuture::from(done).await.expect("read raw");
+    let all = req.result().expect("result");
+    let all: js_sys::Array = all.dyn_into().expect("an array");
+    assert_eq!(all.length(), 3);
+    assert!(all.iter().all(|v| v.is_instance_of::<js_sys::Uint8Array>()));
+    db.close();
+    IndexedDbStorage::delete_database(USER)
+        .await
+        .expect("delete");
 }
 
 // ---- two tabs --------------------------------------------------------------------------------------

@@ -7,18 +7,20 @@
 //! read, and `record`: the whole Rust record as a JSON string (`crate::json`, the text
 //! serde_json wrote before). See the module documentation of [`super`] for why.
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
-#[cfg(feature = "test-support")]
-use crate::chat::store::{ConversationRecord, MessageRef, StoredMessage};
+use crate::chat::store::ConversationRecord;
 use crate::chat::store::{MessageKey, OutboxEntry, Tombstone};
+#[cfg(feature = "test-support")]
+use crate::chat::store::{MessageRef, StoredMessage};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
-use crate::storage::StorageError;
+use crate::storage::{packed, StorageError};
 
 pub(super) use crate::storage::blocks::fixed;
 #[cfg(feature = "test-support")]
@@ -344,6 +346,63 @@ pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, Stor
         out.push(json::from_str(line).map_err(|e| StorageError::Corrupt(e.to_string()))?);
     }
     Ok(out)
+}
+
+/// A conversation record as V4 stores it: packed ([`crate::storage::packed`]) in a
+/// `Uint8Array`.
+pub(super) fn packed_conversation(c: &ConversationRecord) -> JsValue {
+    let mut bytes = Vec::new();
+    packed::pack(c, &mut bytes);
+    Uint8Array::from(bytes.as_slice()).into()
+}
+
+/// Packed conversation records (a `getAll` of V4's `conversation_records`): joined by JS
+/// into one byte array, each record after its length, so they cross into wasm in one
+/// copy however many there are.
+pub(super) fn decode_packed(stored: &JsValue) -> Result<Vec<ConversationRecord>, StorageError> {
+    let Some(array) = stored.dyn_ref::<Array>() else {
+        return Err(StorageError::Corrupt(
+            "getAll did not return an array".into(),
+        ));
+    };
+    let joined = imcore_join_records(array)
+        .map_err(|_| StorageError::Corrupt("a conversation record is not packed bytes".into()))?
+        .to_vec();
+    let mut out = Vec::new();
+    // As a hint only: a length no allocation can hold just leaves the list to grow.
+    let _ = out.try_reserve_exact(array.length() as usize);
+    let mut rest = joined.as_slice();
+    while let Some((len, after)) = rest.split_first_chunk::<4>() {
+        let (record, after) = after
+            .split_at_checked(u32::from_le_bytes(*len) as usize)
+            .ok_or_else(|| StorageError::Corrupt("joined records cut short".into()))?;
+        out.push(packed::unpack(record).map_err(|e| StorageError::Corrupt(e.to_string()))?);
+        rest = after;
+    }
+    Ok(out)
+}
+
+#[wasm_bindgen(inline_js = "export function imcoreJoinRecords(list) {
+  let n = 0;
+  for (const r of list) {
+    if (!(r instanceof Uint8Array)) throw new TypeError('not packed');
+    n += 4 + r.length;
+  }
+  const out = new Uint8Array(n);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const r of list) {
+    view.setUint32(at, r.length, true);
+    out.set(r, at + 4);
+    at += 4 + r.length;
+  }
+  return out;
+}")]
+extern "C" {
+    /// Each record of `list` (`Uint8Array`s) after its length (u32, little-endian), in
+    /// one array; throws if one is not a `Uint8Array`.
+    #[wasm_bindgen(js_name = imcoreJoinRecords, catch)]
+    fn imcore_join_records(list: &Array) -> Result<Uint8Array, JsValue>;
 }
 
 /// A conversation record as V1/V2 stored it: `id`, `record`. Only tests write them now

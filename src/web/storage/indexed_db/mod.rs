@@ -1,6 +1,6 @@
 //! [`Storage`] on IndexedDB (wasm32 only): one database per user, `imcore-{user_id}`.
 //!
-//! # Schema ([`SchemaVersion::V3`])
+//! # Schema ([`SchemaVersion::V4`])
 //!
 //! | store | key | indexes |
 //! | --- | --- | --- |
@@ -34,10 +34,12 @@
 //!   it too. An abort reports the transaction's DOMException (`QuotaExceededError` →
 //!   [`StorageError::QuotaExceeded`], others → [`StorageError::Operation`] with its name
 //!   and message).
-//! * **Conversation records** are their JSON text alone, under their id: start-up's
-//!   `getAll` returns strings, which JS joins into one (`Array.join`), so a thousand
-//!   records cross into wasm as one string instead of a property read and a string each.
-//! * **Values.** Each object holds the plain fields above (only what key paths read) and
+//! * **Conversation records** are packed bytes ([`crate::storage::packed`], V4; JSON
+//!   texts in V3) alone, under their id: start-up's `getAll` returns `Uint8Array`s, which
+//!   JS joins into one, so a thousand records cross into wasm as one copy and decode
+//!   without a JSON parse (that parse and the string's crossing were half the time from
+//!   `ChatClient.create` to the list).
+//! * **Values** of the other stores. Each object holds the plain fields above (only what key paths read) and
 //!   `record`, the Rust record as a JSON string (a block's: the array of its messages;
 //!   `crate::json`, which reads and writes the text serde_json did). It is lossless (`u64`
 //!   ids are JSON integers parsed in Rust, never by JS) and fast: a record crosses the JS
@@ -45,11 +47,10 @@
 //!   need BigInts for exact 64-bit ids.
 //! * **Start-up reads no message.** A conversation record carries its newest message
 //!   ([`Newest`](crate::chat::store::Newest)), kept current by the store, so the list
-//!   comes from the `conversation_records` store alone, however long the history. This needs no
-//!   schema step: records written before it carry no `newest` (read as unknown), and
-//!   start-up reads those conversations' newest message once and writes their records
-//!   with it, the migration happening record by record; an older client reading a newer
-//!   record ignores the field, as it ignores any field it does not know.
+//!   comes from the `conversation_records` store alone, however long the history. This
+//!   needed no schema step: records written before it carry no `newest` (read as
+//!   unknown), and start-up reads those conversations' newest message once and writes
+//!   their records with it, the migration happening record by record.
 //! * **Versions.** See [`SchemaVersion`]: each step adds, migrates data, deletes, inside the
 //!   upgrade transaction. When another tab opens a newer version, this connection gets
 //!   `versionchange`, closes itself (so the other tab is not blocked), and calls the
@@ -449,8 +450,14 @@ impl IndexedDbStorage {
                     issued(conversations.put(&codec::encode_conversation(n, c)?))?;
                     continue;
                 }
-                let text = JsValue::from_str(&crate::json::to_string(c));
-                issued(conversations.put_with_key(&text, &key(c.id.to_string())))?;
+                let id = key(c.id.to_string());
+                #[cfg(feature = "test-support")]
+                if self.inner.version < SchemaVersion::V4 {
+                    let text = JsValue::from_str(&crate::json::to_string(c));
+                    issued(conversations.put_with_key(&text, &id))?;
+                    continue;
+                }
+                issued(conversations.put_with_key(&codec::packed_conversation(c), &id))?;
             }
         }
         if !s.delete_outbox.is_empty() || !s.put_outbox.is_empty() {
@@ -568,6 +575,15 @@ impl IndexedDbStorage {
             return schema::v2::MESSAGES;
         }
         current::BLOCKS
+    }
+
+    /// A `getAll` of `conversation_records`: packed, or JSON texts before V4 (tests).
+    fn decode_conversations(&self, all: &JsValue) -> Result<Vec<ConversationRecord>, StorageError> {
+        #[cfg(feature = "test-support")]
+        if self.inner.version < SchemaVersion::V4 {
+            return codec::decode_texts(all);
+        }
+        codec::decode_packed(all)
     }
 
     /// Where this connection's conversation records are: `conversation_records`, or
@@ -727,7 +743,7 @@ impl Storage for IndexedDbStorage {
 
     async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError> {
         let all = request(self.read(current::CONVERSATIONS)?.get_all()).await?;
-        codec::decode_texts(&all)
+        self.decode_conversations(&all)
     }
 
     async fn messages(
@@ -896,7 +912,7 @@ impl Storage for IndexedDbStorage {
         let clock = issue(store(current::META)?.get(&JsValue::from_str(meta::CLOCK_OFFSET)))?;
         let names = &self.inner.names;
         Ok(StartupRecords {
-            conversations: codec::decode_texts(&conversations.await?)?,
+            conversations: self.decode_conversations(&conversations.await?)?,
             tombstones: codec::decode_tombstones(names, &tombstones.await?)?,
             outbox: codec::decode_all(names, &outbox.await?)?,
             clock_offset: codec::decode_meta(names, &clock.await?)?,

@@ -40,14 +40,23 @@ pub enum SchemaVersion {
     /// out-of-line key), so start-up reads strings that cross into wasm as one; then
     /// `conversations` goes.
     V3 = 3,
+    /// Conversation records packed as bytes ([`crate::storage::packed`]) instead of JSON
+    /// texts, so start-up neither encodes a string into wasm nor parses JSON: each record
+    /// of `conversation_records` is rewritten in place.
+    V4 = 4,
 }
 
 impl SchemaVersion {
     /// The version [`super::IndexedDbStorage::open`] opens.
-    pub const LATEST: SchemaVersion = SchemaVersion::V3;
+    pub const LATEST: SchemaVersion = SchemaVersion::V4;
 
     /// Every version, oldest first.
-    pub const ALL: [SchemaVersion; 3] = [SchemaVersion::V1, SchemaVersion::V2, SchemaVersion::V3];
+    pub const ALL: [SchemaVersion; 4] = [
+        SchemaVersion::V1,
+        SchemaVersion::V2,
+        SchemaVersion::V3,
+        SchemaVersion::V4,
+    ];
 
     /// The IndexedDB database version.
     pub fn number(self) -> u32 {
@@ -87,6 +96,7 @@ impl SchemaVersion {
                 create_multi_entry_index(&blocks, v3::BLOCKS_SERVER_ID, fields::SIDS)?;
                 create_multi_entry_index(&blocks, v3::BLOCKS_LOCAL_ID, fields::LIDS)
             }
+            SchemaVersion::V4 => Ok(()),
         }
     }
 
@@ -117,13 +127,14 @@ impl SchemaVersion {
                 conversations_as_texts(tx).await?;
                 blocks_from_messages(tx).await
             }
+            SchemaVersion::V4 => conversations_packed(tx).await,
         }
     }
 
     /// Phase 3: the stores and indexes this version drops.
     fn delete(self, db: &IdbDatabase, _tx: &IdbTransaction) -> Result<(), StorageError> {
         match self {
-            SchemaVersion::V1 | SchemaVersion::V2 => Ok(()),
+            SchemaVersion::V1 | SchemaVersion::V2 | SchemaVersion::V4 => Ok(()),
             SchemaVersion::V3 => {
                 for gone in [v2::MESSAGES, v2::CONVERSATIONS] {
                     db.delete_object_store(gone).map_err(|e| js_error(&e))?;
@@ -144,6 +155,29 @@ async fn conversations_as_texts(tx: &IdbTransaction) -> Result<(), StorageError>
         let (id, text) = codec::conversation_v3(&names, stored)?;
         issued(texts.put_with_key(&text, &id))
     })?;
+    Ok(())
+}
+
+/// The 3 → 4 step of the conversation records: each JSON text read and put back packed,
+/// under the same key.
+async fn conversations_packed(tx: &IdbTransaction) -> Result<(), StorageError> {
+    let store = tx
+        .object_store(v4::CONVERSATIONS)
+        .map_err(|e| js_error(&e))?;
+    let keys = request(store.get_all_keys()).await?;
+    let texts = request(store.get_all()).await?;
+    let records = codec::decode_texts(&texts)?;
+    let keys = keys
+        .dyn_into::<Array>()
+        .map_err(|_| StorageError::Corrupt("getAllKeys did not return an array".into()))?;
+    if keys.length() as usize != records.len() {
+        return Err(StorageError::Corrupt(
+            "conversation records changed during the upgrade".into(),
+        ));
+    }
+    for (key, record) in keys.iter().zip(&records) {
+        issued(store.put_with_key(&codec::packed_conversation(record), &key))?;
+    }
     Ok(())
 }
 
@@ -224,13 +258,19 @@ pub(super) mod v3 {
     pub const BLOCKS_LOCAL_ID: &str = "local_id";
 }
 
+/// The names of version 4: those of version 3, `conversation_records` now holding packed
+/// bytes.
+pub(super) mod v4 {
+    pub use super::v3::*;
+}
+
 /// The `meta` entry each apply with messages sets to a new random value (V3): a
 /// connection holding a directory of the blocks knows it is current while this is the
 /// value it wrote last.
 pub(super) const BLOCKS_GENERATION: &str = "blocks_generation";
 
 /// The names the backend uses: those of [`SchemaVersion::LATEST`].
-pub(super) use v3 as current;
+pub(super) use v4 as current;
 
 /// Every object store of the latest version.
 pub(super) const ALL_STORES: [&str; 5] = [
