@@ -247,6 +247,19 @@ impl ChatEngine {
     fn drain_incoming(&mut self, now: Now) {
         while self.applying.is_none() {
             let (items, unread) = match self.incoming.pop_front() {
+                // What `prepare_head` and `apply_head` do with one input that needs nothing
+                // from storage (nearly every message of a backlog), without their lists.
+                Some(Queued::Net(incoming))
+                    if self.store.needs_older_for(&incoming).is_none()
+                        && self.lookup_needed(&incoming).is_none() =>
+                {
+                    let read = self.apply_incoming(now, incoming, None);
+                    self.flush_store();
+                    if let Some(c) = read {
+                        self.read_soon(now, c);
+                    }
+                    continue;
+                }
                 Some(Queued::Net(incoming)) => (vec![incoming], None),
                 Some(Queued::CatchUp {
                     conversation,
