@@ -127,8 +127,8 @@ fn message() -> impl Strategy<Value = WireMessage> {
                     weight,
                     is_read,
                     revoked,
-                    sender_name: name,
-                    sender_avatar: avatar,
+                    sender_name: name.map(Into::into),
+                    sender_avatar: avatar.map(Into::into),
                 }
             },
         )
@@ -217,8 +217,8 @@ fn any_incoming() -> impl Strategy<Value = Incoming> {
                     weight,
                     is_read,
                     revoked,
-                    sender_name: name,
-                    sender_avatar: avatar,
+                    sender_name: name.map(Into::into),
+                    sender_avatar: avatar.map(Into::into),
                 }
             },
         );

@@ -79,7 +79,7 @@ fn message(id: u64) -> impl Strategy<Value = WireMessage> {
                 weight: 1_000_000 + w * 100,
                 is_read: server_read && mine,
                 revoked: false,
-                sender_name: Some(format!("user {sender_id}")),
+                sender_name: Some(format!("user {sender_id}").into()),
                 sender_avatar: None,
             }
         },

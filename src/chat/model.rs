@@ -1,5 +1,7 @@
 //! What a chat payload says, once decoded: the input of the store.
 
+use std::sync::Arc;
+
 use super::ids::{ConversationId, ServerId, UserId};
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
@@ -159,8 +161,10 @@ pub struct WireMessage {
     pub is_read: bool,
     /// Revoked (history pages may carry status 3).
     pub revoked: bool,
-    pub sender_name: Option<String>,
-    pub sender_avatar: Option<String>,
+    /// `Arc`, as the store keeps them: decoded once into the one copy every message of
+    /// the store, its events and its conversation's newest share.
+    pub sender_name: Option<Arc<str>>,
+    pub sender_avatar: Option<Arc<str>>,
 }
 
 /// One decoded payload from the user's topic (or a room topic).

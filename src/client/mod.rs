@@ -45,6 +45,7 @@ mod network;
 mod tests;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 pub use io::{
     key_of, ChatError, ChatEvent, CommandId, ErrorCode, HttpId, LogLevel, MqttCommand, MqttTag,
@@ -266,8 +267,9 @@ pub struct ChatEngine {
     page_size: usize,
     presence: bool,
     contacts: Vec<UserId>,
-    nick_name: Option<String>,
-    avatar: Option<String>,
+    /// Shared by every message I send from here (their store copy, events, payloads).
+    nick_name: Option<Arc<str>>,
+    avatar: Option<Arc<str>>,
     store: Store,
     clock: Clock,
     rng: Rng,
@@ -350,8 +352,8 @@ impl ChatEngine {
             page_size: page_size.clamp(1, MAX_PAGE_SIZE),
             presence,
             contacts,
-            nick_name,
-            avatar,
+            nick_name: nick_name.map(Arc::from),
+            avatar: avatar.map(Arc::from),
             store: restored.store.unwrap_or_else(|| Store::new(me)),
             clock,
             rng: Rng::new(seed),

@@ -118,6 +118,20 @@ impl<'a> Doc<'a> {
         self.decode_str(n)
     }
 
+    /// String node `n` as text: borrowed from the source when it has no escape (no copy),
+    /// else decoded.
+    pub(crate) fn text(&self, n: Id) -> Result<Cow<'a, str>, Error> {
+        if self.kind(n) != Kind::Str {
+            return Err(self.invalid_type(n, "a string"));
+        }
+        match self.str_body(n) {
+            (body, false) => std::str::from_utf8(body)
+                .map(Cow::Borrowed)
+                .map_err(|_| self.error(n, "invalid unicode code point")),
+            _ => self.decode_str(n).map(Cow::Owned),
+        }
+    }
+
     /// The bytes of string node `n` between its quotes: its content when `escaped` is
     /// false.
     fn str_body(&self, n: Id) -> (&'a [u8], bool) {
@@ -377,7 +391,7 @@ impl<'a> Doc<'a> {
         match self.kind(n) {
             Kind::Null | Kind::Bool(_) => Ok(()),
             Kind::Num => self.number(n).map(|_| ()),
-            Kind::Str => self.decode_str(n).map(|_| ()),
+            Kind::Str => self.text(n).map(|_| ()),
             Kind::Arr | Kind::Obj => {
                 if depth + 1 >= DEPTH_LIMIT {
                     return Err(Error(format!(

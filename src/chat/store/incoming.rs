@@ -122,10 +122,10 @@ impl Store {
                     new.content = Some(w.content);
                 }
                 if new.sender_name.is_none() {
-                    new.sender_name = w.sender_name.map(Arc::from);
+                    new.sender_name = w.sender_name;
                 }
                 if new.sender_avatar.is_none() {
-                    new.sender_avatar = w.sender_avatar.map(Arc::from);
+                    new.sender_avatar = w.sender_avatar;
                 }
                 if matches!(new.status, Status::Sending | Status::Failed) {
                     new.status = Status::Sent;
@@ -154,8 +154,8 @@ impl Store {
                     },
                     read: false,
                     server_read: w.is_read,
-                    sender_name: w.sender_name.map(Arc::from),
-                    sender_avatar: w.sender_avatar.map(Arc::from),
+                    sender_name: w.sender_name,
+                    sender_avatar: w.sender_avatar,
                 };
                 self.place(cid, None, new);
             }

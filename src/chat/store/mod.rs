@@ -45,7 +45,6 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use crate::collections::VecMap;
 

@@ -1,6 +1,9 @@
 //! Decoding: every field read leniently into one raw record first, then typed by
 //! `msg_type`, so that a bad value is reported with its field name.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use super::super::{check_route, PayloadError};
 use super::content::decode_content;
 use super::STATUS_REVOKED;
@@ -101,10 +104,10 @@ fn is_decimal(s: &str) -> bool {
 /// Every field any payload may carry; which ones matter depends on `msg_type`.
 /// `msg_content` is the node of its value in the document.
 #[derive(Debug, Default)]
-struct RawPayload {
+struct RawPayload<'a> {
     id: Option<Scalar>,
     msg_id: Option<Scalar>,
-    conversation_id: Option<String>,
+    conversation_id: Option<Cow<'a, str>>,
     sender_id: Option<Scalar>,
     receiver_id: Option<Scalar>,
     msg_type: Option<Scalar>,
@@ -113,8 +116,8 @@ struct RawPayload {
     status: Option<Scalar>,
     weight: Option<Scalar>,
     read_weight: Option<Scalar>,
-    avatar: Option<String>,
-    nick_name: Option<String>,
+    avatar: Option<Arc<str>>,
+    nick_name: Option<Arc<str>>,
     members: Option<Vec<Scalar>>,
 }
 
@@ -137,20 +140,22 @@ const FIELDS: [&str; 14] = [
 
 /// Reads the top-level object: every field optional (`null` is absent), unknown ones
 /// skipped, a repeated one refused; `msg_content` any JSON value.
-fn raw_payload(doc: &Doc<'_>) -> Result<RawPayload, json::Error> {
+fn raw_payload<'a>(doc: &Doc<'a>) -> Result<RawPayload<'a>, json::Error> {
     let f = doc.fields(doc.root(), "RawPayload", &FIELDS)?;
     let scalar_at = |at: usize| match f.dflt(at) {
         Some(n) => doc.option(n, |n| scalar(doc, n)),
         None => Ok(None),
     };
-    let string_at = |at: usize| match f.dflt(at) {
-        Some(n) => doc.option(n, |n| doc.string(n)),
+    // Borrowed from the payload when unescaped: no copy for a conversation id that is
+    // only parsed, one (the `Arc`) for a name or avatar.
+    let text_at = |at: usize| match f.dflt(at) {
+        Some(n) => doc.option(n, |n| doc.text(n)),
         None => Ok(None),
     };
     Ok(RawPayload {
         id: scalar_at(0)?,
         msg_id: scalar_at(1)?,
-        conversation_id: string_at(2)?,
+        conversation_id: text_at(2)?,
         sender_id: scalar_at(3)?,
         receiver_id: scalar_at(4)?,
         msg_type: scalar_at(5)?,
@@ -163,8 +168,8 @@ fn raw_payload(doc: &Doc<'_>) -> Result<RawPayload, json::Error> {
         status: scalar_at(8)?,
         weight: scalar_at(9)?,
         read_weight: scalar_at(10)?,
-        avatar: string_at(11)?,
-        nick_name: string_at(12)?,
+        avatar: text_at(11)?.as_deref().map(Arc::from),
+        nick_name: text_at(12)?.as_deref().map(Arc::from),
         members: match f.dflt(13) {
             Some(n) => doc.option(n, |n| doc.array(n, |m| scalar(doc, m)))?,
             None => None,
@@ -214,7 +219,7 @@ pub(in crate::chat::payload) fn decode(bytes: &[u8]) -> Result<Incoming, Payload
     }
 }
 
-fn decode_read(raw: &RawPayload) -> Result<Incoming, PayloadError> {
+fn decode_read(raw: &RawPayload<'_>) -> Result<Incoming, PayloadError> {
     let sender_id = required_u64("sender_id", raw.sender_id.as_ref())?;
     let conversation_id = required_conversation(raw.conversation_id.as_deref())?;
     if let ConversationId::Direct { .. } = conversation_id {
@@ -236,7 +241,7 @@ fn decode_read(raw: &RawPayload) -> Result<Incoming, PayloadError> {
     })
 }
 
-fn decode_members(raw: &RawPayload) -> Result<Incoming, PayloadError> {
+fn decode_members(raw: &RawPayload<'_>) -> Result<Incoming, PayloadError> {
     let conversation_id = required_conversation(raw.conversation_id.as_deref())?;
     if let ConversationId::Direct { .. } = conversation_id {
         return Err(PayloadError::NotARoom(conversation_id));
@@ -257,7 +262,7 @@ fn decode_members(raw: &RawPayload) -> Result<Incoming, PayloadError> {
 fn decode_message(
     doc: &Doc<'_>,
     kind: i64,
-    raw: RawPayload,
+    raw: RawPayload<'_>,
     bytes: &[u8],
 ) -> Result<Incoming, PayloadError> {
     let id = required_u64("id", raw.id.as_ref())?;
