@@ -25,8 +25,10 @@ pub enum Topic {
 impl Topic {
     pub fn parse(topic: &str) -> Topic {
         let id = |rest: &str| {
-            // Canonical decimal only: "chat_01" is not user 1's topic.
-            rest.parse::<u64>().ok().filter(|n| n.to_string() == rest)
+            // Canonical decimal only: "chat_01" (or "chat_+1") is not user 1's topic.
+            let canonical =
+                rest.bytes().all(|b| b.is_ascii_digit()) && (rest == "0" || !rest.starts_with('0'));
+            rest.parse::<u64>().ok().filter(|_| canonical)
         };
         if let Some(n) = topic.strip_prefix("chat_").and_then(id) {
             Topic::Chat(n)
@@ -75,10 +77,21 @@ mod tests {
             Topic::Presence(u64::MAX)
         );
         for other in [
-            "chat_", "chat_01", "chat_-1", "chat_1x", "rooms_1", "presence", "x",
+            "chat_",
+            "chat_01",
+            "chat_00",
+            "chat_-1",
+            "chat_+1",
+            "chat_ 1",
+            "chat_1x",
+            "chat_18446744073709551616",
+            "rooms_1",
+            "presence",
+            "x",
         ] {
             assert_eq!(Topic::parse(other), Topic::Other, "{other}");
         }
+        assert_eq!(Topic::parse("chat_0"), Topic::Chat(0));
         assert_eq!(Topic::parse(&chat(7)), Topic::Chat(7));
         assert_eq!(Topic::parse(&room(7)), Topic::Room(7));
         assert_eq!(Topic::parse(&presence(7)), Topic::Presence(7));

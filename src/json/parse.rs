@@ -66,6 +66,9 @@ impl Drop for Doc<'_> {
     }
 }
 
+/// `next` of an open container that has none around it (see `Parser::document`).
+const NO_PARENT: Id = Id::MAX;
+
 struct Parser<'a> {
     src: &'a [u8],
     i: usize,
@@ -115,8 +118,9 @@ impl Parser<'_> {
     }
 
     fn document(&mut self) -> Result<(), Error> {
-        // Open arrays and objects, innermost last.
-        let mut open: Vec<Id> = Vec::new();
+        // The innermost open array or object. Each open one keeps its parent in `next`
+        // (set when it closes), a stack without an allocation per document.
+        let mut open: Option<Id> = None;
         'value: loop {
             let Some(b) = self.ws() else {
                 return Err(self.err("EOF while parsing a value"));
@@ -126,8 +130,12 @@ impl Parser<'_> {
                 b'[' | b'{' => {
                     self.i += 1;
                     let kind = if b == b'[' { Kind::Arr } else { Kind::Obj };
-                    open.push(self.nodes.len());
+                    let id = self.nodes.len();
                     self.leaf(kind, start);
+                    if let Some(n) = self.nodes.get_mut(id) {
+                        n.next = open.unwrap_or(NO_PARENT);
+                    }
+                    open = Some(id);
                     match (kind, self.ws()) {
                         // Empty: closed below.
                         (Kind::Arr, Some(b']')) | (Kind::Obj, Some(b'}')) => {}
@@ -161,7 +169,7 @@ impl Parser<'_> {
                 _ => return Err(self.err("expected value")),
             }
             // After a value: a separator, or the end of containers.
-            while let Some(&top) = open.last() {
+            while let Some(top) = open {
                 let is_arr = self.nodes.get(top).is_some_and(|n| n.kind == Kind::Arr);
                 let close = if is_arr { b']' } else { b'}' };
                 match self.ws() {
@@ -169,10 +177,10 @@ impl Parser<'_> {
                         self.i += 1;
                         let (end, next) = (self.i, self.nodes.len());
                         if let Some(n) = self.nodes.get_mut(top) {
+                            open = Some(n.next).filter(|p| *p != NO_PARENT);
                             n.end = end;
                             n.next = next;
                         }
-                        open.pop();
                     }
                     Some(b',') => {
                         self.i += 1;

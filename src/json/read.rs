@@ -9,8 +9,13 @@ use super::parse::{parse, position, Doc, Id, Kind, Node};
 use super::{Error, DEPTH_LIMIT};
 
 /// The fields of a struct, found by name in an object or by position in an array.
+/// The most fields a struct read with [`Doc::fields`] may have (the chat payload has 14).
+const MAX_FIELDS: usize = 16;
+
 pub(crate) struct Fields {
-    slots: Vec<Option<Id>>,
+    /// The first `names.len()` are the fields'; a fixed array, not a `Vec`, because every
+    /// object read (a backlog's every payload) made one allocation for it.
+    slots: [Option<Id>; MAX_FIELDS],
     /// Read from an array: a missing field without a default is an error there, not
     /// `None`.
     seq: bool,
@@ -297,7 +302,13 @@ impl<'a> Doc<'a> {
 
     /// The fields `names` of a struct `what`, from an object or an array.
     pub(crate) fn fields(&self, n: Id, what: &str, names: &[&str]) -> Result<Fields, Error> {
-        let mut slots = vec![None; names.len()];
+        let mut slots = [None; MAX_FIELDS];
+        if names.len() > MAX_FIELDS {
+            return Err(self.error(
+                n,
+                format_args!("struct {what} has over {MAX_FIELDS} fields"),
+            ));
+        }
         match self.kind(n) {
             Kind::Obj => {
                 // Where the next key is looked for first: right after the last one found.
@@ -326,7 +337,7 @@ impl<'a> Doc<'a> {
             }
             Kind::Arr => {
                 let mut items = self.children(n);
-                for slot in slots.iter_mut() {
+                for slot in slots.iter_mut().take(names.len()) {
                     *slot = items.next();
                 }
                 if items.next().is_some() {
