@@ -30,6 +30,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::IdbTransactionMode;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -341,7 +342,7 @@ async fn ten_thousand_messages_persist_in_few_transactions_and_restore_identical
                 weight: T0 + ((i * 7_919) % 10_000) * 10,
                 is_read: false,
                 revoked: false,
-                sender_name: Some(format!("user {sender}")),
+                sender_name: Some(format!("user {sender}").into()),
                 sender_avatar: None,
             };
             let id = m.id;
@@ -818,6 +819,19 @@ async fn the_3_to_4_migration_packs_every_conversation_record() {
     let v3 = fresh_at(USER, SchemaVersion::V3).await;
     v3.apply(batch.into()).await.expect("write V3");
     v3.close();
+    // A record no version could read: the step deletes it instead of failing the upgrade.
+    let db = raw_open(&database_name(USER), Some(3)).await;
+    let store = db
+        .transaction_with_str_and_mode("conversation_records", IdbTransactionMode::Readwrite)
+        .and_then(|tx| tx.object_store("conversation_records"))
+        .expect("conversation_records");
+    done(
+        store
+            .put_with_key(&"{not json".into(), &"8_9".into())
+            .expect("put"),
+    )
+    .await;
+    db.close();
 
     let v4 = IndexedDbStorage::open(USER).await.expect("open V4");
     assert_eq!(v4.version(), SchemaVersion::V4);
@@ -827,29 +841,39 @@ async fn the_3_to_4_migration_packs_every_conversation_record() {
     let mut at_startup = v4.startup_records().await.expect("start-up").conversations;
     at_startup.sort_by_key(|r| r.id);
     assert_eq!(at_startup, written);
+    // Each stayed under its own id: deleting one by id leaves the others.
+    let mut gone = PersistBatch::default();
+    gone.delete_conversations.insert(direct(3), ());
+    v4.apply(gone.into()).await.expect("delete 1_3");
+    let mut left = v4.conversations().await.expect("conversations");
+    left.sort_by_key(|r| r.id);
+    written.retain(|r| r.id != direct(3));
+    assert_eq!(left, written);
     v4.close();
 
     let db = raw_open(&database_name(USER), None).await;
-    let tx = db
+    let store = db
         .transaction_with_str("conversation_records")
-        .expect("transaction");
-    let store = tx
-        .object_store("conversation_records")
+        .and_then(|tx| tx.object_store("conversation_records"))
         .expect("conversation_records");
-    let req = store.get_all().expect("getAll");
-    let done = Promise::new(&mut |resolve, reject| {
-        req.set_onsuccess(Some(&resolve));
-        req.set_onerror(Some(&reject));
-    });
-    JsFuture::from(done).await.expect("read raw");
-    let all = req.result().expect("result");
+    let all = done(store.get_all().expect("getAll")).await;
     let all: js_sys::Array = all.dyn_into().expect("an array");
-    assert_eq!(all.length(), 3);
+    assert_eq!(all.length(), 2);
     assert!(all.iter().all(|v| v.is_instance_of::<js_sys::Uint8Array>()));
     db.close();
     IndexedDbStorage::delete_database(USER)
         .await
         .expect("delete");
+}
+
+/// The result of a raw IndexedDB request, once it succeeds.
+async fn done(req: web_sys::IdbRequest) -> JsValue {
+    let p = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    JsFuture::from(p).await.expect("request");
+    req.result().expect("result")
 }
 
 // ---- two tabs --------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ use super::number::{number_value, Number};
 use super::parse::{parse, position, Doc, Id, Kind, Node};
 use super::{Error, DEPTH_LIMIT};
 
-/// The fields of a struct, found by name in an object or by position in an array.
 /// The most fields a struct read with [`Doc::fields`] may have (the chat payload has 14).
 const MAX_FIELDS: usize = 16;
 
+/// The fields of a struct, found by name in an object or by position in an array.
 pub(crate) struct Fields {
     /// The first `names.len()` are the fields'; a fixed array, not a `Vec`, because every
     /// object read (a backlog's every payload) made one allocation for it.

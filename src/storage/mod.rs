@@ -16,7 +16,7 @@
 //!   not one per message.
 //! * `blocks` (feature `indexeddb`): the rules of the IndexedDB layout's message blocks,
 //!   pure, for the backend in the shell.
-//! * [`packed`] (feature `indexeddb`): conversation records packed as bytes, as the
+//! * `packed` (feature `indexeddb`): conversation records packed as bytes, as the
 //!   IndexedDB layout stores them from schema V4 on.
 //! * `gate`: one call at a time, for the backends whose apply reads before it writes.
 //! * `conformance` (tests only: `cfg(test)` or the `test-support` feature): the test suite
@@ -32,7 +32,7 @@ pub(crate) mod gate;
 pub mod kv;
 mod memory;
 #[cfg(any(test, feature = "indexeddb"))]
-pub mod packed;
+pub(crate) mod packed;
 mod queue;
 pub mod startup;
 

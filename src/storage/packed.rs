@@ -50,29 +50,37 @@ pub enum PackError {
 
 /// `record` packed, appended to `out`.
 pub fn pack(record: &ConversationRecord, out: &mut Vec<u8>) {
+    // Destructured, so that a new field does not compile until it is packed too.
+    let ConversationRecord {
+        id,
+        my_read_mark,
+        peer_read_mark,
+        cleared_mark,
+        created_at,
+        members,
+        member_reads,
+        unread,
+        listed,
+        newest,
+    } = record;
     let mut w = Packer(out);
     w.byte(FORMAT);
-    w.conversation(record.id);
-    for n in [
-        record.my_read_mark,
-        record.peer_read_mark,
-        record.cleared_mark,
-        record.created_at,
-    ] {
-        w.uint(n);
+    w.conversation(*id);
+    for n in [my_read_mark, peer_read_mark, cleared_mark, created_at] {
+        w.uint(*n);
     }
-    w.uint(record.members.len() as u64);
-    for m in &record.members {
+    w.uint(members.len() as u64);
+    for m in members {
         w.uint(*m);
     }
-    w.uint(u64::from(record.unread));
-    w.byte(u8::from(record.listed));
-    w.uint(record.member_reads.len() as u64);
-    for (user, mark) in &record.member_reads {
+    w.uint(u64::from(*unread));
+    w.byte(u8::from(*listed));
+    w.uint(member_reads.len() as u64);
+    for (user, mark) in member_reads {
         w.uint(*user);
         w.uint(*mark);
     }
-    match &record.newest {
+    match newest {
         Newest::Unknown => w.byte(0),
         Newest::Empty => w.byte(1),
         Newest::Message(m) => {
@@ -173,9 +181,21 @@ impl Packer<'_> {
     }
 
     fn message(&mut self, m: &StoredMessage) {
-        self.uint(m.key.weight);
-        self.uint(m.key.sender_id);
-        match &m.key.id {
+        let StoredMessage {
+            key,
+            conversation_id,
+            local_id,
+            receiver_id,
+            content,
+            status,
+            read,
+            server_read,
+            sender_name,
+            sender_avatar,
+        } = m;
+        self.uint(key.weight);
+        self.uint(key.sender_id);
+        match &key.id {
             MessageRef::Server(id) => {
                 self.byte(0);
                 self.uint(*id);
@@ -185,10 +205,10 @@ impl Packer<'_> {
                 self.str(id);
             }
         }
-        self.conversation(m.conversation_id);
-        self.opt_str(m.local_id.as_deref());
-        self.uint(m.receiver_id);
-        match &m.content {
+        self.conversation(*conversation_id);
+        self.opt_str(local_id.as_deref());
+        self.uint(*receiver_id);
+        match content {
             None => self.byte(0),
             Some(Content::Text { text }) => {
                 self.byte(1);
@@ -215,10 +235,10 @@ impl Packer<'_> {
                 self.str(raw);
             }
         }
-        self.byte(m.status.code());
-        self.byte(u8::from(m.read) | u8::from(m.server_read) << 1);
-        self.opt_str(m.sender_name.as_deref());
-        self.opt_str(m.sender_avatar.as_deref());
+        self.byte(status.code());
+        self.byte(u8::from(*read) | u8::from(*server_read) << 1);
+        self.opt_str(sender_name.as_deref());
+        self.opt_str(sender_avatar.as_deref());
     }
 }
 

@@ -5,7 +5,9 @@
 //!
 //! Every stored object has a few plain string fields that the store's key path and indexes
 //! read, and `record`: the whole Rust record as a JSON string (`crate::json`, the text
-//! serde_json wrote before). See the module documentation of [`super`] for why.
+//! serde_json wrote before). Conversation records are the exception: from V4 on each is
+//! its packed bytes alone ([`crate::storage::packed`]). See the module documentation of
+//! [`super`] for why.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -323,7 +325,8 @@ pub(super) fn encode_message(n: &Names, m: &StoredMessage) -> Result<JsValue, St
     Ok(o.into())
 }
 
-/// Records stored as JSON texts (a `getAll` of `conversation_records`): joined by JS
+/// Records stored as JSON texts (a `getAll` of V3's `conversation_records`, which tests
+/// still write): joined by JS
 /// into one string, so one string crosses into wasm however many there are (a line each:
 /// JSON text holds no raw line break).
 pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, StorageError> {
@@ -372,10 +375,12 @@ pub(super) fn decode_packed(stored: &JsValue) -> Result<Vec<ConversationRecord>,
     // As a hint only: a length no allocation can hold just leaves the list to grow.
     let _ = out.try_reserve_exact(array.length() as usize);
     let mut rest = joined.as_slice();
-    while let Some((len, after)) = rest.split_first_chunk::<4>() {
+    let cut_short = || StorageError::Corrupt("joined records cut short".into());
+    while !rest.is_empty() {
+        let (len, after) = rest.split_first_chunk::<4>().ok_or_else(cut_short)?;
         let (record, after) = after
             .split_at_checked(u32::from_le_bytes(*len) as usize)
-            .ok_or_else(|| StorageError::Corrupt("joined records cut short".into()))?;
+            .ok_or_else(cut_short)?;
         out.push(packed::unpack(record).map_err(|e| StorageError::Corrupt(e.to_string()))?);
         rest = after;
     }

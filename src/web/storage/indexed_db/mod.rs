@@ -39,12 +39,12 @@
 //!   JS joins into one, so a thousand records cross into wasm as one copy and decode
 //!   without a JSON parse (that parse and the string's crossing were half the time from
 //!   `ChatClient.create` to the list).
-//! * **Values** of the other stores. Each object holds the plain fields above (only what key paths read) and
-//!   `record`, the Rust record as a JSON string (a block's: the array of its messages;
-//!   `crate::json`, which reads and writes the text serde_json did). It is lossless (`u64`
-//!   ids are JSON integers parsed in Rust, never by JS) and fast: a record crosses the JS
-//!   boundary as one string, where serde-wasm-bindgen would make a JS call per field and
-//!   need BigInts for exact 64-bit ids.
+//! * **Values** of the other stores. Each object holds the plain fields above (only what
+//!   key paths read) and `record`, the Rust record as a JSON string (a block's: the array
+//!   of its messages; `crate::json`, which reads and writes the text serde_json did). It
+//!   is lossless (`u64` ids are JSON integers parsed in Rust, never by JS) and fast: a
+//!   record crosses the JS boundary as one string, where serde-wasm-bindgen would make a
+//!   JS call per field and need BigInts for exact 64-bit ids.
 //! * **Start-up reads no message.** A conversation record carries its newest message
 //!   ([`Newest`](crate::chat::store::Newest)), kept current by the store, so the list
 //!   comes from the `conversation_records` store alone, however long the history. This

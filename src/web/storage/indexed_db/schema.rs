@@ -158,27 +158,33 @@ async fn conversations_as_texts(tx: &IdbTransaction) -> Result<(), StorageError>
     Ok(())
 }
 
-/// The 3 → 4 step of the conversation records: each JSON text read and put back packed,
-/// under the same key.
+/// The 3 → 4 step of the conversation records: each JSON text read and written back
+/// packed, in place. A record that does not read as one (it could never be read again) is
+/// deleted rather than failing the upgrade, which would leave the whole database to the
+/// memory fallback at every start; the conversation is listed again by its next message.
 async fn conversations_packed(tx: &IdbTransaction) -> Result<(), StorageError> {
     let store = tx
         .object_store(v4::CONVERSATIONS)
         .map_err(|e| js_error(&e))?;
-    let keys = request(store.get_all_keys()).await?;
-    let texts = request(store.get_all()).await?;
-    let records = codec::decode_texts(&texts)?;
-    let keys = keys
-        .dyn_into::<Array>()
-        .map_err(|_| StorageError::Corrupt("getAllKeys did not return an array".into()))?;
-    if keys.length() as usize != records.len() {
-        return Err(StorageError::Corrupt(
-            "conversation records changed during the upgrade".into(),
-        ));
-    }
-    for (key, record) in keys.iter().zip(&records) {
-        issued(store.put_with_key(&codec::packed_conversation(record), &key))?;
-    }
-    Ok(())
+    CursorWalk::new(
+        store.open_cursor(),
+        Box::new(move |cursor| {
+            let Some(cursor) = cursor.and_then(|c| c.dyn_ref::<IdbCursorWithValue>()) else {
+                return Ok(Step::Stop);
+            };
+            let value = cursor.value().map_err(|e| js_error(&e))?;
+            let record = value
+                .as_string()
+                .and_then(|text| crate::json::from_str(&text).ok());
+            match record {
+                Some(record) => cursor.update(&codec::packed_conversation(&record)),
+                None => cursor.delete(),
+            }
+            .map_err(|e| js_error(&e))?;
+            Ok(Step::Continue)
+        }),
+    )?
+    .await
 }
 
 /// Messages read from the V2 store per [`MIGRATION_PAGE`]: the memory a migration holds.
