@@ -32,7 +32,7 @@ pub(crate) mod gate;
 pub mod kv;
 mod memory;
 #[cfg(any(test, feature = "indexeddb"))]
-pub(crate) mod packed;
+pub mod packed;
 mod queue;
 pub mod startup;
 

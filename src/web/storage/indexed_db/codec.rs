@@ -325,10 +325,10 @@ pub(super) fn encode_message(n: &Names, m: &StoredMessage) -> Result<JsValue, St
     Ok(o.into())
 }
 
-/// Records stored as JSON texts (a `getAll` of V3's `conversation_records`, which tests
-/// still write): joined by JS
-/// into one string, so one string crosses into wasm however many there are (a line each:
-/// JSON text holds no raw line break).
+/// Records stored as JSON texts (a `getAll` of V3's `conversation_records`, which only
+/// tests still read): joined by JS into one string, so one string crosses into wasm
+/// however many there are (a line each: JSON text holds no raw line break).
+#[cfg(feature = "test-support")]
 pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, StorageError> {
     let Some(array) = stored.dyn_ref::<Array>() else {
         return Err(StorageError::Corrupt(
