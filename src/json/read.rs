@@ -319,9 +319,12 @@ impl<'a> Doc<'a> {
                 for (k, v) in self.entries(n) {
                     let key = self.key_text(k)?;
                     let is_key = |name: &&str| name.as_bytes() == &*key;
-                    let at = match names.get(next) {
-                        Some(name) if is_key(name) => Some(next),
-                        _ => names.iter().position(is_key),
+                    // Then on from there, then the names before it: a key that skips
+                    // a few optional fields is found after as many comparisons.
+                    let later = names.get(next..).unwrap_or_default();
+                    let at = match later.iter().position(is_key) {
+                        Some(i) => Some(next + i),
+                        None => names.get(..next).unwrap_or_default().iter().position(is_key),
                     };
                     if let Some(at) = at {
                         next = at + 1;
