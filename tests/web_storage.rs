@@ -790,10 +790,13 @@ async fn the_3_to_4_migration_packs_every_conversation_record() {
     const USER: u64 = 880_011;
     let mut newest = message(direct(2), 9, 2, T0 + 9);
     newest.sender_name = Some("名字 😀".into());
-    newest.content = Some(Content::Custom {
-        msg_type: -7,
-        raw: r#"{"a":[1,"\u00e9"]}"#.into(),
-    });
+    newest.content = Some(
+        Content::Custom {
+            msg_type: -7,
+            raw: r#"{"a":[1,"\u00e9"]}"#.into(),
+        }
+        .into(),
+    );
     let mut batch = PersistBatch::default();
     let mut written = Vec::new();
     for (i, (id, newest)) in [

@@ -196,7 +196,7 @@ impl ChatEngine {
                     Some(Outgoing {
                         local_id: local_id.clone(),
                         conversation,
-                        content: content.clone(),
+                        content: Content::clone(content),
                         weight: m.weight(),
                     })
                 }
@@ -251,7 +251,7 @@ impl ChatEngine {
                 api::resend(id, m.receiver_id, m.conversation_id, m.weight()),
                 HttpPending::Resend { id, local_id },
             ),
-            _ => match m.content.clone() {
+            _ => match m.content.as_deref().cloned() {
                 Some(content) => self.transmit(Outgoing {
                     local_id,
                     conversation: m.conversation_id,

@@ -324,7 +324,11 @@ impl<'a> Doc<'a> {
                     let later = names.get(next..).unwrap_or_default();
                     let at = match later.iter().position(is_key) {
                         Some(i) => Some(next + i),
-                        None => names.get(..next).unwrap_or_default().iter().position(is_key),
+                        None => names
+                            .get(..next)
+                            .unwrap_or_default()
+                            .iter()
+                            .position(is_key),
                     };
                     if let Some(at) = at {
                         next = at + 1;
@@ -512,6 +516,12 @@ impl FromJson for String {
 impl FromJson for std::sync::Arc<str> {
     fn read(doc: &Doc<'_>, n: Id) -> Result<Self, Error> {
         String::read(doc, n).map(Self::from)
+    }
+}
+
+impl<T: FromJson> FromJson for std::sync::Arc<T> {
+    fn read(doc: &Doc<'_>, n: Id) -> Result<Self, Error> {
+        T::read(doc, n).map(std::sync::Arc::new)
     }
 }
 

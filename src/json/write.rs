@@ -35,9 +35,10 @@ impl ToJson for str {
     }
 }
 
-impl ToJson for std::sync::Arc<str> {
+/// As the value it shares.
+impl<T: ToJson + ?Sized> ToJson for std::sync::Arc<T> {
     fn write(&self, w: &mut Writer) {
-        w.str(self);
+        (**self).write(w)
     }
 }
 

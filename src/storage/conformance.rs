@@ -30,9 +30,12 @@ pub fn message(conversation: ConversationId, n: u64, sender: u64, weight: u64) -
         conversation_id: conversation,
         local_id: None,
         receiver_id: conversation.peer_of(sender).unwrap_or(0),
-        content: Some(Content::Text {
-            text: format!("message {n} — 你好 <b>{n}</b>"),
-        }),
+        content: Some(
+            Content::Text {
+                text: format!("message {n} — 你好 <b>{n}</b>"),
+            }
+            .into(),
+        ),
         status: Status::Sent,
         read: n % 3 == 0,
         server_read: n % 3 == 0,

@@ -208,7 +208,7 @@ impl Packer<'_> {
         self.conversation(*conversation_id);
         self.opt_str(local_id.as_deref());
         self.uint(*receiver_id);
-        match content {
+        match content.as_deref() {
             None => self.byte(0),
             Some(Content::Text { text }) => {
                 self.byte(1);
@@ -409,7 +409,7 @@ impl<'a> Unpacker<'a> {
             conversation_id,
             local_id,
             receiver_id,
-            content,
+            content: content.map(Arc::new),
             status,
             read: flags & 1 != 0,
             server_read: flags & 2 != 0,

@@ -1,6 +1,8 @@
 //! Network inputs, merged as joins (see the module docs of `store`): whatever the order
 //! and repetition, the same inputs give the same state.
 
+use std::sync::Arc;
+
 use super::*;
 
 impl Store {
@@ -119,7 +121,7 @@ impl Store {
                 new.key.weight = new.key.weight.max(weight);
                 new.server_read |= w.is_read;
                 if new.content.is_none() && !revoked {
-                    new.content = Some(w.content);
+                    new.content = Some(Arc::new(w.content));
                 }
                 if new.sender_name.is_none() {
                     new.sender_name = w.sender_name;
@@ -146,7 +148,7 @@ impl Store {
                     conversation_id: cid,
                     local_id: None,
                     receiver_id: w.receiver_id,
-                    content: (!revoked).then_some(w.content),
+                    content: (!revoked).then(|| Arc::new(w.content)),
                     status: if revoked {
                         Status::Revoked
                     } else {

@@ -212,7 +212,7 @@ impl Store {
 pub(super) fn counts_unread(me: UserId, conv: &ConversationRecord, m: &StoredMessage) -> bool {
     m.sender_id() != me
         && !m.is_revoked()
-        && !matches!(m.content, Some(Content::System { .. }))
+        && !matches!(m.content.as_deref(), Some(Content::System { .. }))
         && m.key.weight > conv.my_read_mark
 }
 

@@ -67,8 +67,9 @@ pub struct StoredMessage {
     /// id arrives, so the UI can match its optimistic copy).
     pub local_id: Option<String>,
     pub receiver_id: u64,
-    /// `None` once revoked.
-    pub content: Option<Content>,
+    /// `None` once revoked. Shared like the sender's name: the store's copy, its event's
+    /// and its conversation's newest hold one content instead of a copy each.
+    pub content: Option<Arc<Content>>,
     pub status: Status,
     /// Mine and read by the peer (from a read receipt or the server's history).
     pub read: bool,
@@ -467,10 +468,13 @@ mod json_tests {
             conversation_id: c,
             local_id: Some("L\"\\\n\u{1}\u{7f}é😀".into()),
             receiver_id: 2,
-            content: Some(Content::Image {
-                url: "u".into(),
-                cover: None,
-            }),
+            content: Some(
+                Content::Image {
+                    url: "u".into(),
+                    cover: None,
+                }
+                .into(),
+            ),
             status: Status::Failed,
             read: true,
             server_read: false,
@@ -482,21 +486,27 @@ mod json_tests {
         m2.content = None;
         m2.status = Status::Revoked;
         let mut m3 = m.clone();
-        m3.content = Some(Content::Custom {
-            msg_type: -42,
-            raw: "{\"a\": 1.50}".into(),
-        });
+        m3.content = Some(
+            Content::Custom {
+                msg_type: -42,
+                raw: "{\"a\": 1.50}".into(),
+            }
+            .into(),
+        );
         let mut m4 = m.clone();
-        m4.content = Some(Content::Text { text: "hi".into() });
+        m4.content = Some(Content::Text { text: "hi".into() }.into());
         m4.conversation_id = ConversationId::Room(7);
         let mut m5 = m.clone();
-        m5.content = Some(Content::Video {
-            url: "v".into(),
-            cover: Some("c".into()),
-        });
+        m5.content = Some(
+            Content::Video {
+                url: "v".into(),
+                cover: Some("c".into()),
+            }
+            .into(),
+        );
         m5.status = Status::Sending;
         let mut m6 = m.clone();
-        m6.content = Some(Content::System { text: "s".into() });
+        m6.content = Some(Content::System { text: "s".into() }.into());
         m6.status = Status::Sent;
         let r = ConversationRecord {
             id: c,

@@ -1,6 +1,8 @@
 //! My messages: sending, the HTTP answer or the echo that confirms them, failure,
 //! resending and revoking, and the outbox that survives a restart.
 
+use std::sync::Arc;
+
 use super::*;
 
 impl Store {
@@ -50,7 +52,7 @@ impl Store {
             conversation_id,
             local_id: Some(local_id.to_string()),
             receiver_id,
-            content: Some(content),
+            content: Some(Arc::new(content)),
             status: Status::Sending,
             read: false,
             server_read: false,
@@ -217,7 +219,7 @@ fn outbox_entry(m: &StoredMessage) -> OutboxEntry {
         local_id: m.local_id.clone().unwrap_or_default(),
         conversation_id: m.conversation_id,
         receiver_id: m.receiver_id,
-        content: m.content.clone().unwrap_or(Content::Text {
+        content: m.content.as_deref().cloned().unwrap_or(Content::Text {
             text: String::new(),
         }),
         weight: m.key.weight,

@@ -25,8 +25,8 @@ fn events(s: &mut Store) -> Vec<StoreEvent> {
 fn texts(s: &Store, c: ConversationId) -> Vec<String> {
     s.messages(c, None, usize::MAX)
         .into_iter()
-        .map(|m| match m.content {
-            Some(Content::Text { text }) => text,
+        .map(|m| match m.content.as_deref() {
+            Some(Content::Text { text }) => text.clone(),
             Some(other) => format!("{other:?}"),
             None => "<revoked>".into(),
         })

@@ -53,7 +53,7 @@ pub fn text(t: &str) -> Content {
 
 /// The text of a message (`<revoked>` once revoked).
 pub fn text_of(m: &StoredMessage) -> String {
-    match &m.content {
+    match m.content.as_deref() {
         Some(Content::Text { text }) => text.clone(),
         Some(other) => format!("{other:?}"),
         None => "<revoked>".into(),

@@ -12,9 +12,12 @@ use crate::test_support::{block_on, direct, T0};
 /// A message with about `len` bytes of text.
 fn sized(c: ConversationId, n: u64, weight: u64, len: usize) -> StoredMessage {
     let mut m = message(c, n, 2, weight);
-    m.content = Some(Content::Text {
-        text: "x".repeat(len),
-    });
+    m.content = Some(
+        Content::Text {
+            text: "x".repeat(len),
+        }
+        .into(),
+    );
     m
 }
 

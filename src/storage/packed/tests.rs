@@ -62,7 +62,7 @@ fn message() -> impl Strategy<Value = StoredMessage> {
                 conversation_id,
                 local_id,
                 receiver_id,
-                content,
+                content: content.map(Arc::new),
                 status,
                 read,
                 server_read,
@@ -170,10 +170,13 @@ fn a_record_packs_to_these_bytes() {
         conversation_id: ConversationId::Direct { low: 1, high: 2 },
         local_id: Some("é".into()),
         receiver_id: 1,
-        content: Some(Content::Custom {
-            msg_type: -2,
-            raw: "{}".into(),
-        }),
+        content: Some(
+            Content::Custom {
+                msg_type: -2,
+                raw: "{}".into(),
+            }
+            .into(),
+        ),
         status: Status::Failed,
         read: false,
         server_read: true,

@@ -171,7 +171,7 @@ impl<'e> Tape<'e> {
     /// The reader's `message()`.
     fn message(&mut self, m: &StoredMessage) {
         let e = self.engine;
-        let (kind, text, url, cover, raw) = match &m.content {
+        let (kind, text, url, cover, raw) = match m.content.as_deref() {
             Some(Content::Text { text }) => ("text", Some(text.as_str()), None, None, None),
             Some(Content::System { text }) => ("system", Some(text.as_str()), None, None, None),
             Some(Content::Image { url, cover }) => {
@@ -183,7 +183,7 @@ impl<'e> Tape<'e> {
             Some(Content::Custom { raw, .. }) => ("custom", None, None, None, Some(raw.as_str())),
             None => ("text", None, None, None, None),
         };
-        let msg_type = m.content.as_ref().map_or(1, Content::msg_type);
+        let msg_type = m.content.as_deref().map_or(1, Content::msg_type);
         self.str(&key_of(&m.key.id, m.local_id.as_deref()));
         match m.server_id() {
             Some(id) => self.id(id),
