@@ -869,6 +869,47 @@ async fn the_3_to_4_migration_packs_every_conversation_record() {
         .expect("delete");
 }
 
+/// A conversation record that is not packed bytes (a string, an `ArrayBuffer`) or whose
+/// bytes do not read is a corrupt-record error at start-up, not a panic or a wrong list.
+#[wasm_bindgen_test]
+async fn a_conversation_record_that_is_not_packed_is_corrupt() {
+    const USER: u64 = 880_012;
+    let s = fresh(USER).await;
+    let mut batch = PersistBatch::default();
+    batch
+        .put_conversations
+        .insert(direct(2), record(direct(2), 1));
+    s.apply(batch.into()).await.expect("write");
+    s.close();
+    let bad: [JsValue; 3] = [
+        "{\"id\":\"1_3\"}".into(),
+        js_sys::ArrayBuffer::new(4).into(),
+        js_sys::Uint8Array::from(&[1u8, 0, 3, 3][..]).into(),
+    ];
+    for value in bad {
+        let db = raw_open(&database_name(USER), None).await;
+        let store = db
+            .transaction_with_str_and_mode("conversation_records", IdbTransactionMode::Readwrite)
+            .and_then(|tx| tx.object_store("conversation_records"))
+            .expect("conversation_records");
+        done(store.put_with_key(&value, &"1_3".into()).expect("put")).await;
+        db.close();
+        let s = IndexedDbStorage::open(USER).await.expect("open");
+        assert!(
+            matches!(s.conversations().await, Err(StorageError::Corrupt(_))),
+            "{value:?}"
+        );
+        assert!(matches!(
+            s.startup_records().await,
+            Err(StorageError::Corrupt(_))
+        ));
+        s.close();
+    }
+    IndexedDbStorage::delete_database(USER)
+        .await
+        .expect("delete");
+}
+
 /// The result of a raw IndexedDB request, once it succeeds.
 async fn done(req: web_sys::IdbRequest) -> JsValue {
     let p = Promise::new(&mut |resolve, reject| {
