@@ -823,18 +823,7 @@ async fn the_3_to_4_migration_packs_every_conversation_record() {
     v3.apply(batch.into()).await.expect("write V3");
     v3.close();
     // A record no version could read: the step deletes it instead of failing the upgrade.
-    let db = raw_open(&database_name(USER), Some(3)).await;
-    let store = db
-        .transaction_with_str_and_mode("conversation_records", IdbTransactionMode::Readwrite)
-        .and_then(|tx| tx.object_store("conversation_records"))
-        .expect("conversation_records");
-    done(
-        store
-            .put_with_key(&"{not json".into(), &"8_9".into())
-            .expect("put"),
-    )
-    .await;
-    db.close();
+    raw_put_record(USER, Some(3), "8_9", &"{not json".into()).await;
 
     let v4 = IndexedDbStorage::open(USER).await.expect("open V4");
     assert_eq!(v4.version(), SchemaVersion::V4);
@@ -899,18 +888,7 @@ async fn a_conversation_record_that_is_not_packed_is_corrupt() {
         ),
     ];
     for (value, why) in bad {
-        let db = raw_open(&database_name(USER), None).await;
-        let store = db
-            .transaction_with_str_and_mode("conversation_records", IdbTransactionMode::Readwrite)
-            .and_then(|tx| tx.object_store("conversation_records"))
-            .expect("conversation_records");
-        done(
-            store
-                .put_with_key(&value, &direct(3).to_string().into())
-                .expect("put"),
-        )
-        .await;
-        db.close();
+        raw_put_record(USER, None, &direct(3).to_string(), &value).await;
         let s = IndexedDbStorage::open(USER).await.expect("open");
         for result in [
             s.conversations().await.map(|_| ()),
@@ -926,6 +904,18 @@ async fn a_conversation_record_that_is_not_packed_is_corrupt() {
     IndexedDbStorage::delete_database(USER)
         .await
         .expect("delete");
+}
+
+/// Puts `value` under `key` in `conversation_records` through a raw connection (at
+/// `version`, or the current one), bypassing the backend's encoding.
+async fn raw_put_record(user: u64, version: Option<u32>, key: &str, value: &JsValue) {
+    let db = raw_open(&database_name(user), version).await;
+    let store = db
+        .transaction_with_str_and_mode("conversation_records", IdbTransactionMode::Readwrite)
+        .and_then(|tx| tx.object_store("conversation_records"))
+        .expect("conversation_records");
+    done(store.put_with_key(value, &key.into()).expect("put")).await;
+    db.close();
 }
 
 /// The result of a raw IndexedDB request, once it succeeds.
