@@ -627,6 +627,13 @@ async fn revoke(State(state): State<Shared>, Caller(me): Caller, body: JsonBody)
 async fn read(State(state): State<Shared>, Caller(me): Caller, body: JsonBody) -> ApiResult {
     let conv = Conv::parse(body.str("conversation_id")?)?;
     check_member(&state, me.id, conv)?;
+    // The receipt covers every message stored so far. A message's weight is its sender's
+    // calibrated clock, which may run a little ahead of this one: a receipt weighed by
+    // this clock alone could leave the newest message unread on its sender's side.
+    let up_to = state
+        .db
+        .newest_weight(&conv.id())?
+        .map_or(state.clock.now_ms(), |w| w.max(state.clock.now_ms()));
     match conv {
         Conv::Room(r) => {
             state.db.zero_room_unread(r, me.id)?;
@@ -634,7 +641,7 @@ async fn read(State(state): State<Shared>, Caller(me): Caller, body: JsonBody) -
             // client counts who has read each of its own messages.
             let payload = json!({
                 "sender_id": me.id, "msg_type": 6, "is_read": 1,
-                "conversation_id": conv.id(), "weight": state.clock.now_ms(),
+                "conversation_id": conv.id(), "weight": up_to,
             });
             publish(&state, &[format!("room_{r}")], &payload);
         }
@@ -643,7 +650,7 @@ async fn read(State(state): State<Shared>, Caller(me): Caller, body: JsonBody) -
             if state.db.mark_read(&conv.id(), me.id, peer)? {
                 let payload = json!({
                     "sender_id": peer, "msg_type": 6, "is_read": 1,
-                    "conversation_id": conv.id(), "weight": state.clock.now_ms(),
+                    "conversation_id": conv.id(), "weight": up_to,
                 });
                 publish(
                     &state,

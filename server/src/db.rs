@@ -480,6 +480,16 @@ impl Db {
         Ok(touched > 0)
     }
 
+    /// The largest weight of a message in `conversation_id`, if it has one.
+    pub fn newest_weight(&self, conversation_id: &str) -> Result<Option<u64>, ApiError> {
+        let max: Option<i64> = self.conn()?.query_row(
+            "SELECT MAX(weight) FROM messages WHERE conversation_id = ?1",
+            [conversation_id],
+            |r| r.get(0),
+        )?;
+        Ok(max.map(unsigned))
+    }
+
     pub fn zero_room_unread(&self, room: u64, user: u64) -> Result<(), ApiError> {
         self.conn()?.execute(
             "UPDATE room_members SET unread = 0 WHERE room_id = ?1 AND user_id = ?2",

@@ -279,11 +279,13 @@ async fn read_zeroes_unread_and_tells_the_sender() {
     let s = Stack::start().await;
     let (t1, mut m1) = s.user(1).await;
     let (t2, mut m2) = s.user(2).await;
-    for text in ["one", "two"] {
+    // The second weighed by a sender whose clock runs a minute ahead of the server's.
+    let ahead = s.get("/time", &t1).await["time"].as_u64().unwrap() + 60_000;
+    for (text, weight) in [("one", 1), ("two", ahead)] {
         s.post(
             "/messages",
             &t1,
-            json!({"receiver_id": 2, "msg_type": 1, "msg_content": {"content": text}, "weight": 1}),
+            json!({"receiver_id": 2, "msg_type": 1, "msg_content": {"content": text}, "weight": weight}),
         )
         .await;
         m1.expect().await;
@@ -304,6 +306,8 @@ async fn read_zeroes_unread_and_tells_the_sender() {
     assert_eq!(read["is_read"], 1);
     assert_eq!(read["conversation_id"], "1_2");
     assert!(read["weight"].as_u64().unwrap() >= before);
+    // It covers every message read, the one weighed ahead of the server's clock too.
+    assert_eq!(read["weight"].as_u64(), Some(ahead));
     let (topic, mine) = m2.expect().await;
     assert_eq!((topic.as_str(), &mine), ("chat_2", &read));
 
