@@ -330,11 +330,7 @@ pub(super) fn encode_message(n: &Names, m: &StoredMessage) -> Result<JsValue, St
 /// however many there are (a line each: JSON text holds no raw line break).
 #[cfg(feature = "test-support")]
 pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, StorageError> {
-    let Some(array) = stored.dyn_ref::<Array>() else {
-        return Err(StorageError::Corrupt(
-            "getAll did not return an array".into(),
-        ));
-    };
+    let array = all_of(stored)?;
     if array.length() == 0 {
         return Ok(Vec::new());
     }
@@ -363,11 +359,7 @@ pub(super) fn packed_conversation(c: &ConversationRecord) -> JsValue {
 /// into one byte array, each record after its length, so they cross into wasm in one
 /// copy however many there are.
 pub(super) fn decode_packed(stored: &JsValue) -> Result<Vec<ConversationRecord>, StorageError> {
-    let Some(array) = stored.dyn_ref::<Array>() else {
-        return Err(StorageError::Corrupt(
-            "getAll did not return an array".into(),
-        ));
-    };
+    let array = all_of(stored)?;
     let joined = imcore_join_records(array)
         .map_err(|_| StorageError::Corrupt("a conversation record is not packed bytes".into()))?
         .to_vec();
@@ -474,15 +466,18 @@ pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, Stor
 }
 
 /// Each stored object of a `getAll` result, read by `read`.
+/// A `getAll` result as the array it is.
+fn all_of(stored: &JsValue) -> Result<&Array, StorageError> {
+    stored
+        .dyn_ref::<Array>()
+        .ok_or_else(|| StorageError::Corrupt("getAll did not return an array".into()))
+}
+
 pub(super) fn each<T>(
     stored: &JsValue,
     mut read: impl FnMut(&JsValue) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
-    let Some(array) = stored.dyn_ref::<Array>() else {
-        return Err(StorageError::Corrupt(
-            "getAll did not return an array".into(),
-        ));
-    };
+    let array = all_of(stored)?;
     array.iter().map(|v| read(&v)).collect()
 }
 
