@@ -117,10 +117,7 @@ impl<'a> Doc<'a> {
 
     /// A string value, decoded and checked (UTF-8, paired surrogates).
     pub(crate) fn string(&self, n: Id) -> Result<String, Error> {
-        if self.kind(n) != Kind::Str {
-            return Err(self.invalid_type(n, "a string"));
-        }
-        self.decode_str(n)
+        self.text(n).map(Cow::into_owned)
     }
 
     /// String node `n` as text: borrowed from the source when it has no escape (no copy),
@@ -129,12 +126,7 @@ impl<'a> Doc<'a> {
         if self.kind(n) != Kind::Str {
             return Err(self.invalid_type(n, "a string"));
         }
-        match self.str_body(n) {
-            (body, false) => std::str::from_utf8(body)
-                .map(Cow::Borrowed)
-                .map_err(|_| self.error(n, "invalid unicode code point")),
-            _ => self.decode_str(n).map(Cow::Owned),
-        }
+        self.decode_str(n)
     }
 
     /// The bytes of string node `n` between its quotes: its content when `escaped` is
@@ -153,17 +145,21 @@ impl<'a> Doc<'a> {
     fn key_text(&self, k: Id) -> Result<Cow<'a, [u8]>, Error> {
         match self.str_body(k) {
             (raw, false) => Ok(Cow::Borrowed(raw)),
-            _ => self.decode_str(k).map(|key| Cow::Owned(key.into_bytes())),
+            _ => self
+                .decode_str(k)
+                .map(|key| Cow::Owned(key.into_owned().into_bytes())),
         }
     }
 
-    /// The content of string node `n`.
-    pub(super) fn decode_str(&self, n: Id) -> Result<String, Error> {
+    /// The content of string node `n`: borrowed from the source when it has no escape.
+    pub(super) fn decode_str(&self, n: Id) -> Result<Cow<'a, str>, Error> {
         let (body, escaped) = self.str_body(n);
         let bad = |code: &str| self.error(n, code);
-        // Most strings have no escape: one copy (and the UTF-8 check), not a byte loop.
+        // Most strings have no escape: the UTF-8 check alone, not a byte loop.
         if !escaped {
-            return String::from_utf8(body.to_vec()).map_err(|_| bad("invalid unicode code point"));
+            return std::str::from_utf8(body)
+                .map(Cow::Borrowed)
+                .map_err(|_| bad("invalid unicode code point"));
         }
         let mut out: Vec<u8> = Vec::with_capacity(body.len());
         let mut i = 0;
@@ -210,7 +206,9 @@ impl<'a> Doc<'a> {
             let mut utf8 = [0; 4];
             out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
         }
-        String::from_utf8(out).map_err(|_| bad("invalid unicode code point"))
+        String::from_utf8(out)
+            .map(Cow::Owned)
+            .map_err(|_| bad("invalid unicode code point"))
     }
 
     pub(crate) fn bool(&self, n: Id) -> Result<bool, Error> {
@@ -363,11 +361,11 @@ impl<'a> Doc<'a> {
     /// An externally tagged enum: `"name"` (no value) or `{"name": value}`.
     pub(crate) fn variant(&self, n: Id, what: &str) -> Result<(String, Option<Id>), Error> {
         match self.kind(n) {
-            Kind::Str => Ok((self.decode_str(n)?, None)),
+            Kind::Str => Ok((self.decode_str(n)?.into_owned(), None)),
             Kind::Obj => {
                 let mut entries = self.entries(n);
                 match (entries.next(), entries.next()) {
-                    (Some((k, v)), None) => Ok((self.decode_str(k)?, Some(v))),
+                    (Some((k, v)), None) => Ok((self.decode_str(k)?.into_owned(), Some(v))),
                     (None, _) => Err(self.error(n, "expected value")),
                     (Some(_), Some((k, _))) => Err(self.error(k, "expected value")),
                 }
@@ -515,7 +513,7 @@ impl FromJson for String {
 
 impl FromJson for std::sync::Arc<str> {
     fn read(doc: &Doc<'_>, n: Id) -> Result<Self, Error> {
-        String::read(doc, n).map(Self::from)
+        doc.text(n).map(|t| Self::from(&*t))
     }
 }
 

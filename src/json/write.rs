@@ -230,7 +230,7 @@ impl Doc<'_> {
                 let mut entries: crate::collections::VecMap<String, Id> =
                     crate::collections::VecMap::new();
                 for (k, v) in self.entries(n) {
-                    entries.insert(self.decode_str(k)?, v);
+                    entries.insert(self.decode_str(k)?.into_owned(), v);
                 }
                 w.open('{');
                 for (k, v) in entries {
