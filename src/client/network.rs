@@ -254,10 +254,7 @@ impl ChatEngine {
                         && self.lookup_needed(&incoming).is_none() =>
                 {
                     let read = self.apply_incoming(now, incoming, None);
-                    self.flush_store();
-                    if let Some(c) = read {
-                        self.read_soon(now, c);
-                    }
+                    self.applied(now, read);
                     continue;
                 }
                 Some(Queued::Net(incoming)) => (vec![incoming], None),
@@ -399,6 +396,12 @@ impl ChatEngine {
         if let Some((conversation, n, up_to)) = head.unread {
             self.store.apply_server_unread(conversation, n, up_to);
         }
+        self.applied(now, read);
+    }
+
+    /// After inputs were applied: their changes go out, then the read receipts they call
+    /// for (the open conversations in `read`).
+    fn applied(&mut self, now: Now, read: impl IntoIterator<Item = ConversationId>) {
         self.flush_store();
         for conversation in read {
             self.read_soon(now, conversation);
