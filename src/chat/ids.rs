@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::json::write::push_digits;
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 
 /// A user id.
@@ -58,12 +59,30 @@ impl ConversationId {
     }
 }
 
+impl ConversationId {
+    /// Its string form (`"1_2"`, `"room_5"`), appended to `out` without the formatting
+    /// machinery: records, message events and storage keys write one per message.
+    pub(crate) fn push_to(self, out: &mut String) {
+        match self {
+            ConversationId::Direct { low, high } => {
+                push_digits(out, low);
+                out.push('_');
+                push_digits(out, high);
+            }
+            ConversationId::Room(id) => {
+                out.push_str("room_");
+                push_digits(out, id);
+            }
+        }
+    }
+}
+
+/// The string form of [`ConversationId::push_to`].
 impl fmt::Display for ConversationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConversationId::Direct { low, high } => write!(f, "{low}_{high}"),
-            ConversationId::Room(id) => write!(f, "room_{id}"),
-        }
+        let mut text = String::with_capacity(48);
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -88,7 +107,7 @@ impl FromStr for ConversationId {
 /// Persisted as its string form (`"1_2"`, `"room_5"`).
 impl ToJson for ConversationId {
     fn write(&self, w: &mut Writer) {
-        w.display(self);
+        w.quoted(|out| self.push_to(out));
     }
 }
 
@@ -109,6 +128,20 @@ mod tests {
         assert_eq!("3_7".parse::<ConversationId>(), Ok(c));
         assert_eq!("room_42".parse(), Ok(ConversationId::Room(42)));
         assert_eq!(ConversationId::direct(5, 5), None);
+        for (id, text) in [
+            (ConversationId::Room(42), "room_42"),
+            (ConversationId::Room(0), "room_0"),
+            (
+                ConversationId::direct(0, u64::MAX).unwrap(),
+                "0_18446744073709551615",
+            ),
+        ] {
+            assert_eq!(id.to_string(), text);
+            let mut pushed = String::from("x");
+            id.push_to(&mut pushed);
+            assert_eq!(pushed, format!("x{text}"));
+            assert_eq!(text.parse(), Ok(id));
+        }
         for bad in ["7_3", "3_3", "x_1", "1_", "room_", "room_x", "", "1_2_3"] {
             assert!(bad.parse::<ConversationId>().is_err(), "{bad}");
         }

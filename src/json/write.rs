@@ -148,14 +148,12 @@ impl Writer {
         push_digits(&mut self.out, n.unsigned_abs());
     }
 
-    /// A value's `Display` as a JSON string, for values whose text needs no escaping (ids:
-    /// digits, `_`, ASCII letters), written in place rather than through a `String` of its
-    /// own: records and payloads write one per message.
-    pub(crate) fn display(&mut self, v: impl std::fmt::Display) {
-        use std::fmt::Write as _;
+    /// A JSON string whose text needs no escaping (ids: digits, `_`, ASCII letters),
+    /// written in place by `text` rather than through a `String` of its own: records and
+    /// payloads write one per message.
+    pub(crate) fn quoted(&mut self, text: impl FnOnce(&mut String)) {
         self.out.push('"');
-        // Writing to a String cannot fail.
-        let _ = write!(self.out, "{v}");
+        text(&mut self.out);
         self.out.push('"');
     }
 

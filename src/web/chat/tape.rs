@@ -14,8 +14,6 @@
 //! The writer (Rust) and the reader (JS) are the two halves of one format, kept in this
 //! file: each `Tape` method says what the reader reads for it.
 
-use std::fmt::Write as _;
-
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
@@ -138,10 +136,7 @@ impl<'e> Tape<'e> {
 
     /// The reader's `str()`: a conversation id as its string ("1_2", "room_7").
     fn conversation(&mut self, id: ConversationId) {
-        self.ascii_id(|text| {
-            // Writing to a String cannot fail.
-            let _ = write!(text, "{id}");
-        });
+        self.ascii_id(|text| id.push_to(text));
     }
 
     /// The reader's `str()`: a user or server id as its decimal string (64-bit safe).
