@@ -272,9 +272,26 @@ impl From<&StorageError> for ChatError {
 
 /// The UI key of a message: the local id it was sent with, else its server id.
 pub fn key_of(id: &MessageRef, local_id: Option<&str>) -> String {
+    match key_source(id, local_id) {
+        KeySource::Local(local) => local.to_string(),
+        KeySource::Server(id) => id.to_string(),
+    }
+}
+
+/// What [`key_of`] makes the key of, for a writer that puts it in place (the message
+/// tape writes one per message event).
+pub enum KeySource<'a> {
+    /// A local id, the key as it stands.
+    Local(&'a str),
+    /// A server id, the key in decimal.
+    Server(ServerId),
+}
+
+/// The [`KeySource`] of [`key_of`]`(id, local_id)`.
+pub fn key_source<'a>(id: &'a MessageRef, local_id: Option<&'a str>) -> KeySource<'a> {
     match (local_id, id) {
-        (Some(local), _) => local.to_string(),
-        (None, MessageRef::Local(local)) => local.clone(),
-        (None, MessageRef::Server(id)) => id.to_string(),
+        (Some(local), _) => KeySource::Local(local),
+        (None, MessageRef::Local(local)) => KeySource::Local(local),
+        (None, MessageRef::Server(id)) => KeySource::Server(*id),
     }
 }

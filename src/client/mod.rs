@@ -48,8 +48,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub use io::{
-    key_of, ChatError, ChatEvent, CommandId, ErrorCode, HttpId, LogLevel, MqttCommand, MqttTag,
-    Now, Output, Reply, StorageAnswer, StorageId, StorageOp,
+    key_of, key_source, ChatError, ChatEvent, CommandId, ErrorCode, HttpId, KeySource, LogLevel,
+    MqttCommand, MqttTag, Now, Output, Reply, StorageAnswer, StorageId, StorageOp,
 };
 
 use crate::chat::clock::Clock;

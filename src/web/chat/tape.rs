@@ -19,7 +19,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::chat::store::{ConversationSummary, StoredMessage};
 use crate::chat::{Content, ConversationId};
-use crate::client::{key_of, ChatEngine};
+use crate::client::{key_source, ChatEngine, KeySource};
 use crate::json::write::push_digits;
 
 use super::convert::status_name;
@@ -179,7 +179,10 @@ impl<'e> Tape<'e> {
             None => ("text", None, None, None, None),
         };
         let msg_type = m.content.as_deref().map_or(1, Content::msg_type);
-        self.str(&key_of(&m.key.id, m.local_id.as_deref()));
+        match key_source(&m.key.id, m.local_id.as_deref()) {
+            KeySource::Local(local) => self.str(local),
+            KeySource::Server(id) => self.id(id),
+        }
         match m.server_id() {
             Some(id) => self.id(id),
             None => self.opt_str(None),
