@@ -191,6 +191,20 @@ impl PersistBatch {
         }
     }
 
+    /// Moves the conversation records (puts and deletes) out, into a batch of their own.
+    ///
+    /// [`PersistBatch::merge`] folds these two maps apart from the others: a record
+    /// replaces the one before it and a delete drops it, whatever the messages do. So
+    /// they can be merged ahead of the rest and the result is the same, which is what
+    /// [`crate::storage::WriteQueue`] does with them.
+    pub fn take_conversations(&mut self) -> PersistBatch {
+        PersistBatch {
+            put_conversations: std::mem::take(&mut self.put_conversations),
+            delete_conversations: std::mem::take(&mut self.delete_conversations),
+            ..PersistBatch::default()
+        }
+    }
+
     /// Deletes the message stored at `key` (where it was last stored), dropping its pending
     /// put. A message that moves is deleted at its old key before it is put at the new one.
     pub fn delete_message(&mut self, conversation_id: ConversationId, key: MessageKey) {
