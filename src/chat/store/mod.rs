@@ -406,12 +406,17 @@ impl Store {
     /// changed has its record's `newest` brought up to date (the record is written when
     /// that changed it): one rule, here, for every change that can move the newest message.
     pub fn take_persist(&mut self) -> PersistBatch {
-        // Keys sort by conversation first: each map names its conversations in runs. (No
-        // sort: it would cost about 1 KB of wasm.)
-        let mut touched: Vec<ConversationId> = Vec::new();
+        // Keys sort by conversation first: each map names its conversations in runs, so
+        // the puts name each once; a delete's conversation may be among them. (No sort:
+        // it would cost about 1 KB of wasm.)
         let p = &self.persist;
-        let puts = p.put_messages.keys().map(|(c, _)| c);
-        for c in puts.chain(p.delete_messages.keys().map(|(c, _)| c)) {
+        let mut touched: Vec<ConversationId> = Vec::new();
+        for (c, _) in p.put_messages.keys() {
+            if touched.last() != Some(c) {
+                touched.push(*c);
+            }
+        }
+        for (c, _) in p.delete_messages.keys() {
             if touched.last() != Some(c) && !touched.contains(c) {
                 touched.push(*c);
             }
