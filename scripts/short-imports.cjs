@@ -1,0 +1,153 @@
+// Usage: node scripts/short-imports.cjs DIR
+//
+// Gives the wasm imports that DIR/imcore.js provides (module "./imcore_bg.js") short names,
+// in DIR/imcore_bg.wasm and in the glue's import object alike. wasm-bindgen names each
+// import after its JS function plus a 16-digit hash (`__wbg_new_from_slice_b8daf545a41c6aa0`):
+// 134 of them in the web module, each spelled once in the module and once in the glue, and
+// the hashes do not compress. The names are the module's private contract with its own
+// glue: nothing else sees them (the exports, which `init()` returns and InitOutput types,
+// keep theirs).
+//
+// The import section is rewritten in place (module and field names; every other byte and
+// section as it was). A glue that does not name each import exactly once is an error:
+// wasm-bindgen's output changed, and a half-renamed pair would fail at instantiation.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: short-imports.cjs DIR');
+  process.exit(2);
+}
+const wasmFile = path.join(dir, 'imcore_bg.wasm');
+const glueFile = path.join(dir, 'imcore.js');
+const fail = (why) => {
+  console.error(`[short-imports] ${dir}: ${why}`);
+  process.exit(1);
+};
+const GLUE_MODULE = './imcore_bg.js';
+const SHORT_MODULE = 'a';
+
+const wasm = fs.readFileSync(wasmFile);
+let glue = fs.readFileSync(glueFile, 'utf8');
+
+// ---- reading ----
+let at = 0;
+const byte = () => {
+  if (at >= wasm.length) fail('the module ends early');
+  return wasm[at++];
+};
+const uleb = () => {
+  let n = 0;
+  let shift = 0;
+  for (;;) {
+    const b = byte();
+    n += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (!(b & 0x80)) return n;
+    if (shift > 35) fail('a LEB128 number is too long');
+  }
+};
+const name = () => {
+  const n = uleb();
+  if (at + n > wasm.length) fail('a name runs past the end');
+  const s = wasm.toString('utf8', at, at + n);
+  at += n;
+  return s;
+};
+const limits = () => {
+  const flags = byte();
+  uleb();
+  if (flags & 1) uleb();
+};
+
+// ---- writing ----
+const ulebBytes = (n) => {
+  const out = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+};
+const nameBytes = (s) => {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([ulebBytes(b.length), b]);
+};
+
+// Short names: a, b, …, Z, aa, ab, … (JS identifiers, no `$`/`_` needed).
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const shortName = (i) => {
+  let s = '';
+  do {
+    s = ALPHABET[i % ALPHABET.length] + s;
+    i = Math.floor(i / ALPHABET.length) - 1;
+  } while (i >= 0);
+  return s;
+};
+
+if (wasm.readUInt32LE(0) !== 0x6d736100) fail('not a wasm module');
+at = 8;
+const parts = [wasm.subarray(0, 8)];
+const renamed = new Map();
+while (at < wasm.length) {
+  const start = at;
+  const id = byte();
+  const size = uleb();
+  const body = at;
+  const end = body + size;
+  if (end > wasm.length) fail('a section runs past the end');
+  if (id !== 2) {
+    parts.push(wasm.subarray(start, end));
+    at = end;
+    continue;
+  }
+  const count = uleb();
+  const entries = [ulebBytes(count)];
+  for (let i = 0; i < count; i++) {
+    let module = name();
+    let field = name();
+    const descStart = at;
+    const kind = byte();
+    if (kind === 0) uleb(); // function: type index
+    else if (kind === 1) { byte(); limits(); } // table: reference type, limits
+    else if (kind === 2) limits(); // memory
+    else if (kind === 3) { byte(); byte(); } // global: value type, mutability
+    else if (kind === 4) { byte(); uleb(); } // tag
+    else fail(`import ${module}.${field} has an unknown kind ${kind}`);
+    if (module === GLUE_MODULE) {
+      if (renamed.has(field)) fail(`import ${field} appears twice`);
+      const short = shortName(renamed.size);
+      renamed.set(field, short);
+      module = SHORT_MODULE;
+      field = short;
+    }
+    entries.push(nameBytes(module), nameBytes(field), wasm.subarray(descStart, at));
+  }
+  if (at !== end) fail('the import section has bytes after its entries');
+  const section = Buffer.concat(entries);
+  parts.push(Buffer.from([2]), ulebBytes(section.length), section);
+}
+if (renamed.size === 0) fail(`the module imports nothing from ${GLUE_MODULE}`);
+
+// The glue: each import is a key of the import object, written once; the object itself is
+// the value of the key "./imcore_bg.js".
+const token = (s) => new RegExp(`(?<![\\w$])${s.replace(/[$]/g, '\\$')}(?![\\w$])`, 'g');
+for (const [long, short] of renamed) {
+  const hits = glue.match(token(long));
+  if (!hits || hits.length !== 1) fail(`the glue names import ${long} ${hits ? hits.length : 0} times, not once`);
+  glue = glue.replace(token(long), short);
+}
+const moduleKey = /(["'])\.\/imcore_bg\.js\1(?=\s*:)/g;
+const keys = glue.match(moduleKey);
+if (!keys || keys.length !== 1) fail(`the glue has ${keys ? keys.length : 0} "${GLUE_MODULE}" keys, not one`);
+glue = glue.replace(moduleKey, `"${SHORT_MODULE}"`);
+
+const before = wasm.length;
+const out = Buffer.concat(parts);
+fs.writeFileSync(wasmFile, out);
+fs.writeFileSync(glueFile, glue);
+console.log(`[short-imports] ${dir}: ${renamed.size} imports renamed; wasm ${before} -> ${out.length} bytes`);
