@@ -52,7 +52,7 @@ out="${PKG_DIR:-pkg}"
 wasm="$target_dir/wasm32-unknown-unknown/$profile_dir/imcore.wasm"
 # WASM_NAMES_DIR (release, set by scripts/size.sh): also write each module as wasm-opt makes
 # it but with its function names kept (`-g`), as DIR/<name>.wasm, for twiggy. Same passes,
-# same code: only the name section differs from the shipped module.
+# same code, imports renamed alike: only the name section differs from the shipped module.
 names_dir="${WASM_NAMES_DIR:-}"
 
 # wasm-opt flags, measured on this module (gzip -9 / brotli of the result): -Os compresses
@@ -177,7 +177,9 @@ NODE
   # The imports the glue provides get short names in both (wasm-bindgen's carry a hash
   # each, which does not compress): scripts/short-imports.cjs. gzip -9 of wasm + glue:
   # imcore -4.4 KB, imcore/mqtt -2.3 KB.
-  node scripts/short-imports.cjs "$dir"
+  # The WASM_NAMES_DIR copy gets the same names: it still runs with this glue (the
+  # profiles of scripts/bench-browser.sh --profile), and its imports stay the shipped ones.
+  node scripts/short-imports.cjs "$dir" ${names_dir:+"$names_dir/$name.wasm"}
 }
 
 # The web package (ChatClient on IndexedDB, and MqttClient) into $out/.

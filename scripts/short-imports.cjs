@@ -1,4 +1,4 @@
-// Usage: node scripts/short-imports.cjs DIR
+// Usage: node scripts/short-imports.cjs DIR [COPY.wasm...]
 //
 // Gives the wasm imports that DIR/imcore.js provides (module "./imcore_bg.js") short names,
 // in DIR/imcore_bg.wasm and in the glue's import object alike. wasm-bindgen names each
@@ -11,13 +11,17 @@
 // The import section is rewritten in place (module and field names; every other byte and
 // section as it was). A glue that does not name each import exactly once is an error:
 // wasm-bindgen's output changed, and a half-renamed pair would fail at instantiation.
+//
+// Each COPY.wasm (the same module with its names kept, for twiggy and profiles) gets the
+// same names, so that it still runs with the renamed glue; a copy whose imports differ from
+// the module's is an error.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error('usage: short-imports.cjs DIR');
+  console.error('usage: short-imports.cjs DIR [COPY.wasm...]');
   process.exit(2);
 }
 const wasmFile = path.join(dir, 'imcore_bg.wasm');
@@ -29,40 +33,19 @@ const fail = (why) => {
 const GLUE_MODULE = './imcore_bg.js';
 const SHORT_MODULE = 'a';
 
-const wasm = fs.readFileSync(wasmFile);
 let glue = fs.readFileSync(glueFile, 'utf8');
 
-// ---- reading ----
-let at = 0;
-const byte = () => {
-  if (at >= wasm.length) fail('the module ends early');
-  return wasm[at++];
-};
-const uleb = () => {
-  let n = 0;
-  let shift = 0;
-  for (;;) {
-    const b = byte();
-    n += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (!(b & 0x80)) return n;
-    if (shift > 35) fail('a LEB128 number is too long');
-  }
-};
-const name = () => {
-  const n = uleb();
-  if (at + n > wasm.length) fail('a name runs past the end');
-  const s = wasm.toString('utf8', at, at + n);
-  at += n;
+// Short names: a, b, …, Z, aa, ab, … (JS identifiers, no `$`/`_` needed).
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const shortName = (i) => {
+  let s = '';
+  do {
+    s = ALPHABET[i % ALPHABET.length] + s;
+    i = Math.floor(i / ALPHABET.length) - 1;
+  } while (i >= 0);
   return s;
 };
-const limits = () => {
-  const flags = byte();
-  uleb();
-  if (flags & 1) uleb();
-};
 
-// ---- writing ----
 const ulebBytes = (n) => {
   const out = [];
   do {
@@ -78,60 +61,99 @@ const nameBytes = (s) => {
   return Buffer.concat([ulebBytes(b.length), b]);
 };
 
-// Short names: a, b, …, Z, aa, ab, … (JS identifiers, no `$`/`_` needed).
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const shortName = (i) => {
-  let s = '';
-  do {
-    s = ALPHABET[i % ALPHABET.length] + s;
-    i = Math.floor(i / ALPHABET.length) - 1;
-  } while (i >= 0);
-  return s;
-};
-
-if (wasm.readUInt32LE(0) !== 0x6d736100) fail('not a wasm module');
-at = 8;
-const parts = [wasm.subarray(0, 8)];
-const renamed = new Map();
-while (at < wasm.length) {
-  const start = at;
-  const id = byte();
-  const size = uleb();
-  const body = at;
-  const end = body + size;
-  if (end > wasm.length) fail('a section runs past the end');
-  if (id !== 2) {
-    parts.push(wasm.subarray(start, end));
-    at = end;
-    continue;
-  }
-  const count = uleb();
-  const entries = [ulebBytes(count)];
-  for (let i = 0; i < count; i++) {
-    let module = name();
-    let field = name();
-    const descStart = at;
-    const kind = byte();
-    if (kind === 0) uleb(); // function: type index
-    else if (kind === 1) { byte(); limits(); } // table: reference type, limits
-    else if (kind === 2) limits(); // memory
-    else if (kind === 3) { byte(); byte(); } // global: value type, mutability
-    else if (kind === 4) { byte(); uleb(); } // tag
-    else fail(`import ${module}.${field} has an unknown kind ${kind}`);
-    if (module === GLUE_MODULE) {
-      if (renamed.has(field)) fail(`import ${field} appears twice`);
-      const short = shortName(renamed.size);
-      renamed.set(field, short);
-      module = SHORT_MODULE;
-      field = short;
+// `wasm` with the field of each import from GLUE_MODULE renamed by `rename(field)` and its
+// module by SHORT_MODULE; every other byte as it was.
+function renameImports(file, wasm, rename) {
+  const bad = (why) => fail(`${file}: ${why}`);
+  let at = 0;
+  const byte = () => {
+    if (at >= wasm.length) bad('the module ends early');
+    return wasm[at++];
+  };
+  const uleb = () => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = byte();
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(b & 0x80)) return n;
+      if (shift > 35) bad('a LEB128 number is too long');
     }
-    entries.push(nameBytes(module), nameBytes(field), wasm.subarray(descStart, at));
+  };
+  const name = () => {
+    const n = uleb();
+    if (at + n > wasm.length) bad('a name runs past the end');
+    const s = wasm.toString('utf8', at, at + n);
+    at += n;
+    return s;
+  };
+  const limits = () => {
+    const flags = byte();
+    uleb();
+    if (flags & 1) uleb();
+  };
+
+  if (wasm.length < 8 || wasm.readUInt32LE(0) !== 0x6d736100) bad('not a wasm module');
+  at = 8;
+  const parts = [wasm.subarray(0, 8)];
+  while (at < wasm.length) {
+    const start = at;
+    const id = byte();
+    const size = uleb();
+    const end = at + size;
+    if (end > wasm.length) bad('a section runs past the end');
+    if (id !== 2) {
+      parts.push(wasm.subarray(start, end));
+      at = end;
+      continue;
+    }
+    const count = uleb();
+    const entries = [ulebBytes(count)];
+    for (let i = 0; i < count; i++) {
+      let module = name();
+      let field = name();
+      const descStart = at;
+      const kind = byte();
+      if (kind === 0) uleb(); // function: type index
+      else if (kind === 1) { byte(); limits(); } // table: reference type, limits
+      else if (kind === 2) limits(); // memory
+      else if (kind === 3) { byte(); byte(); } // global: value type, mutability
+      else if (kind === 4) { byte(); uleb(); } // tag
+      else bad(`import ${module}.${field} has an unknown kind ${kind}`);
+      if (module === GLUE_MODULE) {
+        module = SHORT_MODULE;
+        field = rename(field);
+      }
+      entries.push(nameBytes(module), nameBytes(field), wasm.subarray(descStart, at));
+    }
+    if (at !== end) bad('the import section has bytes after its entries');
+    const section = Buffer.concat(entries);
+    parts.push(Buffer.from([2]), ulebBytes(section.length), section);
   }
-  if (at !== end) fail('the import section has bytes after its entries');
-  const section = Buffer.concat(entries);
-  parts.push(Buffer.from([2]), ulebBytes(section.length), section);
+  return Buffer.concat(parts);
 }
+
+const wasm = fs.readFileSync(wasmFile);
+const renamed = new Map();
+const out = renameImports(wasmFile, wasm, (field) => {
+  if (renamed.has(field)) fail(`import ${field} appears twice`);
+  const short = shortName(renamed.size);
+  renamed.set(field, short);
+  return short;
+});
 if (renamed.size === 0) fail(`the module imports nothing from ${GLUE_MODULE}`);
+const copies = process.argv.slice(3).map((file) => {
+  const seen = new Set();
+  const copy = renameImports(file, fs.readFileSync(file), (field) => {
+    const short = renamed.get(field);
+    if (short === undefined || seen.has(field)) fail(`${file}: import ${field} is not one of the module's`);
+    seen.add(field);
+    return short;
+  });
+  if (seen.size !== renamed.size) fail(`${file}: imports ${seen.size} of the module's ${renamed.size}`);
+  return [file, copy];
+});
 
 // The glue: each import is a key of the import object, written once; the object itself is
 // the value of the key "./imcore_bg.js".
@@ -146,8 +168,7 @@ const keys = glue.match(moduleKey);
 if (!keys || keys.length !== 1) fail(`the glue has ${keys ? keys.length : 0} "${GLUE_MODULE}" keys, not one`);
 glue = glue.replace(moduleKey, `"${SHORT_MODULE}"`);
 
-const before = wasm.length;
-const out = Buffer.concat(parts);
 fs.writeFileSync(wasmFile, out);
 fs.writeFileSync(glueFile, glue);
-console.log(`[short-imports] ${dir}: ${renamed.size} imports renamed; wasm ${before} -> ${out.length} bytes`);
+for (const [file, copy] of copies) fs.writeFileSync(file, copy);
+console.log(`[short-imports] ${dir}: ${renamed.size} imports renamed; wasm ${wasm.length} -> ${out.length} bytes`);

@@ -3,14 +3,15 @@
 // serves bench/browser/ with the release package at /pkg/, the bench module at /bench-pkg/
 // and the mqtt-packet bundle, opens Debian's Chromium through playwright-core on a profile
 // on disk (IndexedDB as a user has it, not an incognito context's in-memory one), loads the
-// page afresh for each benchmark and prints one table per figure: imcore, the baseline,
+// page afresh for each benchmark (in a browser of its own for each timed run of the backlog
+// and the cold start: see `launch`) and prints one table per figure: imcore, the baseline,
 // their ratio and the target of issue 14.
 //
 // Usage: node bench/browser/run.mjs [--pkg DIR] [--bench-pkg DIR] [--mqtt-packet FILE]
 //        [--only decoder,backlog,cold] [--backlog N (default 10000)] [--json FILE]
 //        [--profile FILE] [--no-baseline]
-// --no-baseline: the backlog's imcore run only (for repeated runs while tuning; the plain
-// JS baseline's one transaction per message takes ~10 s).
+// --no-baseline: the backlog's imcore runs only (for repeated runs while tuning; each of the
+// plain JS baseline's three runs, one transaction per message, takes ~10 s).
 // --profile FILE: a CPU profile (Chrome DevTools' .cpuprofile, 100 µs sampling) of the
 // imcore backlog run only, written to FILE, and its top functions by self time printed;
 // with --only cold, of one more imcore cold start (50 µs sampling) instead.
@@ -84,8 +85,11 @@ let page;
 // meet the module cold gets a browser of its own: V8 keeps a compiled wasm module, its
 // optimised code included, for the life of the renderer and reuses it when the same bytes
 // load again, so a second page load in one browser runs warm code (the backlog's "to the
-// page" fell from 119 ms to 75-85 ms that way).
+// page" fell from 119 ms to 75-85 ms that way). The server sends `no-store`, so Chromium's
+// on-disk code cache for wasm never holds it and a new browser compiles it afresh.
 async function launch() {
+  // No pid of a closed Chromium left for the script to kill (it may be reused).
+  if (process.env.IMCORE_CHROMIUM_PID_FILE) fs.rmSync(process.env.IMCORE_CHROMIUM_PID_FILE, { force: true });
   if (context) await context.close();
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, "--js-flags=--expose-gc", "--enable-precise-memory-info"] });
   const pid = chromiumPid();

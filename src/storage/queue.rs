@@ -7,9 +7,11 @@ use super::StorageBatch;
 /// [`WriteQueue::done`]. A burst of N batches during one write becomes one more write.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
-    /// The batches accepted since the last write, oldest first; merged when handed out.
-    /// Merging each into the pending one as it came cost a pass over everything pending
-    /// per batch: quadratic in a backlog that arrives while one write is in flight.
+    /// The batches accepted since the last write, oldest first; merged when handed out,
+    /// but for their conversation records, which [`WriteQueue::push`] merges into the
+    /// oldest at once. Merging each whole batch into the pending one as it came cost a
+    /// pass over everything pending per batch: quadratic in a backlog that arrives while
+    /// one write is in flight.
     pending: Vec<StorageBatch>,
     in_flight: bool,
     /// Writes handed out so far.
