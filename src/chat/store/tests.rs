@@ -882,6 +882,7 @@ fn merged_batches_delete_by_key_and_keep_a_move() {
 
 #[test]
 fn a_senders_name_and_avatar_are_shared_by_their_messages_while_the_same() {
+    use std::sync::Arc;
     let mut s = Store::new(ME);
     let named = |id, weight, name: &str, avatar: &str| {
         let mut w = wire(id, PEER, weight, "hi");
@@ -892,14 +893,14 @@ fn a_senders_name_and_avatar_are_shared_by_their_messages_while_the_same() {
     s.apply(named(1, T0, "Bo", "https://a/1.png"), 0);
     s.apply(named(2, T0 + 1, "Bo", "https://a/1.png"), 0);
     s.apply(named(3, T0 + 2, "Bo", "https://a/2.png"), 0);
-    // My message between: the peer's next one has no newest of theirs to share with, and
-    // keeps its own.
+    // My message between: the conversation's newest is not the peer's, so their next one
+    // keeps its own copy (with the right text).
     s.apply(Incoming::Message(wire(4, ME, T0 + 3, "yo")), 0);
     s.apply(named(5, T0 + 4, "Bo", "https://a/2.png"), 0);
     let m = |id| s.message(&MessageRef::Server(id)).unwrap().clone();
     let (m1, m2, m3, m5) = (m(1), m(2), m(3), m(5));
-    let same = |a: &Option<std::sync::Arc<str>>, b: &Option<std::sync::Arc<str>>| match (a, b) {
-        (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+    let same = |a: &Option<Arc<str>>, b: &Option<Arc<str>>| match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         _ => false,
     };
     assert!(same(&m1.sender_name, &m2.sender_name));
@@ -910,6 +911,7 @@ fn a_senders_name_and_avatar_are_shared_by_their_messages_while_the_same() {
         "a new avatar is its own"
     );
     assert_eq!(m3.sender_avatar.as_deref(), Some("https://a/2.png"));
+    assert!(!same(&m3.sender_name, &m5.sender_name));
     assert_eq!(m5.sender_name.as_deref(), Some("Bo"));
     assert_eq!(m5.sender_avatar.as_deref(), Some("https://a/2.png"));
 }
