@@ -163,6 +163,8 @@ function printProfile(profile, top = 25) {
 }
 
 const results = {};
+// The median of `f` over the runs `xs`.
+const median = (xs, f) => xs.map(f).sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }) : "-");
 function table(title, note, rows) {
   console.log(`\n${title}`);
@@ -209,7 +211,6 @@ try {
         bs.push(await run("benchBacklogPlain", { count }));
       }
     }
-    const median = (xs, f) => xs.map(f).sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const figures = (xs) => ({ ...xs[0], toPage: median(xs, (r) => r.toPage), persisted: median(xs, (r) => r.persisted), loadedBytes: median(xs, (r) => r.loadedBytes), runs: xs });
     const a = figures(as);
     const b = figures(bs);
@@ -241,7 +242,6 @@ try {
       await launch();
       await profiled("coldStartImcore", {}, 50, 40);
     }
-    const median = (xs, f) => xs.map(f).sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const inst = median(a, (r) => r.instantiate);
     const toList = median(a, (r) => r.toList);
     const plain = median(b, (r) => r.toList);
