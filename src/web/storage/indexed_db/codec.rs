@@ -465,7 +465,6 @@ pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, Stor
     json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
-/// Each stored object of a `getAll` result, read by `read`.
 /// A `getAll` result as the array it is.
 fn all_of(stored: &JsValue) -> Result<&Array, StorageError> {
     stored
@@ -473,6 +472,7 @@ fn all_of(stored: &JsValue) -> Result<&Array, StorageError> {
         .ok_or_else(|| StorageError::Corrupt("getAll did not return an array".into()))
 }
 
+/// Each stored object of a `getAll` result, read by `read`.
 pub(super) fn each<T>(
     stored: &JsValue,
     mut read: impl FnMut(&JsValue) -> Result<T, StorageError>,
