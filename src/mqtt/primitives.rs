@@ -195,9 +195,15 @@ pub fn prefix_len(out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
             size,
             max: MAX_REMAINING_LENGTH,
         })?;
-    let mut hdr = Vec::with_capacity(4);
-    put_varint(&mut hdr, len);
-    out.splice(start..start, hdr);
+    // Written at the end and rotated into place: `Vec::splice` did the same through a
+    // generic drain-and-refill that was, in a 10,000-message backlog, most of the cost of
+    // its 10,000 four-byte PUBACKs.
+    let end = out.len();
+    put_varint(out, len);
+    let n = out.len() - end;
+    if let Some(tail) = out.get_mut(start..) {
+        tail.rotate_right(n);
+    }
     Ok(())
 }
 
