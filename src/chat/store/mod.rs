@@ -44,7 +44,9 @@ mod send;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use crate::collections::VecMap;
 
@@ -165,7 +167,7 @@ pub struct Store {
     convs: VecMap<ConversationId, Conv>,
     list: List,
     /// Where each message is, by server id and by local id.
-    locate: HashMap<MessageRef, (ConversationId, MessageKey)>,
+    locate: FxHashMap<MessageRef, (ConversationId, MessageKey)>,
     tombstones: VecMap<ServerId, Tombstone>,
     /// The largest resend weight heard for each server id, also before the message.
     resend_weights: VecMap<ServerId, u64>,
@@ -190,7 +192,7 @@ impl Store {
             me,
             convs: VecMap::new(),
             list: List::default(),
-            locate: HashMap::new(),
+            locate: FxHashMap::default(),
             tombstones: VecMap::new(),
             resend_weights: VecMap::new(),
             open: Vec::new(),
