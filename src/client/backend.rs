@@ -190,10 +190,10 @@ impl ChatEngine {
                     format!("clock offset {} ms ± {}", c.offset_ms, c.error_bound_ms),
                 );
                 // The next start assumes it until its first sample.
-                self.push(Output::Persist(StorageBatch {
+                self.push(Output::Persist(Box::new(StorageBatch {
                     store: Default::default(),
                     put_meta: vec![(meta::CLOCK_OFFSET.to_string(), c.offset_ms.to_string())],
-                }));
+                })));
             }
             Err(e) => {
                 self.calibration_failed(now);

@@ -110,8 +110,10 @@ pub enum Output {
     Http { id: HttpId, request: Request },
     /// Read storage (or wipe it).
     Storage { id: StorageId, op: StorageOp },
-    /// Write a batch (queued behind earlier writes; the UI does not wait for it).
-    Persist(StorageBatch),
+    /// Write a batch (queued behind earlier writes; the UI does not wait for it). Boxed:
+    /// inline it made every output twice the size of the next largest, an event, and a
+    /// backlog moves several outputs per message through the queue.
+    Persist(Box<StorageBatch>),
     /// Tell the page.
     Event(ChatEvent),
     /// Settle the shell's pending call.

@@ -677,7 +677,7 @@ impl ChatEngine {
         let batch = self.store.take_persist();
         // Logged out: storage was wiped, and nothing is written again.
         if !batch.is_empty() && !self.closed {
-            self.push(Output::Persist(batch.into()));
+            self.push(Output::Persist(Box::new(batch.into())));
         }
     }
 

@@ -502,7 +502,7 @@ impl Sim {
                 Output::Storage { id, op } => self.storage_ops.push((id, op)),
                 Output::Persist(batch) => {
                     self.writes += 1;
-                    block_on(self.storage.apply(batch)).expect("write")
+                    block_on(self.storage.apply(*batch)).expect("write")
                 }
                 Output::Event(e) => self.events.push(e),
                 Output::Done { command, result } => self.done.push((command, result)),

@@ -225,7 +225,7 @@ fn execute(sh: &Rc<Shared>, output: Output) {
                 input(&sh, |e, now| e.handle_storage(now, id, answer));
             });
         }
-        Output::Persist(batch) => sh.persister.push(batch),
+        Output::Persist(batch) => sh.persister.push(*batch),
         Output::Event(event) => emit(sh, event),
         Output::Done { command, result } => {
             let Some(settle) = sh.calls.borrow_mut().remove(&command) else {
