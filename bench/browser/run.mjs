@@ -87,6 +87,7 @@ let page;
 // load again, so a second page load in one browser runs warm code (the backlog's "to the
 // page" fell from 119 ms to 75-85 ms that way). The server sends `no-store`, so Chromium's
 // on-disk code cache for wasm never holds it and a new browser compiles it afresh.
+const SETTLE_MS = 1000;
 async function launch() {
   // No pid of a closed Chromium left for the script to kill (it may be reused).
   if (process.env.IMCORE_CHROMIUM_PID_FILE) fs.rmSync(process.env.IMCORE_CHROMIUM_PID_FILE, { force: true });
@@ -95,6 +96,12 @@ async function launch() {
   const pid = chromiumPid();
   if (process.env.IMCORE_CHROMIUM_PID_FILE && pid) fs.writeFileSync(process.env.IMCORE_CHROMIUM_PID_FILE, `${pid}\n`);
   page = context.pages()[0] || (await context.newPage());
+  // A browser just started keeps both cores busy for a while with its own start-up (its
+  // storage and network services, the profile): a run begun at once shared the machine
+  // with it, which put 20-40 % on the backlog's "to the page" and most of its spread
+  // (134-211 ms against 109-119 ms after a wait of 0.5-3 s, 2026-12-07). The module is
+  // still loaded afresh after the wait: the code timed is as cold as before.
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   page.on("console", (m) => {
     if (m.type() === "error" || m.type() === "warning") console.error(`[page] ${m.text()}`);
   });
