@@ -264,7 +264,7 @@ pub(crate) fn push_digits(out: &mut String, n: u64) {
 
 /// Writes the digits of `c` into `buf` backwards from `end`, at least `min` of them (with
 /// leading zeros), and returns where they start.
-fn digits_back(buf: &mut [u8; 20], mut end: usize, mut c: u32, min: usize) -> usize {
+pub(crate) fn digits_back(buf: &mut [u8; 20], mut end: usize, mut c: u32, min: usize) -> usize {
     let stop = end.saturating_sub(min);
     while c > 0 || end > stop {
         let Some(at) = end.checked_sub(1) else {

@@ -20,6 +20,7 @@
 use crate::chat::store::{MessageKey, MessageRef, PersistBatch, StoredMessage};
 use crate::chat::ConversationId;
 use crate::collections::VecMap;
+use crate::json::write::digits_back;
 
 /// The most messages a block holds.
 pub const BLOCK_MAX: usize = 64;
@@ -35,7 +36,25 @@ pub const FIXED_DIGITS: usize = 20;
 /// A `u64` as 20 zero-padded decimal digits: string order == numeric order, exact over the
 /// whole range (a JS number is exact only up to 2^53).
 pub fn fixed(n: u64) -> String {
-    format!("{n:020}")
+    let mut s = String::with_capacity(FIXED_DIGITS);
+    push_fixed(&mut s, n);
+    s
+}
+
+/// `n` as 20 decimal digits, zero-padded (every `u64` fits), the same way as
+/// [`push_digits`](crate::json::write::push_digits): `format!("{n:020}")` was 6 % of the
+/// wasm time of a 10,000-message backlog's write (a block lists each message's server id
+/// so).
+pub(crate) fn push_fixed(out: &mut String, n: u64) {
+    const CHUNK: u64 = 100_000_000;
+    let mut buf = [b'0'; 20];
+    let mut start = buf.len();
+    let mut rest = n;
+    while rest > 0 {
+        start = digits_back(&mut buf, start, (rest % CHUNK) as u32, 8);
+        rest /= CHUNK;
+    }
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// The sort key of a message id: `"s00000000000000000123"` or `"t{local id}"`. Local ids
@@ -44,7 +63,12 @@ pub fn fixed(n: u64) -> String {
 /// local ids are ASCII).
 pub fn sort_key(id: &MessageRef) -> String {
     match id {
-        MessageRef::Server(n) => format!("{SERVER_PREFIX}{n:020}"),
+        MessageRef::Server(n) => {
+            let mut s = String::with_capacity(1 + FIXED_DIGITS);
+            s.push(SERVER_PREFIX);
+            push_fixed(&mut s, *n);
+            s
+        }
         MessageRef::Local(s) => format!("{LOCAL_PREFIX}{s}"),
     }
 }
@@ -52,8 +76,9 @@ pub fn sort_key(id: &MessageRef) -> String {
 /// A key as one string of the same order: weight and sender as [`fixed`], then the
 /// [`sort_key`].
 pub fn order_key(k: &MessageKey) -> String {
-    let mut s = fixed(k.weight);
-    s.push_str(&fixed(k.sender_id));
+    let mut s = String::with_capacity(3 * FIXED_DIGITS + 1);
+    push_fixed(&mut s, k.weight);
+    push_fixed(&mut s, k.sender_id);
     s.push_str(&sort_key(&k.id));
     s
 }
@@ -292,6 +317,23 @@ mod tests {
             weight,
             sender_id: 2,
             id: MessageRef::Server(id),
+        }
+    }
+
+    /// `fixed` is `format!("{:020}")` around every border of its eight-digit chunks.
+    #[test]
+    fn fixed_is_zero_padded_display() {
+        let mut values = vec![0, 1, u64::MAX, 123_456_789_012_345];
+        for k in 0..20 {
+            for d in -2..3 {
+                values.push(10u64.pow(k).saturating_add_signed(d));
+            }
+        }
+        for v in values {
+            assert_eq!(fixed(v), format!("{v:020}"));
+            let mut out = String::from("x");
+            push_fixed(&mut out, v);
+            assert_eq!(out, format!("x{v:020}"));
         }
     }
 

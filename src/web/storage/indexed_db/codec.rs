@@ -24,9 +24,9 @@ use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
 use crate::storage::{packed, StorageError};
 
-pub(super) use crate::storage::blocks::fixed;
 #[cfg(feature = "test-support")]
 use crate::storage::blocks::sort_key;
+pub(super) use crate::storage::blocks::{fixed, push_fixed};
 
 /// The primary key of a V1/V2 message: `"{conversation}|{sort key}"` (a conversation id
 /// never contains `|`, so the key is unique per `(conversation, MessageRef)`).
@@ -121,7 +121,7 @@ pub(super) fn encode_block(n: &Names, b: &Block) -> Result<JsValue, StorageError
     let lids = Array::new();
     for m in &b.messages {
         if let Some(sid) = m.server_id() {
-            sids.push_str(&fixed(sid));
+            push_fixed(&mut sids, sid);
         }
         if let Some(local) = &m.local_id {
             lids.push(&JsValue::from_str(local));
