@@ -528,7 +528,7 @@ async fn the_outbox_survives_reopening() {
 }
 
 #[wasm_bindgen_test]
-async fn the_1_to_4_migration_keeps_every_record() {
+async fn the_1_to_5_migration_keeps_every_record() {
     const USER: u64 = 880_006;
     let v1 = fresh_v1(USER).await;
     assert_eq!(v1.version(), SchemaVersion::V1);
@@ -555,18 +555,18 @@ async fn the_1_to_4_migration_keeps_every_record() {
     v1.close();
 
     let start = now();
-    let v2 = IndexedDbStorage::open(USER).await.expect("open V4");
+    let v2 = IndexedDbStorage::open(USER).await.expect("open V5");
     console_log!(
-        "1 → 4 migration (300 messages, 20 outbox records) and open: {:.1} ms",
+        "1 → 5 migration (300 messages, 20 outbox records) and open: {:.1} ms",
         now() - start
     );
-    assert_eq!(v2.version(), SchemaVersion::V4);
+    assert_eq!(v2.version(), SchemaVersion::V5);
     assert_eq!(
         v2.meta(meta::SCHEMA_VERSION)
             .await
             .expect("meta")
             .as_deref(),
-        Some("4")
+        Some("5")
     );
     assert_eq!(
         v2.meta(meta::LAST_SYNC).await.expect("meta").as_deref(),
@@ -630,7 +630,7 @@ async fn wipe_and_delete_database_leave_nothing() {
     assert!(is_empty(&s, c).await, "wipe left data");
     assert_eq!(
         s.meta(meta::SCHEMA_VERSION).await.expect("meta").as_deref(),
-        Some("4")
+        Some("5")
     );
 
     s.apply(fill()).await.expect("fill again");
@@ -684,12 +684,12 @@ async fn the_2_to_3_migration_puts_every_message_in_blocks() {
     reference.apply(batch).await.expect("reference");
 
     let start = now();
-    let v3 = IndexedDbStorage::open(USER).await.expect("open V4");
+    let v3 = IndexedDbStorage::open(USER).await.expect("open V5");
     console_log!(
-        "2 → 4 migration (2,100 messages) and open: {:.1} ms",
+        "2 → 5 migration (2,100 messages) and open: {:.1} ms",
         now() - start
     );
-    assert_eq!(v3.version(), SchemaVersion::V4);
+    assert_eq!(v3.version(), SchemaVersion::V5);
     let db = raw_open(&database_name(USER), None).await;
     for (gone, new) in [
         ("messages", "blocks"),
@@ -825,8 +825,8 @@ async fn the_3_to_4_migration_packs_every_conversation_record() {
     // A record no version could read: the step deletes it instead of failing the upgrade.
     raw_put_record(USER, Some(3), "8_9", &"{not json".into()).await;
 
-    let v4 = IndexedDbStorage::open(USER).await.expect("open V4");
-    assert_eq!(v4.version(), SchemaVersion::V4);
+    let v4 = IndexedDbStorage::open(USER).await.expect("open V5");
+    assert_eq!(v4.version(), SchemaVersion::V5);
     let mut records = v4.conversations().await.expect("conversations");
     records.sort_by_key(|r| r.id);
     assert_eq!(records, written);
@@ -904,6 +904,124 @@ async fn a_conversation_record_that_is_not_packed_is_corrupt() {
     IndexedDbStorage::delete_database(USER)
         .await
         .expect("delete");
+}
+
+/// The 4 → 5 step rewrites nothing: blocks written as JSON texts before it read as they
+/// are, beside packed ones; a block is packed when it is next written; a packed block that
+/// does not read is a corrupt-record error.
+#[wasm_bindgen_test]
+async fn after_the_4_to_5_step_json_and_packed_blocks_read_alike() {
+    const USER: u64 = 880_014;
+    let (c, d) = (direct(2), direct(3));
+    // 200 messages in each of two conversations (blocks of 64: four each), every tenth
+    // mine with a local id.
+    let mut msgs = Vec::new();
+    for (base, conv) in [(0, c), (1_000, d)] {
+        for n in 1..=200u64 {
+            let mut m = message(conv, base + n, if n % 10 == 0 { ME } else { 2 }, T0 + n);
+            if n % 10 == 0 {
+                m.local_id = Some(format!("L{}", base + n));
+            }
+            msgs.push(m);
+        }
+    }
+    let batch = put_all(&msgs);
+    let v4 = fresh_at(USER, SchemaVersion::V4).await;
+    v4.apply(batch.clone()).await.expect("write V4");
+    v4.close();
+    let reference = MemoryStorage::new();
+    reference.apply(batch).await.expect("reference");
+
+    let v5 = IndexedDbStorage::open(USER).await.expect("open V5");
+    assert_eq!(v5.version(), SchemaVersion::V5);
+    let (texts, packed) = block_forms(USER).await;
+    assert!(texts >= 8 && packed == 0, "the upgrade rewrote blocks");
+    // A new message of c: its newest block is written again, packed; the others stay.
+    let newer = put_all(&[message(c, 500, 2, T0 + 500)]);
+    v5.apply(newer.clone()).await.expect("write V5");
+    reference.apply(newer).await.expect("reference");
+    let (texts, packed) = block_forms(USER).await;
+    assert!(texts >= 6 && packed >= 1, "{texts} texts, {packed} packed");
+    for conv in [c, d] {
+        let all = reference
+            .messages(conv, Page::Newest, usize::MAX)
+            .await
+            .expect("reference");
+        assert_eq!(
+            v5.messages(conv, Page::Newest, usize::MAX)
+                .await
+                .expect("all"),
+            all
+        );
+        assert_eq!(
+            v5.messages(conv, Page::Newest, 70).await.expect("newest"),
+            all[all.len() - 70..]
+        );
+        // One message of each block, by its ids.
+        for m in all.iter().step_by(50) {
+            if let Some(id) = m.server_id() {
+                let found = v5.message_by_server_id(id).await.expect("by server id");
+                assert_eq!(found.as_ref(), Some(m));
+            }
+            if let Some(local) = &m.local_id {
+                let found = v5.message_by_local_id(local).await.expect("by local id");
+                assert_eq!(found.as_ref(), Some(m));
+            }
+        }
+    }
+    v5.close();
+
+    // Every packed block cut short inside its first message.
+    let db = raw_open(&database_name(USER), None).await;
+    let store = db
+        .transaction_with_str_and_mode("blocks", IdbTransactionMode::Readwrite)
+        .and_then(|tx| tx.object_store("blocks"))
+        .expect("blocks");
+    let all: js_sys::Array = done(store.get_all().expect("getAll"))
+        .await
+        .dyn_into()
+        .expect("an array");
+    for block in all.iter() {
+        let record = Reflect::get(&block, &"record".into()).expect("record");
+        if record.is_instance_of::<js_sys::Uint8Array>() {
+            let cut = js_sys::Uint8Array::from(&[1u8, 1, 0x80][..]);
+            Reflect::set(&block, &"record".into(), &cut).expect("set");
+            done(store.put(&block).expect("put")).await;
+        }
+    }
+    db.close();
+    let s = IndexedDbStorage::open(USER).await.expect("reopen");
+    let result = s.messages(c, Page::Newest, 10).await;
+    assert!(
+        matches!(&result, Err(StorageError::Corrupt(e)) if e.contains("ends inside weight")),
+        "{result:?}"
+    );
+    drop_db(s, USER).await;
+}
+
+/// How many stored blocks of `user` hold a JSON text and how many packed bytes.
+async fn block_forms(user: u64) -> (usize, usize) {
+    let db = raw_open(&database_name(user), None).await;
+    let store = db
+        .transaction_with_str("blocks")
+        .and_then(|tx| tx.object_store("blocks"))
+        .expect("blocks");
+    let all: js_sys::Array = done(store.get_all().expect("getAll"))
+        .await
+        .dyn_into()
+        .expect("an array");
+    db.close();
+    let records: Vec<JsValue> = all
+        .iter()
+        .map(|b| Reflect::get(&b, &"record".into()).expect("record"))
+        .collect();
+    let texts = records.iter().filter(|r| r.is_string()).count();
+    let packed = records
+        .iter()
+        .filter(|r| r.is_instance_of::<js_sys::Uint8Array>())
+        .count();
+    assert_eq!(texts + packed, records.len(), "a block of neither form");
+    (texts, packed)
 }
 
 /// Puts `value` under `key` in `conversation_records` through a raw connection (at

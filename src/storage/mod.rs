@@ -16,8 +16,8 @@
 //!   not one per message.
 //! * `blocks` (feature `indexeddb`): the rules of the IndexedDB layout's message blocks,
 //!   pure, for the backend in the shell.
-//! * `packed` (feature `indexeddb`): conversation records packed as bytes, as the
-//!   IndexedDB layout stores them from schema V4 on.
+//! * `packed` (feature `indexeddb`): conversation records and message blocks packed as
+//!   bytes, as the IndexedDB layout stores them (from schema V4 and V5 on).
 //! * `gate`: one call at a time, for the backends whose apply reads before it writes.
 //! * `conformance` (tests only: `cfg(test)` or the `test-support` feature): the test suite
 //!   every backend runs, kept out of the shipped wasm.

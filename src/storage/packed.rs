@@ -1,5 +1,6 @@
-//! Conversation records packed as bytes: how the IndexedDB layout stores them from schema
-//! V4 on (feature `indexeddb`), so start-up reads them without a JSON parse.
+//! Conversation records and blocks of messages packed as bytes: how the IndexedDB layout
+//! stores them (feature `indexeddb`; conversation records from schema V4 on, blocks from
+//! V5 on), so start-up and a page of history read them without a JSON parse.
 //!
 //! Start-up reads every conversation record before the list can show. As JSON texts,
 //! 1,000 of them (each with its newest message) took 8–15 ms to parse in the page and
@@ -10,8 +11,11 @@
 //!
 //! The form: a version byte ([`FORMAT`]), then the fields in declaration order.
 //! Unsigned integers are LEB128 varints, `msg_type` zigzag first; strings a varint byte
-//! length and UTF-8; an `Option` or enum a tag byte; lists a varint count. Records that
-//! stay JSON (message blocks, outbox, the key-value layout) keep their JSON form.
+//! length and UTF-8; an `Option` or enum a tag byte; lists a varint count. A block is its
+//! own version byte ([`BLOCK_FORMAT`]) and the list of its messages, where a sender's name
+//! or avatar equal to the message before's is a tag byte alone (and read back shares that
+//! message's copy). Records that stay JSON (outbox, the key-value layout) keep their JSON
+//! form.
 //!
 //! Reading checks everything a JSON read checks (tags, UTF-8, conversation ids, the end
 //! of the record) and returns [`PackError`]; it never panics, whatever the bytes.
@@ -28,6 +32,9 @@ use crate::chat::store::{
 
 /// The version byte every packed record starts with.
 pub const FORMAT: u8 = 1;
+
+/// The version byte every packed block starts with.
+pub const BLOCK_FORMAT: u8 = 1;
 
 /// Why bytes are not a packed conversation record.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -85,9 +92,40 @@ pub fn pack(record: &ConversationRecord, out: &mut Vec<u8>) {
         Newest::Empty => w.byte(1),
         Newest::Message(m) => {
             w.byte(2);
-            w.message(m);
+            w.message(m, None);
         }
     }
+}
+
+/// The messages of a block packed, appended to `out`.
+pub fn pack_block(messages: &[StoredMessage], out: &mut Vec<u8>) {
+    let mut w = Packer(out);
+    w.byte(BLOCK_FORMAT);
+    w.uint(messages.len() as u64);
+    let mut before = None;
+    for m in messages {
+        w.message(m, before);
+        before = Some(m);
+    }
+}
+
+/// The messages of the block `bytes` hold (all of them).
+pub fn unpack_block(bytes: &[u8]) -> Result<Vec<StoredMessage>, PackError> {
+    let mut r = Unpacker { rest: bytes };
+    let format = r.byte("format")?;
+    if format != BLOCK_FORMAT {
+        return Err(PackError::Format(format));
+    }
+    let n = r.count("messages")?;
+    let mut out: Vec<StoredMessage> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let m = r.message(out.last())?;
+        out.push(m);
+    }
+    if !r.rest.is_empty() {
+        return Err(PackError::Trailing(r.rest.len()));
+    }
+    Ok(out)
 }
 
 /// The record `bytes` hold (all of them).
@@ -111,7 +149,7 @@ pub fn unpack(bytes: &[u8]) -> Result<ConversationRecord, PackError> {
     let newest = match r.byte("newest")? {
         0 => Newest::Unknown,
         1 => Newest::Empty,
-        2 => Newest::Message(Box::new(r.message()?)),
+        2 => Newest::Message(Box::new(r.message(None)?)),
         tag => {
             return Err(PackError::Tag {
                 what: "newest",
@@ -180,7 +218,9 @@ impl Packer<'_> {
         }
     }
 
-    fn message(&mut self, m: &StoredMessage) {
+    /// `before`: the message packed right before it in a block, whose name and avatar an
+    /// equal one refers to.
+    fn message(&mut self, m: &StoredMessage, before: Option<&StoredMessage>) {
         let StoredMessage {
             key,
             conversation_id,
@@ -237,10 +277,21 @@ impl Packer<'_> {
         }
         self.byte(status.code());
         self.byte(u8::from(*read) | u8::from(*server_read) << 1);
-        self.opt_str(sender_name.as_deref());
-        self.opt_str(sender_avatar.as_deref());
+        self.shared_str(sender_name, before.map(|b| &b.sender_name));
+        self.shared_str(sender_avatar, before.map(|b| &b.sender_avatar));
+    }
+
+    /// [`Packer::opt_str`], or tag 2 alone when `s` is some and equal to `before`.
+    fn shared_str(&mut self, s: &Option<Arc<str>>, before: Option<&Option<Arc<str>>>) {
+        match (s, before) {
+            (Some(s), Some(Some(b))) if s == b => self.byte(SAME_AS_BEFORE),
+            _ => self.opt_str(s.as_deref()),
+        }
     }
 }
+
+/// The tag of a name or avatar equal to the one of the message before (in a block).
+const SAME_AS_BEFORE: u8 = 2;
 
 struct Unpacker<'a> {
     rest: &'a [u8],
@@ -334,7 +385,8 @@ impl<'a> Unpacker<'a> {
         }
     }
 
-    fn message(&mut self) -> Result<StoredMessage, PackError> {
+    /// `before`: the message read right before it in a block (see [`Packer::message`]).
+    fn message(&mut self, before: Option<&StoredMessage>) -> Result<StoredMessage, PackError> {
         let weight = self.uint("weight")?;
         let sender_id = self.uint("sender_id")?;
         let id = match self.byte("message id")? {
@@ -413,9 +465,30 @@ impl<'a> Unpacker<'a> {
             status,
             read: flags & 1 != 0,
             server_read: flags & 2 != 0,
-            sender_name: self.opt_str("sender_name")?.map(Arc::from),
-            sender_avatar: self.opt_str("sender_avatar")?.map(Arc::from),
+            sender_name: self.shared_str("sender_name", before.map(|b| &b.sender_name))?,
+            sender_avatar: self.shared_str("sender_avatar", before.map(|b| &b.sender_avatar))?,
         })
+    }
+
+    /// What [`Packer::shared_str`] wrote: tag 2 shares `before`'s copy (an error without
+    /// one, as in a conversation record).
+    fn shared_str(
+        &mut self,
+        what: &'static str,
+        before: Option<&Option<Arc<str>>>,
+    ) -> Result<Option<Arc<str>>, PackError> {
+        match self.byte(what)? {
+            0 => Ok(None),
+            1 => Ok(Some(Arc::from(self.str(what)?))),
+            SAME_AS_BEFORE => match before {
+                Some(Some(b)) => Ok(Some(Arc::clone(b))),
+                _ => Err(PackError::Tag {
+                    what,
+                    tag: SAME_AS_BEFORE,
+                }),
+            },
+            tag => Err(PackError::Tag { what, tag }),
+        }
     }
 }
 

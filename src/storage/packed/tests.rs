@@ -158,6 +158,128 @@ proptest! {
     }
 }
 
+fn packed_block(ms: &[StoredMessage]) -> Vec<u8> {
+    let mut out = Vec::new();
+    pack_block(ms, &mut out);
+    out
+}
+
+/// Messages of a block: some of them with the name and avatar of the one before (the
+/// usual run of one sender's messages).
+fn block() -> impl Strategy<Value = Vec<StoredMessage>> {
+    vec((message(), any::<bool>()), 0..6).prop_map(|ms| {
+        let mut out: Vec<StoredMessage> = Vec::new();
+        for (mut m, same) in ms {
+            if let (true, Some(before)) = (same, out.last()) {
+                m.sender_name = before.sender_name.clone();
+                m.sender_avatar = before.sender_avatar.clone();
+            }
+            out.push(m);
+        }
+        out
+    })
+}
+
+proptest! {
+    /// Every block comes back, and a name or avatar equal to the one before shares its copy.
+    #[test]
+    fn every_block_comes_back(ms in block()) {
+        let read = unpack_block(&packed_block(&ms));
+        prop_assert_eq!(read.as_ref(), Ok(&ms));
+        let read = read.unwrap_or_default();
+        for pair in read.windows(2) {
+            if let [a, b] = pair {
+                for (x, y) in [(&a.sender_name, &b.sender_name), (&a.sender_avatar, &b.sender_avatar)] {
+                    if let (Some(x), Some(y)) = (x, y) {
+                        prop_assert_eq!(x == y, Arc::ptr_eq(x, y));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every proper prefix is refused, and so is anything appended; changed bytes give an
+    /// error or some block, never a panic.
+    #[test]
+    fn a_cut_extended_or_changed_block_never_panics(
+        ms in block(),
+        extra in vec(any::<u8>(), 1..4),
+        at in any::<prop::sample::Index>(),
+        b in any::<u8>(),
+    ) {
+        let bytes = packed_block(&ms);
+        for end in 0..bytes.len() {
+            prop_assert!(unpack_block(bytes.get(..end).unwrap_or_default()).is_err(), "prefix {}", end);
+        }
+        let mut longer = bytes.clone();
+        longer.extend(extra);
+        prop_assert!(unpack_block(&longer).is_err());
+        let mut changed = bytes;
+        let i = at.index(changed.len());
+        if let Some(slot) = changed.get_mut(i) {
+            *slot = b;
+        }
+        if let Ok(read) = unpack_block(&changed) {
+            prop_assert_eq!(unpack_block(&packed_block(&read)), Ok(read));
+        }
+    }
+
+    #[test]
+    fn random_block_bytes_never_panic(bytes in vec(any::<u8>(), 0..64)) {
+        let mut with_format = vec![BLOCK_FORMAT];
+        with_format.extend_from_slice(&bytes);
+        let _ = unpack_block(&bytes);
+        let _ = unpack_block(&with_format);
+    }
+}
+
+/// The block form is stored too: these bytes must read back the same in every later
+/// version.
+#[test]
+fn a_block_packs_to_these_bytes() {
+    let m = |id: u64, name: &str| StoredMessage {
+        key: MessageKey {
+            weight: 10 + id,
+            sender_id: 2,
+            id: MessageRef::Server(id),
+        },
+        conversation_id: ConversationId::Direct { low: 1, high: 2 },
+        local_id: None,
+        receiver_id: 1,
+        content: Some(Content::Text { text: "hi".into() }.into()),
+        status: Status::Sent,
+        read: false,
+        server_read: false,
+        sender_name: Some(Arc::from(name)),
+        sender_avatar: Some(Arc::from("a")),
+    };
+    let ms = vec![m(1, "n"), m(2, "n"), m(3, "o")];
+    // weight, sender; server id; conversation 1_2; no local id; receiver 1; text "hi";
+    // sent, unread
+    let message = |id: u8| [10 + id, 2, 0, id, 0, 1, 2, 0, 1, 1, 2, b'h', b'i', 1, 0];
+    let mut bytes = vec![1, 3]; // format, three messages
+    bytes.extend(message(1));
+    bytes.extend([1, 1, b'n', 1, 1, b'a']); // name "n", avatar "a"
+    bytes.extend(message(2));
+    bytes.extend([2, 2]); // both as the message before
+    bytes.extend(message(3));
+    bytes.extend([1, 1, b'o', 2]); // name "o", avatar as before
+    assert_eq!(packed_block(&ms), bytes);
+    assert_eq!(unpack_block(&bytes), Ok(ms));
+    assert_eq!(unpack_block(&[2, 0]), Err(PackError::Format(2)));
+    // The first message has none before it.
+    let mut first_shares = vec![1, 1];
+    first_shares.extend(message(1));
+    first_shares.extend([2, 0]);
+    assert_eq!(
+        unpack_block(&first_shares),
+        Err(PackError::Tag {
+            what: "sender_name",
+            tag: 2
+        })
+    );
+}
+
 /// The form is stored: these bytes must read back the same in every later version.
 #[test]
 fn a_record_packs_to_these_bytes() {

@@ -5,9 +5,9 @@
 //!
 //! Every stored object has a few plain string fields that the store's key path and indexes
 //! read, and `record`: the whole Rust record as a JSON string (`crate::json`, the text
-//! serde_json wrote before). Conversation records are the exception: from V4 on each is
-//! its packed bytes alone ([`crate::storage::packed`]). See the module documentation of
-//! [`super`] for why.
+//! serde_json wrote before). Packed bytes ([`crate::storage::packed`]) instead: a
+//! block's `record` from V5 on, and a conversation record, alone, from V4 on. See the
+//! module documentation of [`super`] for why.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -16,9 +16,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::request::js_error;
 use super::schema::{fields, SchemaVersion};
 use crate::chat::store::ConversationRecord;
-use crate::chat::store::{MessageKey, OutboxEntry, Tombstone};
 #[cfg(feature = "test-support")]
-use crate::chat::store::{MessageRef, StoredMessage};
+use crate::chat::store::MessageRef;
+use crate::chat::store::{MessageKey, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
@@ -99,24 +99,37 @@ pub(super) fn block_pk(conversation: ConversationId, lo: &MessageKey) -> JsValue
 }
 
 /// A block as stored: `pk`, `sid` and `lid` (the ids of its messages, for the multi-entry
-/// indexes), `record` (the JSON array of its messages).
+/// indexes), `record` (its messages: packed bytes from V5 on, a JSON array before).
 fn block_object(
     n: &Names,
     pk: &JsValue,
     sids: &Array,
     lids: &Array,
-    record: &str,
+    record: &JsValue,
 ) -> Result<JsValue, StorageError> {
     let o = Object::new();
     set_value(&o, &n.pk, pk)?;
     set_value(&o, &n.sids, sids)?;
     set_value(&o, &n.lids, lids)?;
-    set(&o, &n.record, record)?;
+    set_value(&o, &n.record, record)?;
     Ok(o.into())
 }
 
-/// A block as stored (see [`block_object`]).
+/// A block as stored from V5 on (see [`block_object`]): its messages packed.
 pub(super) fn encode_block(n: &Names, b: &Block) -> Result<JsValue, StorageError> {
+    let mut bytes = Vec::new();
+    packed::pack_block(&b.messages, &mut bytes);
+    block_with_record(n, b, &Uint8Array::from(bytes.as_slice()).into())
+}
+
+/// A block as V3 and V4 store it: its messages as a JSON text (only tests write a version
+/// before the latest).
+#[cfg(feature = "test-support")]
+pub(super) fn encode_block_text(n: &Names, b: &Block) -> Result<JsValue, StorageError> {
+    block_with_record(n, b, &JsValue::from_str(&json::to_string(&b.messages)))
+}
+
+fn block_with_record(n: &Names, b: &Block, record: &JsValue) -> Result<JsValue, StorageError> {
     let mut sids = String::new();
     let lids = Array::new();
     for m in &b.messages {
@@ -128,13 +141,21 @@ pub(super) fn encode_block(n: &Names, b: &Block) -> Result<JsValue, StorageError
         }
     }
     let pk = block_pk(b.conversation, &b.lo);
-    block_object(
-        n,
-        &pk,
-        &fixed_list(&sids),
-        &lids,
-        &json::to_string(&b.messages),
-    )
+    block_object(n, &pk, &fixed_list(&sids), &lids, record)
+}
+
+/// The messages of a stored block, in either form: packed (written from V5 on) or a JSON
+/// text (written before, and kept until the block is next written).
+pub(super) fn decode_block(
+    n: &Names,
+    stored: &JsValue,
+) -> Result<Vec<StoredMessage>, StorageError> {
+    let record = Reflect::get(stored, &n.record).unwrap_or_default();
+    if let Some(bytes) = record.dyn_ref::<Uint8Array>() {
+        return packed::unpack_block(&bytes.to_vec())
+            .map_err(|e| StorageError::Corrupt(e.to_string()));
+    }
+    decode(n, stored)
 }
 
 /// Server ids written one after the other, [`fixed`] each, as an array of strings: split
@@ -298,7 +319,14 @@ impl BlockText {
         let pk: JsValue =
             Array::of2(&JsValue::from_str(&conversation), &JsValue::from_str(&lo)).into();
         let record = done.record + "]";
-        block_object(n, &pk, &fixed_list(&done.sids), &lids, &record).map(Some)
+        block_object(
+            n,
+            &pk,
+            &fixed_list(&done.sids),
+            &lids,
+            &JsValue::from_str(&record),
+        )
+        .map(Some)
     }
 }
 

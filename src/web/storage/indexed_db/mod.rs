@@ -1,6 +1,6 @@
 //! [`Storage`] on IndexedDB (wasm32 only): one database per user, `imcore-{user_id}`.
 //!
-//! # Schema ([`SchemaVersion::V4`])
+//! # Schema ([`SchemaVersion::V5`])
 //!
 //! | store | key | indexes |
 //! | --- | --- | --- |
@@ -34,14 +34,19 @@
 //!   it too. An abort reports the transaction's DOMException (`QuotaExceededError` →
 //!   [`StorageError::QuotaExceeded`], others → [`StorageError::Operation`] with its name
 //!   and message).
+//! * **Block records** are packed bytes ([`crate::storage::packed::pack_block`], V5), a
+//!   sender's name and avatar written once for a run of their messages: a write makes no
+//!   JSON and hands IndexedDB a byte array to copy instead of a long string, and a page
+//!   read parses no JSON. A block written before V5 keeps its JSON text until it is
+//!   next written; reads take either form.
 //! * **Conversation records** are packed bytes ([`crate::storage::packed`], V4; JSON
 //!   texts in V3) alone, under their id: start-up's `getAll` returns `Uint8Array`s, which
 //!   JS joins into one, so a thousand records cross into wasm as one copy and decode
 //!   without a JSON parse (that parse and the string's crossing were half the time from
 //!   `ChatClient.create` to the list).
 //! * **Values** of the other stores. Each object holds the plain fields above (only what
-//!   key paths read) and `record`, the Rust record as a JSON string (a block's: the array
-//!   of its messages; `crate::json`, which reads and writes the text serde_json did). It
+//!   key paths read) and `record`, the Rust record as a JSON string (`crate::json`,
+//!   which reads and writes the text serde_json did; a block's before V5). It
 //!   is lossless (`u64` ids are JSON integers parsed in Rust, never by JS) and fast: a
 //!   record crosses the JS boundary as one string, where serde-wasm-bindgen would make a
 //!   JS call per field and need BigInts for exact 64-bit ids.
@@ -365,7 +370,7 @@ impl IndexedDbStorage {
             read.push(if found.is_undefined() {
                 Vec::new()
             } else {
-                codec::decode(n, &found)?
+                codec::decode_block(n, &found)?
             });
         }
         // Random, not a count: a count restarts when `wipe` clears `meta`, and a directory
@@ -381,6 +386,11 @@ impl IndexedDbStorage {
             issued(store.delete(&codec::block_pk(*c, lo)))?;
         }
         for b in &writes.put {
+            #[cfg(feature = "test-support")]
+            if self.inner.version < SchemaVersion::V5 {
+                issued(store.put(&codec::encode_block_text(n, b)?))?;
+                continue;
+            }
             issued(store.put(&codec::encode_block(n, b)?))?;
         }
         let entry = codec::encode_meta(n, schema::BLOCKS_GENERATION, &next.to_string())?;
@@ -647,7 +657,7 @@ impl BlockWalk {
                     return Ok(Step::Stop);
                 };
                 let value = cursor.value().map_err(|e| js_error(&e))?;
-                let messages: Vec<StoredMessage> = codec::decode(&names, &value)?;
+                let messages = codec::decode_block(&names, &value)?;
                 let lo = codec::block_lo(&cursor.primary_key().map_err(|e| js_error(&e))?)?;
                 kept += messages.iter().filter(|m| counting.takes(m)).count();
                 let mut sink = sink.borrow_mut();
@@ -856,7 +866,7 @@ impl Storage for IndexedDbStorage {
     ) -> Result<Option<StoredMessage>, StorageError> {
         let index = self.index(current::BLOCKS, current::BLOCKS_SERVER_ID)?;
         let found = request(index.get(&JsValue::from_str(&codec::fixed(id)))).await?;
-        let block: Option<Vec<StoredMessage>> = optional(&self.inner.names, &found)?;
+        let block = optional_block(&self.inner.names, &found)?;
         Ok(block.and_then(|b| b.into_iter().find(|m| m.server_id() == Some(id))))
     }
 
@@ -866,7 +876,7 @@ impl Storage for IndexedDbStorage {
     ) -> Result<Option<StoredMessage>, StorageError> {
         let index = self.index(current::BLOCKS, current::BLOCKS_LOCAL_ID)?;
         let found = request(index.get(&JsValue::from_str(local_id))).await?;
-        let block: Option<Vec<StoredMessage>> = optional(&self.inner.names, &found)?;
+        let block = optional_block(&self.inner.names, &found)?;
         Ok(block.and_then(|b| {
             b.into_iter()
                 .find(|m| m.local_id.as_deref() == Some(local_id))
@@ -938,14 +948,14 @@ impl Storage for IndexedDbStorage {
     }
 }
 
-/// A record from a `get` (`undefined` when absent).
-fn optional<T: crate::json::FromJson>(
+/// A block from a `get` (`undefined` when absent).
+fn optional_block(
     names: &Names,
     found: &JsValue,
-) -> Result<Option<T>, StorageError> {
+) -> Result<Option<Vec<StoredMessage>>, StorageError> {
     if found.is_undefined() || found.is_null() {
         Ok(None)
     } else {
-        codec::decode(names, found).map(Some)
+        codec::decode_block(names, found).map(Some)
     }
 }

@@ -44,18 +44,26 @@ pub enum SchemaVersion {
     /// texts, so start-up neither encodes a string into wasm nor parses JSON: each record
     /// of `conversation_records` is rewritten in place.
     V4 = 4,
+    /// Blocks packed as bytes ([`crate::storage::packed::pack_block`]) instead of JSON
+    /// texts, so a write neither makes JSON nor hands IndexedDB a long string to copy, and
+    /// a page read parses none. No record is rewritten by the upgrade: a block keeps its
+    /// JSON text until it is next written, and reads take either form. The version still
+    /// changes, so that code that reads only JSON blocks cannot open a database holding
+    /// packed ones.
+    V5 = 5,
 }
 
 impl SchemaVersion {
     /// The version [`super::IndexedDbStorage::open`] opens.
-    pub const LATEST: SchemaVersion = SchemaVersion::V4;
+    pub const LATEST: SchemaVersion = SchemaVersion::V5;
 
     /// Every version, oldest first.
-    pub const ALL: [SchemaVersion; 4] = [
+    pub const ALL: [SchemaVersion; 5] = [
         SchemaVersion::V1,
         SchemaVersion::V2,
         SchemaVersion::V3,
         SchemaVersion::V4,
+        SchemaVersion::V5,
     ];
 
     /// The IndexedDB database version.
@@ -96,7 +104,7 @@ impl SchemaVersion {
                 create_multi_entry_index(&blocks, v3::BLOCKS_SERVER_ID, fields::SIDS)?;
                 create_multi_entry_index(&blocks, v3::BLOCKS_LOCAL_ID, fields::LIDS)
             }
-            SchemaVersion::V4 => Ok(()),
+            SchemaVersion::V4 | SchemaVersion::V5 => Ok(()),
         }
     }
 
@@ -128,13 +136,14 @@ impl SchemaVersion {
                 blocks_from_messages(tx).await
             }
             SchemaVersion::V4 => conversations_packed(tx).await,
+            SchemaVersion::V5 => Ok(()),
         }
     }
 
     /// Phase 3: the stores and indexes this version drops.
     fn delete(self, db: &IdbDatabase, _tx: &IdbTransaction) -> Result<(), StorageError> {
         match self {
-            SchemaVersion::V1 | SchemaVersion::V2 | SchemaVersion::V4 => Ok(()),
+            SchemaVersion::V1 | SchemaVersion::V2 | SchemaVersion::V4 | SchemaVersion::V5 => Ok(()),
             SchemaVersion::V3 => {
                 for gone in [v2::MESSAGES, v2::CONVERSATIONS] {
                     db.delete_object_store(gone).map_err(|e| js_error(&e))?;
@@ -270,13 +279,19 @@ pub(super) mod v4 {
     pub use super::v3::*;
 }
 
+/// The names of version 5: those of version 4, `blocks` now holding packed bytes (or the
+/// JSON texts of earlier versions, until rewritten).
+pub(super) mod v5 {
+    pub use super::v4::*;
+}
+
 /// The `meta` entry each apply with messages sets to a new random value (V3): a
 /// connection holding a directory of the blocks knows it is current while this is the
 /// value it wrote last.
 pub(super) const BLOCKS_GENERATION: &str = "blocks_generation";
 
 /// The names the backend uses: those of [`SchemaVersion::LATEST`].
-pub(super) use v4 as current;
+pub(super) use v5 as current;
 
 /// Every object store of the latest version.
 pub(super) const ALL_STORES: [&str; 5] = [
@@ -308,7 +323,8 @@ pub(super) mod fields {
     pub const SERVER_ID: &str = "server_id";
     /// Messages (mine) and outbox: the client-made local id.
     pub const LOCAL_ID: &str = "local_id";
-    /// Every record: the Rust record as JSON (a block's: the array of its messages).
+    /// Every record: the Rust record as JSON (a block's: the array of its messages; from
+    /// V5 on, the block packed in a `Uint8Array`).
     pub const RECORD: &str = "record";
     /// Conversations: the conversation id string.
     pub const ID: &str = "id";
