@@ -185,8 +185,10 @@ pub fn put_str(out: &mut Vec<u8>, s: &str, field: &'static str) -> Result<(), En
     put_binary(out, s.as_bytes(), field)
 }
 
-/// Inserts at `start` the variable-byte length of everything written after it.
-pub fn prefix_len(out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
+/// Inserts at `start` the variable-byte length of everything written after it. `start` is
+/// where the caller began writing, so at most `out.len()`.
+pub(crate) fn prefix_len(out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
+    debug_assert!(start <= out.len(), "prefix_len: start past the end");
     let size = out.len().saturating_sub(start);
     let len = u32::try_from(size)
         .ok()
@@ -201,7 +203,8 @@ pub fn prefix_len(out: &mut Vec<u8>, start: usize) -> Result<(), EncodeError> {
     let end = out.len();
     put_varint(out, len);
     let n = out.len() - end;
-    if let Some(tail) = out.get_mut(start..) {
+    // Never past `end`, so the tail holds the `n` bytes rotated.
+    if let Some(tail) = out.get_mut(start.min(end)..) {
         tail.rotate_right(n);
     }
     Ok(())
@@ -255,6 +258,32 @@ mod tests {
         assert_eq!(parse_varint(&[]), Ok(None));
         // Non-minimal but within four bytes: accepted.
         assert_eq!(parse_varint(&[0x80, 0x00]), Ok(Some((0, 2))));
+    }
+
+    /// The length goes at `start`, in one to four bytes, the bytes before `start` and the
+    /// body kept as they were.
+    #[test]
+    fn prefix_len_inserts_the_length_before_the_body() {
+        for size in [0usize, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+            let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let mut out = vec![0x30, 0xAA];
+            out.extend_from_slice(&body);
+            prefix_len(&mut out, 2).expect("fits");
+            let mut varint = Vec::new();
+            put_varint(&mut varint, size as u32);
+            assert_eq!(out.get(..2), Some(&[0x30, 0xAA][..]), "size {size}");
+            assert_eq!(
+                out.get(2..2 + varint.len()),
+                Some(&varint[..]),
+                "size {size}"
+            );
+            assert_eq!(out.get(2 + varint.len()..), Some(&body[..]), "size {size}");
+        }
+        let mut too_large = vec![0; MAX_REMAINING_LENGTH + 1];
+        assert!(matches!(
+            prefix_len(&mut too_large, 0),
+            Err(EncodeError::PacketTooLarge { .. })
+        ));
     }
 
     #[test]
