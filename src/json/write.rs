@@ -249,6 +249,12 @@ impl Doc<'_> {
 /// crate's opt-level "z" LLVM keeps `n / 10` as a division, and a 13-digit id cost 26
 /// `i64.div_u`/`rem_u`, a twentieth of a cold start's wasm time in a profile.
 pub(crate) fn push_digits(out: &mut String, n: u64) {
+    push_padded(out, n, 1);
+}
+
+/// The decimal digits of `n`, with leading zeros up to `width` (at most 20, which every
+/// `u64` fits), as [`push_digits`] writes them.
+pub(crate) fn push_padded(out: &mut String, n: u64, width: usize) {
     const CHUNK: u64 = 100_000_000;
     let mut buf = [b'0'; 20];
     let mut start = buf.len();
@@ -258,13 +264,15 @@ pub(crate) fn push_digits(out: &mut String, n: u64) {
         rest /= CHUNK;
     }
     start = digits_back(&mut buf, start, rest as u32, 1);
+    // The buffer is zeros below the digits.
+    let start = start.min(buf.len().saturating_sub(width));
     let digits = buf.get(start..).unwrap_or_default();
     out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 /// Writes the digits of `c` into `buf` backwards from `end`, at least `min` of them (with
 /// leading zeros), and returns where they start.
-pub(crate) fn digits_back(buf: &mut [u8; 20], mut end: usize, mut c: u32, min: usize) -> usize {
+fn digits_back(buf: &mut [u8; 20], mut end: usize, mut c: u32, min: usize) -> usize {
     let stop = end.saturating_sub(min);
     while c > 0 || end > stop {
         let Some(at) = end.checked_sub(1) else {
