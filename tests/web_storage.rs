@@ -940,8 +940,7 @@ async fn after_the_4_to_5_step_json_and_packed_blocks_read_alike() {
     let newer = put_all(&[message(c, 500, 2, T0 + 500)]);
     v5.apply(newer.clone()).await.expect("write V5");
     reference.apply(newer).await.expect("reference");
-    let (texts, packed) = block_forms(USER).await;
-    assert!(texts >= 6 && packed >= 1, "{texts} texts, {packed} packed");
+    assert_eq!(block_forms(USER).await, (texts - 1, 1));
     for conv in [c, d] {
         let all = reference
             .messages(conv, Page::Newest, usize::MAX)
@@ -953,35 +952,40 @@ async fn after_the_4_to_5_step_json_and_packed_blocks_read_alike() {
                 .expect("all"),
             all
         );
+        // The newest 70 span c's packed block and the JSON one below it, and so does the
+        // page before the newest 5.
         assert_eq!(
             v5.messages(conv, Page::Newest, 70).await.expect("newest"),
             all[all.len() - 70..]
         );
-        // One message of each block, by its ids.
-        for m in all.iter().step_by(50) {
-            if let Some(id) = m.server_id() {
-                let found = v5.message_by_server_id(id).await.expect("by server id");
-                assert_eq!(found.as_ref(), Some(m));
-            }
-            if let Some(local) = &m.local_id {
-                let found = v5.message_by_local_id(local).await.expect("by local id");
-                assert_eq!(found.as_ref(), Some(m));
-            }
+        let mid = all[all.len() - 5].key.clone();
+        assert_eq!(
+            v5.messages(conv, Page::Before(mid), 60)
+                .await
+                .expect("before"),
+            all[all.len() - 65..all.len() - 5]
+        );
+        // Messages of every block by their server id, and the ones with a local id by it.
+        for m in all.iter().step_by(25).chain(all.last()) {
+            let id = m.server_id().expect("every message is sent");
+            let found = v5.message_by_server_id(id).await.expect("by server id");
+            assert_eq!(found.as_ref(), Some(m));
+        }
+        for m in all.iter().filter(|m| m.local_id.is_some()).step_by(3) {
+            let local = m.local_id.as_deref().unwrap_or_default();
+            let found = v5.message_by_local_id(local).await.expect("by local id");
+            assert_eq!(found.as_ref(), Some(m));
         }
     }
     v5.close();
 
     // Every packed block cut short inside its first message.
-    let db = raw_open(&database_name(USER), None).await;
+    let (db, blocks) = raw_blocks(USER).await;
     let store = db
         .transaction_with_str_and_mode("blocks", IdbTransactionMode::Readwrite)
         .and_then(|tx| tx.object_store("blocks"))
         .expect("blocks");
-    let all: js_sys::Array = done(store.get_all().expect("getAll"))
-        .await
-        .dyn_into()
-        .expect("an array");
-    for block in all.iter() {
+    for block in blocks {
         let record = Reflect::get(&block, &"record".into()).expect("record");
         if record.is_instance_of::<js_sys::Uint8Array>() {
             let cut = js_sys::Uint8Array::from(&[1u8, 1, 0x80][..]);
@@ -999,8 +1003,9 @@ async fn after_the_4_to_5_step_json_and_packed_blocks_read_alike() {
     drop_db(s, USER).await;
 }
 
-/// How many stored blocks of `user` hold a JSON text and how many packed bytes.
-async fn block_forms(user: u64) -> (usize, usize) {
+/// A raw connection to the database of `user` and every stored block (the connection is
+/// the caller's to close).
+async fn raw_blocks(user: u64) -> (web_sys::IdbDatabase, Vec<JsValue>) {
     let db = raw_open(&database_name(user), None).await;
     let store = db
         .transaction_with_str("blocks")
@@ -1010,10 +1015,16 @@ async fn block_forms(user: u64) -> (usize, usize) {
         .await
         .dyn_into()
         .expect("an array");
+    (db, all.iter().collect())
+}
+
+/// How many stored blocks of `user` hold a JSON text and how many packed bytes.
+async fn block_forms(user: u64) -> (usize, usize) {
+    let (db, blocks) = raw_blocks(user).await;
     db.close();
-    let records: Vec<JsValue> = all
+    let records: Vec<JsValue> = blocks
         .iter()
-        .map(|b| Reflect::get(&b, &"record".into()).expect("record"))
+        .map(|b| Reflect::get(b, &"record".into()).expect("record"))
         .collect();
     let texts = records.iter().filter(|r| r.is_string()).count();
     let packed = records

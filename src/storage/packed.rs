@@ -14,8 +14,9 @@
 //! length and UTF-8; an `Option` or enum a tag byte; lists a varint count. A block is its
 //! own version byte ([`BLOCK_FORMAT`]) and the list of its messages, where a sender's name
 //! or avatar equal to the message before's is a tag byte alone (and read back shares that
-//! message's copy). Records that stay JSON (outbox, the key-value layout) keep their JSON
-//! form.
+//! message's copy). Both forms write a message alike: a change to it is a new
+//! [`FORMAT`] and a new [`BLOCK_FORMAT`]. Records that stay JSON (outbox, tombstones,
+//! meta, the key-value layout) keep their JSON form.
 //!
 //! Reading checks everything a JSON read checks (tags, UTF-8, conversation ids, the end
 //! of the record) and returns [`PackError`]; it never panics, whatever the bytes.
@@ -36,7 +37,7 @@ pub const FORMAT: u8 = 1;
 /// The version byte every packed block starts with.
 pub const BLOCK_FORMAT: u8 = 1;
 
-/// Why bytes are not a packed conversation record.
+/// Why bytes are not a packed conversation record or block.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PackError {
     #[error("packed record: ends inside {0}")]
@@ -330,7 +331,7 @@ impl<'a> Unpacker<'a> {
     }
 
     /// A count of items still to come: at most one per byte left, so a corrupt count
-    /// cannot reserve more than the record's size.
+    /// cannot reserve room for more items than the record has bytes.
     fn count(&mut self, what: &'static str) -> Result<usize, PackError> {
         let n = self.uint(what)?;
         usize::try_from(n)

@@ -123,30 +123,14 @@ proptest! {
         prop_assert_eq!(unpack(&packed(&r)), Ok(r));
     }
 
-    /// Every proper prefix is refused, and so is anything appended.
+    /// Every proper prefix is refused, and so is anything appended; changed bytes give an
+    /// error or some record, never a panic.
     #[test]
-    fn a_cut_or_extended_record_is_an_error(r in record(), extra in vec(any::<u8>(), 1..4)) {
-        let bytes = packed(&r);
-        for end in 0..bytes.len() {
-            prop_assert!(unpack(bytes.get(..end).unwrap_or_default()).is_err(), "prefix {}", end);
-        }
-        let mut longer = bytes.clone();
-        longer.extend(extra);
-        prop_assert!(unpack(&longer).is_err());
-    }
-
-    /// Changed bytes give an error or some record, never a panic; what reads back packs
-    /// again to something that reads back the same.
-    #[test]
-    fn changed_bytes_never_panic(r in record(), at in any::<prop::sample::Index>(), b in any::<u8>()) {
-        let mut bytes = packed(&r);
-        let i = at.index(bytes.len());
-        if let Some(slot) = bytes.get_mut(i) {
-            *slot = b;
-        }
-        if let Ok(read) = unpack(&bytes) {
-            prop_assert_eq!(unpack(&packed(&read)), Ok(read));
-        }
+    fn a_cut_extended_or_changed_record_never_panics(
+        r in record(),
+        damage in damage(),
+    ) {
+        damaged_bytes_are_refused(&r, packed, unpack, damage)?;
     }
 
     #[test]
@@ -158,6 +142,48 @@ proptest! {
     }
 }
 
+/// What [`damaged_bytes_are_refused`] does to a record: bytes appended, one byte changed.
+type Damage = (Vec<u8>, prop::sample::Index, u8);
+
+fn damage() -> impl Strategy<Value = Damage> {
+    (
+        vec(any::<u8>(), 1..4),
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+    )
+}
+
+/// The bytes of `value` cut short at every length, or with bytes appended, do not read;
+/// with one byte changed they give an error or something that packs again to bytes that
+/// read back the same. Nothing panics.
+fn damaged_bytes_are_refused<T: PartialEq + std::fmt::Debug>(
+    value: &T,
+    pack: impl Fn(&T) -> Vec<u8>,
+    unpack: impl Fn(&[u8]) -> Result<T, PackError>,
+    (extra, at, b): Damage,
+) -> Result<(), TestCaseError> {
+    let bytes = pack(value);
+    for end in 0..bytes.len() {
+        prop_assert!(
+            unpack(bytes.get(..end).unwrap_or_default()).is_err(),
+            "prefix {}",
+            end
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.extend(extra);
+    prop_assert!(unpack(&longer).is_err());
+    let mut changed = bytes;
+    let i = at.index(changed.len());
+    if let Some(slot) = changed.get_mut(i) {
+        *slot = b;
+    }
+    if let Ok(read) = unpack(&changed) {
+        prop_assert_eq!(unpack(&pack(&read)), Ok(read));
+    }
+    Ok(())
+}
+
 fn packed_block(ms: &[StoredMessage]) -> Vec<u8> {
     let mut out = Vec::new();
     pack_block(ms, &mut out);
@@ -167,12 +193,16 @@ fn packed_block(ms: &[StoredMessage]) -> Vec<u8> {
 /// Messages of a block: some of them with the name and avatar of the one before (the
 /// usual run of one sender's messages).
 fn block() -> impl Strategy<Value = Vec<StoredMessage>> {
-    vec((message(), any::<bool>()), 0..6).prop_map(|ms| {
+    vec((message(), any::<bool>(), any::<bool>()), 0..6).prop_map(|ms| {
         let mut out: Vec<StoredMessage> = Vec::new();
-        for (mut m, same) in ms {
-            if let (true, Some(before)) = (same, out.last()) {
-                m.sender_name = before.sender_name.clone();
-                m.sender_avatar = before.sender_avatar.clone();
+        for (mut m, same_name, same_avatar) in ms {
+            if let Some(before) = out.last() {
+                if same_name {
+                    m.sender_name = before.sender_name.clone();
+                }
+                if same_avatar {
+                    m.sender_avatar = before.sender_avatar.clone();
+                }
             }
             out.push(m);
         }
@@ -198,30 +228,10 @@ proptest! {
         }
     }
 
-    /// Every proper prefix is refused, and so is anything appended; changed bytes give an
-    /// error or some block, never a panic.
+    /// As [`a_cut_extended_or_changed_record_never_panics`], for blocks.
     #[test]
-    fn a_cut_extended_or_changed_block_never_panics(
-        ms in block(),
-        extra in vec(any::<u8>(), 1..4),
-        at in any::<prop::sample::Index>(),
-        b in any::<u8>(),
-    ) {
-        let bytes = packed_block(&ms);
-        for end in 0..bytes.len() {
-            prop_assert!(unpack_block(bytes.get(..end).unwrap_or_default()).is_err(), "prefix {}", end);
-        }
-        let mut longer = bytes.clone();
-        longer.extend(extra);
-        prop_assert!(unpack_block(&longer).is_err());
-        let mut changed = bytes;
-        let i = at.index(changed.len());
-        if let Some(slot) = changed.get_mut(i) {
-            *slot = b;
-        }
-        if let Ok(read) = unpack_block(&changed) {
-            prop_assert_eq!(unpack_block(&packed_block(&read)), Ok(read));
-        }
+    fn a_cut_extended_or_changed_block_never_panics(ms in block(), damage in damage()) {
+        damaged_bytes_are_refused(&ms, |ms: &Vec<StoredMessage>| packed_block(ms), unpack_block, damage)?;
     }
 
     #[test]
@@ -336,6 +346,18 @@ fn a_record_packs_to_these_bytes() {
     ];
     assert_eq!(packed(&r), bytes);
     assert_eq!(unpack(&bytes), Ok(r));
+    // A block's "as the message before" has no meaning in a record.
+    let mut shares = bytes.to_vec();
+    if let Some(avatar) = shares.last_mut() {
+        *avatar = 2;
+    }
+    assert_eq!(
+        unpack(&shares),
+        Err(PackError::Tag {
+            what: "sender_avatar",
+            tag: 2
+        })
+    );
     assert_eq!(unpack(&[2]), Err(PackError::Format(2)));
     assert_eq!(unpack(&[1, 0, 2, 2]), Err(PackError::Conversation(2, 2)));
     // An eleventh varint byte, or a tenth with more than one bit, does not fit in 64.

@@ -24,9 +24,10 @@ use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
 use crate::storage::{packed, StorageError};
 
+pub(super) use crate::storage::blocks::fixed;
+use crate::storage::blocks::push_fixed;
 #[cfg(feature = "test-support")]
 use crate::storage::blocks::sort_key;
-pub(super) use crate::storage::blocks::{fixed, push_fixed};
 
 /// The primary key of a V1/V2 message: `"{conversation}|{sort key}"` (a conversation id
 /// never contains `|`, so the key is unique per `(conversation, MessageRef)`).
@@ -152,10 +153,14 @@ pub(super) fn decode_block(
 ) -> Result<Vec<StoredMessage>, StorageError> {
     let record = Reflect::get(stored, &n.record).unwrap_or_default();
     if let Some(bytes) = record.dyn_ref::<Uint8Array>() {
-        return packed::unpack_block(&bytes.to_vec())
-            .map_err(|e| StorageError::Corrupt(e.to_string()));
+        packed::unpack_block(&bytes.to_vec()).map_err(|e| StorageError::Corrupt(e.to_string()))
+    } else if let Some(text) = record.as_string() {
+        json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
+    } else {
+        Err(StorageError::Corrupt(
+            "a block's record is neither packed bytes nor a JSON text".into(),
+        ))
     }
-    decode(n, stored)
 }
 
 /// Server ids written one after the other, [`fixed`] each, as an array of strings: split

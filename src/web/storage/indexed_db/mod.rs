@@ -35,7 +35,7 @@
 //!   [`StorageError::QuotaExceeded`], others → [`StorageError::Operation`] with its name
 //!   and message).
 //! * **Block records** are packed bytes ([`crate::storage::packed::pack_block`], V5), a
-//!   sender's name and avatar written once for a run of their messages: a write makes no
+//!   name or avatar equal to the message before's written as one byte: a write makes no
 //!   JSON and hands IndexedDB a byte array to copy instead of a long string, and a page
 //!   read parses no JSON. A block written before V5 keeps its JSON text until it is
 //!   next written; reads take either form.
@@ -44,9 +44,9 @@
 //!   JS joins into one, so a thousand records cross into wasm as one copy and decode
 //!   without a JSON parse (that parse and the string's crossing were half the time from
 //!   `ChatClient.create` to the list).
-//! * **Values** of the other stores. Each object holds the plain fields above (only what
-//!   key paths read) and `record`, the Rust record as a JSON string (`crate::json`,
-//!   which reads and writes the text serde_json did; a block's before V5). It
+//! * **Values** of the outbox, tombstones and meta (and of blocks before V5). Each object
+//!   holds the plain fields above (only what key paths read) and `record`, the Rust record
+//!   as a JSON string (`crate::json`, which reads and writes the text serde_json did). It
 //!   is lossless (`u64` ids are JSON integers parsed in Rust, never by JS) and fast: a
 //!   record crosses the JS boundary as one string, where serde-wasm-bindgen would make a
 //!   JS call per field and need BigInts for exact 64-bit ids.
@@ -70,8 +70,8 @@
 //! `versionchange` transaction inside `upgradeneeded` (so a data migration could not run
 //! atomically with its schema change), resolve an open on `blocked` and then abort the
 //! abandoned upgrade, and listen to `versionchange` without its `version-change` feature
-//! (which pulls in tokio's macros). Writing values as JSON strings, it needs no serde
-//! bridge either; a put costs no closure or channel.
+//! (which pulls in tokio's macros). Writing values as JSON strings and packed bytes, it
+//! needs no serde bridge either; a put costs no closure or channel.
 
 mod codec;
 mod open;
@@ -213,11 +213,18 @@ impl IndexedDbStorage {
     /// an older version open and does not close it; [`StorageError::Operation`] for a
     /// failed migration or a database newer than this code (`VersionError`).
     pub async fn open(user_id: u64) -> Result<Self, StorageError> {
-        Self::open_version(user_id, SchemaVersion::LATEST).await
+        Self::open_at(user_id, SchemaVersion::LATEST).await
     }
 
-    /// Opens the database of `user_id` at `version` (tests create old versions this way).
+    /// Opens the database of `user_id` at `version`: tests create old versions this way.
+    /// Only with `test-support`: the writes of a version before the latest are compiled
+    /// only there, so a shipped build never writes a layout that older code would misread.
+    #[cfg(feature = "test-support")]
     pub async fn open_version(user_id: u64, version: SchemaVersion) -> Result<Self, StorageError> {
+        Self::open_at(user_id, version).await
+    }
+
+    async fn open_at(user_id: u64, version: SchemaVersion) -> Result<Self, StorageError> {
         let name = database_name(user_id);
         let db = open::open(&name, version).await?;
         let inner = Rc::new(Inner {

@@ -323,8 +323,9 @@ pub(super) mod fields {
     pub const SERVER_ID: &str = "server_id";
     /// Messages (mine) and outbox: the client-made local id.
     pub const LOCAL_ID: &str = "local_id";
-    /// Every record: the Rust record as JSON (a block's: the array of its messages; from
-    /// V5 on, the block packed in a `Uint8Array`).
+    /// Every object but a conversation record (from V4 on, bytes alone): the Rust record as
+    /// JSON (a block's: the array of its messages; from V5 on, the block packed in a
+    /// `Uint8Array`).
     pub const RECORD: &str = "record";
     /// Conversations: the conversation id string.
     pub const ID: &str = "id";
