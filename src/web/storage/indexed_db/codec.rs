@@ -135,6 +135,9 @@ fn block_with_record(n: &Names, b: &Block, record: &JsValue) -> Result<JsValue, 
     let lids = Array::new();
     for m in &b.messages {
         if let Some(sid) = m.server_id() {
+            if !sids.is_empty() {
+                sids.push(',');
+            }
             push_fixed(&mut sids, sid);
         }
         if let Some(local) = &m.local_id {
@@ -142,7 +145,7 @@ fn block_with_record(n: &Names, b: &Block, record: &JsValue) -> Result<JsValue, 
         }
     }
     let pk = block_pk(b.conversation, &b.lo);
-    block_object(n, &pk, &fixed_list(&sids), &lids, record)
+    block_object(n, &pk, &id_list(&sids), &lids, record)
 }
 
 /// The messages of a stored block, in either form: packed (written from V5 on) or a JSON
@@ -163,19 +166,11 @@ pub(super) fn decode_block(
     }
 }
 
-/// Server ids written one after the other, [`fixed`] each, as an array of strings: split
-/// by JS from one string (a string crossing per id made a block of 64 cost 64 calls).
-fn fixed_list(digits: &str) -> Array {
-    if digits.is_empty() {
+/// Server ids written comma-separated, [`fixed`] each, as an array of strings: split by
+/// JS from one string (a string crossing per id made a block of 64 cost 64 calls).
+fn id_list(joined: &str) -> Array {
+    if joined.is_empty() {
         return Array::new();
-    }
-    // Every id has the same width: a comma after each but the last, and one split.
-    let mut joined = String::with_capacity(digits.len() + digits.len() / FIXED_DIGITS);
-    for (i, c) in digits.char_indices() {
-        if i > 0 && i % FIXED_DIGITS == 0 {
-            joined.push(',');
-        }
-        joined.push(c);
     }
     js_sys::JsString::from(joined).split(",")
 }
@@ -286,7 +281,7 @@ pub(super) struct BlockText {
     /// `[` and the records so far, comma-separated.
     record: String,
     count: usize,
-    /// Server ids, [`fixed`] each, one after the other.
+    /// Server ids, [`fixed`] each, comma-separated.
     sids: String,
     lids: Vec<String>,
 }
@@ -306,6 +301,9 @@ impl BlockText {
         self.record.push_str(&m.record);
         self.count += 1;
         if let Some(sid) = m.server_id {
+            if !self.sids.is_empty() {
+                self.sids.push(',');
+            }
             self.sids.push_str(&sid);
         }
         self.lids.extend(m.local_id);
@@ -327,7 +325,7 @@ impl BlockText {
         block_object(
             n,
             &pk,
-            &fixed_list(&done.sids),
+            &id_list(&done.sids),
             &lids,
             &JsValue::from_str(&record),
         )
