@@ -52,14 +52,22 @@ pub(crate) fn push_fixed(out: &mut String, n: u64) {
 /// unless one id has characters above U+FFFF and the other in U+E000..=U+FFFF (client-made
 /// local ids are ASCII).
 pub fn sort_key(id: &MessageRef) -> String {
+    let mut s = String::with_capacity(1 + FIXED_DIGITS);
+    push_sort_key(&mut s, id);
+    s
+}
+
+/// [`sort_key`], appended to `out`.
+fn push_sort_key(out: &mut String, id: &MessageRef) {
     match id {
         MessageRef::Server(n) => {
-            let mut s = String::with_capacity(1 + FIXED_DIGITS);
-            s.push(SERVER_PREFIX);
-            push_fixed(&mut s, *n);
-            s
+            out.push(SERVER_PREFIX);
+            push_fixed(out, *n);
         }
-        MessageRef::Local(s) => format!("{LOCAL_PREFIX}{s}"),
+        MessageRef::Local(s) => {
+            out.push(LOCAL_PREFIX);
+            out.push_str(s);
+        }
     }
 }
 
@@ -69,7 +77,7 @@ pub fn order_key(k: &MessageKey) -> String {
     let mut s = String::with_capacity(3 * FIXED_DIGITS + 1);
     push_fixed(&mut s, k.weight);
     push_fixed(&mut s, k.sender_id);
-    s.push_str(&sort_key(&k.id));
+    push_sort_key(&mut s, &k.id);
     s
 }
 
