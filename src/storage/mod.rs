@@ -47,6 +47,7 @@ use crate::chat::store::{
     ConversationRecord, MessageKey, OutboxEntry, PersistBatch, StoredMessage, Tombstone,
 };
 use crate::chat::{ConversationId, ServerId};
+use crate::json::FromJson;
 
 /// Metadata keys the client keeps.
 pub mod meta {
@@ -91,6 +92,12 @@ pub enum StorageError {
     /// A stored record could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+}
+
+/// A stored record from its JSON text: one that does not read is [`StorageError::Corrupt`]
+/// with the reader's message (every backend that stores JSON texts).
+pub(crate) fn from_json<T: FromJson>(text: &str) -> Result<T, StorageError> {
+    crate::json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// One atomic write: everything in it is committed together or not at all. Deletes apply

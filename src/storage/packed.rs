@@ -30,6 +30,14 @@ use crate::chat::model::Content;
 use crate::chat::store::{
     ConversationRecord, MessageKey, MessageRef, Newest, Status, StoredMessage,
 };
+use crate::storage::StorageError;
+
+/// Bytes that are not a packed record are a corrupt record, with the reason.
+impl From<PackError> for StorageError {
+    fn from(e: PackError) -> Self {
+        StorageError::Corrupt(e.to_string())
+    }
+}
 
 /// The version byte every packed record starts with.
 pub const FORMAT: u8 = 1;

@@ -273,9 +273,7 @@ pub(super) fn encode<T: ToJson + ?Sized>(v: &T) -> Result<String, StorageError> 
     Ok(json::to_string(v))
 }
 
-pub(super) fn decode<T: FromJson>(text: &str) -> Result<T, StorageError> {
-    json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
+pub(super) use crate::storage::from_json as decode;
 
 /// Records as JSON Lines (every newline inside a value is escaped): each line decodes
 /// with the same code as the IndexedDB backend's records.

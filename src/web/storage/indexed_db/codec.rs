@@ -22,7 +22,7 @@ use crate::chat::store::{MessageKey, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
-use crate::storage::{packed, StorageError};
+use crate::storage::{from_json, packed, StorageError};
 
 pub(super) use crate::storage::blocks::fixed;
 use crate::storage::blocks::push_fixed;
@@ -156,9 +156,9 @@ pub(super) fn decode_block(
 ) -> Result<Vec<StoredMessage>, StorageError> {
     let record = Reflect::get(stored, &n.record).unwrap_or_default();
     if let Some(bytes) = record.dyn_ref::<Uint8Array>() {
-        packed::unpack_block(&bytes.to_vec()).map_err(|e| StorageError::Corrupt(e.to_string()))
+        Ok(packed::unpack_block(&bytes.to_vec())?)
     } else if let Some(text) = record.as_string() {
-        json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
+        from_json(&text)
     } else {
         Err(StorageError::Corrupt(
             "a block's record is neither packed bytes nor a JSON text".into(),
@@ -373,7 +373,7 @@ pub(super) fn decode_texts<T: FromJson>(stored: &JsValue) -> Result<Vec<T>, Stor
     // As a hint only: a length no allocation can hold just leaves the list to grow.
     let _ = out.try_reserve_exact(array.length() as usize);
     for line in text.split('\n') {
-        out.push(json::from_str(line).map_err(|e| StorageError::Corrupt(e.to_string()))?);
+        out.push(from_json(line)?);
     }
     Ok(out)
 }
@@ -404,7 +404,7 @@ pub(super) fn decode_packed(stored: &JsValue) -> Result<Vec<ConversationRecord>,
         let (record, after) = after
             .split_at_checked(u32::from_le_bytes(*len) as usize)
             .ok_or_else(cut_short)?;
-        out.push(packed::unpack(record).map_err(|e| StorageError::Corrupt(e.to_string()))?);
+        out.push(packed::unpack(record)?);
         rest = after;
     }
     Ok(out)
@@ -493,7 +493,7 @@ pub(super) fn encode_meta(n: &Names, key: &str, value: &str) -> Result<JsValue, 
 pub(super) fn decode<T: FromJson>(n: &Names, stored: &JsValue) -> Result<T, StorageError> {
     let text = get_string(stored, &n.record)
         .ok_or_else(|| StorageError::Corrupt("a stored object has no `record` string".into()))?;
-    json::from_str(&text).map_err(|e| StorageError::Corrupt(e.to_string()))
+    from_json(&text)
 }
 
 /// A `getAll` result as the array it is.
