@@ -114,10 +114,20 @@ impl Store {
             .locate
             .get(&server)
             .cloned()
+            .or_else(|| self.unconfirmed_send(&w))
             .and_then(|(c, k)| self.get(c, &k).cloned().map(|m| (c, k, m)));
         match existing {
             Some((ecid, ekey, old)) => {
                 let mut new = old;
+                if new.key.id != server {
+                    // My send, confirmed by its stored copy before the HTTP answer: it
+                    // takes the server id (keeping its local one, the UI's key), and is no
+                    // longer the outbox's to send again.
+                    if let Some(local) = &new.local_id {
+                        self.persist.delete_outbox(local);
+                    }
+                    new.key.id = server;
+                }
                 new.key.weight = new.key.weight.max(weight);
                 new.server_read |= w.is_read;
                 if new.content.is_none() && !revoked {
@@ -179,6 +189,28 @@ impl Store {
                 self.place(cid, None, new);
             }
         }
+    }
+
+    /// My message not yet confirmed (still under its local id, sending or failed) that `w`
+    /// is the stored copy of: the same conversation, weight and content. The server keeps
+    /// the weight a send carries and my weights never repeat, so the echo of a send that
+    /// beats its HTTP answer (the broker is often quicker) merges into the copy shown
+    /// optimistically instead of being listed beside it until the answer comes.
+    fn unconfirmed_send(&self, w: &WireMessage) -> Option<(ConversationId, MessageKey)> {
+        if w.sender_id != self.me {
+            return None;
+        }
+        let conv = self.convs.get(&w.conversation_id)?;
+        conv.messages
+            .iter_from(rank_of(&conv.messages, &lowest_key(w.weight)))
+            .take_while(|(k, _)| k.weight == w.weight)
+            .find(|(k, m)| {
+                matches!(k.id, MessageRef::Local(_))
+                    && k.sender_id == self.me
+                    && matches!(m.status, Status::Sending | Status::Failed)
+                    && m.content.as_deref() == Some(&w.content)
+            })
+            .map(|(k, _)| (w.conversation_id, k.clone()))
     }
 
     pub(super) fn merge_revoke(&mut self, msg_id: ServerId, conversation_id: ConversationId) {

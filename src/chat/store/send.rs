@@ -97,10 +97,13 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchMessage(local.clone()))?;
         self.persist.delete_outbox(local_id);
         let server = MessageRef::Server(server_id);
-        // The echo came first: a copy with the server id is listed beside the optimistic
-        // one. The UI knows each by its own key, so the echo goes (removed under its server
-        // id) and the optimistic copy takes its place, keeping its local key. What the echo
-        // learnt (read, revoked, the sender's name) carries over.
+        // The echo came first and was not recognised as this send (an echo of the same
+        // weight and content merges into the optimistic copy as it arrives:
+        // `Store::unconfirmed_send`; a server that changed the weight makes another): a
+        // copy with the server id is listed beside the optimistic one. The UI knows each by
+        // its own key, so the echo goes (removed under its server id) and the optimistic
+        // copy takes its place, keeping its local key. What the echo learnt (read, revoked,
+        // the sender's name) carries over.
         let echo = self
             .locate
             .get(&server)

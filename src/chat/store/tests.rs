@@ -192,23 +192,9 @@ fn send_lifecycle_sending_sent_failed_resend() {
     assert_eq!(unread(&s), 1, "my own messages never count");
 }
 
-#[test]
-fn an_echo_that_beats_the_http_answer_is_not_duplicated() {
-    let mut s = Store::new(ME);
-    s.send_local(c12(), text("hi"), "L1", T0).unwrap();
-    // My other device (or the broker) delivers the stored copy before POST /messages answers.
-    s.apply(Incoming::Message(wire(77, ME, T0, "hi")), 0);
-    assert_eq!(texts(&s, c12()).len(), 2);
-    events(&mut s);
-    s.send_succeeded("L1", 77, T0).unwrap();
-    assert_eq!(texts(&s, c12()), ["hi"]);
-    let m = s.message(&MessageRef::Local("L1".into())).unwrap();
-    assert_eq!(m.server_id(), Some(77));
-    assert_eq!(m.local_id.as_deref(), Some("L1"));
-    assert_eq!(m.status, Status::Sent);
-    // The UI listed both, each under its own key (the echo's is its server id, the
-    // optimistic copy's its local id): the echo is removed, the optimistic copy updated.
-    let ev: Vec<_> = events(&mut s)
+/// The message events drained from `s`: what happened, to which id, with which local id.
+fn message_events(s: &mut Store) -> Vec<(&'static str, MessageRef, Option<String>)> {
+    events(s)
         .into_iter()
         .filter_map(|e| match e {
             StoreEvent::MessageInserted { message, .. } => {
@@ -220,9 +206,89 @@ fn an_echo_that_beats_the_http_answer_is_not_duplicated() {
             StoreEvent::MessageRemoved { id, local_id, .. } => Some(("removed", id, local_id)),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn an_echo_that_beats_the_http_answer_is_not_duplicated() {
+    let mut s = Store::new(ME);
+    s.send_local(c12(), text("hi"), "L1", T0).unwrap();
+    events(&mut s);
+    s.take_persist();
+    // My other device (or the broker) delivers the stored copy before POST /messages answers.
+    s.apply(Incoming::Message(wire(77, ME, T0, "hi")), 0);
     assert_eq!(
-        ev,
+        texts(&s, c12()),
+        ["hi"],
+        "never listed twice, not even for a moment"
+    );
+    let m = s.message(&MessageRef::Local("L1".into())).unwrap();
+    assert_eq!(m.server_id(), Some(77));
+    assert_eq!(m.local_id.as_deref(), Some("L1"));
+    assert_eq!(m.status, Status::Sent);
+    assert_eq!(s.message(&MessageRef::Server(77)), Some(m));
+    // The UI knows the message by its local id: the optimistic copy is updated in place.
+    assert_eq!(
+        message_events(&mut s),
+        [("updated", MessageRef::Server(77), Some("L1".into()))]
+    );
+    // Stored: the message under its server id, and no longer in the outbox (a reload before
+    // the answer does not send it again).
+    let persisted = s.take_persist();
+    assert!(persisted.delete_outbox.contains_key("L1"));
+    assert!(persisted
+        .put_messages
+        .contains_key(&(c12(), MessageRef::Server(77))));
+    // The HTTP answer then changes nothing.
+    let answered = s.send_succeeded("L1", 77, T0).unwrap();
+    assert_eq!(answered.server_id(), Some(77));
+    assert_eq!(texts(&s, c12()), ["hi"]);
+    assert_eq!(message_events(&mut s), []);
+
+    // Someone else's message, or mine with another weight or text, is not a confirmation.
+    s.send_local(c12(), text("again"), "L2", T0 + 10).unwrap();
+    for other in [
+        wire(78, PEER, T0 + 10, "again"),
+        wire(79, ME, T0 + 11, "again"),
+        wire(80, ME, T0 + 10, "other"),
+    ] {
+        s.apply(Incoming::Message(other), 0);
+    }
+    assert_eq!(
+        s.message(&MessageRef::Local("L2".into())).unwrap().status,
+        Status::Sending
+    );
+    assert_eq!(texts(&s, c12()).len(), 5);
+
+    // A send whose HTTP call failed although the server stored it: its copy confirms it,
+    // so it is not left failed beside the copy (nor resent as a second message).
+    s.send_local(c12(), text("late"), "L3", T0 + 20).unwrap();
+    s.send_failed(&MessageRef::Local("L3".into())).unwrap();
+    s.apply(Incoming::Message(wire(81, ME, T0 + 20, "late")), 0);
+    let m = s.message(&MessageRef::Local("L3".into())).unwrap();
+    assert_eq!((m.server_id(), m.status), (Some(81), Status::Sent));
+    assert_eq!(texts(&s, c12()).len(), 6);
+}
+
+#[test]
+fn an_echo_the_send_does_not_recognise_is_merged_by_the_http_answer() {
+    let mut s = Store::new(ME);
+    s.send_local(c12(), text("hi"), "L1", T0).unwrap();
+    // The stored copy carries another weight than the send did (a server that sets its
+    // own): it cannot be told from another message of mine until the answer names its id.
+    s.apply(Incoming::Message(wire(77, ME, T0 + 5, "hi")), 0);
+    assert_eq!(texts(&s, c12()).len(), 2);
+    events(&mut s);
+    s.send_succeeded("L1", 77, T0 + 5).unwrap();
+    assert_eq!(texts(&s, c12()), ["hi"]);
+    let m = s.message(&MessageRef::Local("L1".into())).unwrap();
+    assert_eq!(m.server_id(), Some(77));
+    assert_eq!(m.local_id.as_deref(), Some("L1"));
+    assert_eq!(m.status, Status::Sent);
+    // The UI listed both, each under its own key (the echo's is its server id, the
+    // optimistic copy's its local id): the echo is removed, the optimistic copy updated.
+    assert_eq!(
+        message_events(&mut s),
         [
             ("removed", MessageRef::Server(77), None),
             ("updated", MessageRef::Server(77), Some("L1".into())),
