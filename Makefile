@@ -14,7 +14,7 @@ install:
 	@scripts/install.sh
 
 # fmt, clippy (native and wasm32; the library also as each shipped module is built: without
-# its default `chat` feature (imcore/mqtt), with `chat,indexeddb` (web), `chat,kv`
+# its default `chat` feature (imcore/mqtt), with `chat,indexeddb` (web), `chat,kv,mqtt-client`
 # (mini-program)), native tests of both crates (unit, proptest, Mosquitto
 # integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
 # tests in headless Chromium against a Mosquitto driven by tools/broker-control.mjs, the
@@ -40,7 +40,7 @@ test: install
 	step cargo clippy --lib --no-default-features -- -D warnings
 	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features chat,indexeddb -- -D warnings
-	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features chat,kv -- -D warnings
+	step cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features chat,kv,mqtt-client -- -D warnings
 	step cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 	step cargo test --workspace
 	step scripts/fuzz.sh

@@ -4,16 +4,18 @@
 # Builds the browser package into pkg/ (generated, git-ignored):
 #   pkg/imcore.js, pkg/imcore.d.ts       wasm-bindgen glue, `--target web` (ES module,
 #                                         default export `init`)
-#   pkg/imcore_bg.wasm(.d.ts)             the module (features chat,indexeddb: no key-value
-#                                         layout); in release shrunk in place by npm's
+#   pkg/imcore_bg.wasm(.d.ts)             the module (features chat,indexeddb: ChatClient; no
+#                                         key-value layout, no MqttClient class: that is
+#                                         imcore/mqtt's); in release shrunk in place by npm's
 #                                         binaryen wasm-opt (not Debian's binaryen 108: its
 #                                         output fails in Chromium), flags below
 #   pkg/mqtt/imcore.js, .d.ts, _bg.wasm   the same for the MQTT client alone (the crate
 #                                         built --no-default-features: MqttClient, no chat,
 #                                         JSON or storage code), exported as `imcore/mqtt`
 #   pkg/miniprogram/imcore_wx.js, imcore_bg.wasm.br
-#                                         the WeChat mini-program's module (features chat,kv:
-#                                         no IndexedDB) and its glue, derived from a build
+#                                         the WeChat mini-program's module (features
+#                                         chat,kv,mqtt-client: no IndexedDB, and MqttClient
+#                                         beside ChatClient) and its glue, derived from a build
 #                                         in target/…/miniprogram-module/ (last section)
 #   + everything in pkg-template/ copied over it (package.json, README, …), if any.
 # dev: debug build, wasm-bindgen --debug, no wasm-opt.
@@ -224,11 +226,11 @@ ls -l "$out" | tail -n +2
 #                      __wbg_finalize_init so index.js can instantiate with WXWebAssembly
 #   imcore_bg.wasm.br  the module, brotli-compressed (WXWebAssembly reads .wasm.br; the
 #                      2 MB code package limit counts every byte)
-# The module is its own build: ChatClient on the key-value store (features chat,kv), no
-# IndexedDB. build_module puts it in a scratch folder (its imcore.js is the input of the
+# The module is its own build: ChatClient on the key-value store and MqttClient (features
+# chat,kv,mqtt-client), no IndexedDB. build_module puts it in a scratch folder (its imcore.js is the input of the
 # transform below; nothing else of it ships).
 mp_module="$target_dir/wasm32-unknown-unknown/$profile_dir/miniprogram-module"
-build_module "$mp_module" miniprogram --no-default-features --features chat,kv
+build_module "$mp_module" miniprogram --no-default-features --features chat,kv,mqtt-client
 mkdir -p "$out"/miniprogram
 node - "$out" "$mp_module" <<'NODE'
 const fs = require('fs'), path = require('path'), zlib = require('zlib');

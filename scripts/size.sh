@@ -5,7 +5,7 @@
 # MQTT-only entry (`imcore/mqtt`, pkg/mqtt/: the crate without its `chat` feature), beside
 # MQTT.js 5.16.0's bundle (node_modules/mqtt/dist/mqtt.min.js, a devDependency kept only as
 # this baseline); then the WeChat mini-program build (`imcore/miniprogram`, pkg/miniprogram/:
-# the crate with `chat,kv`), as a code package holds it: imcore_bg.wasm.br and the glue's .js
+# the crate with `chat,kv,mqtt-client`), as a code package holds it: imcore_bg.wasm.br and the glue's .js
 # files, raw and brotli (the .wasm.br as it ships, the glue at quality 11); then the other
 # SDKs users compare a chat client with: Paho (MQTT only),
 # Tencent Cloud Chat and OpenIM's wasm SDK (chat SDKs). Those are fetched with `npm pack` at
@@ -74,7 +74,7 @@ line() { printf '%-46s %10s %10s\n' "$@"; }
 echo
 line "what a browser downloads (release)" "raw B" "gzip -9 B"
 line "----------------------------------------------" "----------" "----------"
-line "imcore (ChatClient + MqttClient)" "" ""
+line "imcore (ChatClient)" "" ""
 line "  wasm  $wasm" "$wasm_raw" "$wasm_gz"
 line "  glue  $glue + $(basename $entry)" "$glue_raw" "$glue_gz"
 line "  total" "$((wasm_raw + glue_raw))" "$total_gz"

@@ -1,14 +1,16 @@
-// Types of the mini-program entry (index.js); the client types live in ../imcore.d.ts.
+// Types of the mini-program entry (index.js); the client types live in ../imcore.d.ts
+// (ChatClient) and ../mqtt/imcore.d.ts (MqttClient).
 import type {
   ChatClient,
   ChatClientOptions,
   FetchLike,
   KeyValueStore,
-  MqttClient,
   TransportFactory,
 } from "../imcore";
 
-export { ChatClient, MqttClient } from "../imcore";
+export { ChatClient } from "../imcore";
+// The same class (same source, same types) as the MQTT-only entry's.
+export { MqttClient } from "../mqtt/imcore";
 
 /** What `loadImcore` resolves with: the module's classes and this entry's helpers. */
 export type Imcore = typeof import("./index");

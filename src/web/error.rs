@@ -5,10 +5,17 @@
 use js_sys::{Error, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::session::{ConnectionError, SessionError};
+use crate::session::ConnectionError;
+#[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+use crate::session::SessionError;
 
-/// The stable codes carried by errors and `error` events.
+/// The stable codes carried by errors and `error` events. Without the `MqttClient` class
+/// (the web module) only the codes of `error` events are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(any(feature = "mqtt-client", not(feature = "chat"))),
+    allow(dead_code)
+)]
 pub(crate) enum Code {
     /// The constructor's options are malformed (the message names the field).
     InvalidOptions,
@@ -91,6 +98,7 @@ pub(crate) fn error_info(code: Code, message: &str) -> JsValue {
 }
 
 /// The JS error for a call the session refused.
+#[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
 pub(crate) fn session_error(error: &SessionError) -> JsValue {
     let code = match error {
         SessionError::QueueFull { .. } => Code::QueueFull,

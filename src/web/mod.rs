@@ -26,8 +26,9 @@
 //!   on web-sys, one database per user, schema migrations), [`JsKv`] (the JS
 //!   `KeyValueStore`, e.g. `wx.setStorage`, as a [`KvBackend`](crate::storage::KvBackend)
 //!   under the pure key-value layout) and [`AnyStorage`], the one type `persist` holds.
-//! * `client`: the exported `MqttClient` (camelCase JS API, TypeScript types in the
-//!   generated `.d.ts`) and the driver loop.
+//! * `client`: `MqttClient` and the driver loop; `client::api`, the class as JS sees it
+//!   (camelCase JS API, TypeScript types in the generated `.d.ts`), where the class is
+//!   exported: without `chat`, or with the `mqtt-client` feature.
 //!
 //! # The driver loop
 //!

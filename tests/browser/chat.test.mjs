@@ -127,6 +127,12 @@ after(async () => {
   await closeBrowser?.();
 });
 
+test("the web entry exports ChatClient, not the MqttClient class (that is imcore/mqtt's)", async () => {
+  const names = await evalIn("1", () => window.entry);
+  assert.ok(names.includes("ChatClient"), `ChatClient in ${names}`);
+  assert.ok(!names.includes("MqttClient"), `MqttClient in ${names}`);
+});
+
 test("conversationIdOf, invalid options and a bad event name", async () => {
   const r = await evalIn(
     "1",

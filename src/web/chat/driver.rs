@@ -296,8 +296,8 @@ fn mqtt(sh: &Rc<Shared>, command: MqttCommand) {
     // Whether the session took it (it may be busy and drop the call).
     let taken = Cell::new(false);
     let result = match command {
-        MqttCommand::Connect => return client.connect(),
-        MqttCommand::Disconnect => return client.disconnect(),
+        MqttCommand::Connect => return client.start(),
+        MqttCommand::Disconnect => return client.stop(),
         MqttCommand::Publish {
             tag,
             topic,

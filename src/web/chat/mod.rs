@@ -169,7 +169,7 @@ impl ChatClient {
     /// becomes visible; a mini-program calls it from `wx.onAppShow`.
     pub fn wake(&self) {
         if let Some(mqtt) = self.sh.mqtt.get() {
-            mqtt.wake();
+            mqtt.nudge();
         }
     }
 

@@ -4,6 +4,7 @@
 // miniprogram/index.d.ts.
 import {
   ChatClient,
+  MqttClient,
   createChatClient,
   loadImcore,
   wakeOnAppShow,
@@ -31,6 +32,9 @@ export async function startMiniProgramChat(): Promise<() => void> {
   chat.on("message", (e) => console.log(e.message.text?.length ?? 0, max));
   // @ts-expect-error not an event name
   chat.on("nope", () => {});
+  // MqttClient's types come from the MQTT-only entry's declarations (same class).
+  const mqtt: MqttClient = new mod.MqttClient({ url, clientId: "mp-1", transport });
+  mqtt.on("status", (status) => console.log(status.length));
   void fetchLike;
   void again;
   chat.connect();

@@ -9,6 +9,9 @@
 //! transport that reports synchronously from `send`) therefore finds the state free, and
 //! its own outputs join the same queue, in order.
 
+#[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+mod api;
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 #[cfg(feature = "chat")]
@@ -19,20 +22,20 @@ use std::rc::{Rc, Weak};
 
 #[cfg(feature = "chat")]
 use super::task::spawn_local;
-use super::task::{promise, Settle};
+use super::task::Settle;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::clock::{random_seed, wall_ms, Clock};
-use super::error::{connection_error_code, describe, error_info, js_error, session_error, Code};
-use super::options::{self, parse_credentials, payload_bytes, qos_of};
+use super::clock::{wall_ms, Clock};
+use super::error::{connection_error_code, describe, error_info, js_error, Code};
+use super::options::parse_credentials;
 use super::timer::DeadlineTimer;
 use super::transport::{Link, Sink, Transport, TransportEvent};
 use super::wake::WakeListeners;
-use crate::mqtt::{Publish, QoS, SubscribeFilter};
-use crate::session::{
-    Credentials, Event, Output, PublishId, RequestId, Session, SessionConfig, SessionError,
-};
+use crate::mqtt::{Publish, QoS};
+#[cfg(feature = "chat")]
+use crate::session::SessionError;
+use crate::session::{Credentials, Event, Output, PublishId, RequestId, Session, SessionConfig};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -46,16 +49,6 @@ export type QoS = 0 | 1 | 2;
 export interface MqttCredentials {
   username?: string;
   password?: string;
-}
-
-/** The last will, published by the broker if the connection drops without DISCONNECT. */
-export interface MqttWill {
-  topic: string;
-  payload: string | Uint8Array;
-  /** Default 0. */
-  qos?: QoS;
-  /** Default false. */
-  retain?: boolean;
 }
 
 /** Reconnecting after a lost connection: capped exponential backoff with full jitter. */
@@ -85,98 +78,6 @@ export interface MqttTransport {
 
 /** Makes a transport to `url`; `protocols` is `["mqtt"]`. */
 export type TransportFactory = (url: string, protocols: string[]) => MqttTransport;
-
-export interface MqttClientOptions {
-  /**
-   * Broker WebSocket URL, e.g. "wss://example.com/mqtt", or several (the nodes of a
-   * cluster): each attempt after a refused or lost connection goes to the next one, with
-   * the same backoff; the persistent session and the offline queue carry over.
-   */
-  url: string | string[];
-  clientId: string;
-  /**
-   * 4 = MQTT 3.1.1 (default), 5 = MQTT 5.0. A broker that refuses 5.0 (CONNACK
-   * "unsupported protocol version", or a socket closed after CONNECT) makes the client fall
-   * back to 3.1.1 once, for good, with an `error` event of code `PROTOCOL_FALLBACK`.
-   */
-  protocolVersion?: 4 | 5;
-  /** Seconds; default 60; 0 turns keepalive off. */
-  keepAlive?: number;
-  /** Clean session / clean start; default false (a persistent session). */
-  clean?: boolean;
-  username?: string;
-  password?: string;
-  /**
-   * Called before every connection attempt (the chat backend issues a fresh password each
-   * time); fields it leaves out fall back to `username` / `password`.
-   */
-  credentials?: () => Promise<MqttCredentials>;
-  will?: MqttWill;
-  reconnect?: MqttReconnectOptions;
-  /** Publishes accepted but not yet written, at most; default 1000. */
-  offlineQueueLimit?: number;
-  /** Default: the browser `WebSocket` with subprotocol "mqtt". */
-  transport?: TransportFactory;
-}
-
-/** An application message received on a subscription. */
-export interface MqttMessage {
-  topic: string;
-  payload: Uint8Array;
-  qos: QoS;
-  retain: boolean;
-}
-
-export interface MqttConnectInfo {
-  sessionPresent: boolean;
-  /** The broker this connection went to (one of `MqttClientOptions.url`). */
-  url: string;
-}
-
-export interface MqttDisconnectInfo {
-  /** Why the connection (or the attempt) ended. */
-  reason: string;
-  /** When the next attempt starts, in ms since the epoch like `Date.now()`; null if none. */
-  reconnectAt: number | null;
-}
-
-/** Stable error codes (of thrown / rejected `MqttError`s and of `error` events). */
-export type MqttErrorCode =
-  | "INVALID_OPTIONS" | "INVALID_ARGUMENT" | "INVALID_TOPIC" | "INVALID_FILTER"
-  | "INVALID_QOS" | "INVALID_PAYLOAD" | "QUEUE_FULL" | "PACKET_TOO_LARGE" | "ENCODE_FAILED"
-  | "PACKET_IDS_EXHAUSTED" | "PUBLISH_REFUSED" | "UNSUBSCRIBE_REFUSED" | "DISCONNECTED"
-  | "CONNECT_REFUSED" | "CREDENTIALS" | "PROTOCOL" | "PROTOCOL_FALLBACK" | "TRANSPORT";
-
-/** What the constructor throws and the promises reject with. */
-export interface MqttError extends Error {
-  name: "MqttError";
-  code: MqttErrorCode;
-}
-
-/** The payload of an `error` event: a failure not tied to a promise. */
-export interface MqttErrorInfo {
-  code: MqttErrorCode;
-  message: string;
-}
-
-/** Event names and the value each listener receives. */
-export interface MqttClientEventMap {
-  status: Status;
-  message: MqttMessage;
-  connect: MqttConnectInfo;
-  disconnect: MqttDisconnectInfo;
-  error: MqttErrorInfo;
-}
-
-export interface MqttClient {
-  on(event: "status", cb: (status: Status) => void): void;
-  on(event: "message", cb: (message: MqttMessage) => void): void;
-  on(event: "connect", cb: (info: MqttConnectInfo) => void): void;
-  on(event: "disconnect", cb: (info: MqttDisconnectInfo) => void): void;
-  on(event: "error", cb: (error: MqttErrorInfo) => void): void;
-  /** Removes a listener added with `on` (the same function). */
-  off<K extends keyof MqttClientEventMap>(event: K, cb: (value: MqttClientEventMap[K]) => void): void;
-}
 "#;
 
 /// A request whose promise is pending, by the id the session gave it.
@@ -187,10 +88,6 @@ enum Pending {
     Unsubscribe(RequestId),
 }
 
-fn rejected(error: JsValue) -> Promise {
-    Promise::reject(&error)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Status,
@@ -198,22 +95,6 @@ enum Kind {
     Connect,
     Disconnect,
     Error,
-}
-
-impl Kind {
-    fn parse(name: &JsValue) -> Result<Kind, JsValue> {
-        match name.as_string().as_deref() {
-            Some("status") => Ok(Kind::Status),
-            Some("message") => Ok(Kind::Message),
-            Some("connect") => Ok(Kind::Connect),
-            Some("disconnect") => Ok(Kind::Disconnect),
-            Some("error") => Ok(Kind::Error),
-            _ => Err(js_error(
-                Code::InvalidArgument,
-                "unknown event: expected 'status', 'message', 'connect', 'disconnect' or 'error'",
-            )),
-        }
-    }
 }
 
 #[derive(Default)]
@@ -810,172 +691,9 @@ fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: Transport
 /// backoff; at once when the browser comes back online or the page becomes visible), keeps
 /// publishes made while offline (up to `offlineQueueLimit`) and renews subscriptions the
 /// broker lost. Keep a reference while it is in use, and call `free()` when done.
-#[wasm_bindgen]
+#[cfg_attr(any(feature = "mqtt-client", not(feature = "chat")), wasm_bindgen)]
 pub struct MqttClient {
     inner: Rc<RefCell<Inner>>,
-}
-
-#[wasm_bindgen]
-impl MqttClient {
-    /// Checks the options (throws an `MqttError` with code `INVALID_OPTIONS` naming the bad
-    /// field); does not connect yet.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "MqttClientOptions")] options: JsValue,
-    ) -> Result<MqttClient, JsValue> {
-        let options::Options {
-            config,
-            credentials,
-            credentials_fn,
-            transport,
-        } = options::parse(&options, random_seed())?;
-        Ok(MqttClient::build(
-            config,
-            credentials,
-            credentials_fn.map(CredentialSource::Js),
-            transport,
-            None,
-        ))
-    }
-
-    /// Starts connecting (from `idle` or `offline`); does nothing if already under way.
-    pub fn connect(&self) {
-        self.input(|session, now| session.connect(now));
-    }
-
-    /// Ends the connection (DISCONNECT, so no last will) and stays `idle` until `connect()`.
-    /// Publishes not yet acknowledged are kept for then (their promises stay pending).
-    pub fn disconnect(&self) {
-        self.input(|session, now| session.disconnect(now));
-    }
-
-    /// Reconnects at once if waiting to reconnect, or checks a connection that may have
-    /// died unnoticed (an immediate PINGREQ). Called by itself on the browser's `online`
-    /// event and when the page becomes visible; hosts without those (a mini-program) call it
-    /// from their own signal, such as `wx.onAppShow`.
-    pub fn wake(&self) {
-        wake(&self.inner);
-    }
-
-    /// The connection status.
-    #[wasm_bindgen(getter, unchecked_return_type = "Status")]
-    pub fn status(&self) -> String {
-        with_inner(&self.inner, |inner| inner.session.status().name())
-            .unwrap_or("idle")
-            .to_string()
-    }
-
-    /// Subscribes to `filter` at `qos` (default 0). Resolves with the broker's answer:
-    /// the granted QoS, or a reason code of 0x80 or more if refused. Renewed by itself
-    /// whenever the broker lost the session.
-    #[wasm_bindgen(unchecked_return_type = "Promise<number[]>")]
-    pub fn subscribe(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "QoS")] qos: JsValue,
-    ) -> Promise {
-        let Some(filter) = filter.as_string() else {
-            return rejected(js_error(
-                Code::InvalidFilter,
-                "the topic filter must be a string",
-            ));
-        };
-        let qos = match optional_qos(&qos) {
-            Ok(qos) => qos,
-            Err(e) => return rejected(e),
-        };
-        self.request(
-            |session, now| session.subscribe(now, vec![SubscribeFilter::new(filter, qos)]),
-            |inner, id, settle| {
-                inner.pending.insert(Pending::Subscribe(id), settle);
-            },
-        )
-    }
-
-    /// Unsubscribes from `filter`. Rejects with `UNSUBSCRIBE_REFUSED` if an MQTT 5 broker
-    /// refuses.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn unsubscribe(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
-    ) -> Promise {
-        let Some(filter) = filter.as_string() else {
-            return rejected(js_error(
-                Code::InvalidFilter,
-                "the topic filter must be a string",
-            ));
-        };
-        self.request(
-            |session, now| session.unsubscribe(now, vec![filter]),
-            |inner, id, settle| {
-                inner.pending.insert(Pending::Unsubscribe(id), settle);
-            },
-        )
-    }
-
-    /// Publishes `payload` (a string is sent as UTF-8) on `topic` at `qos` (default 0).
-    /// Resolves when done: QoS 0 when written, QoS 1 on PUBACK, QoS 2 on PUBCOMP; while
-    /// offline it waits in the queue. Rejects with `PUBLISH_REFUSED` (the broker refused),
-    /// `QUEUE_FULL`, `INVALID_TOPIC`, `INVALID_PAYLOAD`, `INVALID_QOS` or `PACKET_TOO_LARGE`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn publish(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] payload: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "QoS")] qos: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "boolean")] retain: JsValue,
-    ) -> Promise {
-        let Some(topic) = topic.as_string() else {
-            return rejected(js_error(Code::InvalidTopic, "the topic must be a string"));
-        };
-        let Some(payload) = payload_bytes(&payload) else {
-            return rejected(js_error(
-                Code::InvalidPayload,
-                "the payload must be a string or a Uint8Array",
-            ));
-        };
-        let qos = match optional_qos(&qos) {
-            Ok(qos) => qos,
-            Err(e) => return rejected(e),
-        };
-        let retain = match (retain.is_undefined() || retain.is_null(), retain.as_bool()) {
-            (true, _) => false,
-            (false, Some(retain)) => retain,
-            (false, None) => {
-                return rejected(js_error(Code::InvalidArgument, "retain must be a boolean"))
-            }
-        };
-        self.request(
-            |session, now| session.publish(now, &topic, payload, qos, retain),
-            |inner, id, settle| {
-                inner.pending.insert(Pending::Publish(id), settle);
-            },
-        )
-    }
-
-    /// Adds a listener for `event` (typed by the overloads in the `.d.ts`).
-    #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: JsValue, callback: JsValue) -> Result<(), JsValue> {
-        let kind = Kind::parse(&event)?;
-        let callback = callback
-            .dyn_into::<Function>()
-            .map_err(|_| js_error(Code::InvalidArgument, "the listener must be a function"))?;
-        with_inner(&self.inner, |inner| inner.listeners.of(kind).push(callback));
-        Ok(())
-    }
-
-    /// Removes a listener added with `on`.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn off(&self, event: JsValue, callback: JsValue) -> Result<(), JsValue> {
-        let kind = Kind::parse(&event)?;
-        with_inner(&self.inner, |inner| {
-            let listeners = inner.listeners.of(kind);
-            if let Some(at) = listeners.iter().position(|f| JsValue::from(f) == callback) {
-                listeners.remove(at);
-            }
-        });
-        Ok(())
-    }
 }
 
 impl MqttClient {
@@ -1055,6 +773,22 @@ impl MqttClient {
         result
     }
 
+    /// Starts connecting (from `idle` or `offline`); does nothing if already under way.
+    pub(crate) fn start(&self) {
+        self.input(|session, now| session.connect(now));
+    }
+
+    /// Ends the connection (DISCONNECT, so no last will) and stays `idle` until `start`.
+    pub(crate) fn stop(&self) {
+        self.input(|session, now| session.disconnect(now));
+    }
+
+    /// Reconnects at once if waiting to reconnect, or checks a connection that may have
+    /// died unnoticed (an immediate PINGREQ).
+    pub(crate) fn nudge(&self) {
+        wake(&self.inner);
+    }
+
     /// Feeds one input to the session, then runs the driver loop.
     fn input(&self, f: impl FnOnce(&mut Session, u64)) {
         with_inner(&self.inner, |inner| {
@@ -1064,35 +798,6 @@ impl MqttClient {
             }
         });
         drive(&self.inner);
-    }
-
-    /// Makes a request of the session and registers its promise under the id the session
-    /// gave it, in the same borrow: the completion (a QoS 0 publish is done as soon as it is
-    /// written) is only delivered by the driver loop that runs afterwards.
-    fn request<Id>(
-        &self,
-        call: impl FnOnce(&mut Session, u64) -> Result<Id, SessionError>,
-        register: impl FnOnce(&mut Inner, Id, Settle),
-    ) -> Promise {
-        let Some((promise, settle)) = promise() else {
-            return rejected(js_error(Code::InvalidArgument, "cannot create a Promise"));
-        };
-        let outcome = with_inner(&self.inner, |inner| {
-            let now = inner.clock.now_ms();
-            match call(&mut inner.session, now) {
-                Ok(id) => {
-                    register(inner, id, settle);
-                    Ok(())
-                }
-                Err(e) => Err(session_error(&e)),
-            }
-        });
-        drive(&self.inner);
-        match outcome {
-            Some(Ok(())) => promise,
-            Some(Err(e)) => rejected(e),
-            None => rejected(js_error(Code::InvalidArgument, "re-entrant call ignored")),
-        }
     }
 }
 
@@ -1113,12 +818,4 @@ fn wake(rc: &Rc<RefCell<Inner>>) {
         }
     });
     drive(rc);
-}
-
-/// A QoS argument that may be left out (0).
-fn optional_qos(value: &JsValue) -> Result<QoS, JsValue> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(QoS::AtMostOnce);
-    }
-    qos_of(value).ok_or_else(|| js_error(Code::InvalidQos, "qos must be 0, 1 or 2"))
 }
