@@ -174,7 +174,8 @@ NODE
   [ "$mode" != dev ] || return 0
   local before order
   before=$(wc -c <"$dir"/imcore_bg.wasm)
-  node_modules/.bin/wasm-opt "${wasm_features[@]}" --reorder-functions-by-name \
+  # (-g: the input's function names stay, for the WASM_NAMES_DIR copy made from it.)
+  node_modules/.bin/wasm-opt "${wasm_features[@]}" --reorder-functions-by-name -g \
     "$dir"/imcore_bg.wasm -o "$dir"/by-name.in.wasm
   mv "$dir"/imcore_bg.wasm "$dir"/rustc.in.wasm
   for order in rustc by-name; do

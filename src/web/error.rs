@@ -2,12 +2,8 @@
 //!
 //! The codes are the only part of an error JS code may match on; messages are for people.
 
-use js_sys::{Error, Object, Reflect};
+use js_sys::{Error, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-
-use crate::session::ConnectionError;
-#[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
-use crate::session::SessionError;
 
 /// The stable codes carried by errors and `error` events. Without the `MqttClient` class
 /// (the web module) only the codes of `error` events are made.
@@ -87,43 +83,6 @@ pub(crate) fn js_error(code: Code, message: &str) -> JsValue {
     // Setting a property on a fresh Error cannot fail.
     let _ = Reflect::set(&error, &"code".into(), &code.as_str().into());
     error.into()
-}
-
-/// The plain `{ code, message }` object of an `error` event.
-pub(crate) fn error_info(code: Code, message: &str) -> JsValue {
-    let info = Object::new();
-    let _ = Reflect::set(&info, &"code".into(), &code.as_str().into());
-    let _ = Reflect::set(&info, &"message".into(), &message.into());
-    info.into()
-}
-
-/// The JS error for a call the session refused.
-#[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
-pub(crate) fn session_error(error: &SessionError) -> JsValue {
-    let code = match error {
-        SessionError::QueueFull { .. } => Code::QueueFull,
-        SessionError::InvalidTopic(_) => Code::InvalidTopic,
-        SessionError::InvalidFilter(_) | SessionError::NoFilters => Code::InvalidFilter,
-        SessionError::PacketIdsExhausted => Code::PacketIdsExhausted,
-        SessionError::PacketTooLarge { .. } => Code::PacketTooLarge,
-        SessionError::Encode(_) => Code::EncodeFailed,
-    };
-    js_error(code, &error.to_string())
-}
-
-/// The code of the `error` event that accompanies a `disconnect`, for the endings that are
-/// failures rather than ordinary losses of the link.
-pub(crate) fn connection_error_code(error: &ConnectionError) -> Option<Code> {
-    match error {
-        ConnectionError::Refused(_) => Some(Code::ConnectRefused),
-        ConnectionError::Credentials(_) => Some(Code::Credentials),
-        ConnectionError::Malformed(_) | ConnectionError::Protocol(_) => Some(Code::Protocol),
-        ConnectionError::ServerDisconnect(_)
-        | ConnectionError::KeepAliveTimeout
-        | ConnectionError::ConnectTimeout(_)
-        | ConnectionError::TransportClosed(_)
-        | ConnectionError::Requested => None,
-    }
 }
 
 /// A readable description of whatever JS threw or reported: an `Error`'s message, a string,

@@ -22,20 +22,18 @@ use std::rc::{Rc, Weak};
 
 #[cfg(feature = "chat")]
 use super::task::spawn_local;
-use super::task::Settle;
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::clock::{wall_ms, Clock};
-use super::error::{connection_error_code, describe, error_info, js_error, Code};
+use super::clock::Clock;
+use super::error::describe;
 use super::options::parse_credentials;
 use super::timer::DeadlineTimer;
 use super::transport::{Link, Sink, Transport, TransportEvent};
 use super::wake::WakeListeners;
-use crate::mqtt::{Publish, QoS};
 #[cfg(feature = "chat")]
 use crate::session::SessionError;
-use crate::session::{Credentials, Event, Output, PublishId, RequestId, Session, SessionConfig};
+use crate::session::{Credentials, Event, Output, Session, SessionConfig};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -80,44 +78,6 @@ export interface MqttTransport {
 export type TransportFactory = (url: string, protocols: string[]) => MqttTransport;
 "#;
 
-/// A request whose promise is pending, by the id the session gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Pending {
-    Publish(PublishId),
-    Subscribe(RequestId),
-    Unsubscribe(RequestId),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Status,
-    Message,
-    Connect,
-    Disconnect,
-    Error,
-}
-
-#[derive(Default)]
-struct Listeners {
-    status: Vec<Function>,
-    message: Vec<Function>,
-    connect: Vec<Function>,
-    disconnect: Vec<Function>,
-    error: Vec<Function>,
-}
-
-impl Listeners {
-    fn of(&mut self, kind: Kind) -> &mut Vec<Function> {
-        match kind {
-            Kind::Status => &mut self.status,
-            Kind::Message => &mut self.message,
-            Kind::Connect => &mut self.connect,
-            Kind::Disconnect => &mut self.disconnect,
-            Kind::Error => &mut self.error,
-        }
-    }
-}
-
 /// Where the credentials of each attempt come from when they are not static.
 #[derive(Clone)]
 pub(crate) enum CredentialSource {
@@ -156,14 +116,29 @@ enum Action {
     /// Unhook and close a transport.
     Close(Transport),
     /// Call every listener with `value`.
+    #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
     Notify {
         listeners: Vec<Function>,
         value: JsValue,
     },
     /// Resolve or reject a promise.
+    #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
     Settle { callback: Function, value: JsValue },
     /// Hand session events to the Rust owner.
     Hook(EventHook, Vec<Event>),
+}
+
+impl Action {
+    /// Whether it is still carried out when the client is freed: writes, closes and
+    /// settlements still matter; nobody listens any more, and nothing new is opened.
+    fn outlives_free(&self) -> bool {
+        match self {
+            Action::Send { .. } | Action::Close(_) => true,
+            #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+            Action::Settle { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 struct Inner {
@@ -184,9 +159,9 @@ struct Inner {
     /// runs (see [`await_credentials`]).
     credential_calls: Vec<(u64, [Callback; 2])>,
     timer: DeadlineTimer,
-    listeners: Listeners,
-    /// The promises of requests the session has not finished yet.
-    pending: crate::collections::VecMap<Pending, Settle>,
+    /// The class's listeners and pending promises (where the class is exported).
+    #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+    js: api::JsSide,
     actions: VecDeque<Action>,
     wake: Option<WakeListeners>,
     freed: bool,
@@ -262,6 +237,11 @@ impl Inner {
         }
     }
 
+    /// A transport that failed: without the class nobody is told here (the Rust owner hears
+    /// of it as the session's `Disconnected`); the class's version is in `api::events`.
+    #[cfg(not(any(feature = "mqtt-client", not(feature = "chat"))))]
+    fn transport_error(&mut self, _why: &str) {}
+
     /// Detaches the current transport; it is closed (in JS) by the driver loop.
     fn drop_transport(&mut self) {
         // A new generation also turns away a transport whose factory is still running
@@ -272,96 +252,17 @@ impl Inner {
         }
     }
 
-    fn notify(&mut self, kind: Kind, value: impl FnOnce() -> JsValue) {
-        let listeners = self.listeners.of(kind);
-        if !listeners.is_empty() {
-            let listeners = listeners.clone();
-            self.actions.push_back(Action::Notify {
-                listeners,
-                value: value(),
-            });
-        }
-    }
-
-    fn settle(&mut self, callback: Function, value: JsValue) {
-        self.actions.push_back(Action::Settle { callback, value });
-    }
-
     fn on_event(&mut self, event: Event) {
         if let Some(hook) = &self.hook {
             self.actions
                 .push_back(Action::Hook(hook.clone(), vec![event]));
             return;
         }
-        match event {
-            Event::Status(status) => self.notify(Kind::Status, || status.name().into()),
-            Event::Connected { session_present } => {
-                let url = self.session.url().to_string();
-                self.notify(Kind::Connect, || {
-                    object(&[
-                        ("sessionPresent", session_present.into()),
-                        ("url", url.into()),
-                    ])
-                })
-            }
-            Event::ProtocolFallback { error } => self.notify(Kind::Error, || {
-                let message = format!("the broker refused MQTT 5.0 ({error}): using MQTT 3.1.1");
-                error_info(Code::ProtocolFallback, &message)
-            }),
-            Event::Disconnected {
-                error,
-                reconnect_at,
-            } => {
-                let reason = error.to_string();
-                if let Some(code) = connection_error_code(&error) {
-                    self.notify(Kind::Error, || error_info(code, &reason));
-                }
-                let reconnect_at = reconnect_at.map_or(JsValue::NULL, |at| {
-                    let now = self.clock.now_ms();
-                    JsValue::from(wall_ms() + at.saturating_sub(now) as f64)
-                });
-                self.notify(Kind::Disconnect, || {
-                    object(&[("reason", reason.into()), ("reconnectAt", reconnect_at)])
-                });
-            }
-            Event::Message(publish) => self.notify(Kind::Message, || message(&publish)),
-            Event::PublishDone { id, reason } => {
-                if let Some(settle) = self.pending.remove(&Pending::Publish(id)) {
-                    if reason.is_error() {
-                        let message = format!(
-                            "publish failed: {reason:?} (reason code 0x{:02x})",
-                            reason.as_u8()
-                        );
-                        self.settle(settle.reject, js_error(Code::PublishRefused, &message));
-                    } else {
-                        self.settle(settle.resolve, JsValue::UNDEFINED);
-                    }
-                }
-            }
-            Event::Subscribed { id, reasons } => {
-                if let Some(settle) = self.pending.remove(&Pending::Subscribe(id)) {
-                    let codes: Array = reasons.iter().map(|r| JsValue::from(r.as_u8())).collect();
-                    self.settle(settle.resolve, codes.into());
-                }
-            }
-            Event::Unsubscribed { id, reasons } => {
-                if let Some(settle) = self.pending.remove(&Pending::Unsubscribe(id)) {
-                    match reasons.iter().find(|r| r.is_error()) {
-                        Some(reason) => {
-                            let message = format!(
-                                "unsubscribe refused: {reason:?} (reason code 0x{:02x})",
-                                reason.as_u8()
-                            );
-                            self.settle(
-                                settle.reject,
-                                js_error(Code::UnsubscribeRefused, &message),
-                            );
-                        }
-                        None => self.settle(settle.resolve, JsValue::UNDEFINED),
-                    }
-                }
-            }
-        }
+        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        self.tell_listeners(event);
+        // Without the class the Rust owner, through the hook, is the only one to tell.
+        #[cfg(not(any(feature = "mqtt-client", not(feature = "chat"))))]
+        drop(event);
     }
 
     /// Stops everything for good (the JS object is being freed): DISCONNECT if connected,
@@ -378,17 +279,10 @@ impl Inner {
             }
         }
         self.session.disconnect(now);
-        // Writes, closes and settlements still matter; nobody listens any more, and nothing
-        // new is opened.
         let mut left: Vec<Action> = self
             .actions
             .drain(..)
-            .filter(|a| {
-                matches!(
-                    a,
-                    Action::Send { .. } | Action::Close(_) | Action::Settle { .. }
-                )
-            })
+            .filter(Action::outlives_free)
             .collect();
         while let Some(output) = self.session.poll_output() {
             match output {
@@ -414,42 +308,10 @@ impl Inner {
         }
         self.timer.cancel();
         self.wake = None;
-        self.listeners = Listeners::default();
-        for settle in std::mem::take(&mut self.pending).into_values() {
-            left.push(Action::Settle {
-                callback: settle.reject,
-                value: js_error(Code::Disconnected, "the MqttClient was freed"),
-            });
-        }
+        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        self.js.shut_down(&mut left);
         left
     }
-}
-
-/// `{ key: value, … }`.
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (key, value) in fields {
-        // Defining a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &(*key).into(), value);
-    }
-    o.into()
-}
-
-fn message(publish: &Publish) -> JsValue {
-    let qos = match publish.qos {
-        QoS::AtMostOnce => 0u8,
-        QoS::AtLeastOnce => 1,
-        QoS::ExactlyOnce => 2,
-    };
-    object(&[
-        ("topic", publish.topic.as_str().into()),
-        (
-            "payload",
-            Uint8Array::from(publish.payload.as_slice()).into(),
-        ),
-        ("qos", qos.into()),
-        ("retain", publish.retain.into()),
-    ])
 }
 
 /// Runs `f` on the borrowed state; `None` if it is already borrowed (a bug: never with the
@@ -555,7 +417,7 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
                     Ok(transport) => Some(transport),
                     Err(why) => {
                         if current {
-                            inner.notify(Kind::Error, || error_info(Code::Transport, &why));
+                            inner.transport_error(&why);
                             let now = inner.clock.now_ms();
                             inner.session.handle_transport_closed(now, &why);
                         }
@@ -576,13 +438,9 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
             }
         }
         Action::Close(mut transport) => transport.close(),
-        Action::Notify { listeners, value } => {
-            for listener in listeners {
-                if let Err(e) = listener.call1(&JsValue::UNDEFINED, &value) {
-                    web_sys::console::error_2(&"imcore: an MqttClient listener threw".into(), &e);
-                }
-            }
-        }
+        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        Action::Notify { listeners, value } => api::notify_all(&listeners, &value),
+        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
         Action::Settle { callback, value } => {
             let _ = callback.call1(&JsValue::UNDEFINED, &value);
         }
@@ -674,7 +532,7 @@ fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: Transport
             }
             TransportEvent::Failed(why) => {
                 inner.drop_transport();
-                inner.notify(Kind::Error, || error_info(Code::Transport, &why));
+                inner.transport_error(&why);
                 inner.session.handle_transport_closed(now, &why);
             }
         }
@@ -718,8 +576,8 @@ impl MqttClient {
             credentials_seq: 0,
             credential_calls: Vec::new(),
             timer: DeadlineTimer::default(),
-            listeners: Listeners::default(),
-            pending: crate::collections::VecMap::new(),
+            #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+            js: api::JsSide::default(),
             actions: VecDeque::new(),
             wake: None,
             freed: false,
