@@ -1,5 +1,7 @@
 //! [`VecMap`]: an ordered map over two sorted `Vec`s, for the small maps of a persist
-//! batch and of the memory backend.
+//! batch and of the memory backend; [`Fifo`]: a queue over two `Vec`s, for the queues of
+//! outputs, actions and events. Both stand in for std collections whose code is large and
+//! instantiated per element type.
 //!
 //! `BTreeMap` costs some 5 KB of wasm for each key/value pair of types it is used with
 //! (insert, remove, node merging and stealing, iterators, drop); this map compiles to a
@@ -268,12 +270,129 @@ impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
     }
 }
 
+/// A first-in, first-out queue on two `Vec`s: `back` takes what is pushed, `front` holds
+/// the older items in reverse order, so taking the oldest is `Vec::pop`; when `front` runs
+/// out, `back` is reversed into it. Amortised O(1) per item like `VecDeque`, whose ring
+/// buffer (`grow`, `wrap_copy`, `remove`, …) is some 1.2 KB of wasm for each element type
+/// it holds; this is `Vec`'s push, pop and reverse. The API is the part of `VecDeque`'s
+/// that the crate uses, with the same meaning; positions count from the front.
+#[derive(Clone)]
+pub struct Fifo<T> {
+    /// The older items, the oldest last.
+    front: Vec<T>,
+    /// The newer items, the newest last.
+    back: Vec<T>,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo {
+            front: Vec::new(),
+            back: Vec::new(),
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Fifo<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> From<Vec<T>> for Fifo<T> {
+    /// A queue of `items`, the first one first out.
+    fn from(items: Vec<T>) -> Self {
+        Fifo {
+            front: Vec::new(),
+            back: items,
+        }
+    }
+}
+
+impl<T> Fifo<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.front.len() + self.back.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.front.is_empty() && self.back.is_empty()
+    }
+
+    pub fn push_back(&mut self, item: T) {
+        self.back.push(item);
+    }
+
+    /// Puts `item` before every other: the next `pop_front` returns it.
+    pub fn push_front(&mut self, item: T) {
+        self.front.push(item);
+    }
+
+    pub fn pop_front(&mut self) -> Option<T> {
+        if self.front.is_empty() {
+            std::mem::swap(&mut self.front, &mut self.back);
+            self.front.reverse();
+        }
+        self.front.pop()
+    }
+
+    pub fn front(&self) -> Option<&T> {
+        self.front.last().or_else(|| self.back.first())
+    }
+
+    /// The item at position `at` (0 is the front).
+    pub fn get(&self, at: usize) -> Option<&T> {
+        match self.front.len().checked_sub(at + 1) {
+            Some(i) => self.front.get(i),
+            None => self.back.get(at - self.front.len()),
+        }
+    }
+
+    pub fn get_mut(&mut self, at: usize) -> Option<&mut T> {
+        match self.front.len().checked_sub(at + 1) {
+            Some(i) => self.front.get_mut(i),
+            None => self.back.get_mut(at - self.front.len()),
+        }
+    }
+
+    /// Takes out the item at position `at`, if there is one; the later ones move up.
+    pub fn remove(&mut self, at: usize) -> Option<T> {
+        match self.front.len().checked_sub(at + 1) {
+            Some(i) => Some(self.front.remove(i)),
+            None => {
+                let i = at - self.front.len();
+                (i < self.back.len()).then(|| self.back.remove(i))
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.front.clear();
+        self.back.clear();
+    }
+
+    /// The items, front to back.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.front.iter().rev().chain(&self.back)
+    }
+
+    /// Takes every item out, front to back, leaving the queue empty.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> {
+        let front = std::mem::take(&mut self.front);
+        let back = std::mem::take(&mut self.back);
+        front.into_iter().rev().chain(back)
+    }
+}
+
 // Native only: proptest is a native dev-dependency.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use super::VecMap;
+    use super::{Fifo, VecMap};
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, VecDeque};
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -288,7 +407,74 @@ mod tests {
         ]
     }
 
+    #[derive(Debug, Clone)]
+    enum QueueOp {
+        PushBack(u16),
+        PushFront(u16),
+        PopFront,
+        Remove(usize),
+        GetMut(usize, u16),
+        Clear,
+    }
+
+    fn queue_op() -> impl Strategy<Value = QueueOp> {
+        prop_oneof![
+            4 => any::<u16>().prop_map(QueueOp::PushBack),
+            1 => any::<u16>().prop_map(QueueOp::PushFront),
+            3 => Just(QueueOp::PopFront),
+            1 => (0usize..40).prop_map(QueueOp::Remove),
+            1 => ((0usize..40), any::<u16>()).prop_map(|(i, v)| QueueOp::GetMut(i, v)),
+            1 => Just(QueueOp::Clear),
+        ]
+    }
+
     proptest! {
+        /// Every operation answers as `VecDeque`'s does, and the contents stay equal in
+        /// order, however pushes, pops and removals interleave across the two halves.
+        #[test]
+        fn behaves_as_a_vec_deque(
+            start in proptest::collection::vec(any::<u16>(), 0..20),
+            ops in proptest::collection::vec(queue_op(), 0..200),
+            probe in 0usize..40,
+        ) {
+            let mut model: VecDeque<u16> = start.iter().copied().collect();
+            let mut fifo = Fifo::from(start);
+            for op in ops {
+                match op {
+                    QueueOp::PushBack(v) => {
+                        model.push_back(v);
+                        fifo.push_back(v);
+                    }
+                    QueueOp::PushFront(v) => {
+                        model.push_front(v);
+                        fifo.push_front(v);
+                    }
+                    QueueOp::PopFront => prop_assert_eq!(fifo.pop_front(), model.pop_front()),
+                    QueueOp::Remove(i) => prop_assert_eq!(fifo.remove(i), model.remove(i)),
+                    QueueOp::GetMut(i, v) => {
+                        let (a, b) = (fifo.get_mut(i), model.get_mut(i));
+                        prop_assert_eq!(a.is_some(), b.is_some());
+                        if let (Some(a), Some(b)) = (a, b) {
+                            *a = v;
+                            *b = v;
+                        }
+                    }
+                    QueueOp::Clear => {
+                        model.clear();
+                        fifo.clear();
+                    }
+                }
+                prop_assert_eq!(fifo.len(), model.len());
+                prop_assert_eq!(fifo.is_empty(), model.is_empty());
+                prop_assert_eq!(fifo.front(), model.front());
+            }
+            prop_assert_eq!(fifo.get(probe), model.get(probe));
+            prop_assert_eq!(format!("{fifo:?}"), format!("{model:?}"));
+            prop_assert_eq!(fifo.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
+            prop_assert_eq!(fifo.drain().collect::<Vec<_>>(), model.drain(..).collect::<Vec<_>>());
+            prop_assert!(fifo.is_empty());
+        }
+
         /// Every operation answers as `BTreeMap`'s does, and the contents stay equal.
         #[test]
         fn behaves_as_a_btree_map(ops in proptest::collection::vec(op(), 0..200), probe in any::<u8>()) {

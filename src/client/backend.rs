@@ -2,7 +2,7 @@
 //! samples against `GET /time`, the catch-up after every connect, and the answers to every
 //! request, matched to what asked for them.
 
-use std::collections::VecDeque;
+use crate::collections::Fifo;
 
 use super::*;
 use crate::chat::api::{self, ApiError, ConversationRow};
@@ -24,7 +24,7 @@ pub const CALIBRATE_RETRY_MAX_MS: u64 = 300_000;
 /// conversation whose history is being read.
 #[derive(Debug)]
 pub(super) struct CatchUp {
-    rows: VecDeque<ConversationRow>,
+    rows: Fifo<ConversationRow>,
     /// Server time from which history is re-read (`None`: only what is not held).
     from: Option<u64>,
     current: Option<Reading>,

@@ -44,7 +44,7 @@ mod network;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use crate::collections::Fifo;
 use std::sync::Arc;
 
 pub use io::{
@@ -273,7 +273,7 @@ pub struct ChatEngine {
     store: Store,
     clock: Clock,
     rng: Rng,
-    outputs: VecDeque<Output>,
+    outputs: Fifo<Output>,
     /// Set during [`ChatEngine::handle_session_events`]: the store's news is flushed once,
     /// at the end of the run (or before any other output, which keeps the order), and
     /// `flush_due` notes there is some.
@@ -291,7 +291,7 @@ pub struct ChatEngine {
     /// Topics subscribed (a set): a persistent session keeps them across reconnects.
     subscribed: VecMap<String, ()>,
     /// Network inputs, applied strictly in arrival order.
-    incoming: VecDeque<Queued>,
+    incoming: Fifo<Queued>,
     /// The head of `incoming` while its stored copies are read back.
     applying: Option<network::Applying>,
     /// Read receipts under way, by conversation: `true` when another is due after it.
@@ -357,7 +357,7 @@ impl ChatEngine {
             store: restored.store.unwrap_or_else(|| Store::new(me)),
             clock,
             rng: Rng::new(seed),
-            outputs: VecDeque::new(),
+            outputs: Fifo::new(),
             holding: false,
             flush_due: false,
             next_id: 0,
@@ -368,7 +368,7 @@ impl ChatEngine {
             sends: VecMap::new(),
             topics,
             subscribed: VecMap::new(),
-            incoming: VecDeque::new(),
+            incoming: Fifo::new(),
             applying: None,
             reads: VecMap::new(),
             room_receipt_sent: VecMap::new(),

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use crate::collections::Fifo;
+
 use crate::collections::VecMap;
 
 use crate::mqtt::{Publish, QoS};
@@ -41,7 +43,7 @@ pub(crate) struct Queued {
 /// Outgoing state that survives reconnections of a persistent session.
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
-    pub(crate) queue: VecDeque<Queued>,
+    pub(crate) queue: Fifo<Queued>,
     /// In-flight publishes by send order (ascending sequence number), so that a resend
     /// keeps the original order. Acks mostly come in send order, so removals are mostly at
     /// the front (a `VecDeque` instead of a `BTreeMap`: a fraction of the wasm code).

@@ -7,13 +7,12 @@
 //! holding fifty PUBACKs, not fifty messages of four bytes. A `Close`, `Open` or credentials
 //! request ends the open write, so bytes never cross a connection boundary.
 
-use std::collections::VecDeque;
-
 use super::events::Output;
+use crate::collections::Fifo;
 
 #[derive(Debug, Default)]
 pub(super) struct Outputs {
-    queue: VecDeque<Output>,
+    queue: Fifo<Output>,
     /// Outputs ever popped: the absolute position of the queue's front.
     popped: u64,
     /// Absolute position of the `Transmit` that packets join, while one is open.

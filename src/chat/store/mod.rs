@@ -43,8 +43,8 @@ mod send;
 #[cfg(test)]
 mod tests;
 
+use crate::collections::Fifo;
 use std::cmp::Reverse;
-use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
@@ -178,7 +178,7 @@ pub struct Store {
     retention_cutoff: u64,
     unread_total: u64,
     reported_unread_total: u64,
-    events: VecDeque<StoreEvent>,
+    events: Fifo<StoreEvent>,
     persist: PersistBatch,
     /// Conversations whose record goes into the persist batch as it is when the batch is
     /// taken ([`Store::persist_conv`]).
@@ -200,7 +200,7 @@ impl Store {
             retention_cutoff: 0,
             unread_total: 0,
             reported_unread_total: 0,
-            events: VecDeque::new(),
+            events: Fifo::new(),
             persist: PersistBatch::default(),
             dirty: VecMap::new(),
         }

@@ -13,7 +13,6 @@
 mod api;
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 #[cfg(feature = "chat")]
 use std::future::Future;
 #[cfg(feature = "chat")]
@@ -31,6 +30,7 @@ use super::options::parse_credentials;
 use super::timer::DeadlineTimer;
 use super::transport::{Link, Sink, Transport, TransportEvent};
 use super::wake::WakeListeners;
+use crate::collections::Fifo;
 #[cfg(feature = "chat")]
 use crate::session::SessionError;
 use crate::session::{Credentials, Event, Output, Session, SessionConfig};
@@ -162,7 +162,7 @@ struct Inner {
     /// The class's listeners and pending promises (where the class is exported).
     #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
     js: api::JsSide,
-    actions: VecDeque<Action>,
+    actions: Fifo<Action>,
     wake: Option<WakeListeners>,
     freed: bool,
 }
@@ -279,11 +279,7 @@ impl Inner {
             }
         }
         self.session.disconnect(now);
-        let mut left: Vec<Action> = self
-            .actions
-            .drain(..)
-            .filter(Action::outlives_free)
-            .collect();
+        let mut left: Vec<Action> = self.actions.drain().filter(Action::outlives_free).collect();
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Transmit(bytes) => {
@@ -578,7 +574,7 @@ impl MqttClient {
             timer: DeadlineTimer::default(),
             #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
             js: api::JsSide::default(),
-            actions: VecDeque::new(),
+            actions: Fifo::new(),
             wake: None,
             freed: false,
         }));
