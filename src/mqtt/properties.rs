@@ -187,268 +187,237 @@ impl PropertyId {
     }
 }
 
+impl PropertyId {
+    /// Every property, in identifier order (the order they are written in).
+    pub const ALL: [PropertyId; 27] = {
+        use PropertyId::*;
+        [
+            PayloadFormatIndicator,
+            MessageExpiryInterval,
+            ContentType,
+            ResponseTopic,
+            CorrelationData,
+            SubscriptionIdentifier,
+            SessionExpiryInterval,
+            AssignedClientIdentifier,
+            ServerKeepAlive,
+            AuthenticationMethod,
+            AuthenticationData,
+            RequestProblemInformation,
+            WillDelayInterval,
+            RequestResponseInformation,
+            ResponseInformation,
+            ServerReference,
+            ReasonString,
+            ReceiveMaximum,
+            TopicAliasMaximum,
+            TopicAlias,
+            MaximumQoS,
+            RetainAvailable,
+            UserProperty,
+            MaximumPacketSize,
+            WildcardSubscriptionAvailable,
+            SubscriptionIdentifierAvailable,
+            SharedSubscriptionAvailable,
+        ]
+    };
+}
+
 impl TryFrom<u8> for PropertyId {
     /// The unknown identifier.
     type Error = u8;
 
     fn try_from(v: u8) -> Result<Self, u8> {
-        use PropertyId::*;
-        Ok(match v {
-            0x01 => PayloadFormatIndicator,
-            0x02 => MessageExpiryInterval,
-            0x03 => ContentType,
-            0x08 => ResponseTopic,
-            0x09 => CorrelationData,
-            0x0B => SubscriptionIdentifier,
-            0x11 => SessionExpiryInterval,
-            0x12 => AssignedClientIdentifier,
-            0x13 => ServerKeepAlive,
-            0x15 => AuthenticationMethod,
-            0x16 => AuthenticationData,
-            0x17 => RequestProblemInformation,
-            0x18 => WillDelayInterval,
-            0x19 => RequestResponseInformation,
-            0x1A => ResponseInformation,
-            0x1C => ServerReference,
-            0x1F => ReasonString,
-            0x21 => ReceiveMaximum,
-            0x22 => TopicAliasMaximum,
-            0x23 => TopicAlias,
-            0x24 => MaximumQoS,
-            0x25 => RetainAvailable,
-            0x26 => UserProperty,
-            0x27 => MaximumPacketSize,
-            0x28 => WildcardSubscriptionAvailable,
-            0x29 => SubscriptionIdentifierAvailable,
-            0x2A => SharedSubscriptionAvailable,
-            other => return Err(other),
-        })
+        PropertyId::ALL
+            .into_iter()
+            .find(|&id| id as u8 == v)
+            .ok_or(v)
     }
 }
 
 const F: &str = "properties";
 
-/// Stores a non-repeatable property, refusing a second occurrence.
-fn set<T>(slot: &mut Option<T>, id: PropertyId, v: T) -> Result<(), DecodeError> {
-    if slot.is_some() {
-        return Err(DecodeError::DuplicateProperty(id));
+/// A property's value as [`Properties`] holds it, borrowed; the variant is also how the
+/// value is written on the wire. One match over the identifiers ([`Properties::held`])
+/// serves the encoder, the checks and `is_empty`, and the decoder's slots are five small
+/// matches by value type: a table instead of code per property, about half the wasm of
+/// writing each of the 27 out in every direction.
+#[derive(Clone, Copy)]
+enum Held<'a> {
+    /// A byte; every byte property is a 0/1 flag (MaximumQoS too: 0 or 1).
+    Byte(Option<u8>),
+    Two(Option<u16>),
+    Four(Option<u32>),
+    Str(Option<&'a str>),
+    Bin(Option<&'a [u8]>),
+    /// Subscription identifiers: variable byte integers, repeatable.
+    Vars(&'a [u32]),
+    /// User properties: string pairs, repeatable.
+    Pairs(&'a [(String, String)]),
+}
+
+impl Held<'_> {
+    fn is_present(self) -> bool {
+        match self {
+            Held::Byte(v) => v.is_some(),
+            Held::Two(v) => v.is_some(),
+            Held::Four(v) => v.is_some(),
+            Held::Str(v) => v.is_some(),
+            Held::Bin(v) => v.is_some(),
+            Held::Vars(v) => !v.is_empty(),
+            Held::Pairs(v) => !v.is_empty(),
+        }
     }
-    *slot = Some(v);
-    Ok(())
+
+    /// Whether the value is in the spec's range for `id`: flags are 0 or 1; Receive
+    /// Maximum, Topic Alias, Maximum Packet Size and each subscription identifier are not 0
+    /// (and an identifier fits a variable byte integer).
+    fn is_valid(self, id: PropertyId) -> bool {
+        use PropertyId::*;
+        match self {
+            Held::Byte(v) => v.is_none_or(|v| v <= 1),
+            Held::Two(Some(0)) | Held::Four(Some(0)) => {
+                !matches!(id, ReceiveMaximum | TopicAlias | MaximumPacketSize)
+            }
+            Held::Vars(ids) => ids
+                .iter()
+                .all(|&v| v != 0 && v as usize <= MAX_REMAINING_LENGTH),
+            _ => true,
+        }
+    }
+}
+
+/// Stores a non-repeatable property, refusing a second occurrence. `slot` is `None` only if
+/// the slot functions disagree with [`Properties::held`] (a bug, reported, not a panic).
+fn set<T>(slot: Option<&mut Option<T>>, id: PropertyId, v: T) -> Result<(), DecodeError> {
+    match slot {
+        Some(slot) if slot.is_none() => {
+            *slot = Some(v);
+            Ok(())
+        }
+        Some(_) => Err(DecodeError::DuplicateProperty(id)),
+        None => Err(DecodeError::InvalidPropertyValue(id)),
+    }
 }
 
 fn string(r: &mut Reader<'_>) -> Result<String, DecodeError> {
     r.string(F).map(str::to_owned)
 }
 
-fn opt_str(out: &mut Vec<u8>, id: PropertyId, v: &Option<String>) -> Result<(), EncodeError> {
-    if let Some(s) = v {
-        out.push(id as u8);
-        put_str(out, s, F)?;
-    }
-    Ok(())
-}
-
-fn opt_bin(out: &mut Vec<u8>, id: PropertyId, v: &Option<Vec<u8>>) -> Result<(), EncodeError> {
-    if let Some(b) = v {
-        out.push(id as u8);
-        put_binary(out, b, F)?;
-    }
-    Ok(())
-}
-
-fn opt_u8(out: &mut Vec<u8>, id: PropertyId, v: Option<u8>) {
-    if let Some(v) = v {
-        out.extend_from_slice(&[id as u8, v]);
-    }
-}
-
-fn opt_u16(out: &mut Vec<u8>, id: PropertyId, v: Option<u16>) {
-    if let Some(v) = v {
-        out.push(id as u8);
-        put_u16(out, v);
-    }
-}
-
-fn opt_u32(out: &mut Vec<u8>, id: PropertyId, v: Option<u32>) {
-    if let Some(v) = v {
-        out.push(id as u8);
-        put_u32(out, v);
-    }
-}
-
 impl Properties {
+    /// The value of property `id`.
+    fn held(&self, id: PropertyId) -> Held<'_> {
+        use PropertyId::*;
+        match id {
+            PayloadFormatIndicator => Held::Byte(self.payload_format_indicator),
+            MessageExpiryInterval => Held::Four(self.message_expiry_interval),
+            ContentType => Held::Str(self.content_type.as_deref()),
+            ResponseTopic => Held::Str(self.response_topic.as_deref()),
+            CorrelationData => Held::Bin(self.correlation_data.as_deref()),
+            SubscriptionIdentifier => Held::Vars(&self.subscription_identifiers),
+            SessionExpiryInterval => Held::Four(self.session_expiry_interval),
+            AssignedClientIdentifier => Held::Str(self.assigned_client_identifier.as_deref()),
+            ServerKeepAlive => Held::Two(self.server_keep_alive),
+            AuthenticationMethod => Held::Str(self.authentication_method.as_deref()),
+            AuthenticationData => Held::Bin(self.authentication_data.as_deref()),
+            RequestProblemInformation => Held::Byte(self.request_problem_information),
+            WillDelayInterval => Held::Four(self.will_delay_interval),
+            RequestResponseInformation => Held::Byte(self.request_response_information),
+            ResponseInformation => Held::Str(self.response_information.as_deref()),
+            ServerReference => Held::Str(self.server_reference.as_deref()),
+            ReasonString => Held::Str(self.reason_string.as_deref()),
+            ReceiveMaximum => Held::Two(self.receive_maximum),
+            TopicAliasMaximum => Held::Two(self.topic_alias_maximum),
+            TopicAlias => Held::Two(self.topic_alias),
+            MaximumQoS => Held::Byte(self.maximum_qos),
+            RetainAvailable => Held::Byte(self.retain_available),
+            UserProperty => Held::Pairs(&self.user_properties),
+            MaximumPacketSize => Held::Four(self.maximum_packet_size),
+            WildcardSubscriptionAvailable => Held::Byte(self.wildcard_subscription_available),
+            SubscriptionIdentifierAvailable => Held::Byte(self.subscription_identifier_available),
+            SharedSubscriptionAvailable => Held::Byte(self.shared_subscription_available),
+        }
+    }
+
+    // The decoder's slots, by value type (the ids whose `held` is of that type).
+
+    fn byte_slot(&mut self, id: PropertyId) -> Option<&mut Option<u8>> {
+        use PropertyId::*;
+        Some(match id {
+            PayloadFormatIndicator => &mut self.payload_format_indicator,
+            RequestProblemInformation => &mut self.request_problem_information,
+            RequestResponseInformation => &mut self.request_response_information,
+            MaximumQoS => &mut self.maximum_qos,
+            RetainAvailable => &mut self.retain_available,
+            WildcardSubscriptionAvailable => &mut self.wildcard_subscription_available,
+            SubscriptionIdentifierAvailable => &mut self.subscription_identifier_available,
+            SharedSubscriptionAvailable => &mut self.shared_subscription_available,
+            _ => return None,
+        })
+    }
+
+    fn two_slot(&mut self, id: PropertyId) -> Option<&mut Option<u16>> {
+        use PropertyId::*;
+        Some(match id {
+            ServerKeepAlive => &mut self.server_keep_alive,
+            ReceiveMaximum => &mut self.receive_maximum,
+            TopicAliasMaximum => &mut self.topic_alias_maximum,
+            TopicAlias => &mut self.topic_alias,
+            _ => return None,
+        })
+    }
+
+    fn four_slot(&mut self, id: PropertyId) -> Option<&mut Option<u32>> {
+        use PropertyId::*;
+        Some(match id {
+            MessageExpiryInterval => &mut self.message_expiry_interval,
+            SessionExpiryInterval => &mut self.session_expiry_interval,
+            WillDelayInterval => &mut self.will_delay_interval,
+            MaximumPacketSize => &mut self.maximum_packet_size,
+            _ => return None,
+        })
+    }
+
+    fn str_slot(&mut self, id: PropertyId) -> Option<&mut Option<String>> {
+        use PropertyId::*;
+        Some(match id {
+            ContentType => &mut self.content_type,
+            ResponseTopic => &mut self.response_topic,
+            AssignedClientIdentifier => &mut self.assigned_client_identifier,
+            AuthenticationMethod => &mut self.authentication_method,
+            ResponseInformation => &mut self.response_information,
+            ServerReference => &mut self.server_reference,
+            ReasonString => &mut self.reason_string,
+            _ => return None,
+        })
+    }
+
+    fn bin_slot(&mut self, id: PropertyId) -> Option<&mut Option<Vec<u8>>> {
+        use PropertyId::*;
+        Some(match id {
+            CorrelationData => &mut self.correlation_data,
+            AuthenticationData => &mut self.authentication_data,
+            _ => return None,
+        })
+    }
+
     /// True when no property is set (the 3.1.1 wire format can carry nothing else).
-    ///
-    /// Field by field rather than `== Properties::default()`: that comparison is ~1 KB of
-    /// wasm (every string and vector compared) that nothing else in a client needs. Every
-    /// field is named (no `..`), so a new property cannot be left out.
+    /// Through [`Properties::held`], which names every field: a new property cannot be
+    /// left out (rather than `== Properties::default()`: ~1 KB of wasm comparing every
+    /// string and vector).
     pub fn is_empty(&self) -> bool {
-        let Properties {
-            payload_format_indicator,
-            message_expiry_interval,
-            content_type,
-            response_topic,
-            correlation_data,
-            subscription_identifiers,
-            session_expiry_interval,
-            assigned_client_identifier,
-            server_keep_alive,
-            authentication_method,
-            authentication_data,
-            request_problem_information,
-            will_delay_interval,
-            request_response_information,
-            response_information,
-            server_reference,
-            reason_string,
-            receive_maximum,
-            topic_alias_maximum,
-            topic_alias,
-            maximum_qos,
-            retain_available,
-            user_properties,
-            maximum_packet_size,
-            wildcard_subscription_available,
-            subscription_identifier_available,
-            shared_subscription_available,
-        } = self;
-        payload_format_indicator.is_none()
-            && message_expiry_interval.is_none()
-            && content_type.is_none()
-            && response_topic.is_none()
-            && correlation_data.is_none()
-            && subscription_identifiers.is_empty()
-            && session_expiry_interval.is_none()
-            && assigned_client_identifier.is_none()
-            && server_keep_alive.is_none()
-            && authentication_method.is_none()
-            && authentication_data.is_none()
-            && request_problem_information.is_none()
-            && will_delay_interval.is_none()
-            && request_response_information.is_none()
-            && response_information.is_none()
-            && server_reference.is_none()
-            && reason_string.is_none()
-            && receive_maximum.is_none()
-            && topic_alias_maximum.is_none()
-            && topic_alias.is_none()
-            && maximum_qos.is_none()
-            && retain_available.is_none()
-            && user_properties.is_empty()
-            && maximum_packet_size.is_none()
-            && wildcard_subscription_available.is_none()
-            && subscription_identifier_available.is_none()
-            && shared_subscription_available.is_none()
+        PropertyId::ALL
+            .into_iter()
+            .all(|id| !self.held(id).is_present())
     }
 
     /// Checks what both directions must agree on: every present property is allowed in
     /// `scope`, every value is in range, and SUBSCRIBE carries at most one subscription
-    /// identifier.
+    /// identifier. The first property in identifier order that fails is named.
     pub(crate) fn check(&self, scope: Scope) -> Result<(), DecodeError> {
-        use PropertyId::*;
-        let flag = |v: Option<u8>| v.is_none_or(|v| v <= 1);
-        let items = [
-            (
-                PayloadFormatIndicator,
-                self.payload_format_indicator.is_some(),
-                flag(self.payload_format_indicator),
-            ),
-            (
-                MessageExpiryInterval,
-                self.message_expiry_interval.is_some(),
-                true,
-            ),
-            (ContentType, self.content_type.is_some(), true),
-            (ResponseTopic, self.response_topic.is_some(), true),
-            (CorrelationData, self.correlation_data.is_some(), true),
-            (
-                SubscriptionIdentifier,
-                !self.subscription_identifiers.is_empty(),
-                self.subscription_identifiers
-                    .iter()
-                    .all(|&v| v != 0 && v as usize <= MAX_REMAINING_LENGTH),
-            ),
-            (
-                SessionExpiryInterval,
-                self.session_expiry_interval.is_some(),
-                true,
-            ),
-            (
-                AssignedClientIdentifier,
-                self.assigned_client_identifier.is_some(),
-                true,
-            ),
-            (ServerKeepAlive, self.server_keep_alive.is_some(), true),
-            (
-                AuthenticationMethod,
-                self.authentication_method.is_some(),
-                true,
-            ),
-            (AuthenticationData, self.authentication_data.is_some(), true),
-            (
-                RequestProblemInformation,
-                self.request_problem_information.is_some(),
-                flag(self.request_problem_information),
-            ),
-            (WillDelayInterval, self.will_delay_interval.is_some(), true),
-            (
-                RequestResponseInformation,
-                self.request_response_information.is_some(),
-                flag(self.request_response_information),
-            ),
-            (
-                ResponseInformation,
-                self.response_information.is_some(),
-                true,
-            ),
-            (ServerReference, self.server_reference.is_some(), true),
-            (ReasonString, self.reason_string.is_some(), true),
-            (
-                ReceiveMaximum,
-                self.receive_maximum.is_some(),
-                self.receive_maximum != Some(0),
-            ),
-            (TopicAliasMaximum, self.topic_alias_maximum.is_some(), true),
-            (
-                TopicAlias,
-                self.topic_alias.is_some(),
-                self.topic_alias != Some(0),
-            ),
-            (
-                MaximumQoS,
-                self.maximum_qos.is_some(),
-                flag(self.maximum_qos),
-            ),
-            (
-                RetainAvailable,
-                self.retain_available.is_some(),
-                flag(self.retain_available),
-            ),
-            (UserProperty, !self.user_properties.is_empty(), true),
-            (
-                MaximumPacketSize,
-                self.maximum_packet_size.is_some(),
-                self.maximum_packet_size != Some(0),
-            ),
-            (
-                WildcardSubscriptionAvailable,
-                self.wildcard_subscription_available.is_some(),
-                flag(self.wildcard_subscription_available),
-            ),
-            (
-                SubscriptionIdentifierAvailable,
-                self.subscription_identifier_available.is_some(),
-                flag(self.subscription_identifier_available),
-            ),
-            (
-                SharedSubscriptionAvailable,
-                self.shared_subscription_available.is_some(),
-                flag(self.shared_subscription_available),
-            ),
-        ];
-        for (id, present, valid) in items {
-            if !present {
+        for id in PropertyId::ALL {
+            let held = self.held(id);
+            if !held.is_present() {
                 continue;
             }
             if id.allowed_in() & scope.bit() == 0 {
@@ -457,20 +426,21 @@ impl Properties {
                     id,
                 });
             }
-            if !valid {
+            if !held.is_valid(id) {
                 return Err(DecodeError::InvalidPropertyValue(id));
             }
         }
         if scope == Scope::Packet(PacketType::Subscribe) && self.subscription_identifiers.len() > 1
         {
-            return Err(DecodeError::DuplicateProperty(SubscriptionIdentifier));
+            return Err(DecodeError::DuplicateProperty(
+                PropertyId::SubscriptionIdentifier,
+            ));
         }
         Ok(())
     }
 
     /// Reads a property block (length included) for `scope`.
     pub(crate) fn decode(r: &mut Reader<'_>, scope: Scope) -> Result<Self, DecodeError> {
-        use PropertyId::*;
         let len = r.varint("property length")?;
         let mut r = Reader::new(r.take(len as usize, F)?, r.packet());
         let mut p = Properties::default();
@@ -483,50 +453,35 @@ impl Properties {
                     id,
                 });
             }
-            match id {
-                PayloadFormatIndicator => set(&mut p.payload_format_indicator, id, r.u8(F)?)?,
-                MessageExpiryInterval => set(&mut p.message_expiry_interval, id, r.u32(F)?)?,
-                ContentType => set(&mut p.content_type, id, string(&mut r)?)?,
-                ResponseTopic => set(&mut p.response_topic, id, string(&mut r)?)?,
-                CorrelationData => set(&mut p.correlation_data, id, r.binary(F)?.to_vec())?,
-                SubscriptionIdentifier => {
+            match p.held(id) {
+                Held::Byte(_) => {
+                    let v = r.u8(F)?;
+                    set(p.byte_slot(id), id, v)?
+                }
+                Held::Two(_) => {
+                    let v = r.u16(F)?;
+                    set(p.two_slot(id), id, v)?
+                }
+                Held::Four(_) => {
+                    let v = r.u32(F)?;
+                    set(p.four_slot(id), id, v)?
+                }
+                Held::Str(_) => {
+                    let v = string(&mut r)?;
+                    set(p.str_slot(id), id, v)?
+                }
+                Held::Bin(_) => {
+                    let v = r.binary(F)?.to_vec();
+                    set(p.bin_slot(id), id, v)?
+                }
+                Held::Vars(_) => {
                     let v = r.varint(F)?;
                     p.subscription_identifiers.push(v);
                 }
-                SessionExpiryInterval => set(&mut p.session_expiry_interval, id, r.u32(F)?)?,
-                AssignedClientIdentifier => {
-                    set(&mut p.assigned_client_identifier, id, string(&mut r)?)?
-                }
-                ServerKeepAlive => set(&mut p.server_keep_alive, id, r.u16(F)?)?,
-                AuthenticationMethod => set(&mut p.authentication_method, id, string(&mut r)?)?,
-                AuthenticationData => set(&mut p.authentication_data, id, r.binary(F)?.to_vec())?,
-                RequestProblemInformation => set(&mut p.request_problem_information, id, r.u8(F)?)?,
-                WillDelayInterval => set(&mut p.will_delay_interval, id, r.u32(F)?)?,
-                RequestResponseInformation => {
-                    set(&mut p.request_response_information, id, r.u8(F)?)?
-                }
-                ResponseInformation => set(&mut p.response_information, id, string(&mut r)?)?,
-                ServerReference => set(&mut p.server_reference, id, string(&mut r)?)?,
-                ReasonString => set(&mut p.reason_string, id, string(&mut r)?)?,
-                ReceiveMaximum => set(&mut p.receive_maximum, id, r.u16(F)?)?,
-                TopicAliasMaximum => set(&mut p.topic_alias_maximum, id, r.u16(F)?)?,
-                TopicAlias => set(&mut p.topic_alias, id, r.u16(F)?)?,
-                MaximumQoS => set(&mut p.maximum_qos, id, r.u8(F)?)?,
-                RetainAvailable => set(&mut p.retain_available, id, r.u8(F)?)?,
-                UserProperty => {
+                Held::Pairs(_) => {
                     let k = string(&mut r)?;
                     let v = string(&mut r)?;
                     p.user_properties.push((k, v));
-                }
-                MaximumPacketSize => set(&mut p.maximum_packet_size, id, r.u32(F)?)?,
-                WildcardSubscriptionAvailable => {
-                    set(&mut p.wildcard_subscription_available, id, r.u8(F)?)?
-                }
-                SubscriptionIdentifierAvailable => {
-                    set(&mut p.subscription_identifier_available, id, r.u8(F)?)?
-                }
-                SharedSubscriptionAvailable => {
-                    set(&mut p.shared_subscription_available, id, r.u8(F)?)?
                 }
             }
         }
@@ -537,67 +492,48 @@ impl Properties {
     /// Appends the property block (length included) in identifier order, after checking
     /// it against `scope` like the decoder would.
     pub(crate) fn encode(&self, scope: Scope, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        use PropertyId::*;
         self.check(scope)?;
         let start = out.len();
-        opt_u8(out, PayloadFormatIndicator, self.payload_format_indicator);
-        opt_u32(out, MessageExpiryInterval, self.message_expiry_interval);
-        opt_str(out, ContentType, &self.content_type)?;
-        opt_str(out, ResponseTopic, &self.response_topic)?;
-        opt_bin(out, CorrelationData, &self.correlation_data)?;
-        for &v in &self.subscription_identifiers {
-            out.push(SubscriptionIdentifier as u8);
-            put_varint(out, v);
+        for id in PropertyId::ALL {
+            let tag = id as u8;
+            match self.held(id) {
+                Held::Byte(Some(v)) => out.extend_from_slice(&[tag, v]),
+                Held::Two(Some(v)) => {
+                    out.push(tag);
+                    put_u16(out, v);
+                }
+                Held::Four(Some(v)) => {
+                    out.push(tag);
+                    put_u32(out, v);
+                }
+                Held::Str(Some(s)) => {
+                    out.push(tag);
+                    put_str(out, s, F)?;
+                }
+                Held::Bin(Some(b)) => {
+                    out.push(tag);
+                    put_binary(out, b, F)?;
+                }
+                Held::Vars(ids) => {
+                    for &v in ids {
+                        out.push(tag);
+                        put_varint(out, v);
+                    }
+                }
+                Held::Pairs(pairs) => {
+                    for (k, v) in pairs {
+                        out.push(tag);
+                        put_str(out, k, F)?;
+                        put_str(out, v, F)?;
+                    }
+                }
+                Held::Byte(None)
+                | Held::Two(None)
+                | Held::Four(None)
+                | Held::Str(None)
+                | Held::Bin(None) => {}
+            }
         }
-        opt_u32(out, SessionExpiryInterval, self.session_expiry_interval);
-        opt_str(
-            out,
-            AssignedClientIdentifier,
-            &self.assigned_client_identifier,
-        )?;
-        opt_u16(out, ServerKeepAlive, self.server_keep_alive);
-        opt_str(out, AuthenticationMethod, &self.authentication_method)?;
-        opt_bin(out, AuthenticationData, &self.authentication_data)?;
-        opt_u8(
-            out,
-            RequestProblemInformation,
-            self.request_problem_information,
-        );
-        opt_u32(out, WillDelayInterval, self.will_delay_interval);
-        opt_u8(
-            out,
-            RequestResponseInformation,
-            self.request_response_information,
-        );
-        opt_str(out, ResponseInformation, &self.response_information)?;
-        opt_str(out, ServerReference, &self.server_reference)?;
-        opt_str(out, ReasonString, &self.reason_string)?;
-        opt_u16(out, ReceiveMaximum, self.receive_maximum);
-        opt_u16(out, TopicAliasMaximum, self.topic_alias_maximum);
-        opt_u16(out, TopicAlias, self.topic_alias);
-        opt_u8(out, MaximumQoS, self.maximum_qos);
-        opt_u8(out, RetainAvailable, self.retain_available);
-        for (k, v) in &self.user_properties {
-            out.push(UserProperty as u8);
-            put_str(out, k, F)?;
-            put_str(out, v, F)?;
-        }
-        opt_u32(out, MaximumPacketSize, self.maximum_packet_size);
-        opt_u8(
-            out,
-            WildcardSubscriptionAvailable,
-            self.wildcard_subscription_available,
-        );
-        opt_u8(
-            out,
-            SubscriptionIdentifierAvailable,
-            self.subscription_identifier_available,
-        );
-        opt_u8(
-            out,
-            SharedSubscriptionAvailable,
-            self.shared_subscription_available,
-        );
         prefix_len(out, start)
     }
 
@@ -624,6 +560,51 @@ impl Properties {
             ProtocolVersion::V5 => self.encode(scope, out),
             ProtocolVersion::V311 if self.is_empty() => Ok(()),
             ProtocolVersion::V311 => Err(EncodeError::PropertiesInV311(scope.packet())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_identifier_once_in_order() {
+        assert!(PropertyId::ALL.windows(2).all(|w| (w[0] as u8) < (w[1] as u8)));
+        for byte in 0..=u8::MAX {
+            match PropertyId::try_from(byte) {
+                Ok(id) => assert_eq!(id as u8, byte),
+                Err(unknown) => {
+                    assert_eq!(unknown, byte);
+                    assert!(PropertyId::ALL.iter().all(|&id| id as u8 != byte));
+                }
+            }
+        }
+    }
+
+    /// Each single-valued property has exactly one decoder slot, of the type `held` says
+    /// (a missing one would make the decoder refuse the property).
+    #[test]
+    fn every_slot_agrees_with_held() {
+        let mut p = Properties::default();
+        for id in PropertyId::ALL {
+            let found = match p.held(id) {
+                Held::Byte(_) => p.byte_slot(id).is_some(),
+                Held::Two(_) => p.two_slot(id).is_some(),
+                Held::Four(_) => p.four_slot(id).is_some(),
+                Held::Str(_) => p.str_slot(id).is_some(),
+                Held::Bin(_) => p.bin_slot(id).is_some(),
+                Held::Vars(_) | Held::Pairs(_) => true,
+            };
+            assert!(found, "{id:?} has no slot of its type");
+            let slots = [
+                p.byte_slot(id).is_some(),
+                p.two_slot(id).is_some(),
+                p.four_slot(id).is_some(),
+                p.str_slot(id).is_some(),
+                p.bin_slot(id).is_some(),
+            ];
+            assert!(slots.iter().filter(|&&s| s).count() <= 1, "{id:?} has two slots");
         }
     }
 }
