@@ -24,6 +24,7 @@
 //   __multi3: LLVM's compiler builtins) -> (builtins).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import zlib from "node:zlib";
 
 const [named, shipped] = process.argv.slice(2);
 const shippedBytes = fs.statSync(shipped).size;
@@ -106,3 +107,109 @@ table(crates, "Crate");
 row(counted, pct(counted), `Σ twiggy's items (the shipped module is ${shippedBytes} B)`);
 const modules = sum(kept.filter((i) => crateOf(i.name) === "imcore").map((i) => [moduleOf(i.name), i.shallow_size]));
 console.log(`imcore by module: ${modules.map(([m, b]) => `${m} ${b}`).join(", ")}`);
+
+// What each group's code costs compressed: gzip -9 of the module's bytes as shipped (its
+// custom sections left out) against the same bytes without the group's function bodies
+// (read from NAMED.wasm's code and name sections). Raw bytes overstate code that repeats
+// (monomorphic copies compress well) and understate code that does not; this is what a
+// download saves if the group went. The groups overlap in context, so their costs do not
+// add up to the total.
+const wasm = fs.readFileSync(named);
+const bodies = []; // [start, end, name]
+{
+  let at = 8;
+  const uleb = () => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = wasm[at++];
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(b & 0x80)) return n;
+    }
+  };
+  const str = () => {
+    const n = uleb();
+    const s = wasm.toString("utf8", at, at + n);
+    at += n;
+    return s;
+  };
+  let imported = 0;
+  const ranges = [];
+  const names = new Map();
+  const keep = []; // [start, end) of every section shipped
+  while (at < wasm.length) {
+    const start = at;
+    const id = wasm[at++];
+    const size = uleb();
+    const end = at + size;
+    if (id === 2) {
+      for (let n = uleb(), i = 0; i < n; i++) {
+        str();
+        str();
+        const kind = wasm[at++];
+        const limits = () => (wasm[at++] & 1 ? (uleb(), uleb()) : uleb());
+        if (kind === 0) {
+          uleb();
+          imported++;
+        } else if (kind === 1) {
+          at++;
+          limits();
+        } else if (kind === 2) limits();
+        else if (kind === 3) at += 2;
+        else if (kind === 4) {
+          at++;
+          uleb();
+        }
+      }
+    } else if (id === 10) {
+      for (let n = uleb(), i = 0; i < n; i++) {
+        const len = uleb();
+        ranges.push([imported + i, at, at + len]);
+        at += len;
+      }
+    } else if (id === 0 && str() === "name") {
+      while (at < end) {
+        const sub = wasm[at++];
+        const len = uleb();
+        const subEnd = at + len;
+        if (sub === 1) for (let n = uleb(), i = 0; i < n; i++) names.set(uleb(), str());
+        at = subEnd;
+      }
+    }
+    if (id !== 0) keep.push([start, end]);
+    at = end;
+  }
+  for (const [index, start, end] of ranges) bodies.push([start, end, names.get(index) || ""]);
+  bodies.keep = keep;
+}
+// The shipped bytes minus the bodies `drop` selects, gzip -9.
+const gzipWithout = (drop) => {
+  const parts = [];
+  let i = 0;
+  const sorted = bodies.filter(([, , name]) => drop(name)).sort((a, b) => a[0] - b[0]);
+  for (const [start, end] of bodies.keep) {
+    let at = start;
+    while (i < sorted.length && sorted[i][0] < end) {
+      parts.push(wasm.subarray(at, sorted[i][0]));
+      at = sorted[i][1];
+      i++;
+    }
+    parts.push(wasm.subarray(at, end));
+  }
+  return zlib.gzipSync(Buffer.concat(parts), { level: 9 }).length;
+};
+const whole = gzipWithout(() => false);
+const costs = (groups, groupOf) =>
+  groups
+    .map((g) => [g, whole - gzipWithout((name) => groupOf(name) === g)])
+    .sort((a, b) => b[1] - a[1])
+    .map(([g, b]) => `${g} ${b}`)
+    .join(", ");
+const owned = (name) => (crateOf(name) === "imcore" ? moduleOf(name) : null);
+console.log(
+  `gzip -9 of the code of each, leave-one-out (of ${whole} B): crates ${costs(
+    crates.slice(0, 8).map(([c]) => c).filter((c) => c !== "(data, wasm structure)"),
+    crateOf,
+  )}; imcore's modules ${costs(modules.map(([m]) => m), owned)}`,
+);

@@ -570,7 +570,9 @@ mod tests {
 
     #[test]
     fn all_lists_every_identifier_once_in_order() {
-        assert!(PropertyId::ALL.windows(2).all(|w| (w[0] as u8) < (w[1] as u8)));
+        assert!(PropertyId::ALL
+            .windows(2)
+            .all(|w| (w[0] as u8) < (w[1] as u8)));
         for byte in 0..=u8::MAX {
             match PropertyId::try_from(byte) {
                 Ok(id) => assert_eq!(id as u8, byte),
@@ -604,7 +606,10 @@ mod tests {
                 p.str_slot(id).is_some(),
                 p.bin_slot(id).is_some(),
             ];
-            assert!(slots.iter().filter(|&&s| s).count() <= 1, "{id:?} has two slots");
+            assert!(
+                slots.iter().filter(|&&s| s).count() <= 1,
+                "{id:?} has two slots"
+            );
         }
     }
 }
