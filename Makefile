@@ -68,7 +68,8 @@ package: install
 	@scripts/package.sh
 
 # Release wasm + JS glue sizes (raw, gzip -9) of imcore and imcore/mqtt beside MQTT.js's
-# bundle and other SDKs, then each module's ten largest functions and crates (twiggy).
+# bundle and other SDKs, then each module's ten largest functions and crates (twiggy) and
+# what each crate's and imcore module's code costs gzip -9 (leave-one-out).
 size: install
 	@scripts/size.sh
 

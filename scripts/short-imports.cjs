@@ -196,7 +196,7 @@ const copies = process.argv.slice(3).map((file) => {
 
 // The glue: each import is a key of the import object, written once; the object itself is
 // the value of the key "./imcore_bg.js".
-const token = (s) => new RegExp(`(?<![\\w$])${s.replace(/[$]/g, '\\$')}(?![\\w$])`, 'g');
+const token = (s) => new RegExp(`(?<![\\w$])${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w$])`, 'g');
 for (const [long, short] of renamed) {
   const hits = glue.match(token(long));
   if (!hits || hits.length !== 1) fail(`the glue names import ${long} ${hits ? hits.length : 0} times, not once`);
@@ -210,8 +210,14 @@ for (const [long, short] of shims) {
   const hits = glue.match(token(long));
   if (!hits) fail(`the glue never calls closure shim ${long}`);
   glue = glue.replace(token(long), short);
-  for (const d of decls) d[1] = d[1].replace(token(long), short);
+  for (const d of decls) {
+    const typed = d[1].match(token(long));
+    if (!typed || typed.length !== 1) fail(`${d[0]} types closure shim ${long} ${typed ? typed.length : 0} times, not once`);
+    d[1] = d[1].replace(token(long), short);
+  }
 }
+// A shim wasm-bindgen named some other way would keep its long name (and its bytes) unseen.
+if (/___convert__closures_/.test(glue)) fail('the glue still names a closure shim this script does not know');
 const moduleKey = /(["'])\.\/imcore_bg\.js\1(?=\s*:)/g;
 const keys = glue.match(moduleKey);
 if (!keys || keys.length !== 1) fail(`the glue has ${keys ? keys.length : 0} "${GLUE_MODULE}" keys, not one`);

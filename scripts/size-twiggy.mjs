@@ -118,10 +118,14 @@ const wasm = fs.readFileSync(named);
 const bodies = []; // [start, end, name]
 {
   let at = 8;
+  const bad = (why) => {
+    throw new Error(`${named}: ${why}`);
+  };
   const uleb = () => {
     let n = 0;
     let shift = 0;
     for (;;) {
+      if (at >= wasm.length) bad("the module ends early");
       const b = wasm[at++];
       n += (b & 0x7f) * 2 ** shift;
       shift += 7;
@@ -143,6 +147,7 @@ const bodies = []; // [start, end, name]
     const id = wasm[at++];
     const size = uleb();
     const end = at + size;
+    if (end > wasm.length) bad(`section ${id} runs past the end`);
     if (id === 2) {
       for (let n = uleb(), i = 0; i < n; i++) {
         str();
@@ -160,7 +165,7 @@ const bodies = []; // [start, end, name]
         else if (kind === 4) {
           at++;
           uleb();
-        }
+        } else bad(`an import of unknown kind ${kind}`);
       }
     } else if (id === 10) {
       for (let n = uleb(), i = 0; i < n; i++) {
@@ -209,7 +214,7 @@ const costs = (groups, groupOf) =>
 const owned = (name) => (crateOf(name) === "imcore" ? moduleOf(name) : null);
 console.log(
   `gzip -9 of the code of each, leave-one-out (of ${whole} B): crates ${costs(
-    crates.slice(0, 8).map(([c]) => c).filter((c) => c !== "(data, wasm structure)"),
+    crates.map(([c]) => c).filter((c) => c !== "(data, wasm structure)").slice(0, 7),
     crateOf,
   )}; imcore's modules ${costs(modules.map(([m]) => m), owned)}`,
 );

@@ -44,6 +44,11 @@ npm install --no-audit --no-fund --loglevel=error "$tarball"
 [ -f node_modules/imcore/package.json ] || { echo "[test-package] imcore did not install" >&2; exit 1; }
 
 include='"src"'
+# miniprogram/index.d.ts takes MqttClient's types from the MQTT-only entry's declarations.
+if [ -f node_modules/imcore/miniprogram/index.d.ts ] && [ ! -f node_modules/imcore/mqtt/imcore.d.ts ]; then
+  echo "[test-package] the package has miniprogram/index.d.ts but not mqtt/imcore.d.ts, which it imports" >&2
+  exit 1
+fi
 if [ -f node_modules/imcore/miniprogram/index.d.ts ]; then
   include='"src", "miniprogram-check"'
   step "the package has miniprogram/index.d.ts: type-checking imcore/miniprogram too"

@@ -343,29 +343,37 @@ impl<T> Fifo<T> {
         self.front.last().or_else(|| self.back.first())
     }
 
+    /// Where position `at` (0 is the front) is: `Ok(i)` in `front`, `Err(i)` in `back`
+    /// (maybe past its end).
+    fn locate(&self, at: usize) -> Result<usize, usize> {
+        let f = self.front.len();
+        if at < f {
+            Ok(f - 1 - at)
+        } else {
+            Err(at - f)
+        }
+    }
+
     /// The item at position `at` (0 is the front).
     pub fn get(&self, at: usize) -> Option<&T> {
-        match self.front.len().checked_sub(at + 1) {
-            Some(i) => self.front.get(i),
-            None => self.back.get(at - self.front.len()),
+        match self.locate(at) {
+            Ok(i) => self.front.get(i),
+            Err(i) => self.back.get(i),
         }
     }
 
     pub fn get_mut(&mut self, at: usize) -> Option<&mut T> {
-        match self.front.len().checked_sub(at + 1) {
-            Some(i) => self.front.get_mut(i),
-            None => self.back.get_mut(at - self.front.len()),
+        match self.locate(at) {
+            Ok(i) => self.front.get_mut(i),
+            Err(i) => self.back.get_mut(i),
         }
     }
 
     /// Takes out the item at position `at`, if there is one; the later ones move up.
     pub fn remove(&mut self, at: usize) -> Option<T> {
-        match self.front.len().checked_sub(at + 1) {
-            Some(i) => Some(self.front.remove(i)),
-            None => {
-                let i = at - self.front.len();
-                (i < self.back.len()).then(|| self.back.remove(i))
-            }
+        match self.locate(at) {
+            Ok(i) => Some(self.front.remove(i)),
+            Err(i) => (i < self.back.len()).then(|| self.back.remove(i)),
         }
     }
 
@@ -417,13 +425,18 @@ mod tests {
         Clear,
     }
 
+    /// A position: mostly near the queue's length, sometimes the largest there is.
+    fn index() -> impl Strategy<Value = usize> {
+        prop_oneof![9 => 0usize..40, 1 => Just(usize::MAX)]
+    }
+
     fn queue_op() -> impl Strategy<Value = QueueOp> {
         prop_oneof![
             4 => any::<u16>().prop_map(QueueOp::PushBack),
             1 => any::<u16>().prop_map(QueueOp::PushFront),
             3 => Just(QueueOp::PopFront),
-            1 => (0usize..40).prop_map(QueueOp::Remove),
-            1 => ((0usize..40), any::<u16>()).prop_map(|(i, v)| QueueOp::GetMut(i, v)),
+            1 => index().prop_map(QueueOp::Remove),
+            1 => (index(), any::<u16>()).prop_map(|(i, v)| QueueOp::GetMut(i, v)),
             1 => Just(QueueOp::Clear),
         ]
     }
@@ -435,7 +448,7 @@ mod tests {
         fn behaves_as_a_vec_deque(
             start in proptest::collection::vec(any::<u16>(), 0..20),
             ops in proptest::collection::vec(queue_op(), 0..200),
-            probe in 0usize..40,
+            probe in index(),
         ) {
             let mut model: VecDeque<u16> = start.iter().copied().collect();
             let mut fifo = Fifo::from(start);

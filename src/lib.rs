@@ -42,8 +42,9 @@
 //! * `json` (crate-private): the JSON reader and writer of the payloads, records and
 //!   backend answers (serde_json's rules and bytes, without its size in the wasm).
 //! * [`collections`]: `VecMap`, the small ordered map used where BTreeMap's code would
-//!   cost more than it saves.
-//! * `web` (wasm32 only): the thin shell — `ChatClient` and `MqttClient` for JS, the
+//!   cost more than it saves, and `Fifo`, the queue used where VecDeque's would.
+//! * `web` (wasm32 only): the thin shell — `ChatClient` and `MqttClient` for JS (the class
+//!   `MqttClient` exported by the MQTT-only and mini-program modules), the
 //!   WebSocket (or mini-program socket) transport, `setTimeout`, `fetch`, the page's
 //!   online / visibility events, and in `web::storage` the JS-backed storage: the IndexedDB
 //!   backend, `JsKv` (the JS key-value store as a `KvBackend`) and `AnyStorage`.
@@ -59,7 +60,7 @@
 //! Under `chat`, the default features `indexeddb` (the IndexedDB backend in `web::storage`)
 //! and `kv` (the key-value layout `storage::kv` and `web::storage::JsKv`) add the storage
 //! backends beside memory: the web module is built with `chat,indexeddb`, the WeChat
-//! mini-program's with `chat,kv`, so neither carries the other's. Under `chat` the JS class
+//! mini-program's with `chat,kv,mqtt-client`, so neither carries the other's. Under `chat` the JS class
 //! `MqttClient` is exported only with the default feature `mqtt-client` (the mini-program's
 //! one module serves both); the web module's ChatClient drives the same client from Rust
 //! and leaves the class to `imcore/mqtt`.

@@ -2,11 +2,10 @@
 //! samples against `GET /time`, the catch-up after every connect, and the answers to every
 //! request, matched to what asked for them.
 
-use crate::collections::Fifo;
-
 use super::*;
 use crate::chat::api::{self, ApiError, ConversationRow};
 use crate::chat::WireMessage;
+use crate::collections::Fifo;
 use crate::session::Credentials;
 use crate::storage::{meta, StorageBatch};
 

@@ -44,7 +44,6 @@ mod network;
 #[cfg(test)]
 mod tests;
 
-use crate::collections::Fifo;
 use std::sync::Arc;
 
 pub use io::{
@@ -58,7 +57,7 @@ use crate::chat::store::{
     ConversationSummary, MessageRef, OutboxEntry, Store, StoreEvent, StoredMessage,
 };
 use crate::chat::{topics, ConversationId, UserId};
-use crate::collections::VecMap;
+use crate::collections::{Fifo, VecMap};
 use crate::mqtt::{Properties, QoS, Will};
 use crate::session::{self, PublishId, Rng};
 use crate::storage::StorageError;

@@ -402,7 +402,7 @@ impl Properties {
     }
 
     /// True when no property is set (the 3.1.1 wire format can carry nothing else).
-    /// Through [`Properties::held`], which names every field: a new property cannot be
+    /// Through `Properties::held`, which names every field: a new property cannot be
     /// left out (rather than `== Properties::default()`: ~1 KB of wasm comparing every
     /// string and vector).
     pub fn is_empty(&self) -> bool {

@@ -3,10 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::collections::Fifo;
-
-use crate::collections::VecMap;
-
+use crate::collections::{Fifo, VecMap};
 use crate::mqtt::{Publish, QoS};
 
 use super::events::PublishId;

@@ -6,7 +6,7 @@ use js_sys::{Error, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The stable codes carried by errors and `error` events. Without the `MqttClient` class
-/// (the web module) only the codes of `error` events are made.
+/// (the web module) only `INVALID_OPTIONS` is made, by the option readers ChatClient shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
     not(any(feature = "mqtt-client", not(feature = "chat"))),

@@ -1,6 +1,7 @@
 //! The wasm shell (wasm32 only): the thin platform layer that drives the sans-IO
 //! [`Session`](crate::session::Session) in a browser (or any JS host) and exposes it to JS
-//! as [`MqttClient`].
+//! as [`MqttClient`] (the class is exported without `chat` or with `mqtt-client`; the web
+//! module's `ChatClient` drives it from Rust).
 //!
 //! It owns no protocol logic. It moves bytes between the session and a socket, keeps one
 //! timer armed for the session's next deadline, reads the clock, and converts values at the

@@ -17,7 +17,7 @@ pub(crate) struct WakeListeners {
 
 impl WakeListeners {
     /// Listens where the host has a `window` (none in a worker or a mini-program: the host's
-    /// glue calls `MqttClient.wake()` itself there, for instance from `wx.onAppShow`).
+    /// glue calls the client's `wake()` itself there, for instance from `wx.onAppShow`).
     pub(crate) fn install(wake: impl Fn() + Clone + 'static) -> WakeListeners {
         let mut listeners = WakeListeners {
             registered: Vec::new(),

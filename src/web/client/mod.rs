@@ -37,12 +37,6 @@ use crate::session::{Credentials, Event, Output, Session, SessionConfig};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** Connection status, as a UI shows it. */
-export type Status = "idle" | "fetching-config" | "connecting" | "connected" | "reconnecting" | "offline";
-
-/** MQTT quality of service. */
-export type QoS = 0 | 1 | 2;
-
 /** Username and password for one connection attempt. */
 export interface MqttCredentials {
   username?: string;
@@ -60,7 +54,7 @@ export interface MqttReconnectOptions {
 }
 
 /**
- * A transport made by `MqttClientOptions.transport`: a binary duplex pipe (the WeChat
+ * A transport made by a `transport` option: a binary duplex pipe (the WeChat
  * mini-program's `wx.connectSocket`, a test double…). The client assigns the four `on*`
  * callbacks right after the factory returns; report `onopen` asynchronously. `onerror`
  * ends the transport like `onclose`.

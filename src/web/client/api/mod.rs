@@ -26,6 +26,12 @@ use options::{payload_bytes, qos_of};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
+/** Connection status, as a UI shows it. */
+export type Status = "idle" | "fetching-config" | "connecting" | "connected" | "reconnecting" | "offline";
+
+/** MQTT quality of service. */
+export type QoS = 0 | 1 | 2;
+
 /** The last will, published by the broker if the connection drops without DISCONNECT. */
 export interface MqttWill {
   topic: string;
