@@ -369,8 +369,14 @@ impl<T> Fifo<T> {
         }
     }
 
-    /// Takes out the item at position `at`, if there is one; the later ones move up.
+    /// Takes out the item at position `at`, if there is one; the later ones move up. Cheap
+    /// near either end: an item in the first half of `back` is taken after `back` moved
+    /// into an empty `front` (the in-flight window's acks mostly come in order).
     pub fn remove(&mut self, at: usize) -> Option<T> {
+        if self.front.is_empty() && at < self.back.len() / 2 {
+            std::mem::swap(&mut self.front, &mut self.back);
+            self.front.reverse();
+        }
         match self.locate(at) {
             Ok(i) => Some(self.front.remove(i)),
             Err(i) => (i < self.back.len()).then(|| self.back.remove(i)),
@@ -385,6 +391,29 @@ impl<T> Fifo<T> {
     /// The items, front to back.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.front.iter().rev().chain(&self.back)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.front.iter_mut().rev().chain(&mut self.back)
+    }
+
+    /// Where the item whose `key` is `b` is (`Ok`), or where it would go (`Err`), in a
+    /// queue whose keys ascend from front to back.
+    pub fn binary_search_by_key<B: Ord>(
+        &self,
+        b: &B,
+        key: impl Fn(&T) -> B,
+    ) -> Result<usize, usize> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.get(mid).map(|item| key(item).cmp(b)) {
+                Some(std::cmp::Ordering::Less) => low = mid + 1,
+                Some(std::cmp::Ordering::Greater) | None => high = mid,
+                Some(std::cmp::Ordering::Equal) => return Ok(mid),
+            }
+        }
+        Err(low)
     }
 
     /// Takes every item out, front to back, leaving the queue empty.
@@ -482,6 +511,30 @@ mod tests {
                 prop_assert_eq!(fifo.front(), model.front());
             }
             prop_assert_eq!(fifo.get(probe), model.get(probe));
+            for (a, b) in fifo.iter_mut().zip(model.iter_mut()) {
+                *a = a.wrapping_add(1);
+                *b = b.wrapping_add(1);
+            }
+            // A queue whose keys ascend: the same answers as VecDeque's (up to which of
+            // equal keys is found).
+            let sorted: VecDeque<u16> = {
+                let mut v: Vec<u16> = model.iter().copied().collect();
+                v.sort_unstable();
+                v.dedup();
+                v.into()
+            };
+            let mut ascending = Fifo::new();
+            for &v in sorted.iter().skip(sorted.len() / 3) {
+                ascending.push_back(v);
+            }
+            for &v in sorted.iter().take(sorted.len() / 3).rev() {
+                ascending.push_front(v);
+            }
+            let key = probe.min(usize::from(u16::MAX)) as u16;
+            prop_assert_eq!(ascending.binary_search_by_key(&key, |&v| v), sorted.binary_search(&key));
+            for &v in &sorted {
+                prop_assert_eq!(ascending.binary_search_by_key(&v, |&v| v), sorted.binary_search(&v));
+            }
             prop_assert_eq!(format!("{fifo:?}"), format!("{model:?}"));
             prop_assert_eq!(fifo.iter().collect::<Vec<_>>(), model.iter().collect::<Vec<_>>());
             prop_assert_eq!(fifo.drain().collect::<Vec<_>>(), model.drain(..).collect::<Vec<_>>());

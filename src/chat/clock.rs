@@ -91,8 +91,6 @@
 //!
 //! Arithmetic is checked or saturating throughout, and nothing panics, whatever the inputs.
 
-use std::collections::VecDeque;
-
 use thiserror::Error;
 
 /// The largest integer a JavaScript `number` holds exactly (`2^53 - 1`): the upper limit
@@ -227,8 +225,9 @@ impl Sample {
 #[derive(Debug, Clone)]
 pub struct Clock {
     config: ClockConfig,
-    /// The current epoch, oldest first (in order of arrival).
-    samples: VecDeque<Sample>,
+    /// The current epoch, oldest first (in order of arrival); at most `window` of them, so
+    /// a `Vec` (a `VecDeque`'s code would be some 1 KB of wasm for this one type).
+    samples: Vec<Sample>,
     /// Count of [`Clock::on_reconnect`] calls; a token remembers it.
     reconnects: u64,
     /// Set by `on_reconnect`, cleared by a sample begun after it.
@@ -258,7 +257,7 @@ impl Clock {
         };
         Clock {
             config,
-            samples: VecDeque::with_capacity(config.window),
+            samples: Vec::with_capacity(config.window),
             reconnects: 0,
             reconnect_pending: false,
             hint: None,
@@ -344,7 +343,7 @@ impl Clock {
             skew,
         };
 
-        if let Some(last) = self.samples.back() {
+        if let Some(last) = self.samples.last() {
             if self.stepped(last.skew, i128::from(skew)) {
                 // A new epoch: the old offsets are relative to the old wall clock.
                 self.samples.clear();
@@ -353,10 +352,9 @@ impl Clock {
         let max_age = self.config.max_age_ms;
         self.samples
             .retain(|s| mono_ms.saturating_sub(s.recv_mono) <= max_age);
-        self.samples.push_back(sample);
-        while self.samples.len() > self.config.window {
-            self.samples.pop_front();
-        }
+        self.samples.push(sample);
+        let excess = self.samples.len().saturating_sub(self.config.window);
+        self.samples.drain(..excess);
         if generation == self.reconnects {
             self.reconnect_pending = false;
         }
@@ -374,7 +372,7 @@ impl Clock {
     /// once the last sample is `max_age_ms` old (or the monotonic clock reads before it),
     /// and while the wall clock is stepped from the last sample's `wall - mono`.
     pub fn needs_calibration(&self, mono_ms: u64, wall_ms: u64) -> bool {
-        let Some(last) = self.samples.back() else {
+        let Some(last) = self.samples.last() else {
             return true;
         };
         self.reconnect_pending
@@ -387,7 +385,7 @@ impl Clock {
     /// turns true by age; `None` before the first sample.
     pub fn calibration_due(&self) -> Option<u64> {
         self.samples
-            .back()
+            .last()
             .map(|last| last.recv_mono.saturating_add(self.config.max_age_ms))
     }
 
@@ -401,7 +399,7 @@ impl Clock {
     /// [module documentation](self#now-in-server-time).
     pub fn now_server(&self, mono_ms: u64, wall_ms: u64) -> u64 {
         let wall = i128::from(wall_ms);
-        let now = match (self.best(), self.samples.back()) {
+        let now = match (self.best(), self.samples.last()) {
             (Some(best), Some(last)) => {
                 let anchored =
                     i128::from(best.server_time) + i128::from(mono_ms) - i128::from(best.mid_mono);

@@ -1,8 +1,6 @@
 //! Outgoing publishes: the queue of those not yet sent, the in-flight window of those
 //! awaiting acknowledgement, and the packet identifiers they hold.
 
-use std::collections::VecDeque;
-
 use crate::collections::{Fifo, VecMap};
 use crate::mqtt::{Publish, QoS};
 
@@ -43,8 +41,8 @@ pub(crate) struct Outgoing {
     pub(crate) queue: Fifo<Queued>,
     /// In-flight publishes by send order (ascending sequence number), so that a resend
     /// keeps the original order. Acks mostly come in send order, so removals are mostly at
-    /// the front (a `VecDeque` instead of a `BTreeMap`: a fraction of the wasm code).
-    inflight: VecDeque<(u64, InFlight)>,
+    /// the front (a queue instead of a `BTreeMap`: a fraction of the wasm code).
+    inflight: Fifo<(u64, InFlight)>,
     // VecMaps, not HashMap / HashSet (code shared with the other u16-keyed maps): ids are
     // handed out in increasing order, so inserts are mostly at the end.
     by_packet_id: VecMap<u16, u64>,
@@ -129,8 +127,8 @@ impl Outgoing {
     /// packet identifiers).
     fn take_where(&mut self, pick: impl Fn(&InFlight) -> bool) -> Vec<InFlight> {
         let mut taken = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.inflight.len());
-        for (seq, f) in self.inflight.drain(..) {
+        let mut kept = Fifo::new();
+        for (seq, f) in self.inflight.drain() {
             if pick(&f) {
                 self.by_packet_id.remove(&f.publish.packet_id.unwrap_or(0));
                 taken.push(f);
