@@ -8,10 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The stable codes carried by errors and `error` events. Without the `MqttClient` class
 /// (the web module) only `INVALID_OPTIONS` is made, by the option readers ChatClient shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(
-    not(any(feature = "mqtt-client", not(feature = "chat"))),
-    allow(dead_code)
-)]
+#[cfg_attr(not(mqtt_class), allow(dead_code))]
 pub(crate) enum Code {
     /// The constructor's options are malformed (the message names the field).
     InvalidOptions,

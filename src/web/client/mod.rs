@@ -9,7 +9,7 @@
 //! transport that reports synchronously from `send`) therefore finds the state free, and
 //! its own outputs join the same queue, in order.
 
-#[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+#[cfg(mqtt_class)]
 mod api;
 
 use std::cell::RefCell;
@@ -110,13 +110,13 @@ enum Action {
     /// Unhook and close a transport.
     Close(Transport),
     /// Call every listener with `value`.
-    #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+    #[cfg(mqtt_class)]
     Notify {
         listeners: Vec<Function>,
         value: JsValue,
     },
     /// Resolve or reject a promise.
-    #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+    #[cfg(mqtt_class)]
     Settle { callback: Function, value: JsValue },
     /// Hand session events to the Rust owner.
     Hook(EventHook, Vec<Event>),
@@ -128,7 +128,7 @@ impl Action {
     fn outlives_free(&self) -> bool {
         match self {
             Action::Send { .. } | Action::Close(_) => true,
-            #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+            #[cfg(mqtt_class)]
             Action::Settle { .. } => true,
             _ => false,
         }
@@ -154,7 +154,7 @@ struct Inner {
     credential_calls: Vec<(u64, [Callback; 2])>,
     timer: DeadlineTimer,
     /// The class's listeners and pending promises (where the class is exported).
-    #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+    #[cfg(mqtt_class)]
     js: api::JsSide,
     actions: Fifo<Action>,
     wake: Option<WakeListeners>,
@@ -233,7 +233,7 @@ impl Inner {
 
     /// A transport that failed: without the class nobody is told here (the Rust owner hears
     /// of it as the session's `Disconnected`); the class's version is in `api::events`.
-    #[cfg(not(any(feature = "mqtt-client", not(feature = "chat"))))]
+    #[cfg(not(mqtt_class))]
     fn transport_error(&mut self, _why: &str) {}
 
     /// Detaches the current transport; it is closed (in JS) by the driver loop.
@@ -252,10 +252,10 @@ impl Inner {
                 .push_back(Action::Hook(hook.clone(), vec![event]));
             return;
         }
-        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        #[cfg(mqtt_class)]
         self.tell_listeners(event);
         // Without the class the Rust owner, through the hook, is the only one to tell.
-        #[cfg(not(any(feature = "mqtt-client", not(feature = "chat"))))]
+        #[cfg(not(mqtt_class))]
         drop(event);
     }
 
@@ -298,7 +298,7 @@ impl Inner {
         }
         self.timer.cancel();
         self.wake = None;
-        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        #[cfg(mqtt_class)]
         self.js.shut_down(&mut left);
         left
     }
@@ -428,9 +428,9 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
             }
         }
         Action::Close(mut transport) => transport.close(),
-        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        #[cfg(mqtt_class)]
         Action::Notify { listeners, value } => api::notify_all(&listeners, &value),
-        #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+        #[cfg(mqtt_class)]
         Action::Settle { callback, value } => {
             let _ = callback.call1(&JsValue::UNDEFINED, &value);
         }
@@ -539,7 +539,7 @@ fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: Transport
 /// backoff; at once when the browser comes back online or the page becomes visible), keeps
 /// publishes made while offline (up to `offlineQueueLimit`) and renews subscriptions the
 /// broker lost. Keep a reference while it is in use, and call `free()` when done.
-#[cfg_attr(any(feature = "mqtt-client", not(feature = "chat")), wasm_bindgen)]
+#[cfg_attr(mqtt_class, wasm_bindgen)]
 pub struct MqttClient {
     inner: Rc<RefCell<Inner>>,
 }
@@ -566,7 +566,7 @@ impl MqttClient {
             credentials_seq: 0,
             credential_calls: Vec::new(),
             timer: DeadlineTimer::default(),
-            #[cfg(any(feature = "mqtt-client", not(feature = "chat")))]
+            #[cfg(mqtt_class)]
             js: api::JsSide::default(),
             actions: Fifo::new(),
             wake: None,
