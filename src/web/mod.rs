@@ -57,6 +57,7 @@ mod chat;
 mod client;
 mod clock;
 mod error;
+mod js;
 mod options;
 #[cfg(feature = "chat")]
 mod persist;

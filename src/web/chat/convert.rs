@@ -2,23 +2,14 @@
 //! strings (64-bit safe); weights are numbers (Unix ms stay below 2^53). Messages and
 //! conversations, the many, cross as tapes (`tape`).
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
 use super::tape::{Shape, Tape};
 use crate::chat::store::{ConversationSummary, Status, StoredMessage};
 use crate::client::{ChatEngine, ChatError, ChatEvent, ErrorCode};
 use crate::session;
-
-/// `{ key: value, … }`.
-pub(super) fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (key, value) in fields {
-        // Defining a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &(*key).into(), value);
-    }
-    o.into()
-}
+use crate::web::js::object;
 
 /// A message; `e` knows who I am and who has read my room messages.
 pub(super) fn message(m: &StoredMessage, e: &ChatEngine) -> JsValue {

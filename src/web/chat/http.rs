@@ -5,9 +5,9 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::convert::object;
 use crate::chat::api::{ApiError, Request};
 use crate::web::error::describe;
+use crate::web::js::object;
 
 /// Where requests go and as whom.
 #[derive(Debug, Clone)]

@@ -25,6 +25,7 @@ use wasm_bindgen::prelude::*;
 
 use super::client::{CredentialSource, CredentialsFuture, MqttClient};
 use super::clock::global_property;
+use super::js::object;
 use super::persist::Persister;
 use crate::chat::{Content, ConversationId, UserId};
 use crate::client::{self as engine, ChatEngine, ChatError, ErrorCode, Restored};
@@ -615,10 +616,7 @@ impl ChatClient {
             f(e, now, command).map(|m| convert::message(&m, e))
         });
         match result {
-            Some(Ok(message)) => Ok(convert::object(&[
-                ("message", message),
-                ("done", done.into()),
-            ])),
+            Some(Ok(message)) => Ok(object(&[("message", message), ("done", done.into())])),
             Some(Err(e)) => {
                 self.sh.forget(command);
                 Err(js_error(&e))

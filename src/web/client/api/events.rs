@@ -1,16 +1,16 @@
 //! The class's events as JS sees them: its listeners (`on` / `off`), the promises of its
 //! requests, and the session's events turned into the values they receive.
 
-use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::JsValue;
 
 use super::super::{Action, Inner};
 use crate::collections::VecMap;
 use crate::mqtt::{Publish, QoS};
-use crate::session::ConnectionError;
-use crate::session::{Event, PublishId, RequestId};
+use crate::session::{ConnectionError, Event, PublishId, RequestId};
 use crate::web::clock::wall_ms;
 use crate::web::error::{js_error, Code};
+use crate::web::js::object;
 use crate::web::task::Settle;
 
 /// A request whose promise is pending, by the id the session gave it.
@@ -195,16 +195,6 @@ pub(in crate::web::client) fn notify_all(listeners: &[Function], value: &JsValue
     }
 }
 
-/// `{ key: value, … }`.
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (key, value) in fields {
-        // Defining a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &(*key).into(), value);
-    }
-    o.into()
-}
-
 fn message(publish: &Publish) -> JsValue {
     let qos = match publish.qos {
         QoS::AtMostOnce => 0u8,
@@ -224,10 +214,7 @@ fn message(publish: &Publish) -> JsValue {
 
 /// The plain `{ code, message }` object of an `error` event.
 pub(crate) fn error_info(code: Code, message: &str) -> JsValue {
-    let info = Object::new();
-    let _ = Reflect::set(&info, &"code".into(), &code.as_str().into());
-    let _ = Reflect::set(&info, &"message".into(), &message.into());
-    info.into()
+    object(&[("code", code.as_str().into()), ("message", message.into())])
 }
 
 /// The code of the `error` event that accompanies a `disconnect`, for the endings that are
