@@ -43,12 +43,11 @@ mod send;
 #[cfg(test)]
 mod tests;
 
-use crate::collections::Fifo;
 use std::cmp::Reverse;
 
 use rustc_hash::FxHashMap;
 
-use crate::collections::VecMap;
+use crate::collections::{Fifo, VecMap};
 
 use thiserror::Error;
 
