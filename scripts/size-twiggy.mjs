@@ -24,7 +24,7 @@
 //   __multi3: LLVM's compiler builtins) -> (builtins).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import zlib from "node:zlib";
+import { gzip } from "./lib/compress.cjs";
 
 const [named, shipped] = process.argv.slice(2);
 const shippedBytes = fs.statSync(shipped).size;
@@ -202,7 +202,7 @@ const gzipWithout = (drop) => {
     }
     parts.push(wasm.subarray(at, end));
   }
-  return zlib.gzipSync(Buffer.concat(parts), { level: 9 }).length;
+  return gzip(Buffer.concat(parts)).length;
 };
 const whole = gzipWithout(() => false);
 const costs = (groups, groupOf) =>

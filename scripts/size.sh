@@ -36,10 +36,8 @@ gz() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
 # br FILE: its size brotli-compressed at quality 11 (as build-wasm.sh packs the module).
 br() {
   node -e '
-    const fs = require("fs"), zlib = require("zlib"), b = fs.readFileSync(process.argv[1]);
-    console.log(zlib.brotliCompressSync(b, { params: {
-      [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
-      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length);
+    const { brotli } = require("./scripts/lib/compress.cjs");
+    console.log(brotli(require("fs").readFileSync(process.argv[1])).length);
   ' "$1"
 }
 
