@@ -1,7 +1,7 @@
 //! Storage in memory: the native tests' backend and the fallback when IndexedDB fails.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::collections::VecMap;
 
@@ -16,8 +16,9 @@ struct Inner {
     messages: VecMap<(ConversationId, MessageKey), StoredMessage>,
     keys: VecMap<(ConversationId, MessageRef), MessageKey>,
     /// Where a message is by its server id (`MessageRef::Server`) and by its local id
-    /// (`MessageRef::Local`): one map of the store's `locate` type, so its code is shared.
-    by_id: HashMap<MessageRef, (ConversationId, MessageKey)>,
+    /// (`MessageRef::Local`): one map of the store's `locate` type, hasher included, so its
+    /// code is shared (a std `HashMap` here cost its own copy plus SipHash).
+    by_id: FxHashMap<MessageRef, (ConversationId, MessageKey)>,
     conversations: VecMap<ConversationId, ConversationRecord>,
     outbox: VecMap<String, OutboxEntry>,
     tombstones: VecMap<ServerId, Tombstone>,
