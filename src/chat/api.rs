@@ -10,6 +10,7 @@ use thiserror::Error;
 use super::ids::{ConversationId, ServerId, UserId};
 use super::model::{Content, Incoming, WireMessage};
 use super::payload::{self, PayloadError, PayloadFormat};
+use crate::collections::try_collect;
 use crate::json::{self, Doc, Id, Kind, Number, Writer};
 
 /// The backend's `code` for a revoke that is too late or not the caller's.
@@ -383,7 +384,7 @@ pub fn parse_history(status: u16, body: &[u8]) -> Result<Vec<WireMessage>, ApiEr
     let items = doc
         .array(doc.root(), |n| doc.raw(n))
         .map_err(|e| malformed("history page", e))?;
-    items.into_iter().map(message).collect()
+    try_collect(items.into_iter().map(message))
 }
 
 fn message(raw: &str) -> Result<WireMessage, ApiError> {

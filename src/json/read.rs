@@ -7,6 +7,7 @@ use std::fmt;
 use super::number::{number_value, Number};
 use super::parse::{parse, position, Doc, Id, Kind, Node};
 use super::{Error, DEPTH_LIMIT};
+use crate::collections::try_collect;
 
 /// The most fields a struct read with [`Doc::fields`] may have (the chat payload has 14).
 const MAX_FIELDS: usize = 16;
@@ -276,7 +277,7 @@ impl<'a> Doc<'a> {
         if self.kind(n) != Kind::Arr {
             return Err(self.invalid_type(n, "a sequence"));
         }
-        self.children(n).map(&mut read).collect()
+        try_collect(self.children(n).map(&mut read))
     }
 
     /// The elements of an array of exactly `len` (serde's tuples).

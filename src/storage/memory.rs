@@ -1,6 +1,7 @@
 //! Storage in memory: the native tests' backend and the fallback when IndexedDB fails.
 
 use std::cell::RefCell;
+
 use rustc_hash::FxHashMap;
 
 use crate::collections::VecMap;

@@ -9,6 +9,7 @@ use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::error::{describe, js_error, Code};
+use crate::collections::try_collect;
 use crate::session::{Credentials, SessionConfig};
 
 pub(crate) type Invalid = JsValue;
@@ -49,12 +50,12 @@ pub(crate) fn urls(
     };
     let list: Vec<String> = match v.as_string() {
         Some(one) => vec![one],
-        None => v
-            .dyn_into::<Array>()
-            .map_err(|_| bad())?
-            .iter()
-            .map(|u| u.as_string().ok_or_else(bad))
-            .collect::<Result<_, _>>()?,
+        None => try_collect(
+            v.dyn_into::<Array>()
+                .map_err(|_| bad())?
+                .iter()
+                .map(|u| u.as_string().ok_or_else(bad)),
+        )?,
     };
     if list.is_empty() || list.iter().any(String::is_empty) {
         return Err(bad());

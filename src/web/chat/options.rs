@@ -10,6 +10,7 @@ use crate::chat::payload::PayloadFormat;
 use crate::client::{
     default_client_id, default_topics, EngineConfig, LogLevel, Mode, MAX_PAGE_SIZE,
 };
+use crate::collections::try_collect;
 use crate::mqtt::ProtocolVersion;
 use crate::session::{Credentials, SessionConfig};
 use crate::web::clock::random_seed;
@@ -107,14 +108,11 @@ fn strings(o: &JsValue, path: &str, key: &str) -> Result<Option<Vec<String>>, Js
     let array = v
         .dyn_into::<Array>()
         .map_err(|_| invalid(&format!("{path}{key} must be an array of strings")))?;
-    array
-        .iter()
-        .map(|s| {
-            s.as_string()
-                .ok_or_else(|| invalid(&format!("{path}{key} must be an array of strings")))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    try_collect(array.iter().map(|s| {
+        s.as_string()
+            .ok_or_else(|| invalid(&format!("{path}{key} must be an array of strings")))
+    }))
+    .map(Some)
 }
 
 pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
@@ -196,11 +194,12 @@ pub(super) fn parse(o: &JsValue) -> Result<Parsed, JsValue> {
         Some(_) => return Err(invalid("payloadFormat must be \"json\" or \"protobuf\"")),
     };
     let storage = storage_choice(field(o, "", "storage").map_err(rename)?)?;
-    let contacts = strings(o, "", "contacts")?
-        .unwrap_or_default()
-        .iter()
-        .map(|c| id(c, "contacts[]"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let contacts = try_collect(
+        strings(o, "", "contacts")?
+            .unwrap_or_default()
+            .iter()
+            .map(|c| id(c, "contacts[]")),
+    )?;
     let log = match string(o, "", "logLevel").map_err(rename)?.as_deref() {
         None | Some("silent") => LogLevel::Silent,
         Some("error") => LogLevel::Error,

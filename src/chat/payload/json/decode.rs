@@ -9,6 +9,7 @@ use super::content::decode_content;
 use super::STATUS_REVOKED;
 use crate::chat::ids::ConversationId;
 use crate::chat::model::{msg_type, Incoming, WireMessage};
+use crate::collections::try_collect;
 use crate::json::{self, Doc, Id, Kind, Number};
 
 /// A JSON scalar as a payload field holds it. Typed later, by the field's meaning, so a
@@ -246,13 +247,13 @@ fn decode_members(raw: &RawPayload<'_>) -> Result<Incoming, PayloadError> {
     if let ConversationId::Direct { .. } = conversation_id {
         return Err(PayloadError::NotARoom(conversation_id));
     }
-    let members = raw
-        .members
-        .as_ref()
-        .ok_or(PayloadError::MissingField("members"))?
-        .iter()
-        .map(|m| m.to_u64("members"))
-        .collect::<Result<_, _>>()?;
+    let members = try_collect(
+        raw.members
+            .as_ref()
+            .ok_or(PayloadError::MissingField("members"))?
+            .iter()
+            .map(|m| m.to_u64("members")),
+    )?;
     Ok(Incoming::Members {
         conversation_id,
         members,

@@ -20,6 +20,7 @@ use crate::chat::store::ConversationRecord;
 use crate::chat::store::MessageRef;
 use crate::chat::store::{MessageKey, OutboxEntry, StoredMessage, Tombstone};
 use crate::chat::{ConversationId, ServerId};
+use crate::collections::try_collect;
 use crate::json::{self, FromJson, ToJson};
 use crate::storage::blocks::{order_key, parse_order_key, Block, Directory, FIXED_DIGITS};
 use crate::storage::{from_json, packed, StorageError};
@@ -509,7 +510,7 @@ pub(super) fn each<T>(
     mut read: impl FnMut(&JsValue) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
     let array = all_of(stored)?;
-    array.iter().map(|v| read(&v)).collect()
+    try_collect(array.iter().map(|v| read(&v)))
 }
 
 /// Every record of an array of stored objects (a `getAll` result).
