@@ -24,6 +24,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { Reader, sections, ulebBytes, nameBytes, sectionBytes } = require('./lib/wasm.cjs');
 
 const dir = process.argv[2];
 if (!dir) {
@@ -52,21 +53,6 @@ const shortName = (i) => {
   return s;
 };
 
-const ulebBytes = (n) => {
-  const out = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-};
-const nameBytes = (s) => {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([ulebBytes(b.length), b]);
-};
-
 // wasm-bindgen's closure shims among the exports.
 const SHIM = /^wasm_bindgen_[0-9a-f]+___convert__closures_/;
 
@@ -75,87 +61,37 @@ const SHIM = /^wasm_bindgen_[0-9a-f]+___convert__closures_/;
 // other byte as it was.
 function renameImports(file, wasm, rename, renameShim) {
   const bad = (why) => fail(`${file}: ${why}`);
-  let at = 0;
-  const byte = () => {
-    if (at >= wasm.length) bad('the module ends early');
-    return wasm[at++];
-  };
-  const uleb = () => {
-    let n = 0;
-    let shift = 0;
-    for (;;) {
-      const b = byte();
-      n += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(b & 0x80)) return n;
-      if (shift > 35) bad('a LEB128 number is too long');
-    }
-  };
-  const name = () => {
-    const n = uleb();
-    if (at + n > wasm.length) bad('a name runs past the end');
-    const s = wasm.toString('utf8', at, at + n);
-    at += n;
-    return s;
-  };
-  const limits = () => {
-    const flags = byte();
-    uleb();
-    if (flags & 1) uleb();
-  };
-
-  if (wasm.length < 8 || wasm.readUInt32LE(0) !== 0x6d736100) bad('not a wasm module');
-  at = 8;
   const parts = [wasm.subarray(0, 8)];
-  while (at < wasm.length) {
-    const start = at;
-    const id = byte();
-    const size = uleb();
-    const end = at + size;
-    if (end > wasm.length) bad('a section runs past the end');
-    if (id === 7) {
-      const count = uleb();
-      const entries = [ulebBytes(count)];
-      for (let i = 0; i < count; i++) {
-        let field = name();
-        const descStart = at;
-        byte(); // kind
-        uleb(); // index
-        if (SHIM.test(field)) field = renameShim(field);
-        entries.push(nameBytes(field), wasm.subarray(descStart, at));
-      }
-      if (at !== end) bad('the export section has bytes after its entries');
-      const section = Buffer.concat(entries);
-      parts.push(Buffer.from([7]), ulebBytes(section.length), section);
+  for (const s of sections(wasm, bad)) {
+    const r = new Reader(wasm, bad, s.bodyStart);
+    if (s.id !== 2 && s.id !== 7) {
+      parts.push(wasm.subarray(s.start, s.end));
       continue;
     }
-    if (id !== 2) {
-      parts.push(wasm.subarray(start, end));
-      at = end;
-      continue;
-    }
-    const count = uleb();
+    const count = r.uleb();
     const entries = [ulebBytes(count)];
     for (let i = 0; i < count; i++) {
-      let module = name();
-      let field = name();
-      const descStart = at;
-      const kind = byte();
-      if (kind === 0) uleb(); // function: type index
-      else if (kind === 1) { byte(); limits(); } // table: reference type, limits
-      else if (kind === 2) limits(); // memory
-      else if (kind === 3) { byte(); byte(); } // global: value type, mutability
-      else if (kind === 4) { byte(); uleb(); } // tag
-      else bad(`import ${module}.${field} has an unknown kind ${kind}`);
+      if (s.id === 7) {
+        let field = r.name();
+        const descStart = r.at;
+        r.byte(); // kind
+        r.uleb(); // index
+        if (SHIM.test(field)) field = renameShim(field);
+        entries.push(nameBytes(field), wasm.subarray(descStart, r.at));
+        continue;
+      }
+      let module = r.name();
+      let field = r.name();
+      const descStart = r.at;
+      r.importDesc(`${module}.${field}`);
       if (module === GLUE_MODULE) {
         module = SHORT_MODULE;
         field = rename(field);
       }
-      entries.push(nameBytes(module), nameBytes(field), wasm.subarray(descStart, at));
+      entries.push(nameBytes(module), nameBytes(field), wasm.subarray(descStart, r.at));
     }
-    if (at !== end) bad('the import section has bytes after its entries');
-    const section = Buffer.concat(entries);
-    parts.push(Buffer.from([2]), ulebBytes(section.length), section);
+    if (r.at !== s.end) bad(`the ${s.id === 2 ? 'import' : 'export'} section has bytes after its entries`);
+    parts.push(sectionBytes(s.id, Buffer.concat(entries)));
   }
   return Buffer.concat(parts);
 }

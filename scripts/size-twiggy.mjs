@@ -25,6 +25,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { gzip } from "./lib/compress.cjs";
+import { functions as moduleFunctions, sections } from "./lib/wasm.cjs";
 
 const [named, shipped] = process.argv.slice(2);
 const shippedBytes = fs.statSync(shipped).size;
@@ -115,79 +116,15 @@ console.log(`imcore by module: ${modules.map(([m, b]) => `${m} ${b}`).join(", ")
 // download saves if the group went. The groups overlap in context, so their costs do not
 // add up to the total.
 const wasm = fs.readFileSync(named);
-const bodies = []; // [start, end, name]
-{
-  let at = 8;
-  const bad = (why) => {
-    throw new Error(`${named}: ${why}`);
-  };
-  const uleb = () => {
-    let n = 0;
-    let shift = 0;
-    for (;;) {
-      if (at >= wasm.length) bad("the module ends early");
-      const b = wasm[at++];
-      n += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(b & 0x80)) return n;
-    }
-  };
-  const str = () => {
-    const n = uleb();
-    const s = wasm.toString("utf8", at, at + n);
-    at += n;
-    return s;
-  };
-  let imported = 0;
-  const ranges = [];
-  const names = new Map();
-  const keep = []; // [start, end) of every section shipped
-  while (at < wasm.length) {
-    const start = at;
-    const id = wasm[at++];
-    const size = uleb();
-    const end = at + size;
-    if (end > wasm.length) bad(`section ${id} runs past the end`);
-    if (id === 2) {
-      for (let n = uleb(), i = 0; i < n; i++) {
-        str();
-        str();
-        const kind = wasm[at++];
-        const limits = () => (wasm[at++] & 1 ? (uleb(), uleb()) : uleb());
-        if (kind === 0) {
-          uleb();
-          imported++;
-        } else if (kind === 1) {
-          at++;
-          limits();
-        } else if (kind === 2) limits();
-        else if (kind === 3) at += 2;
-        else if (kind === 4) {
-          at++;
-          uleb();
-        } else bad(`an import of unknown kind ${kind}`);
-      }
-    } else if (id === 10) {
-      for (let n = uleb(), i = 0; i < n; i++) {
-        const len = uleb();
-        ranges.push([imported + i, at, at + len]);
-        at += len;
-      }
-    } else if (id === 0 && str() === "name") {
-      while (at < end) {
-        const sub = wasm[at++];
-        const len = uleb();
-        const subEnd = at + len;
-        if (sub === 1) for (let n = uleb(), i = 0; i < n; i++) names.set(uleb(), str());
-        at = subEnd;
-      }
-    }
-    if (id !== 0) keep.push([start, end]);
-    at = end;
-  }
-  for (const [index, start, end] of ranges) bodies.push([start, end, names.get(index) || ""]);
-  bodies.keep = keep;
-}
+const bad = (why) => {
+  throw new Error(`${named}: ${why}`);
+};
+const fns = moduleFunctions(wasm, bad);
+const bodies = fns.bodies.map(([start, end], i) => [start, end, fns.names.get(fns.imported + i) || ""]);
+// [start, end) of every section shipped (custom sections are not).
+bodies.keep = sections(wasm, bad)
+  .filter((s) => s.id !== 0)
+  .map((s) => [s.start, s.end]);
 // The shipped bytes minus the bodies `drop` selects, gzip -9.
 const gzipWithout = (drop) => {
   const parts = [];
