@@ -6,6 +6,7 @@ use std::rc::Rc;
 use crate::chat::store::Tombstone;
 use crate::chat::store::{ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage};
 use crate::chat::{ConversationId, ServerId};
+use crate::collections::try_collect;
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 use crate::storage::StorageError;
 
@@ -313,10 +314,11 @@ pub(super) fn pack(
     (target, limit, key_len): (usize, usize, usize),
     mut id: impl FnMut() -> (u64, usize),
 ) -> Result<Vec<NewChunk>, StorageError> {
-    let items = messages
-        .into_iter()
-        .map(|m| encode(&m).map(|json| (m, json)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = try_collect(
+        messages
+            .into_iter()
+            .map(|m| encode(&m).map(|json| (m, json))),
+    )?;
     let mut lens: Vec<usize> = items.iter().map(|(_, json)| json.len()).collect();
     if from_end {
         lens.reverse();
