@@ -86,11 +86,14 @@ wasm_opt_flags=(-Os --converge --low-memory-unused -ocimfs=20
 # quality 11, COMPRESSED_BY=brotli), before scripts/short-imports.cjs renames the imports
 # alike in both. Measured: web 187,601 -> 185,641 B gzip, mini-program 150,005 ->
 # 148,306 B brotli by name; imcore/mqtt 49,338 -> 49,533, so it keeps rustc's.
-# A third order starts from the better of these and moves each function next to the one
-# it most looks like, byte for byte (scripts/similar-order.cjs): look-alikes with different
-# names (async state machines, decoders of similar records) then compress against each
-# other too. Kept only when smaller again; measured on the modules of d069f8a (gzip -9 of
-# the wasm): web 179,566 -> 177,367 B, imcore/mqtt 46,418 -> ~46,230 B.
+# A third order starts from the better of these two as optimised and moves each function
+# next to the one it most looks like, byte for byte (scripts/similar-order.cjs): look-alikes
+# with different names (async state machines, decoders of similar records) then compress
+# against each other too. The module is then optimised once more (a bare reorder leaves
+# binaryen's writer ~0.7 KB of looser code), and the order kept if smaller than the two
+# others. Measured on the modules of d069f8a, gzip -9 of the wasm: web 179,582 (optimised
+# once more in its own order: 179,566) -> 177,367 B; imcore/mqtt 46,416 -> 46,236 B.
+similar_flags=("${wasm_features[@]}" --reorder-functions-by-name "${wasm_opt_flags[@]}")
 
 # Release and bench modules are built with the standard library rebuilt from source
 # (rust-src, from scripts/install.sh) at the crate's opt-level "z", with panics that abort
@@ -207,19 +210,22 @@ NODE
   order=$(smallest_order "$dir" rustc by-name)
   # Then look-alike bodies side by side (scripts/similar-order.cjs), from the better of the
   # two as optimised, with its names (-g, which is also the WASM_NAMES_DIR copy of that
-  # order), reordered and optimised once more; kept if it compresses better still.
-  node_modules/.bin/wasm-opt "${wasm_opt_flags[@]}" -g "$dir/$order.in.wasm" -o "$dir/$order.named.wasm"
-  node scripts/similar-order.cjs "$dir/$order.named.wasm" "$dir"/similar.in.wasm
-  node_modules/.bin/wasm-opt "${wasm_features[@]}" --reorder-functions-by-name "${wasm_opt_flags[@]}" \
-    "$dir"/similar.in.wasm -o "$dir"/similar.out.wasm
-  local named="$dir/$order.named.wasm"
-  order=$(smallest_order "$dir" "$order" similar)
+  # order), reordered and optimised once more; kept if it compresses better still. If the
+  # script fails, the two orders are all there is (a warning says so).
+  local named="$dir/$order.named.wasm" candidates=("$order")
+  node_modules/.bin/wasm-opt "${wasm_opt_flags[@]}" -g "$dir/$order.in.wasm" -o "$named"
+  if node scripts/similar-order.cjs "$named" "$dir"/similar.in.wasm; then
+    node_modules/.bin/wasm-opt "${similar_flags[@]}" "$dir"/similar.in.wasm -o "$dir"/similar.out.wasm
+    candidates+=(similar)
+  else
+    echo "[build-wasm] warning: $name: scripts/similar-order.cjs failed; keeping $order's order" >&2
+  fi
+  order=$(smallest_order "$dir" "${candidates[@]}")
   mv "$dir/$order.out.wasm" "$dir"/imcore_bg.wasm
   if [ -n "$names_dir" ]; then
     mkdir -p "$names_dir"
     if [ "$order" = similar ]; then
-      node_modules/.bin/wasm-opt "${wasm_features[@]}" --reorder-functions-by-name "${wasm_opt_flags[@]}" -g \
-        "$dir"/similar.in.wasm -o "$dir"/similar.named.wasm
+      node_modules/.bin/wasm-opt "${similar_flags[@]}" -g "$dir"/similar.in.wasm -o "$dir"/similar.named.wasm
       node scripts/similar-order.cjs --unrank "$dir"/similar.named.wasm "$names_dir/$name.wasm"
     else
       cp "$named" "$names_dir/$name.wasm"

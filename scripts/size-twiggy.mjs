@@ -3,7 +3,8 @@
 //
 // Where the bytes of a module go, for scripts/size.sh, from twiggy's items (`twiggy top`,
 // shallow sizes). NAMED.wasm is SHIPPED.wasm with its names: the same wasm-opt run with -g
-// (scripts/build-wasm.sh, WASM_NAMES_DIR), so the same code plus custom sections (the name
+// (scripts/build-wasm.sh, WASM_NAMES_DIR; its function names without similar-order's rank
+// prefixes), so the same code plus custom sections (the name
 // section's subsections, `producers`, `target_features`) that the shipped module lacks:
 // those are left out, and shares are of SHIPPED.wasm's size. Prints:
 //   * the ten largest functions (twiggy's items minus data segments and the module's

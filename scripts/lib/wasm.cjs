@@ -30,7 +30,7 @@ class Reader {
       n += (b & 0x7f) * 2 ** shift;
       shift += 7;
       if (!(b & 0x80)) return n;
-      if (shift > 35) this.bad('a LEB128 number is too long');
+      if (shift >= 35) this.bad('a LEB128 number is too long');
     }
   }
 
@@ -43,19 +43,29 @@ class Reader {
     return s;
   }
 
+  // Limits: flags (bit 0: a maximum follows; 1: shared; 2: 64-bit), minimum, maximum.
   limits() {
     const flags = this.byte();
+    if (flags & ~7) this.bad(`limits with unknown flags ${flags}`);
     this.uleb();
     if (flags & 1) this.uleb();
+  }
+
+  // A value or reference type of one byte (the GC proposal's two-part reference types are
+  // not read here).
+  valueType() {
+    const t = this.byte();
+    if (t === 0x63 || t === 0x64) this.bad('a GC reference type, which these scripts do not read');
+    return t;
   }
 
   // The description of an import after its two names; returns its kind (0 = function).
   importDesc(what) {
     const kind = this.byte();
     if (kind === 0) this.uleb(); // function: type index
-    else if (kind === 1) { this.byte(); this.limits(); } // table: reference type, limits
+    else if (kind === 1) { this.valueType(); this.limits(); } // table: reference type, limits
     else if (kind === 2) this.limits(); // memory
-    else if (kind === 3) { this.byte(); this.byte(); } // global: value type, mutability
+    else if (kind === 3) { this.valueType(); this.byte(); } // global: value type, mutability
     else if (kind === 4) { this.byte(); this.uleb(); } // tag
     else this.bad(`import ${what} has an unknown kind ${kind}`);
     return kind;
@@ -66,6 +76,7 @@ class Reader {
 // `bodyStart` after the size), plus `name` for a custom section (id 0).
 function sections(wasm, bad) {
   if (wasm.length < 8 || wasm.readUInt32LE(0) !== MAGIC) bad('not a wasm module');
+  if (wasm.readUInt32LE(4) !== 1) bad(`binary format version ${wasm.readUInt32LE(4)}, not 1`);
   const r = new Reader(wasm, bad, 8);
   const out = [];
   while (r.at < wasm.length) {
@@ -76,8 +87,28 @@ function sections(wasm, bad) {
     const end = bodyStart + size;
     if (end > wasm.length) bad(`section ${id} runs past the end`);
     const section = { id, start, end, bodyStart };
-    if (id === 0) section.name = r.name();
+    if (id === 0) {
+      section.name = r.name();
+      if (r.at > end) bad('a custom section name runs past its section');
+    }
     out.push(section);
+    r.at = end;
+  }
+  return out;
+}
+
+// The subsections of a name section `s` (one of `sections`): { id, start, end } each, the
+// content after the id and size.
+function nameSubsections(wasm, bad, s) {
+  const r = new Reader(wasm, bad, s.bodyStart);
+  r.name();
+  const out = [];
+  while (r.at < s.end) {
+    const id = r.byte();
+    const len = r.uleb();
+    const end = r.at + len;
+    if (end > s.end) bad(`name subsection ${id} runs past the name section`);
+    out.push({ id, start: r.at, end });
     r.at = end;
   }
   return out;
@@ -97,6 +128,7 @@ function functions(wasm, bad) {
         const what = `${r.name()}.${r.name()}`;
         if (r.importDesc(what) === 0) imported++;
       }
+      if (r.at !== s.end) bad('the import section has bytes after its entries');
     } else if (s.id === 10) {
       for (let n = r.uleb(), i = 0; i < n; i++) {
         const len = r.uleb();
@@ -105,14 +137,11 @@ function functions(wasm, bad) {
         r.at += len;
       }
     } else if (s.id === 0 && s.name === 'name') {
-      r.at = s.bodyStart;
-      r.name();
-      while (r.at < s.end) {
-        const sub = r.byte();
-        const len = r.uleb();
-        const subEnd = r.at + len;
-        if (sub === 1) for (let n = r.uleb(), i = 0; i < n; i++) names.set(r.uleb(), r.name());
-        r.at = subEnd;
+      for (const sub of nameSubsections(wasm, bad, s)) {
+        if (sub.id !== 1) continue;
+        r.at = sub.start;
+        for (let n = r.uleb(), i = 0; i < n; i++) names.set(r.uleb(), r.name());
+        if (r.at !== sub.end) bad('the function names run past their subsection');
       }
     }
   }
@@ -140,16 +169,34 @@ function sectionBytes(id, body) {
   return Buffer.concat([Buffer.from([id]), ulebBytes(body.length), body]);
 }
 
-// `wasm` with its name section replaced by one that names the functions `names` maps
-// (index -> name) and nothing else; every other section as it was.
+// `wasm` with the function names of its name section replaced by `names` (index -> name);
+// the section's other subsections (local, global, data segment names, …) stay as they were,
+// in order, and a module without a name section gets one, last (after the data section,
+// where the format puts it).
 function withFunctionNames(wasm, bad, names) {
   const entries = [...names].sort((a, b) => a[0] - b[0]);
-  const map = Buffer.concat([ulebBytes(entries.length), ...entries.map(([i, n]) => Buffer.concat([ulebBytes(i), nameBytes(n)]))]);
-  const nameSection = sectionBytes(0, Buffer.concat([nameBytes('name'), sectionBytes(1, map)]));
-  const kept = sections(wasm, bad)
-    .filter((s) => !(s.id === 0 && s.name === 'name'))
-    .map((s) => wasm.subarray(s.start, s.end));
-  return Buffer.concat([wasm.subarray(0, 8), ...kept, nameSection]);
+  const functionNames = sectionBytes(1, Buffer.concat([
+    ulebBytes(entries.length),
+    ...entries.map(([i, n]) => Buffer.concat([ulebBytes(i), nameBytes(n)])),
+  ]));
+  const all = sections(wasm, bad);
+  const old = all.find((s) => s.id === 0 && s.name === 'name');
+  const subs = old ? nameSubsections(wasm, bad, old) : [];
+  const body = [nameBytes('name')];
+  let placed = false;
+  for (const sub of subs) {
+    if (sub.id >= 1 && !placed) {
+      body.push(functionNames);
+      placed = true;
+    }
+    if (sub.id !== 1) body.push(sectionBytes(sub.id, wasm.subarray(sub.start, sub.end)));
+  }
+  if (!placed) body.push(functionNames);
+  const nameSection = sectionBytes(0, Buffer.concat(body));
+  const parts = [wasm.subarray(0, 8)];
+  for (const s of all) parts.push(s === old ? nameSection : wasm.subarray(s.start, s.end));
+  if (!old) parts.push(nameSection);
+  return Buffer.concat(parts);
 }
 
 module.exports = { Reader, sections, functions, ulebBytes, nameBytes, sectionBytes, withFunctionNames };
