@@ -101,5 +101,17 @@ order.forEach((f, place) => {
   const index = imported + f;
   ranked.set(index, `${String(place).padStart(6, '0')} ${names.get(index) || ''}`);
 });
-fs.writeFileSync(output, withFunctionNames(wasm, bad, ranked));
+const out = withFunctionNames(wasm, bad, ranked);
+// The output read back: the same functions, each defined one with its own rank, so that
+// sorting by name gives exactly this order.
+const back = functions(out, bad);
+const ranks = new Set();
+for (let f = 0; f < n; f++) {
+  const rank = /^(\d{6}) /.exec(back.names.get(imported + f) || '');
+  if (rank) ranks.add(rank[1]);
+}
+if (back.imported !== imported || back.bodies.length !== n || ranks.size !== n) {
+  bad('the ranked module read back does not rank each of its functions once');
+}
+fs.writeFileSync(output, out);
 console.error(`[similar-order] ${input}: ${n} functions, ${alike} placed after a look-alike`);
