@@ -293,8 +293,6 @@ fn mqtt(sh: &Rc<Shared>, command: MqttCommand) {
         }
         return;
     };
-    // Whether the session took it (it may be busy and drop the call).
-    let taken = Cell::new(false);
     let result = match command {
         MqttCommand::Connect => return client.start(),
         MqttCommand::Disconnect => return client.stop(),
@@ -306,33 +304,33 @@ fn mqtt(sh: &Rc<Shared>, command: MqttCommand) {
             retain,
         } => client.call(
             |s, now| s.publish(now, &topic, payload, qos, retain),
-            |id| accepted(sh, &taken, tag, Accepted::Publish(id)),
+            |id| accepted(sh, tag, Accepted::Publish(id)),
         ),
         MqttCommand::Subscribe { tag, filters } => client.call(
             |s, now| s.subscribe(now, filters),
-            |id| accepted(sh, &taken, tag, Accepted::Request(id)),
+            |id| accepted(sh, tag, Accepted::Request(id)),
         ),
         MqttCommand::Unsubscribe { tag, topics } => client.call(
             |s, now| s.unsubscribe(now, topics),
-            |id| accepted(sh, &taken, tag, Accepted::Request(id)),
+            |id| accepted(sh, tag, Accepted::Request(id)),
         ),
     };
     let Some(tag) = tag else {
         return;
     };
     match result {
-        Err(e) => {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
             input(sh, |engine, now| engine.handle_mqtt_refused(now, tag, e));
         }
-        Ok(()) if !taken.get() => {
+        // The client was busy (a re-entrant call) and dropped the call.
+        None => {
             input(sh, |engine, now| engine.handle_mqtt_unavailable(now, tag));
         }
-        Ok(()) => {}
     }
 }
 
-fn accepted(sh: &Rc<Shared>, taken: &Cell<bool>, tag: crate::client::MqttTag, accepted: Accepted) {
-    taken.set(true);
+fn accepted(sh: &Rc<Shared>, tag: crate::client::MqttTag, accepted: Accepted) {
     input(sh, |e, now| e.handle_mqtt_accepted(now, tag, accepted));
 }
 

@@ -31,9 +31,7 @@ use super::timer::DeadlineTimer;
 use super::transport::{Link, Sink, Transport, TransportEvent};
 use super::wake::WakeListeners;
 use crate::collections::Fifo;
-#[cfg(feature = "chat")]
-use crate::session::SessionError;
-use crate::session::{Credentials, Event, Output, Session, SessionConfig};
+use crate::session::{Credentials, Event, Output, Session, SessionConfig, SessionError};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -598,25 +596,18 @@ impl MqttClient {
 
     /// Calls the session (publish, subscribe, …) and hands the id it gave to `register`
     /// before the driver loop runs, so the completion cannot arrive before the caller knows
-    /// the id.
-    #[cfg(feature = "chat")]
+    /// the id (`register` runs outside the borrow of the state: it may call in again).
+    /// `None` if the state was borrowed (a re-entrant call, ignored; see [`with_inner`]).
     pub(crate) fn call<Id>(
         &self,
         call: impl FnOnce(&mut Session, u64) -> Result<Id, SessionError>,
         register: impl FnOnce(Id),
-    ) -> Result<(), SessionError> {
+    ) -> Option<Result<(), SessionError>> {
         let outcome = with_inner(&self.inner, |inner| {
             let now = inner.clock.now_ms();
             call(&mut inner.session, now)
         });
-        let result = match outcome {
-            Some(Ok(id)) => {
-                register(id);
-                Ok(())
-            }
-            Some(Err(e)) => Err(e),
-            None => Ok(()),
-        };
+        let result = outcome.map(|called| called.map(register));
         drive(&self.inner);
         result
     }

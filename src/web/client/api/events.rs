@@ -6,7 +6,7 @@ use wasm_bindgen::JsValue;
 
 use super::super::{Action, Inner};
 use crate::collections::VecMap;
-use crate::mqtt::{Publish, QoS};
+use crate::mqtt::Publish;
 use crate::session::{ConnectionError, Event, PublishId, RequestId};
 use crate::web::clock::wall_ms;
 use crate::web::error::{js_error, Code};
@@ -196,11 +196,8 @@ pub(in crate::web::client) fn notify_all(listeners: &[Function], value: &JsValue
 }
 
 fn message(publish: &Publish) -> JsValue {
-    let qos = match publish.qos {
-        QoS::AtMostOnce => 0u8,
-        QoS::AtLeastOnce => 1,
-        QoS::ExactlyOnce => 2,
-    };
+    // QoS's discriminants are its wire values, as the codec writes them.
+    let qos = publish.qos as u8;
     object(&[
         ("topic", publish.topic.as_str().into()),
         (

@@ -16,12 +16,12 @@ use wasm_bindgen::prelude::*;
 use events::Pending;
 pub(super) use events::{notify_all, JsSide, Kind};
 
-use super::{drive, with_inner, CredentialSource, Inner, MqttClient};
+use super::{with_inner, CredentialSource, MqttClient};
 use crate::mqtt::{QoS, SubscribeFilter};
 use crate::session::{Session, SessionError};
 use crate::web::clock::random_seed;
 use crate::web::error::{js_error, Code};
-use crate::web::task::{promise, Settle};
+use crate::web::task::promise;
 use options::{payload_bytes, qos_of};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -210,9 +210,7 @@ impl MqttClient {
         };
         self.request(
             |session, now| session.subscribe(now, vec![SubscribeFilter::new(filter, qos)]),
-            |inner, id, settle| {
-                inner.js.pending.insert(Pending::Subscribe(id), settle);
-            },
+            Pending::Subscribe,
         )
     }
 
@@ -231,9 +229,7 @@ impl MqttClient {
         };
         self.request(
             |session, now| session.unsubscribe(now, vec![filter]),
-            |inner, id, settle| {
-                inner.js.pending.insert(Pending::Unsubscribe(id), settle);
-            },
+            Pending::Unsubscribe,
         )
     }
 
@@ -271,9 +267,7 @@ impl MqttClient {
         };
         self.request(
             |session, now| session.publish(now, &topic, payload, qos, retain),
-            |inner, id, settle| {
-                inner.js.pending.insert(Pending::Publish(id), settle);
-            },
+            Pending::Publish,
         )
     }
 
@@ -305,31 +299,26 @@ impl MqttClient {
 }
 
 impl MqttClient {
-    /// Makes a request of the session and registers its promise under the id the session
-    /// gave it, in the same borrow: the completion (a QoS 0 publish is done as soon as it is
-    /// written) is only delivered by the driver loop that runs afterwards.
+    /// Makes a request of the session and keeps its promise as `pending(id)`, under the id
+    /// the session gave it, before the driver loop runs ([`MqttClient::call`]): the
+    /// completion (a QoS 0 publish is done as soon as it is written) is only delivered
+    /// then.
     fn request<Id>(
         &self,
         call: impl FnOnce(&mut Session, u64) -> Result<Id, SessionError>,
-        register: impl FnOnce(&mut Inner, Id, Settle),
+        pending: impl FnOnce(Id) -> Pending,
     ) -> Promise {
         let Some((promise, settle)) = promise() else {
             return rejected(js_error(Code::InvalidArgument, "cannot create a Promise"));
         };
-        let outcome = with_inner(&self.inner, |inner| {
-            let now = inner.clock.now_ms();
-            match call(&mut inner.session, now) {
-                Ok(id) => {
-                    register(inner, id, settle);
-                    Ok(())
-                }
-                Err(e) => Err(session_error(&e)),
-            }
-        });
-        drive(&self.inner);
-        match outcome {
+        let register = |id| {
+            with_inner(&self.inner, |inner| {
+                inner.js.pending.insert(pending(id), settle);
+            });
+        };
+        match self.call(call, register) {
             Some(Ok(())) => promise,
-            Some(Err(e)) => rejected(e),
+            Some(Err(e)) => rejected(session_error(&e)),
             None => rejected(js_error(Code::InvalidArgument, "re-entrant call ignored")),
         }
     }
