@@ -336,10 +336,15 @@ impl<T> Fifo<T> {
 
     pub fn pop_front(&mut self) -> Option<T> {
         if self.front.is_empty() {
-            std::mem::swap(&mut self.front, &mut self.back);
-            self.front.reverse();
+            self.turn();
         }
         self.front.pop()
+    }
+
+    /// Moves `back` into an empty `front` (reversed, so the oldest is last).
+    fn turn(&mut self) {
+        std::mem::swap(&mut self.front, &mut self.back);
+        self.front.reverse();
     }
 
     pub fn front(&self) -> Option<&T> {
@@ -377,8 +382,7 @@ impl<T> Fifo<T> {
     /// into an empty `front` (the in-flight window's acks mostly come in order).
     pub fn remove(&mut self, at: usize) -> Option<T> {
         if self.front.is_empty() && at < self.back.len() / 2 {
-            std::mem::swap(&mut self.front, &mut self.back);
-            self.front.reverse();
+            self.turn();
         }
         match self.locate(at) {
             Ok(i) => Some(self.front.remove(i)),
