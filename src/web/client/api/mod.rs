@@ -198,11 +198,9 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "QoS")] qos: JsValue,
     ) -> Promise {
-        let Some(filter) = filter.as_string() else {
-            return rejected(js_error(
-                Code::InvalidFilter,
-                "the topic filter must be a string",
-            ));
+        let filter = match topic_filter(&filter) {
+            Ok(filter) => filter,
+            Err(e) => return rejected(e),
         };
         let qos = match optional_qos(&qos) {
             Ok(qos) => qos,
@@ -221,11 +219,9 @@ impl MqttClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
     ) -> Promise {
-        let Some(filter) = filter.as_string() else {
-            return rejected(js_error(
-                Code::InvalidFilter,
-                "the topic filter must be a string",
-            ));
+        let filter = match topic_filter(&filter) {
+            Ok(filter) => filter,
+            Err(e) => return rejected(e),
         };
         self.request(
             |session, now| session.unsubscribe(now, vec![filter]),
@@ -322,6 +318,13 @@ impl MqttClient {
             None => rejected(js_error(Code::InvalidArgument, "re-entrant call ignored")),
         }
     }
+}
+
+/// The topic filter argument of `subscribe` and `unsubscribe`.
+fn topic_filter(value: &JsValue) -> Result<String, JsValue> {
+    value
+        .as_string()
+        .ok_or_else(|| js_error(Code::InvalidFilter, "the topic filter must be a string"))
 }
 
 /// A QoS argument that may be left out (0).
