@@ -13,8 +13,9 @@
 //! Inserting in the middle moves the later entries, so it suits maps that are small or
 //! that grow mostly at the end (a batch of messages arriving in order).
 //!
-//! [`try_collect`] is `collect::<Result<Vec<_>, _>>()` as one plain loop: std's version is
-//! also large and made for each iterator type it collects.
+//! [`try_collect`] is `collect::<Result<Vec<_>, _>>()` and [`Gather`] `collect::<Vec<_>>()`
+//! and `Vec::extend`, each as one plain loop: std's versions are also large and made for each
+//! iterator type they collect.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -447,10 +448,38 @@ pub fn try_collect<T, E>(iter: impl IntoIterator<Item = Result<T, E>>) -> Result
     Ok(out)
 }
 
+/// `collect::<Vec<_>>()` and `Vec::extend` as one plain loop each, for any iterator:
+/// `iter.gather()`, `iter.gather_into(&mut vec)`. std's instantiate two functions for each
+/// iterator type they collect (`SpecFromIterNested::from_iter`, which sizes the first
+/// allocation from the size hint, and `extend_desugared`), some 330 B of wasm each time: 37
+/// pairs in the web module. This is the loop alone; the `Vec` grows as items come (doubling,
+/// as `push` does). Measured, gzip -9 of the modules optimised in name order: web -2,259 B,
+/// mini-program -2,287 B, imcore/mqtt -602 B.
+pub trait Gather: Iterator + Sized {
+    /// The items, in order, in a new `Vec`.
+    fn gather(self) -> Vec<Self::Item> {
+        let mut out = Vec::new();
+        for item in self {
+            out.push(item);
+        }
+        out
+    }
+
+    /// The items, in order, pushed onto `out`: `out.extend(iter)`, whose std version is
+    /// `extend_desugared` made for each iterator type.
+    fn gather_into(self, out: &mut Vec<Self::Item>) {
+        for item in self {
+            out.push(item);
+        }
+    }
+}
+
+impl<I: Iterator> Gather for I {}
+
 // Native only: proptest is a native dev-dependency.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use super::{try_collect, Fifo, VecMap};
+    use super::{try_collect, Fifo, Gather, VecMap};
     use proptest::prelude::*;
     use std::collections::{BTreeMap, VecDeque};
 
@@ -612,6 +641,22 @@ mod tests {
             prop_assert_eq!(&got, &want);
             let first_err = items.iter().position(Result::is_err);
             prop_assert_eq!(read, first_err.map_or(items.len(), |at| at + 1));
+        }
+
+        /// `gather` is `collect::<Vec<_>>()` and `gather_into` is `extend`, on an adapter
+        /// chain whose size hint is only a bound.
+        #[test]
+        fn gather_is_collect(
+            start in proptest::collection::vec(any::<u16>(), 0..20),
+            items in proptest::collection::vec(any::<u16>(), 0..60),
+        ) {
+            let chain = || items.iter().filter(|x| *x % 3 != 0).map(|x| x.wrapping_mul(7));
+            prop_assert_eq!(chain().gather(), chain().collect::<Vec<_>>());
+            let mut got = start.clone();
+            chain().gather_into(&mut got);
+            let mut want = start;
+            want.extend(chain());
+            prop_assert_eq!(got, want);
         }
     }
 

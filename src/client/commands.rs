@@ -6,6 +6,7 @@ use crate::chat::api::{self, CODE_REVOKE_REFUSED};
 use crate::chat::payload;
 use crate::chat::store::StoreError;
 use crate::chat::{Content, Incoming, WireMessage};
+use crate::collections::Gather;
 use crate::mqtt::SubscribeFilter;
 
 impl ChatEngine {
@@ -398,7 +399,7 @@ impl ChatEngine {
             .keys()
             .filter(|t| !t.is_empty())
             .cloned()
-            .collect()
+            .gather()
     }
 
     /// Joins (or leaves) a room: backend mode asks the backend first; then its topic is

@@ -6,6 +6,7 @@ use thiserror::Error;
 use crate::chat::api::{ApiError, Request};
 use crate::chat::store::{MessageRef, StoreError, StoredMessage};
 use crate::chat::{ConversationId, ServerId, UserId};
+use crate::collections::Gather;
 use crate::mqtt::{QoS, SubscribeFilter};
 use crate::session;
 use crate::storage::{Page, StorageBatch, StorageError};
@@ -84,7 +85,7 @@ impl StorageAnswer {
     pub fn into_messages(self) -> Vec<StoredMessage> {
         match self {
             StorageAnswer::Messages(m) => m,
-            StorageAnswer::Message(m) => m.into_iter().collect(),
+            StorageAnswer::Message(m) => m.into_iter().gather(),
             StorageAnswer::Wiped => Vec::new(),
         }
     }

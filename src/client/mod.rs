@@ -57,7 +57,7 @@ use crate::chat::store::{
     ConversationSummary, MessageRef, OutboxEntry, Store, StoreEvent, StoredMessage,
 };
 use crate::chat::{topics, ConversationId, UserId};
-use crate::collections::{Fifo, VecMap};
+use crate::collections::{Fifo, Gather, VecMap};
 use crate::mqtt::{Properties, QoS, Will};
 use crate::session::{self, PublishId, Rng};
 use crate::storage::StorageError;
@@ -372,7 +372,7 @@ impl ChatEngine {
             reads: VecMap::new(),
             room_receipt_sent: VecMap::new(),
             room_receipt_due: VecMap::new(),
-            outbox: restored.outbox.into_iter().map(Outgoing::from).collect(),
+            outbox: restored.outbox.into_iter().map(Outgoing::from).gather(),
             started: false,
             views: VecMap::new(),
             calibrating: false,
@@ -432,7 +432,7 @@ impl ChatEngine {
             .iter()
             .filter(|(_, at)| **at <= now.mono_ms)
             .map(|(c, _)| *c)
-            .collect();
+            .gather();
         for conversation in due {
             self.room_receipt_due.remove(&conversation);
             self.read_soon(now, conversation);
@@ -502,7 +502,7 @@ impl ChatEngine {
         records
             .iter()
             .filter_map(|r| crate::json::from_str::<StoredMessage>(r).ok())
-            .collect()
+            .gather()
     }
 
     /// Who of the other members has read `m`, a message of mine in a room.

@@ -7,6 +7,7 @@ use crate::chat::payload;
 use crate::chat::store::StoredMessage;
 use crate::chat::topics::Topic;
 use crate::chat::{Incoming, ServerId, WireMessage};
+use crate::collections::Gather;
 use crate::mqtt::{Publish, SubscribeFilter};
 use crate::session::{ConnectionError, Event, RequestId, SessionError};
 
@@ -189,13 +190,16 @@ impl ChatEngine {
         self.clock.on_reconnect();
         let mut wanted = self.topics.clone();
         if self.presence {
-            wanted.extend(self.contacts.iter().map(|c| topics::presence(*c)));
+            self.contacts
+                .iter()
+                .map(|c| topics::presence(*c))
+                .gather_into(&mut wanted);
         }
         let filters: Vec<SubscribeFilter> = wanted
             .into_iter()
             .filter(|t| self.subscribed.insert(t.clone(), ()).is_none())
             .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce))
-            .collect();
+            .gather();
         if !filters.is_empty() {
             let tag = self.tag(TagPending::Subscribe);
             self.mqtt(MqttCommand::Subscribe { tag, filters });
@@ -263,7 +267,7 @@ impl ChatEngine {
                     page,
                     unread,
                 }) => (
-                    page.into_iter().map(Incoming::Message).collect(),
+                    page.into_iter().map(Incoming::Message).gather(),
                     unread.map(|(n, up_to)| (conversation, n, up_to)),
                 ),
                 None => return,
@@ -297,7 +301,7 @@ impl ChatEngine {
             }
         }
         let lookups: Vec<Option<ServerId>> = if older.is_empty() {
-            head.items.iter().map(|i| self.lookup_needed(i)).collect()
+            head.items.iter().map(|i| self.lookup_needed(i)).gather()
         } else {
             Vec::new()
         };

@@ -7,7 +7,7 @@ use std::fmt;
 use super::number::{number_value, Number};
 use super::parse::{parse, position, Doc, Id, Kind, Node};
 use super::{Error, DEPTH_LIMIT};
-use crate::collections::try_collect;
+use crate::collections::{try_collect, Gather};
 
 /// The most fields a struct read with [`Doc::fields`] may have (the chat payload has 14).
 const MAX_FIELDS: usize = 16;
@@ -288,7 +288,7 @@ impl<'a> Doc<'a> {
                 format_args!("a tuple of size {len}").to_string().as_str(),
             ));
         }
-        let items: Vec<Id> = self.children(n).collect();
+        let items: Vec<Id> = self.children(n).gather();
         match items.len() {
             l if l < len => Err(self.error(
                 n,

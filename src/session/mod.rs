@@ -36,7 +36,7 @@ mod outputs;
 #[cfg(test)]
 mod tests;
 
-use crate::collections::VecMap;
+use crate::collections::{Gather, VecMap};
 
 pub use config::{Credentials, ReconnectPolicy, SessionConfig};
 pub use events::{ConnectionError, Event, Output, PublishId, RequestId, SessionError, Status};
@@ -566,13 +566,13 @@ impl Session {
                 })
                 .flatten()
                 .map(|f| f.filter.as_str())
-                .collect();
+                .gather();
             let renew: Vec<SubscribeFilter> = self
                 .subscriptions
                 .iter()
                 .filter(|s| !pending.contains(&s.filter.as_str()))
                 .cloned()
-                .collect();
+                .gather();
             if !renew.is_empty() {
                 let token = RequestId(self.token());
                 self.requests.insert(
@@ -887,7 +887,7 @@ impl Session {
             .filter(|f| !f.sent)
             .filter_map(|f| f.publish.packet_id)
             .take(quota.saturating_sub(written))
-            .collect();
+            .gather();
         let all = waiting.len() + written >= self.outgoing.inflight_len();
         for pid in waiting {
             self.write_inflight(now_ms, pid);
@@ -947,7 +947,7 @@ impl Session {
             .iter()
             .filter(|(_, r)| r.packet_id.is_none())
             .map(|(id, _)| *id)
-            .collect();
+            .gather();
         for id in unsent {
             let Some(pid) = self.outgoing.allocate_packet_id() else {
                 return;
@@ -1125,7 +1125,7 @@ pub fn valid_topic_filter(filter: &str) -> bool {
     if filter.is_empty() || filter.len() > usize::from(u16::MAX) || filter.contains('\0') {
         return false;
     }
-    let levels: Vec<&str> = filter.split('/').collect();
+    let levels: Vec<&str> = filter.split('/').gather();
     let last = levels.len().saturating_sub(1);
     levels.iter().enumerate().all(|(i, level)| {
         if level.contains('#') {

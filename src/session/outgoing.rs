@@ -1,7 +1,7 @@
 //! Outgoing publishes: the queue of those not yet sent, the in-flight window of those
 //! awaiting acknowledgement, and the packet identifiers they hold.
 
-use crate::collections::{Fifo, VecMap};
+use crate::collections::{Fifo, Gather, VecMap};
 use crate::mqtt::{Publish, QoS};
 
 use super::events::PublishId;
@@ -159,7 +159,7 @@ impl Outgoing {
         self.take_where(|f| f.stage == Stage::Released)
             .into_iter()
             .map(|f| f.id)
-            .collect()
+            .gather()
     }
 }
 

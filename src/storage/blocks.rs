@@ -19,7 +19,7 @@
 
 use crate::chat::store::{MessageKey, MessageRef, PersistBatch, StoredMessage};
 use crate::chat::ConversationId;
-use crate::collections::VecMap;
+use crate::collections::{Gather, VecMap};
 use crate::json::write::push_padded;
 
 /// The most messages a block holds.
@@ -222,7 +222,7 @@ pub fn touched(dir: &Directory, batch: &PersistBatch) -> Vec<(ConversationId, Me
     let stored = work.keys().zip(work.values());
     stored
         .filter_map(|((c, _), w)| w.stored_lo.clone().map(|lo| (*c, lo)))
-        .collect()
+        .gather()
 }
 
 /// Applies `batch`'s messages to the blocks [`touched`] named, whose messages `read` holds
@@ -279,7 +279,7 @@ pub fn write(
         // Taken from the front piece by piece (`split_off` would copy the rest each time).
         let mut rest = w.messages.into_iter();
         for i in 0.. {
-            let piece: Vec<StoredMessage> = rest.by_ref().take(BLOCK_MAX).collect();
+            let piece: Vec<StoredMessage> = rest.by_ref().take(BLOCK_MAX).gather();
             let piece_lo = match (i, piece.first()) {
                 (_, None) => break,
                 (0, _) => lo.clone(),

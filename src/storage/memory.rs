@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
-use crate::collections::VecMap;
+use crate::collections::{Gather, VecMap};
 
 use super::{Page, Storage, StorageBatch, StorageError};
 use crate::chat::store::{
@@ -111,13 +111,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn conversations(&self) -> Result<Vec<ConversationRecord>, StorageError> {
-        Ok(self
-            .inner
-            .borrow()
-            .conversations
-            .values()
-            .cloned()
-            .collect())
+        Ok(self.inner.borrow().conversations.values().cloned().gather())
     }
 
     async fn messages(
@@ -133,10 +127,10 @@ impl Storage for MemoryStorage {
             .take_while(|((c, _), _)| *c == conversation)
             .map(|(_, m)| m);
         let mut out: Vec<StoredMessage> = match page {
-            Page::Newest => all.cloned().collect(),
-            Page::Before(k) => all.take_while(|m| m.key < k).cloned().collect(),
+            Page::Newest => all.cloned().gather(),
+            Page::Before(k) => all.take_while(|m| m.key < k).cloned().gather(),
             Page::After(k) => {
-                return Ok(all.filter(|m| m.key > k).take(limit).cloned().collect());
+                return Ok(all.filter(|m| m.key > k).take(limit).cloned().gather());
             }
         };
         let drop = out.len().saturating_sub(limit);
@@ -167,7 +161,7 @@ impl Storage for MemoryStorage {
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
-        let out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().collect();
+        let out: Vec<OutboxEntry> = self.inner.borrow().outbox.values().cloned().gather();
         Ok(super::outbox_order(out))
     }
 
@@ -178,7 +172,7 @@ impl Storage for MemoryStorage {
             .tombstones
             .iter()
             .map(|(k, v)| (*k, *v))
-            .collect())
+            .gather())
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {

@@ -8,6 +8,7 @@ use super::{Page, StartupRecords, Storage, StorageError};
 use crate::chat::store::{MessageRef, Newest, OutboxEntry, Store};
 use crate::chat::Incoming;
 use crate::chat::UserId;
+use crate::collections::Gather;
 
 /// What a client has at start-up, before it connects.
 #[derive(Debug)]
@@ -34,7 +35,7 @@ pub async fn load<S: Storage>(storage: &S, me: UserId) -> Result<Startup, Storag
         .iter()
         .filter(|c| c.newest == Newest::Unknown)
         .map(|c| c.id)
-        .collect();
+        .gather();
     let messages = if unknown.is_empty() {
         Vec::new()
     } else {

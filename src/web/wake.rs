@@ -8,6 +8,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventTarget, VisibilityState};
 
+use crate::collections::Gather;
+
 type Listener = Closure<dyn Fn(JsValue)>;
 
 /// The listeners registered; removed again on drop.
@@ -67,7 +69,7 @@ impl Drop for WakeListeners {
 
 impl std::fmt::Debug for WakeListeners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let events: Vec<&str> = self.registered.iter().map(|(_, e, _)| *e).collect();
+        let events: Vec<&str> = self.registered.iter().map(|(_, e, _)| *e).gather();
         f.debug_struct("WakeListeners")
             .field("events", &events)
             .finish()

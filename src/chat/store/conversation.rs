@@ -2,6 +2,7 @@
 //! creating it or setting its members.
 
 use super::*;
+use crate::collections::Gather;
 
 impl Store {
     /// Everything the peer sent up to the newest message is read by me: unread drops to 0.
@@ -34,7 +35,7 @@ impl Store {
     /// Returns those whose read mark moved (a read receipt is worth sending).
     pub fn set_open(&mut self, ids: Vec<ConversationId>) -> Vec<ConversationId> {
         self.open = ids.clone();
-        ids.into_iter().filter(|id| self.mark_read(*id)).collect()
+        ids.into_iter().filter(|id| self.mark_read(*id)).gather()
     }
 
     /// Creates (or lists again) a conversation, for instance a room just joined.

@@ -2,6 +2,7 @@
 //! must not come back from history, so deletions leave marks.
 
 use super::*;
+use crate::collections::Gather;
 
 impl Store {
     /// Deletes a message on this device only; it will not come back from history.
@@ -24,7 +25,7 @@ impl Store {
             return;
         };
         let last = conv.last_activity();
-        let keys: Vec<MessageKey> = conv.messages.iter().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<MessageKey> = conv.messages.iter().map(|(k, _)| k.clone()).gather();
         for key in keys.into_iter().rev() {
             self.remove(id, &key);
         }
@@ -68,7 +69,7 @@ impl Store {
         };
         let cutoff = now_weight.saturating_sub(u64::from(days).saturating_mul(DAY_MS));
         self.retention_cutoff = self.retention_cutoff.max(cutoff);
-        let ids: Vec<ConversationId> = self.convs.keys().copied().collect();
+        let ids: Vec<ConversationId> = self.convs.keys().copied().gather();
         for id in ids {
             loop {
                 let first = self

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::collections::Gather;
 
 impl Store {
     // ---- network inputs (order-independent) ------------------------------------------------
@@ -57,7 +58,7 @@ impl Store {
             .into_iter()
             .filter(|(_, m)| counts_unread(me, &conv.record, m))
             .map(|(k, _)| k.weight)
-            .collect();
+            .gather();
         let read = counted.len().saturating_sub(unread as usize);
         if let Some(mark) = read.checked_sub(1).and_then(|i| counted.get(i)) {
             self.advance_my_read_mark(id, *mark);
@@ -277,7 +278,7 @@ impl Store {
             .range(id, old, mark)
             .into_iter()
             .map(|(_, m)| m)
-            .collect();
+            .gather();
         let Some(conv) = self.convs.get_mut(&id) else {
             return false;
         };
@@ -331,7 +332,7 @@ impl Store {
             .iter_from(start)
             .take_while(|(k, _)| k.weight <= hi)
             .map(|(k, m)| (k.clone(), (**m).clone()))
-            .collect()
+            .gather()
     }
 }
 

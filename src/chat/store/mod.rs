@@ -47,7 +47,7 @@ use std::cmp::Reverse;
 
 use rustc_hash::FxHashMap;
 
-use crate::collections::{Fifo, VecMap};
+use crate::collections::{Fifo, Gather, VecMap};
 
 use thiserror::Error;
 
@@ -224,7 +224,7 @@ impl Store {
             conv.record = record;
             store.convs.insert(conv.record.id, conv);
         }
-        let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
+        let ids: Vec<ConversationId> = store.convs.keys().copied().gather();
         for id in &ids {
             if let Some(conv) = store.convs.get(id) {
                 store.unread_total += u64::from(conv.record.unread);
@@ -237,16 +237,16 @@ impl Store {
             .values()
             .filter(|c| c.record.newest == Newest::Unknown)
             .map(|c| c.record.id)
-            .collect();
+            .gather();
         let kept = store.convs.values().filter_map(|c| match &c.record.newest {
             Newest::Message(m) => Some((**m).clone()),
             Newest::Unknown | Newest::Empty => None,
         });
-        let mut page: Vec<StoredMessage> = kept.collect();
+        let mut page: Vec<StoredMessage> = kept.gather();
         page.extend(messages);
         store.insert_page(page);
         while store.poll_event().is_some() {}
-        let ids: Vec<ConversationId> = store.convs.keys().copied().collect();
+        let ids: Vec<ConversationId> = store.convs.keys().copied().gather();
         for id in ids {
             store.sync_newest(id, asked.binary_search(&id).is_ok());
             if let Some(conv) = store.convs.get_mut(&id) {

@@ -1,6 +1,7 @@
 //! Read-only views for the UI and the shell.
 
 use super::*;
+use crate::collections::Gather;
 
 impl Store {
     // ---- queries ------------------------------------------------------------------------
@@ -10,7 +11,7 @@ impl Store {
         self.list
             .iter()
             .filter_map(|(_, id)| self.convs.get(id).map(Conv::summary))
-            .collect()
+            .gather()
     }
 
     pub fn conversation(&self, id: ConversationId) -> Option<ConversationSummary> {
@@ -51,7 +52,7 @@ impl Store {
             .iter_from(start)
             .take(end - start)
             .map(|(_, m)| (**m).clone())
-            .collect()
+            .gather()
     }
 
     /// The conversation to page back from storage before `incoming` applies: a receipt

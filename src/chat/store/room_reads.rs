@@ -3,6 +3,7 @@
 //! per member in the conversation record (persisted like the 1:1 marks), and only grow.
 
 use super::*;
+use crate::collections::Gather;
 
 impl Store {
     /// `reader` has read `room` up to `mark`. Mine (another device of mine): my unread count
@@ -42,7 +43,7 @@ impl Store {
             .enumerate()
             .filter(|(_, (_, m))| m.sender_id() == me && m.server_id().is_some())
             .map(|(i, (_, m))| (start + i, (**m).clone()))
-            .collect();
+            .gather();
         for (index, message) in updated {
             self.events.push_back(StoreEvent::MessageUpdated {
                 conversation_id: room,
@@ -64,7 +65,7 @@ impl Store {
                 .iter()
                 .filter(|(_, mark)| *mark >= m.weight())
                 .map(|(u, _)| *u)
-                .collect()
+                .gather()
         })
     }
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use crate::chat::store::Tombstone;
 use crate::chat::store::{ConversationRecord, MessageKey, MessageRef, OutboxEntry, StoredMessage};
 use crate::chat::{ConversationId, ServerId};
-use crate::collections::try_collect;
+use crate::collections::{try_collect, Gather};
 use crate::json::{self, Doc, FromJson, Id, ToJson, Writer};
 use crate::storage::StorageError;
 
@@ -319,7 +319,7 @@ pub(super) fn pack(
             .into_iter()
             .map(|m| encode(&m).map(|json| (m, json))),
     )?;
-    let mut lens: Vec<usize> = items.iter().map(|(_, json)| json.len()).collect();
+    let mut lens: Vec<usize> = items.iter().map(|(_, json)| json.len()).gather();
     if from_end {
         lens.reverse();
     }

@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use super::{KvBackend, DEFAULT_MAX_TOTAL_BYTES, DEFAULT_MAX_VALUE_BYTES};
+use crate::collections::Gather;
 use crate::storage::StorageError;
 
 /// Test support: a key-value store in memory that refuses, with
@@ -64,7 +65,7 @@ impl MemoryKv {
 
     /// The keys now, sorted.
     pub fn key_list(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.map.borrow().keys().cloned().collect();
+        let mut keys: Vec<String> = self.map.borrow().keys().cloned().gather();
         keys.sort();
         keys
     }
@@ -113,7 +114,7 @@ impl KvBackend for MemoryKv {
     }
 
     async fn keys(&self) -> Result<Vec<String>, StorageError> {
-        Ok(self.map.borrow().keys().cloned().collect())
+        Ok(self.map.borrow().keys().cloned().gather())
     }
 
     fn max_value_bytes(&self) -> usize {

@@ -68,6 +68,7 @@ use std::rc::Rc;
 pub use memory::MemoryKv;
 
 use super::gate::{Gate, Pass};
+use crate::collections::Gather;
 use layout::{decode, encode, lines, pack, split, unlines, Chunk, Part, Records, Root, VERSION};
 
 use super::{Page, Storage, StorageBatch, StorageError};
@@ -257,7 +258,7 @@ impl<B: KvBackend> KvStorage<B> {
             tombstones: self.read_blob(&root.tombstones).await?,
             meta: self.read_blob(&root.meta).await?,
         };
-        let live: Vec<u64> = root.ids().collect();
+        let live: Vec<u64> = root.ids().gather();
         for key in self.backend.keys().await? {
             let Some(rest) = key.strip_prefix(&self.prefix) else {
                 continue;
@@ -331,7 +332,7 @@ impl<B: KvBackend> KvStorage<B> {
         d: &mut Draft,
     ) -> Result<(), StorageError> {
         let max = self.backend.max_value_bytes().min(CHUNK_TARGET);
-        d.after.extend(parts.iter().map(|p| p.0));
+        parts.iter().map(|p| p.0).gather_into(&mut d.after);
         parts.clear();
         for piece in split(&text, max.saturating_sub(self.prefix.len() + 20))? {
             let id = d.next;
@@ -437,8 +438,10 @@ impl<B: KvBackend> KvStorage<B> {
                 !s.delete_conversations.contains_key(&c.id)
                     && !s.put_conversations.contains_key(&c.id)
             });
-            r.conversations
-                .extend(s.put_conversations.values().cloned());
+            s.put_conversations
+                .values()
+                .cloned()
+                .gather_into(&mut r.conversations);
             self.rewrite(lines(&r.conversations)?, &mut root.conversations, &mut d)?;
         }
         if !s.delete_outbox.is_empty() || !s.put_outbox.is_empty() {
@@ -446,14 +449,16 @@ impl<B: KvBackend> KvStorage<B> {
                 !s.delete_outbox.contains_key(&e.local_id)
                     && !s.put_outbox.contains_key(&e.local_id)
             });
-            r.outbox.extend(s.put_outbox.values().cloned());
+            s.put_outbox.values().cloned().gather_into(&mut r.outbox);
             self.rewrite(lines(&r.outbox)?, &mut root.outbox, &mut d)?;
         }
         if !s.put_tombstones.is_empty() {
             r.tombstones
                 .retain(|(id, _)| !s.put_tombstones.contains_key(id));
-            r.tombstones
-                .extend(s.put_tombstones.iter().map(|(k, v)| (*k, *v)));
+            s.put_tombstones
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .gather_into(&mut r.tombstones);
             self.rewrite(lines(&r.tombstones)?, &mut root.tombstones, &mut d)?;
         }
         if !batch.put_meta.is_empty() {
@@ -616,7 +621,12 @@ impl<B: KvBackend> Storage for KvStorage<B> {
             for c in list.iter().skip(start) {
                 let messages = self.chunk(c.id).await?;
                 let room = limit.saturating_sub(out.len());
-                out.extend(messages.iter().filter(|m| m.key > *k).take(room).cloned());
+                messages
+                    .iter()
+                    .filter(|m| m.key > *k)
+                    .take(room)
+                    .cloned()
+                    .gather_into(&mut out);
                 if out.len() >= limit {
                     break;
                 }
@@ -632,12 +642,11 @@ impl<B: KvBackend> Storage for KvStorage<B> {
             let messages = self.chunk(c.id).await?;
             let room = limit.saturating_sub(out.len());
             let older = messages.iter().rev();
-            out.extend(
-                older
-                    .filter(|m| bound.is_none_or(|k| m.key < *k))
-                    .take(room)
-                    .cloned(),
-            );
+            older
+                .filter(|m| bound.is_none_or(|k| m.key < *k))
+                .take(room)
+                .cloned()
+                .gather_into(&mut out);
             if out.len() >= limit {
                 break;
             }

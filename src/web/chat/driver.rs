@@ -20,7 +20,7 @@ use crate::client::{
     Accepted, ChatEngine, ChatError, ChatEvent, CommandId, LogLevel, MqttCommand, Now, Output,
     Reply, StorageAnswer, StorageOp,
 };
-use crate::collections::VecMap;
+use crate::collections::{Gather, VecMap};
 use crate::storage::Storage;
 use crate::web::client::MqttClient;
 use crate::web::clock::{wall_ms, Clock as MonoClock};
@@ -443,13 +443,13 @@ fn emit_run(sh: &Rc<Shared>, first: ChatEvent) -> Option<Output> {
     let taped: Vec<bool> = run
         .iter()
         .map(|event| is_message_event(event) && heard(sh, convert::event_name(event)))
-        .collect();
+        .gather();
     let events: Vec<&ChatEvent> = run
         .iter()
         .zip(&taped)
         .filter(|(_, t)| **t)
         .map(|(e, _)| e)
-        .collect();
+        .gather();
     let values = if events.is_empty() {
         None
     } else {

@@ -30,7 +30,7 @@ use super::options::parse_credentials;
 use super::timer::DeadlineTimer;
 use super::transport::{Link, Sink, Transport, TransportEvent};
 use super::wake::WakeListeners;
-use crate::collections::Fifo;
+use crate::collections::{Fifo, Gather};
 use crate::session::{Credentials, Event, Output, Session, SessionConfig, SessionError};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -271,7 +271,7 @@ impl Inner {
             }
         }
         self.session.disconnect(now);
-        let mut left: Vec<Action> = self.actions.drain().filter(Action::outlives_free).collect();
+        let mut left: Vec<Action> = self.actions.drain().filter(Action::outlives_free).gather();
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Transmit(bytes) => {

@@ -9,6 +9,7 @@ use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::collections::Gather;
 use crate::storage::kv::{DEFAULT_MAX_TOTAL_BYTES, DEFAULT_MAX_VALUE_BYTES};
 use crate::storage::{KvBackend, StorageError};
 
@@ -116,7 +117,7 @@ impl KvBackend for JsKv {
         let keys = v
             .dyn_into::<Array>()
             .map_err(|_| StorageError::Corrupt("keys() did not return an array".into()))?;
-        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+        Ok(keys.iter().filter_map(|k| k.as_string()).gather())
     }
 
     fn max_value_bytes(&self) -> usize {

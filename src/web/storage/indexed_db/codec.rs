@@ -307,7 +307,9 @@ impl BlockText {
             }
             self.sids.push_str(&sid);
         }
-        self.lids.extend(m.local_id);
+        if let Some(lid) = m.local_id {
+            self.lids.push(lid);
+        }
         if self.first.is_none() {
             self.first = Some((m.conversation, m.lo));
         }

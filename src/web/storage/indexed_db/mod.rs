@@ -101,6 +101,7 @@ use crate::chat::store::{
     ConversationRecord, MessageKey, OutboxEntry, PersistBatch, StoredMessage, Tombstone,
 };
 use crate::chat::{ConversationId, ServerId};
+use crate::collections::Gather;
 use crate::storage::blocks::{self, Directory};
 use crate::storage::gate::Gate;
 use crate::storage::{meta, Page, StartupRecords, Storage, StorageBatch, StorageError};
@@ -691,7 +692,7 @@ fn taken(blocks: impl Iterator<Item = Read>, keep: &Keep) -> Vec<StoredMessage> 
     blocks
         .flat_map(|(_, messages)| messages)
         .filter(|m| keep.takes(m))
-        .collect()
+        .gather()
 }
 
 /// The newest `limit` messages `keep` takes, ascending, of blocks read newest first, after
@@ -801,7 +802,7 @@ impl Storage for IndexedDbStorage {
                             .iter()
                             .filter(|m| keep.takes(m))
                             .cloned()
-                            .collect();
+                            .gather();
                         (codec::block_pk(conversation, &t.lo), held)
                     }
                     None => (codec::block_pk(conversation, &k), Vec::new()),
