@@ -10,7 +10,12 @@
 //   * the ten largest functions (twiggy's items minus data segments and the module's
 //     structure: exports, tables, types);
 //   * the ten largest crates: every item (data and structure included) summed by the crate
-//     its demangled name starts with, then the crate's own bytes split by top module.
+//     its demangled name starts with, then the crate's own bytes split by top module;
+//   * what the code of each crate and of each of imcore's modules costs gzip -9,
+//     leave-one-out;
+//   * the module without its shell (imcore::web and the JS binding crates), gzip -9 and
+//     brotli: what the rest weighs, the floor that moving the shell (into JS, say) cannot
+//     go below.
 // How a name gives its crate:
 //   `imcore::session::Session::poll` -> imcore; `core[5930c…]::fmt::…` -> core (std's v0
 //   names carry a hash); `<T as Trait>::f` and `<T>::f` -> T's crate (the impl's type:
@@ -25,7 +30,7 @@
 //   __multi3: LLVM's compiler builtins) -> (builtins).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import { gzip } from "./lib/compress.cjs";
+import { brotli, gzip } from "./lib/compress.cjs";
 import { functions as moduleFunctions, sections } from "./lib/wasm.cjs";
 
 const [named, shipped] = process.argv.slice(2);
@@ -126,8 +131,8 @@ const bodies = fns.bodies.map(([start, end], i) => [start, end, fns.names.get(fn
 bodies.keep = sections(wasm, bad)
   .filter((s) => s.id !== 0)
   .map((s) => [s.start, s.end]);
-// The shipped bytes minus the bodies `drop` selects, gzip -9.
-const gzipWithout = (drop) => {
+// The shipped bytes minus the bodies `drop` selects.
+const without = (drop) => {
   const parts = [];
   let i = 0;
   const sorted = bodies.filter(([, , name]) => drop(name)).sort((a, b) => a[0] - b[0]);
@@ -140,8 +145,9 @@ const gzipWithout = (drop) => {
     }
     parts.push(wasm.subarray(at, end));
   }
-  return gzip(Buffer.concat(parts)).length;
+  return Buffer.concat(parts);
 };
+const gzipWithout = (drop) => gzip(without(drop)).length;
 const whole = gzipWithout(() => false);
 const costs = (groups, groupOf) =>
   groups
@@ -155,4 +161,21 @@ console.log(
     crates.map(([c]) => c).filter((c) => c !== "(data, wasm structure)").slice(0, 7),
     crateOf,
   )}; imcore's modules ${costs(modules.map(([m]) => m), owned)}`,
+);
+
+// The floor under the shell: the module without the code that talks to JS (imcore's `web`
+// module, the shell, with everything instantiated for its types, and the crates it runs on:
+// wasm-bindgen, js-sys, web-sys, wasm-bindgen-futures, gloo-timers, and the exports and shims
+// wasm-bindgen writes). What is left (MQTT codec, session, chat engine, store, storage
+// layouts, JSON, std, data, the module's structure) is what the build weighs as it stands
+// even if its shell cost nothing, e.g. written in JS: no target below it is reached by moving
+// the shell alone.
+const SHELL =
+  /::web::|\b(wasm_bindgen|js_sys|web_sys|wasm_bindgen_futures|gloo_timers)\b|^(__wbindgen|__externref|__wbg_|__instance_terminated|mqttclient_|chatclient_)|shim$/;
+const isShell = (name) => SHELL.test(name);
+const floor = without(isShell);
+console.log(
+  `without its shell (imcore::web and the JS binding crates, ${bodies.filter(([, , n]) => isShell(n)).length} functions): ` +
+    `${gzip(floor).length} B gzip -9, ${brotli(floor).length} B brotli, of ${whole} B gzip -9 ` +
+    `(the shell's code costs ${whole - gzip(floor).length} B gzip -9, leave-one-out)`,
 );
