@@ -16,9 +16,10 @@
 # ten largest functions and the ten largest crates (scripts/size-twiggy.mjs over `twiggy
 # top`), then what the code of each crate and of each of imcore's modules costs gzip -9,
 # leave-one-out (the module without that group's function bodies: raw bytes mislead where
-# code repeats and compresses well), and what the module weighs without its shell (the
-# `web` module and the JS binding crates), gzip -9 and brotli: the floor under any target
-# that moving the shell alone (into JS, say) could reach. twiggy reads build/size-names/{imcore,mqtt,miniprogram}.wasm:
+# code repeats and compresses well), and an estimate of what the module weighs without its
+# shell (the `web` module and the JS binding crates), gzip -9 and brotli: what moving the
+# shell alone (into JS, say) would leave. twiggy reads
+# build/size-names/{imcore,mqtt,miniprogram}.wasm:
 # the same wasm-opt run as the shipped module with `-g`, so the same code with its function
 # names, within ~0.2 % (-g keeps a few more bytes; WASM_NAMES_DIR of build-wasm.sh, which
 # also takes the rank prefixes of scripts/similar-order.cjs off the names when that order
