@@ -106,11 +106,10 @@ similar_flags=("${wasm_features[@]}" --reorder-functions-by-name "${wasm_opt_fla
 # optimize_for_size make the rest). These are unstable flags of the stable toolchain,
 # enabled by RUSTC_BOOTSTRAP for this build only; a toolchain that refuses them (or lacks
 # rust-src) builds as before, with a warning, so the package still builds.
-# With them, -Cllvm-args=-inline-threshold=15: LLVM's inliner with a threshold of 15 in
-# place of the one opt-level "z" picks. Measured on the modules of 5d3ed09, gzip -9 of each
-# optimised in name order: web 177,232 -> 175,994, imcore/mqtt 47,410 -> 47,149,
-# mini-program 171,016 -> 169,827 B (the last with a gather_into one step older). The
-# modules change in steps (13 and 15 make the same module, 17 and 20 another): 10:
+# With them, -Cllvm-args=-inline-threshold=15: LLVM's inliner with an explicit threshold of
+# 15 in place of the size thresholds it applies at opt-level "z". Measured on the modules of
+# 5d3ed09, gzip -9 of each optimised in name order: web 177,232 -> 175,994, imcore/mqtt
+# 47,410 -> 47,149, mini-program 171,061 -> 169,827 B. The modules change in steps (13 and 15 make the same module, 17 and 20 another): 10:
 # 176,549 / 47,173; 17-20: 178,047 / 47,169; 30: 179,808 / -; 0: +1.6 KB (web). As shipped
 # (make size, every order tried): web 182,308 -> 181,303, imcore/mqtt 48,655 -> 48,276 B
 # gzip -9, mini-program 147,468 -> 146,529 B brotli.
@@ -119,7 +118,7 @@ if [ "$mode" != dev ]; then
   sysroot=$(rustc --print sysroot)
   if [ -n "${RUSTFLAGS:-}" ]; then
     # RUSTFLAGS would override the target's flags below (the size gain silently lost).
-    echo "[build-wasm] warning: RUSTFLAGS is set: std not rebuilt for size" >&2
+    echo "[build-wasm] warning: RUSTFLAGS is set: std not rebuilt for size, no inline threshold" >&2
   elif [ -d "$sysroot/lib/rustlib/src/rust/library/std" ] && RUSTC_BOOTSTRAP=1 rustc \
       -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none \
       --target wasm32-unknown-unknown --print cfg >/dev/null 2>&1; then
@@ -127,7 +126,7 @@ if [ "$mode" != dev ]; then
       CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size
       "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cllvm-args=-inline-threshold=15")
   else
-    echo "[build-wasm] warning: no rust-src, or rustc refuses -Cpanic=immediate-abort: std not rebuilt (modules ~3-7 KB larger)" >&2
+    echo "[build-wasm] warning: no rust-src, or rustc refuses -Cpanic=immediate-abort: std not rebuilt, no inline threshold (modules ~3-8 KB larger)" >&2
   fi
 fi
 

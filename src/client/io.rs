@@ -6,7 +6,6 @@ use thiserror::Error;
 use crate::chat::api::{ApiError, Request};
 use crate::chat::store::{MessageRef, StoreError, StoredMessage};
 use crate::chat::{ConversationId, ServerId, UserId};
-use crate::collections::Gather;
 use crate::mqtt::{QoS, SubscribeFilter};
 use crate::session;
 use crate::storage::{Page, StorageBatch, StorageError};
@@ -85,7 +84,7 @@ impl StorageAnswer {
     pub fn into_messages(self) -> Vec<StoredMessage> {
         match self {
             StorageAnswer::Messages(m) => m,
-            StorageAnswer::Message(m) => m.into_iter().gather(),
+            StorageAnswer::Message(m) => m.map_or_else(Vec::new, |m| vec![m]),
             StorageAnswer::Wiped => Vec::new(),
         }
     }
