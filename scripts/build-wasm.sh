@@ -109,10 +109,11 @@ similar_flags=("${wasm_features[@]}" --reorder-functions-by-name "${wasm_opt_fla
 # With them, -Cllvm-args=-inline-threshold=15: LLVM's inliner with an explicit threshold of
 # 15 in place of the size thresholds it applies at opt-level "z". Measured on the modules of
 # 5d3ed09, gzip -9 of each optimised in name order: web 177,232 -> 175,994, imcore/mqtt
-# 47,410 -> 47,149, mini-program 171,061 -> 169,827 B. The modules change in steps (13 and 15 make the same module, 17 and 20 another): 10:
-# 176,549 / 47,173; 17-20: 178,047 / 47,169; 30: 179,808 / -; 0: +1.6 KB (web). As shipped
-# (make size, every order tried): web 182,308 -> 181,303, imcore/mqtt 48,655 -> 48,276 B
-# gzip -9, mini-program 147,468 -> 146,529 B brotli.
+# 47,410 -> 47,149, mini-program 171,061 -> 169,827 B. The modules change in steps (13 and
+# 15 make the same module, 17 and 20 another): 10: 176,549 / 47,173; 17-20: 178,047 /
+# 47,169; 30: 179,808 / -; 0: +1.6 KB (web). As shipped (make size, every order tried): web
+# 182,308 -> 181,303, imcore/mqtt 48,655 -> 48,276 B gzip -9, mini-program 147,468 ->
+# 146,529 B brotli.
 std_env=()
 if [ "$mode" != dev ]; then
   sysroot=$(rustc --print sysroot)

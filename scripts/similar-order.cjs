@@ -2,13 +2,13 @@
 //        node scripts/similar-order.cjs --unrank IN.wasm OUT.wasm
 //
 // Puts look-alike function bodies next to each other, for gzip and brotli: OUT.wasm is
-// IN.wasm (an optimised module) with each defined function named `NNNNNN <its name>`, NNNNNN
-// its place in the new order, so that `wasm-opt --reorder-functions-by-name` (run by
+// IN.wasm (an optimised module) with each defined function named `NNNNNN <its name>`,
+// NNNNNN its place in the new order, so that `wasm-opt --reorder-functions-by-name` (run by
 // scripts/build-wasm.sh, with the usual passes) moves them there; the module's code and the
-// name section's other subsections are unchanged. gzip finds repeats only within its last 32 KB, so two copies of one generic
-// function, or two async state machines built alike, compress against each other only if
-// they sit close; sorting by name (build-wasm's other order) groups the copies of one
-// generic but not look-alikes with different names.
+// name section's other subsections are unchanged. gzip finds repeats only within its last
+// 32 KB, so two copies of one generic function, or two async state machines built alike,
+// compress against each other only if they sit close; sorting by name (build-wasm's other
+// order) groups the copies of one generic but not look-alikes with different names.
 //
 // The order: each body's 5-byte shingles give it a MinHash signature of 128 values, whose
 // share of equal values between two bodies estimates how much of their byte sequences

@@ -23,9 +23,9 @@
 # the same wasm-opt run as the shipped module with `-g`, so the same code with its function
 # names, within ~0.2 % (-g keeps a few more bytes; WASM_NAMES_DIR of build-wasm.sh, which
 # also takes the rank prefixes of scripts/similar-order.cjs off the names when that order
-# won; the name section itself is left out of the shares). The mini-program's shares are of its module
-# unpacked from imcore_bg.wasm.br (build/size-names/miniprogram.shipped.wasm); its
-# leave-one-out costs are gzip's too, though it ships brotli.
+# won; the name section itself is left out of the shares). The mini-program's shares are of
+# its module unpacked from imcore_bg.wasm.br (build/size-names/miniprogram.shipped.wasm);
+# its leave-one-out costs are gzip's too, though it ships brotli.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -461,7 +461,8 @@ pub fn try_collect<T, E>(iter: impl IntoIterator<Item = Result<T, E>>) -> Result
 /// at once. Measured, gzip -9 of the modules optimised in name order: web -2,259 B,
 /// mini-program -2,287 B, imcore/mqtt -602 B.
 pub trait Gather: Iterator + Sized {
-    /// The items, in order, in a new `Vec`.
+    /// The items, in order, in a new `Vec`. Its own loop, not `gather_into` on an empty
+    /// `Vec`: that left a second function per type, 73 B more gzip -9 on the web module.
     fn gather(self) -> Vec<Self::Item> {
         let mut out = Vec::new();
         for item in self {

@@ -60,10 +60,10 @@
 //! Under `chat`, the default features `indexeddb` (the IndexedDB backend in `web::storage`)
 //! and `kv` (the key-value layout `storage::kv` and `web::storage::JsKv`) add the storage
 //! backends beside memory: the web module is built with `chat,indexeddb`, the WeChat
-//! mini-program's with `chat,kv,mqtt-client`, so neither carries the other's. Under `chat` the JS class
-//! `MqttClient` is exported only with the default feature `mqtt-client` (the mini-program's
-//! one module serves both); the web module's ChatClient drives the same client from Rust
-//! and leaves the class to `imcore/mqtt`.
+//! mini-program's with `chat,kv,mqtt-client`, so neither carries the other's. Under `chat`
+//! the JS class `MqttClient` is exported only with the default feature `mqtt-client` (the
+//! mini-program's one module serves both); the web module's ChatClient drives the same
+//! client from Rust and leaves the class to `imcore/mqtt`.
 //!
 //! Nothing reachable from network input panics: malformed bytes are typed errors
 //! ([`mqtt::DecodeError`], [`chat::payload::PayloadError`], [`storage::StorageError`]) that become
