@@ -17,7 +17,7 @@ install:
 # its default `chat` feature (imcore/mqtt), with `chat,indexeddb` (web), `chat,kv,mqtt-client`
 # (mini-program)), native tests of both crates (unit, proptest, Mosquitto
 # integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
-# tests in headless Chromium against a Mosquitto driven by tools/broker-control.mjs, the
+# tests in headless Chromium (the IndexedDB backend and the write path), the
 # release package build, then on that package: the mini-program glue in Node against
 # Mosquitto, ChatClient and imcore/mqtt through their JS API in Chromium (playwright-core),
 # the npm tarball installed into a fresh Vite app, and the end-to-end tests of the whole product
@@ -46,7 +46,7 @@ test: install
 	step scripts/fuzz.sh
 	step env CHROMEDRIVER=$(CHROMEDRIVER) WASM_BINDGEN_TEST_TIMEOUT=180 \
 	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown
+	  cargo test --target wasm32-unknown-unknown
 	step scripts/build-wasm.sh release
 	step scripts/test-miniprogram.sh
 	step scripts/test-browser.sh

@@ -1,7 +1,8 @@
-//! One name for one rule: `cfg(mqtt_class)` is set when the crate exports the `MqttClient`
-//! class to JS (src/web/client/api/): always without the `chat` feature (the MQTT-only
-//! module, where the class is all there is), and under `chat` with `mqtt-client` (the
-//! mini-program's module). The web module (`chat` without `mqtt-client`) leaves it to
+//! One name for one rule: `cfg(mqtt_class)` is set when the module ships the `MqttClient`
+//! class, the JS shell src/web/mqtt_client.js over the exported `MqttSession`
+//! (src/web/session_api.rs): always without the `chat` feature (the MQTT-only module, where
+//! the class is all there is), and under `chat` with `mqtt-client` (the mini-program's
+//! module). The web module (`chat` without `mqtt-client`) leaves it to
 //! `imcore/mqtt`. Cargo features only add, so "without `chat`" cannot be a feature; the
 //! code says `cfg(mqtt_class)` instead of repeating the two-feature condition.
 fn main() {

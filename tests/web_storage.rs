@@ -3,7 +3,7 @@
 //! ```text
 //! CHROMEDRIVER=/usr/bin/chromedriver \
 //! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-//! scripts/with-broker-control.sh cargo test --target wasm32-unknown-unknown --test web_storage -- --nocapture
+//! cargo test --target wasm32-unknown-unknown --test web_storage -- --nocapture
 //! ```
 //!
 //! Each test uses its own user id (its own database) and deletes it at the end; timings

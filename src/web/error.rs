@@ -2,26 +2,27 @@
 //!
 //! The codes are the only part of an error JS code may match on; messages are for people.
 
+#[cfg(feature = "chat")]
 use js_sys::{Error, Reflect};
+#[cfg(feature = "chat")]
 use wasm_bindgen::{JsCast, JsValue};
 
-/// The stable codes carried by errors and `error` events. Without the `MqttClient` class
-/// (the web module) only `INVALID_OPTIONS` is made, by the option readers ChatClient shares.
+/// The stable codes of the errors and `error` events the Rust side words: the session's
+/// (through `MqttSession`, where the `MqttClient` class ships) and the option readers'
+/// (`INVALID_OPTIONS`, which ChatClient shares). The JS shell of `MqttClient`
+/// (`mqtt_client.js`) makes the others of `MqttErrorCode` (`INVALID_ARGUMENT`,
+/// `INVALID_PAYLOAD`, `DISCONNECTED`, `TRANSPORT`): they judge JS values and JS transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(mqtt_class), allow(dead_code))]
 pub(crate) enum Code {
     /// The constructor's options are malformed (the message names the field).
     InvalidOptions,
-    /// An argument of a method is malformed (unknown event name, callback not a function…).
-    InvalidArgument,
     /// A topic name one cannot publish to (empty, wildcards, NUL, too long).
     InvalidTopic,
     /// A topic filter one cannot subscribe to.
     InvalidFilter,
     /// A QoS other than 0, 1 or 2.
     InvalidQos,
-    /// A payload that is neither a string nor a `Uint8Array`.
-    InvalidPayload,
     /// The offline queue is full (`offlineQueueLimit`).
     QueueFull,
     /// The packet exceeds the broker's maximum packet size.
@@ -34,8 +35,6 @@ pub(crate) enum Code {
     PublishRefused,
     /// The broker refused an unsubscribe.
     UnsubscribeRefused,
-    /// The client was freed with a request still pending.
-    Disconnected,
     /// The broker refused the connection (CONNACK with an error).
     ConnectRefused,
     /// The `credentials` callback threw or rejected.
@@ -44,36 +43,31 @@ pub(crate) enum Code {
     Protocol,
     /// The broker refused MQTT 5.0: the client speaks 3.1.1 from now on (not fatal).
     ProtocolFallback,
-    /// The transport could not be created, failed, or delivered something that is not binary.
-    Transport,
 }
 
 impl Code {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Code::InvalidOptions => "INVALID_OPTIONS",
-            Code::InvalidArgument => "INVALID_ARGUMENT",
             Code::InvalidTopic => "INVALID_TOPIC",
             Code::InvalidFilter => "INVALID_FILTER",
             Code::InvalidQos => "INVALID_QOS",
-            Code::InvalidPayload => "INVALID_PAYLOAD",
             Code::QueueFull => "QUEUE_FULL",
             Code::PacketTooLarge => "PACKET_TOO_LARGE",
             Code::EncodeFailed => "ENCODE_FAILED",
             Code::PacketIdsExhausted => "PACKET_IDS_EXHAUSTED",
             Code::PublishRefused => "PUBLISH_REFUSED",
             Code::UnsubscribeRefused => "UNSUBSCRIBE_REFUSED",
-            Code::Disconnected => "DISCONNECTED",
             Code::ConnectRefused => "CONNECT_REFUSED",
             Code::Credentials => "CREDENTIALS",
             Code::Protocol => "PROTOCOL",
             Code::ProtocolFallback => "PROTOCOL_FALLBACK",
-            Code::Transport => "TRANSPORT",
         }
     }
 }
 
 /// A JS `Error` (name `MqttError`) with a `code` property.
+#[cfg(feature = "chat")]
 pub(crate) fn js_error(code: Code, message: &str) -> JsValue {
     let error = Error::new(message);
     error.set_name("MqttError");
@@ -84,6 +78,7 @@ pub(crate) fn js_error(code: Code, message: &str) -> JsValue {
 
 /// A readable description of whatever JS threw or reported: an `Error`'s message, a string,
 /// a mini-program style `{ errMsg }` / `{ reason }` / `{ message }` object, or its type.
+#[cfg(feature = "chat")]
 pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<Error>() {
         return String::from(error.message());

@@ -1,6 +1,7 @@
-//! Reading the MQTT options shared by `MqttClientOptions` and ChatClient's options (single
-//! fields, the broker URLs, `reconnect`, the credentials) into the session's types; the
-//! rest of `MqttClientOptions` is read with the class (`client/api/options.rs`).
+//! Reading ChatClient's MQTT options (single fields, the broker URLs, `reconnect`, the
+//! credentials) into the session's types. `MqttClientOptions` has the same fields and
+//! messages; the JS class reads those itself (`mqtt_client.js`), until ChatClient's driver
+//! moves onto that JS shell too (see `client`).
 //!
 //! Every field is checked; a wrong one is an `INVALID_OPTIONS` error naming it, never a
 //! panic. `undefined` and `null` both mean "not given".

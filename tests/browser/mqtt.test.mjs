@@ -110,9 +110,105 @@ test("the entry exports MqttClient and the loaders, nothing of the chat", async 
   // The module's imports reach no IndexedDB, web storage or tab channel. Their names are
   // short (scripts/short-imports.cjs), so the glue that provides them says what they do;
   // the web entry's glue names IDBDatabase, IDBKeyRange and others.
-  const glue = await evalIn(async () => (await fetch("/pkg/mqtt/imcore.js")).text());
+  // The entry is the MqttClient class; session.js the glue of the wasm module it loads.
+  const glue = await evalIn(async () =>
+    (await Promise.all(["imcore.js", "session.js"].map(async (f) => (await fetch(`/pkg/mqtt/${f}`)).text()))).join("\n"));
   const chatty = glue.match(/indexedDB|\bIDB[A-Z]\w*|localStorage|sessionStorage|BroadcastChannel/g) || [];
   assert.deepEqual(chatty, [], "the chat layer's imports in the MQTT-only glue");
+});
+
+test("bad input is a typed MqttError: thrown by the constructor, rejected by the promises; free() rejects what is pending", async () => {
+  const got = await evalIn(async ([dead]) => {
+    const { MqttClient } = window.entryModule;
+    const thrown = (o) => {
+      try {
+        new MqttClient(o);
+        return "none";
+      } catch (e) {
+        return `${e instanceof Error && e.name}:${e.code}`;
+      }
+    };
+    const codeOf = (p) => p.then(() => "resolved", (e) => `${e instanceof Error && e.name}:${e.code}`);
+    const out = {
+      noUrl: thrown({ clientId: "x" }),
+      willQos: thrown({ url: dead, clientId: "x", will: { topic: "a/b", qos: 3 } }),
+      willTopic: thrown({ url: dead, clientId: "x", will: { topic: "a/+" } }),
+      keepAlive: thrown({ url: dead, clientId: "x", keepAlive: 70000 }),
+      notObject: thrown(5),
+    };
+    const client = new MqttClient({ url: dead, clientId: "x", offlineQueueLimit: 1 });
+    out.wildcard = await codeOf(client.publish("a/+", "x"));
+    out.qos = await codeOf(client.publish("a", "x", 7));
+    out.payload = await codeOf(client.publish("a", 1));
+    out.retain = await codeOf(client.publish("a", "x", 0, "yes"));
+    out.filter = await codeOf(client.subscribe("a/#/b"));
+    out.subscribeQos = await codeOf(client.subscribe("a", 1.5));
+    try {
+      client.on("nope", () => {});
+      out.on = "none";
+    } catch (e) {
+      out.on = e.code;
+    }
+    // Idle: the first publish waits in the queue, the second finds it full.
+    const queued = codeOf(client.publish("a", "1", 1));
+    out.full = await codeOf(client.publish("a", "2", 1));
+    client.free();
+    out.freed = await queued;
+    out.afterFree = await codeOf(client.publish("a", "3", 1));
+    out.status = client.status;
+    return out;
+  }, [DEAD_URL]);
+  assert.deepEqual(got, {
+    noUrl: "MqttError:INVALID_OPTIONS",
+    willQos: "MqttError:INVALID_OPTIONS",
+    willTopic: "MqttError:INVALID_OPTIONS",
+    keepAlive: "MqttError:INVALID_OPTIONS",
+    notObject: "MqttError:INVALID_OPTIONS",
+    wildcard: "MqttError:INVALID_TOPIC",
+    qos: "MqttError:INVALID_QOS",
+    payload: "MqttError:INVALID_PAYLOAD",
+    retain: "MqttError:INVALID_ARGUMENT",
+    filter: "MqttError:INVALID_FILTER",
+    subscribeQos: "MqttError:INVALID_QOS",
+    on: "INVALID_ARGUMENT",
+    full: "MqttError:QUEUE_FULL",
+    freed: "MqttError:DISCONNECTED",
+    afterFree: "MqttError:DISCONNECTED",
+    status: "idle",
+  });
+});
+
+test("while waiting to reconnect, the browser's online event, the page becoming visible and wake() start the next attempt at once", async () => {
+  // Full jitter over [0, 10 min]: the wait is practically never under the test's seconds.
+  await evalIn(([o]) => {
+    window.wakeAttempts = 0;
+    window.make("wake", {
+      ...o,
+      reconnect: { initialDelayMs: 600_000, maxDelayMs: 600_000 },
+      credentials: async () => {
+        window.wakeAttempts++;
+      },
+    });
+    window.wakeAt = [];
+    window.clients.wake.on("disconnect", (d) => window.wakeAt.push(d.reconnectAt));
+    window.clients.wake.connect();
+  }, [options("wake", { url: DEAD_URL })]);
+  const waiting = (n) =>
+    until(`attempt ${n} to fail`, (k) => window.wakeAttempts === k && window.clients.wake.status === "reconnecting", n);
+  await waiting(1);
+  const next = await evalIn(() => window.wakeAt[0]);
+  assert.equal(typeof next, "number");
+  assert.ok(next >= Date.now() - 60_000, "reconnectAt is a Date.now() time");
+  await evalIn(() => window.dispatchEvent(new Event("online")));
+  await waiting(2);
+  assert.equal(await evalIn(() => document.visibilityState), "visible");
+  await evalIn(() => document.dispatchEvent(new Event("visibilitychange")));
+  await waiting(3);
+  await evalIn(() => window.clients.wake.wake());
+  await waiting(4);
+  // A refused connection is an ordinary loss of the link, not an `error`.
+  assert.deepEqual(await evalIn(() => window.logs.wake.errors), []);
+  await evalIn(() => window.clients.wake.free());
 });
 
 for (const version of VERSIONS) {

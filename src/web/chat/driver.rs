@@ -22,7 +22,7 @@ use crate::client::{
 };
 use crate::collections::{Gather, VecMap};
 use crate::storage::Storage;
-use crate::web::client::MqttClient;
+use crate::web::client::MqttDriver;
 use crate::web::clock::{wall_ms, Clock as MonoClock};
 use crate::web::persist::Persister;
 use crate::web::task::{promise, spawn_local, Settle};
@@ -31,7 +31,7 @@ use gloo_timers::callback::Timeout;
 
 pub(super) struct Shared {
     pub(super) engine: RefCell<ChatEngine>,
-    pub(super) mqtt: OnceCell<MqttClient>,
+    pub(super) mqtt: OnceCell<MqttDriver>,
     pub(super) persister: Persister,
     pub(super) backend: Option<Backend>,
     pub(super) log: LogLevel,

@@ -4,7 +4,7 @@
 //! * JS calls become engine commands (arguments parsed, a promise registered under a
 //!   command id the engine settles);
 //! * the engine's outputs are carried out by the driver loop (`driver`): MQTT calls on the
-//!   shell's [`MqttClient`] (whose session events come back into the engine through a
+//!   shell's [`MqttDriver`] (whose session events come back into the engine through a
 //!   hook), `fetch` (`http`), storage reads on the current backend and writes through the
 //!   [`Persister`], listener calls (`convert` makes the JS values), promise settlements,
 //!   console lines and one timer;
@@ -23,7 +23,7 @@ use super::task::future_to_promise;
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::client::{CredentialSource, CredentialsFuture, MqttClient};
+use super::client::{CredentialSource, CredentialsFuture, MqttDriver};
 use super::clock::global_property;
 use super::js::object;
 use super::persist::Persister;
@@ -582,7 +582,7 @@ impl ChatClient {
         } else {
             credentials_fn.map(CredentialSource::Js)
         };
-        let mqtt = MqttClient::build(session, credentials, source, transport, Some(hook));
+        let mqtt = MqttDriver::build(session, credentials, source, transport, hook);
         let _ = sh.mqtt.set(mqtt);
         // What start-up logged (storage unavailable) goes out now.
         driver::pump(&sh);

@@ -1,25 +1,27 @@
-//! `MqttClient`: the session, a transport, one timer and the JS callbacks, wired together.
+//! `MqttDriver`: ChatClient's MQTT connection — the session, a transport, one timer and the
+//! JS callbacks, wired together; every session event goes to the chat engine (the hook).
+//!
+//! The `MqttClient` class of `imcore/mqtt` and of the mini-program is not this: it is the
+//! JS shell `mqtt_client.js` over [`MqttSession`](super::MqttSession), which carries the
+//! same wiring in 3 KB of JS instead of 16 KB of wasm. Both drive the same session and
+//! follow the same steps (a transport per attempt numbered so stale reports are dropped,
+//! one timer for the next deadline, the credentials of the newest request only); the
+//! step left is for ChatClient to run on that JS shell as well, and this module to go.
 //!
 //! All state lives in one `Rc<RefCell<Inner>>`. The JS callbacks the shell registers (socket
 //! handlers, the timer, the `online` / `visibilitychange` listeners, the credentials promise)
-//! hold only a `Weak` to it, so freeing the `MqttClient` frees everything, and they never
+//! hold only a `Weak` to it, so freeing the `MqttDriver` frees everything, and they never
 //! call into JS while it is borrowed: a step of the driver loop borrows the state, turns
 //! the session's next [`Output`] into an [`Action`], releases the borrow, and only then
 //! carries the action out. A JS callback that re-enters (a listener that publishes, a
 //! transport that reports synchronously from `send`) therefore finds the state free, and
 //! its own outputs join the same queue, in order.
 
-#[cfg(mqtt_class)]
-mod api;
-
 use std::cell::RefCell;
-#[cfg(feature = "chat")]
 use std::future::Future;
-#[cfg(feature = "chat")]
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-#[cfg(feature = "chat")]
 use super::task::spawn_local;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -76,17 +78,14 @@ pub(crate) enum CredentialSource {
     /// The `credentials` option: a JS function returning a promise.
     Js(Function),
     /// A Rust future (the chat client's conn-config fetch).
-    #[cfg(feature = "chat")]
     Rust(Rc<dyn Fn() -> CredentialsFuture>),
 }
 
 /// What a `CredentialSource::Rust` returns.
-#[cfg(feature = "chat")]
 pub(crate) type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, String>>>>;
 
-/// Receives every session event when the client is driven from Rust (the chat client)
-/// instead of JS listeners; the events that came out of one input together (a frame of
-/// messages) in one call.
+/// Receives every session event (the chat client's engine); the events that came out of
+/// one input together (a frame of messages) in one call.
 pub(crate) type EventHook = Rc<dyn Fn(Vec<Event>)>;
 
 /// Something to do in JS, decided while the state was borrowed, done after releasing it.
@@ -107,29 +106,15 @@ enum Action {
     },
     /// Unhook and close a transport.
     Close(Transport),
-    /// Call every listener with `value`.
-    #[cfg(mqtt_class)]
-    Notify {
-        listeners: Vec<Function>,
-        value: JsValue,
-    },
-    /// Resolve or reject a promise.
-    #[cfg(mqtt_class)]
-    Settle { callback: Function, value: JsValue },
     /// Hand session events to the Rust owner.
     Hook(EventHook, Vec<Event>),
 }
 
 impl Action {
-    /// Whether it is still carried out when the client is freed: writes, closes and
-    /// settlements still matter; nobody listens any more, and nothing new is opened.
+    /// Whether it is still carried out when the client is freed: writes and closes still
+    /// matter; nobody listens any more, and nothing new is opened.
     fn outlives_free(&self) -> bool {
-        match self {
-            Action::Send { .. } | Action::Close(_) => true,
-            #[cfg(mqtt_class)]
-            Action::Settle { .. } => true,
-            _ => false,
-        }
+        matches!(self, Action::Send { .. } | Action::Close(_))
     }
 }
 
@@ -139,8 +124,8 @@ struct Inner {
     factory: Option<Function>,
     credentials: Credentials,
     credentials_fn: Option<CredentialSource>,
-    /// Set when driven from Rust: events go there, not to JS listeners.
-    hook: Option<EventHook>,
+    /// The owner (the chat client): every session event goes there.
+    hook: EventHook,
     /// The current transport; `None` while none is open (or while one is being created).
     transport: Option<Transport>,
     /// Number of the newest transport; reports from older ones are ignored.
@@ -151,9 +136,6 @@ struct Inner {
     /// runs (see [`await_credentials`]).
     credential_calls: Vec<(u64, [Callback; 2])>,
     timer: DeadlineTimer,
-    /// The class's listeners and pending promises (where the class is exported).
-    #[cfg(mqtt_class)]
-    js: api::JsSide,
     actions: Fifo<Action>,
     wake: Option<WakeListeners>,
     freed: bool,
@@ -229,11 +211,6 @@ impl Inner {
         }
     }
 
-    /// A transport that failed: without the class nobody is told here (the Rust owner hears
-    /// of it as the session's `Disconnected`); the class's version is in `api::events`.
-    #[cfg(not(mqtt_class))]
-    fn transport_error(&mut self, _why: &str) {}
-
     /// Detaches the current transport; it is closed (in JS) by the driver loop.
     fn drop_transport(&mut self) {
         // A new generation also turns away a transport whose factory is still running
@@ -245,21 +222,13 @@ impl Inner {
     }
 
     fn on_event(&mut self, event: Event) {
-        if let Some(hook) = &self.hook {
-            self.actions
-                .push_back(Action::Hook(hook.clone(), vec![event]));
-            return;
-        }
-        #[cfg(mqtt_class)]
-        self.tell_listeners(event);
-        // Without the class the Rust owner, through the hook, is the only one to tell.
-        #[cfg(not(mqtt_class))]
-        drop(event);
+        self.actions
+            .push_back(Action::Hook(self.hook.clone(), vec![event]));
     }
 
-    /// Stops everything for good (the JS object is being freed): DISCONNECT if connected,
-    /// close the transport, cancel the timer, remove the listeners, reject what is pending.
-    /// Returns what is left to do in JS.
+    /// Stops everything for good (the owner is being freed): DISCONNECT if connected, close
+    /// the transport, cancel the timer, remove the wake-up listeners. Returns what is left
+    /// to do in JS.
     fn shut_down(&mut self) -> Vec<Action> {
         let now = self.clock.now_ms();
         self.freed = true;
@@ -296,8 +265,6 @@ impl Inner {
         }
         self.timer.cancel();
         self.wake = None;
-        #[cfg(mqtt_class)]
-        self.js.shut_down(&mut left);
         left
     }
 }
@@ -315,7 +282,7 @@ fn borrow_inner(rc: &Rc<RefCell<Inner>>) -> Option<std::cell::RefMut<'_, Inner>>
     match rc.try_borrow_mut() {
         Ok(inner) => Some(inner),
         Err(_) => {
-            web_sys::console::error_1(&"imcore: re-entrant call into MqttClient ignored".into());
+            web_sys::console::error_1(&"imcore: re-entrant call into MqttDriver ignored".into());
             None
         }
     }
@@ -358,7 +325,6 @@ fn on_timer(weak: &Weak<RefCell<Inner>>, seq: u64) {
 /// Carries out one action; the state is not borrowed here.
 fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
     match action {
-        #[cfg(feature = "chat")]
         Action::Credentials {
             seq,
             source: CredentialSource::Rust(make),
@@ -405,7 +371,6 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
                     Ok(transport) => Some(transport),
                     Err(why) => {
                         if current {
-                            inner.transport_error(&why);
                             let now = inner.clock.now_ms();
                             inner.session.handle_transport_closed(now, &why);
                         }
@@ -426,12 +391,6 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
             }
         }
         Action::Close(mut transport) => transport.close(),
-        #[cfg(mqtt_class)]
-        Action::Notify { listeners, value } => api::notify_all(&listeners, &value),
-        #[cfg(mqtt_class)]
-        Action::Settle { callback, value } => {
-            let _ = callback.call1(&JsValue::UNDEFINED, &value);
-        }
         Action::Hook(hook, events) => hook(events),
     }
 }
@@ -479,7 +438,6 @@ enum Answer {
     /// What a JS `credentials()` resolved to, to be read.
     Js(JsValue),
     /// What a Rust source gave.
-    #[cfg(feature = "chat")]
     Ready(Credentials),
 }
 
@@ -493,7 +451,6 @@ fn answer_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, answer: Result<Answer, 
     // Outside the borrow: reading the answer's fields may run the application's getters.
     let credentials = answer.and_then(|a| match a {
         Answer::Js(v) => parse_credentials(&v, &fallback),
-        #[cfg(feature = "chat")]
         Answer::Ready(c) => Ok(c),
     });
     with_inner(rc, |inner| {
@@ -520,7 +477,6 @@ fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: Transport
             }
             TransportEvent::Failed(why) => {
                 inner.drop_transport();
-                inner.transport_error(&why);
                 inner.session.handle_transport_closed(now, &why);
             }
         }
@@ -531,27 +487,24 @@ fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: Transport
     }
 }
 
-/// An MQTT client over WebSocket (or a transport of your own), driven by imcore's session.
-///
-/// Create it, add listeners with `on`, then `connect()`. It reconnects by itself (with
-/// backoff; at once when the browser comes back online or the page becomes visible), keeps
-/// publishes made while offline (up to `offlineQueueLimit`) and renews subscriptions the
-/// broker lost. Keep a reference while it is in use, and call `free()` when done.
-#[cfg_attr(mqtt_class, wasm_bindgen)]
-pub struct MqttClient {
+/// ChatClient's MQTT connection over WebSocket (or a transport of its options), driven by
+/// imcore's session: it reconnects by itself (with backoff; at once when the browser comes
+/// back online or the page becomes visible), keeps publishes made while offline and renews
+/// subscriptions the broker lost. Dropping it ends the connection.
+pub struct MqttDriver {
     inner: Rc<RefCell<Inner>>,
 }
 
-impl MqttClient {
-    /// A client for Rust owners (the chat client): `hook` receives every session event
-    /// (outside any borrow, so it may call back in), instead of JS listeners.
+impl MqttDriver {
+    /// A connection for the chat client: `hook` receives every session event (outside any
+    /// borrow, so it may call back in).
     pub(crate) fn build(
         config: SessionConfig,
         credentials: Credentials,
         credentials_fn: Option<CredentialSource>,
         factory: Option<Function>,
-        hook: Option<EventHook>,
-    ) -> MqttClient {
+        hook: EventHook,
+    ) -> MqttDriver {
         let inner = Rc::new(RefCell::new(Inner {
             session: Session::new(config),
             clock: Clock::new(),
@@ -564,8 +517,6 @@ impl MqttClient {
             credentials_seq: 0,
             credential_calls: Vec::new(),
             timer: DeadlineTimer::default(),
-            #[cfg(mqtt_class)]
-            js: api::JsSide::default(),
             actions: Fifo::new(),
             wake: None,
             freed: false,
@@ -577,18 +528,16 @@ impl MqttClient {
             }
         });
         with_inner(&inner, |i| i.wake = Some(wake));
-        MqttClient { inner }
+        MqttDriver { inner }
     }
 
     /// The brokers of the next connection attempts (the chat backend's conn-config names
     /// them; set them before answering the credentials request).
-    #[cfg(feature = "chat")]
     pub(crate) fn set_urls(&self, urls: Vec<String>) {
         with_inner(&self.inner, |inner| inner.session.set_urls(urls));
     }
 
     /// The session's status.
-    #[cfg(feature = "chat")]
     pub(crate) fn session_status(&self) -> crate::session::Status {
         with_inner(&self.inner, |inner| inner.session.status())
             .unwrap_or(crate::session::Status::Idle)
@@ -640,7 +589,7 @@ impl MqttClient {
     }
 }
 
-impl Drop for MqttClient {
+impl Drop for MqttDriver {
     fn drop(&mut self) {
         let left = with_inner(&self.inner, Inner::shut_down).unwrap_or_default();
         for action in left {

@@ -1,0 +1,547 @@
+// MqttClient: the JS shell of the MQTT-only module (`imcore/mqtt`) and of the mini-program's
+// `MqttClient`, over the byte-level session of src/web/session_api.rs (`MqttSession`).
+//
+// Why JS: the same shell in Rust (options, transport, timer, listeners, promises,
+// credentials) was 16 KB gzip -9 of wasm and glue; here it is ~3 KB. The rules stay in
+// Rust: the session decides what to send, when to reconnect and what every error says, and
+// it judges topics, filters, QoS values and the will. This file judges JS values (types,
+// the ranges of the options), carries bytes between the session and a socket, keeps one
+// timer for the session's next deadline, and turns outputs into events and promises.
+//
+// The driver loop: every input (a method call, a socket event, the timer, credentials)
+// goes to the session with the monotonic time, then `run` takes the session's outputs in
+// order (`poll`) and arms the timer for its deadline. A listener or transport that calls
+// back in during the loop only adds to the session's outputs: the running loop takes them.
+//
+// scripts/build-wasm.sh ships this file as pkg/mqtt/imcore.js (ES module, beside the
+// wasm-bindgen glue session.js) and, as CommonJS, as pkg/miniprogram/mqtt_client.js: the
+// import line below becomes a require of imcore_wx.js, the `export` words go, and the
+// default-export line is dropped. Keep them as they are (the build checks).
+import init, { initSync, MqttSession, Out, Input } from "./session.js";
+export { init as default, initSync };
+
+const isObject = (v) => typeof v === "object" && v !== null;
+const absent = (v) => v === undefined || v === null;
+
+// A readable description of whatever JS threw or reported: an Error's message, a string, a
+// mini-program style { errMsg } / { reason } / { message }, or its type.
+function describe(v) {
+  if (v instanceof Error) return v.message;
+  if (typeof v === "string") return v;
+  if (isObject(v)) {
+    try {
+      for (const key of ["message", "errMsg", "reason"]) {
+        if (typeof v[key] === "string" && v[key]) return v[key];
+      }
+      if (typeof v.code === "number") return `code ${Math.trunc(v.code)}`;
+    } catch (e) {
+      // A throwing getter describes nothing.
+    }
+  }
+  return absent(v) ? "no details" : `a ${typeof v}`;
+}
+
+function mqttError(code, message) {
+  const e = new Error(message);
+  e.name = "MqttError";
+  e.code = code;
+  return e;
+}
+
+const invalid = (message) => mqttError("INVALID_OPTIONS", message);
+const rejected = (code, message) => Promise.reject(mqttError(code, message));
+
+// Monotonic milliseconds: performance.now() where the host has it, else Date.now() kept
+// from running backwards.
+let last = 0;
+const now = () =>
+  (last = Math.max(last, typeof performance === "object" ? performance.now() : Date.now()));
+
+// 53 random bits for the reconnect jitter.
+function seed() {
+  const words = new Uint32Array(2);
+  if (typeof crypto === "object" && crypto.getRandomValues) crypto.getRandomValues(words);
+  else words.forEach((_, i) => (words[i] = Math.random() * 2 ** 32));
+  return (words[0] >>> 11) * 2 ** 32 + words[1];
+}
+
+// A payload as bytes: a string as UTF-8, a Uint8Array as it is; null for anything else.
+const bytesOf = (p) =>
+  typeof p === "string" ? new TextEncoder().encode(p) : p instanceof Uint8Array ? p : null;
+
+// A QoS argument for the session, which judges it: left out is 0; anything that is not a
+// small whole number becomes 255, which it refuses.
+const qosOf = (q) => (absent(q) ? 0 : Number.isInteger(q) && q >= 0 && q < 256 ? q : 255);
+
+// What a transport delivered, as bytes: an ArrayBuffer, a view of one, or an object with
+// either as `data` (wx.onSocketMessage's); null for anything else.
+function received(v) {
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (isObject(v) && (v.data instanceof ArrayBuffer || ArrayBuffer.isView(v.data))) {
+    return received(v.data);
+  }
+  return null;
+}
+
+// The option readers: an absent field (undefined or null) is undefined; a field of the
+// wrong type is an INVALID_OPTIONS error naming it.
+function field(o, path, key) {
+  let v;
+  try {
+    v = o[key];
+  } catch (e) {
+    throw invalid(`cannot read ${path}${key}: ${describe(e)}`);
+  }
+  return absent(v) ? undefined : v;
+}
+
+function typed(o, path, key, type) {
+  const v = field(o, path, key);
+  if (v !== undefined && typeof v !== type) {
+    throw invalid(`${path}${key} must be a${type === "object" ? "n" : ""} ${type}`);
+  }
+  return v;
+}
+
+function whole(o, path, key, min, max) {
+  const v = field(o, path, key);
+  if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) {
+    throw invalid(`${path}${key} must be a whole number from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function urls(o) {
+  const v = field(o, "", "url");
+  if (v === undefined) throw invalid("url is required (a URL or a non-empty array of URLs)");
+  const list = typeof v === "string" ? [v] : v;
+  // One URL per line to the session; a URL has no line break of its own.
+  if (!Array.isArray(list) || !list.length || !list.every((u) => typeof u === "string" && u && !u.includes("\n"))) {
+    throw invalid("url must be a URL or a non-empty array of URLs");
+  }
+  return list.join("\n");
+}
+
+// setTimeout's longest delay: longer reconnect delays would fire at once.
+const MAX_DELAY_MS = 2 ** 31 - 1;
+const EVENTS = ["status", "message", "connect", "disconnect", "error"];
+
+/**
+ * An MQTT client over WebSocket (or a transport of your own), driven by imcore's session.
+ * Types and documentation: mqtt_client.d.ts.
+ */
+export class MqttClient {
+  constructor(options) {
+    if (!isObject(options)) {
+      throw invalid("new MqttClient(options): options must be an object");
+    }
+    const o = options;
+    const url = urls(o);
+    const clientId = typed(o, "", "clientId", "string");
+    if (clientId === undefined) throw invalid("clientId is required (a string)");
+    const version = whole(o, "", "protocolVersion", 0, 255);
+    if (version !== undefined && version !== 4 && version !== 5) {
+      throw invalid("protocolVersion must be 4 or 5");
+    }
+    const keepAlive = whole(o, "", "keepAlive", 0, 65535);
+    const clean = typed(o, "", "clean", "boolean");
+    const queueLimit = whole(o, "", "offlineQueueLimit", 1, Number.MAX_SAFE_INTEGER);
+    const r = typed(o, "", "reconnect", "object") || {};
+    const enabled = typed(r, "reconnect.", "enabled", "boolean");
+    const initialDelay = whole(r, "reconnect.", "initialDelayMs", 0, MAX_DELAY_MS);
+    const maxDelay = whole(r, "reconnect.", "maxDelayMs", 0, MAX_DELAY_MS);
+    const will = typed(o, "", "will", "object");
+    let willTopic;
+    let willPayload = new Uint8Array(0);
+    let willQos = 0;
+    let willRetain = false;
+    if (will) {
+      willTopic = typed(will, "will.", "topic", "string");
+      if (willTopic === undefined) throw invalid("will.topic is required (a string)");
+      const payload = field(will, "will.", "payload");
+      if (payload !== undefined && !(willPayload = bytesOf(payload))) {
+        throw invalid("will.payload must be a string or a Uint8Array");
+      }
+      willQos = qosOf(field(will, "will.", "qos"));
+      willRetain = typed(will, "will.", "retain", "boolean") || false;
+    }
+    this._user = typed(o, "", "username", "string");
+    this._password = typed(o, "", "password", "string");
+    this._credentials = typed(o, "", "credentials", "function");
+    this._factory = typed(o, "", "transport", "function");
+
+    // What is left out takes the session's defaults (SessionConfig).
+    const session = new MqttSession(clientId, url, version === 5, keepAlive, clean,
+      queueLimit, enabled, initialDelay, maxDelay, seed(), willTopic, willPayload, willQos,
+      willRetain);
+    // The will's topic and QoS are the session's to judge: a refusal is its first output.
+    if (session.poll() === Out.Failed) {
+      const message = session.text();
+      session.free();
+      throw invalid(message);
+    }
+    this._session = session;
+    this._status = "idle";
+    this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
+    // Pending promises by completion key: [resolve, reject, is a subscribe].
+    this._pending = new Map();
+    // The number of the newest transport and of the newest credentials request: reports
+    // and answers for older ones are ignored.
+    this._generation = 0;
+    this._attempt = 0;
+    this._transport = null;
+    this._timer = undefined;
+    this._due = 0;
+    this._running = false;
+
+    // Reconnect (or check the connection) when the browser is back online or the page
+    // becomes visible; a host without a window (a mini-program) calls wake() itself.
+    if (typeof window === "object" && window.addEventListener) {
+      const wake = () => this.wake();
+      const visible = () => document.visibilityState === "visible" && this.wake();
+      window.addEventListener("online", wake);
+      document.addEventListener("visibilitychange", visible);
+      this._unlisten = () => {
+        window.removeEventListener("online", wake);
+        document.removeEventListener("visibilitychange", visible);
+      };
+    }
+  }
+
+  /** Starts connecting (from `idle` or `offline`); does nothing if already under way. */
+  connect() {
+    this._input(Input.Connect);
+  }
+
+  /** Ends the connection (DISCONNECT) and stays `idle` until `connect()`. */
+  disconnect() {
+    this._input(Input.Disconnect);
+  }
+
+  /** Reconnects at once if waiting to, or checks the connection (an immediate PINGREQ). */
+  wake() {
+    this._input(Input.Wake);
+  }
+
+  get status() {
+    return this._status;
+  }
+
+  subscribe(filter, qos) {
+    if (typeof filter !== "string") {
+      return rejected("INVALID_FILTER", "the topic filter must be a string");
+    }
+    return this._request(true, (s, t) => s.subscribe(t, filter, qosOf(qos)));
+  }
+
+  unsubscribe(filter) {
+    if (typeof filter !== "string") {
+      return rejected("INVALID_FILTER", "the topic filter must be a string");
+    }
+    return this._request(false, (s, t) => s.unsubscribe(t, filter));
+  }
+
+  publish(topic, payload, qos, retain) {
+    if (typeof topic !== "string") return rejected("INVALID_TOPIC", "the topic must be a string");
+    const bytes = bytesOf(payload);
+    if (!bytes) {
+      return rejected("INVALID_PAYLOAD", "the payload must be a string or a Uint8Array");
+    }
+    if (!absent(retain) && typeof retain !== "boolean") {
+      return rejected("INVALID_ARGUMENT", "retain must be a boolean");
+    }
+    return this._request(false, (s, t) => s.publish(t, topic, bytes, qosOf(qos), !!retain));
+  }
+
+  on(event, callback) {
+    const listeners = this._listenersOf(event);
+    if (typeof callback !== "function") {
+      throw mqttError("INVALID_ARGUMENT", "the listener must be a function");
+    }
+    listeners.push(callback);
+  }
+
+  off(event, callback) {
+    const listeners = this._listenersOf(event);
+    const at = listeners.indexOf(callback);
+    if (at >= 0) listeners.splice(at, 1);
+  }
+
+  /**
+   * Stops for good: DISCONNECT if connected, the transport closed, the timer and the
+   * window listeners removed, pending promises rejected (`DISCONNECTED`).
+   */
+  free() {
+    const session = this._session;
+    if (!session) return;
+    if (this._unlisten) this._unlisten();
+    clearTimeout(this._timer);
+    session.input(now(), Input.Disconnect);
+    // The DISCONNECT still goes out; nobody hears any event now.
+    for (let out; (out = session.poll()) !== Out.None; ) {
+      if (out === Out.Transmit) this._send(session.data());
+      else if (out === Out.Close) this._close();
+    }
+    this._close();
+    this._session = null;
+    this._status = "idle";
+    session.free();
+    const pending = [...this._pending.values()];
+    this._pending.clear();
+    this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
+    for (const [, reject] of pending) reject(mqttError("DISCONNECTED", "the MqttClient was freed"));
+  }
+
+  _listenersOf(event) {
+    if (!EVENTS.includes(event)) {
+      throw mqttError("INVALID_ARGUMENT",
+        "unknown event: expected 'status', 'message', 'connect', 'disconnect' or 'error'");
+    }
+    return this._listeners[event];
+  }
+
+  // A request of the session: its promise is kept under the completion key the session
+  // gave, before the loop runs (a QoS 0 publish completes as soon as it is written).
+  _request(subscribe, call) {
+    const session = this._session;
+    if (!session) return rejected("DISCONNECTED", "the MqttClient was freed");
+    if (call(session, now()) === Out.Failed) {
+      return Promise.reject(mqttError(session.code(), session.text()));
+    }
+    const key = session.num();
+    const promise = new Promise((resolve, reject) => this._pending.set(key, [resolve, reject, subscribe]));
+    this._run();
+    return promise;
+  }
+
+  _input(input) {
+    if (!this._session) return;
+    this._session.input(now(), input);
+    this._run();
+  }
+
+  _emit(event, value) {
+    for (const listener of this._listeners[event].slice()) {
+      try {
+        listener(value);
+      } catch (e) {
+        console.error("imcore: an MqttClient listener threw", e);
+      }
+    }
+  }
+
+  // The driver loop: every output in order, then the timer for the next deadline.
+  _run() {
+    if (this._running) return;
+    this._running = true;
+    let session;
+    try {
+      for (let out; (session = this._session) && (out = session.poll()) !== Out.None; ) {
+        this._carryOut(session, out);
+      }
+    } finally {
+      this._running = false;
+    }
+    // One timer, replaced only when the deadline moves earlier: one that fires for a
+    // deadline that moved later is a no-op for the session, and the loop arms the next.
+    // (Out.None's number is the deadline.)
+    const deadline = session ? session.num() : -1;
+    if (deadline >= 0 && !(this._timer !== undefined && this._due <= deadline)) {
+      clearTimeout(this._timer);
+      this._due = deadline;
+      this._timer = setTimeout(() => {
+        this._timer = undefined;
+        this._input(Input.Timeout);
+      }, Math.max(0, deadline - now()));
+    }
+  }
+
+  _carryOut(session, out) {
+    switch (out) {
+      case Out.Credentials:
+        return this._askCredentials();
+      case Out.Open:
+        return this._open(session.text());
+      case Out.Transmit:
+        return this._send(session.data());
+      case Out.Close:
+        return this._close();
+      case Out.Status:
+        return this._emit("status", (this._status = session.text()));
+      case Out.Connected:
+        return this._emit("connect", { sessionPresent: session.num() === 1, url: session.text() });
+      case Out.Error:
+        return this._emit("error", { code: session.code(), message: session.text() });
+      case Out.Disconnected: {
+        const [at, code, reason] = [session.num(), session.code(), session.text()];
+        if (code) this._emit("error", { code, message: reason });
+        const reconnectAt = at < 0 ? null : Date.now() + Math.max(0, at - now());
+        return this._emit("disconnect", { reason, reconnectAt });
+      }
+      case Out.Message: {
+        const flags = session.num();
+        const message = { topic: session.text(), payload: session.data(), qos: flags & 3, retain: flags > 3 };
+        return this._emit("message", message);
+      }
+      case Out.Done:
+      case Out.Failed: {
+        const key = session.num();
+        const pending = this._pending.get(key);
+        if (!pending) return;
+        this._pending.delete(key);
+        const [resolve, reject, subscribe] = pending;
+        if (out === Out.Failed) return reject(mqttError(session.code(), session.text()));
+        return resolve(subscribe ? [...session.data()] : undefined);
+      }
+    }
+  }
+
+  // Credentials for the next attempt: the `credentials` callback's (fields it leaves out
+  // fall back to username / password), or those two as they are.
+  _askCredentials() {
+    const attempt = ++this._attempt;
+    const answer = (username, password, error) => {
+      const session = this._session;
+      if (session && attempt === this._attempt) {
+        session.credentials(now(), username, password, error);
+        this._run();
+      }
+    };
+    if (!this._credentials) {
+      this._session.credentials(now(), this._user, this._password, undefined);
+      return;
+    }
+    let result;
+    try {
+      result = this._credentials();
+    } catch (e) {
+      return answer(undefined, undefined, `credentials() threw: ${describe(e)}`);
+    }
+    Promise.resolve(result).then(
+      (v) => {
+        if (absent(v)) return answer(this._user, this._password);
+        if (!isObject(v)) {
+          return answer(undefined, undefined, "credentials() must resolve to { username?, password? }");
+        }
+        let username, password;
+        try {
+          [username, password] = [v.username, v.password];
+        } catch (e) {
+          return answer(undefined, undefined, describe(e));
+        }
+        for (const [key, value] of [["username", username], ["password", password]]) {
+          if (!absent(value) && typeof value !== "string") {
+            return answer(undefined, undefined, `credentials(): ${key} must be a string`);
+          }
+        }
+        answer(absent(username) ? this._user : username, absent(password) ? this._password : password);
+      },
+      (e) => answer(undefined, undefined, `credentials() rejected: ${describe(e)}`),
+    );
+  }
+
+  // A transport that failed: an `error` event, then the session hears it closed.
+  _fail(why) {
+    this._emit("error", { code: "TRANSPORT", message: why });
+    this._close();
+    if (this._session) this._session.closed(now(), why);
+  }
+
+  // Opens transport number generation + 1: the browser WebSocket (subprotocol "mqtt",
+  // binary frames as ArrayBuffer) or what the `transport` factory makes. Its reports count
+  // only while it is the current one.
+  _open(url) {
+    this._close();
+    const generation = ++this._generation;
+    const ws = !this._factory;
+    const mine = (report) => (value) => {
+      if (this._session && generation === this._generation && this._transport) {
+        report(value);
+        this._run();
+      }
+    };
+    let t;
+    try {
+      if (ws) {
+        t = new WebSocket(url, ["mqtt"]);
+        t.binaryType = "arraybuffer";
+      } else {
+        t = this._factory(url, ["mqtt"]);
+      }
+    } catch (e) {
+      const why = ws ? `cannot open a WebSocket to ${url}` : "the transport factory threw";
+      return this._failOpen(generation, `${why}: ${describe(e)}`);
+    }
+    if (!ws) {
+      if (!isObject(t)) {
+        return this._failOpen(generation, "the transport factory did not return an object");
+      }
+      for (const method of ["send", "close"]) {
+        if (typeof t[method] !== "function") {
+          return this._failOpen(generation, `the transport object has no ${method}() method`);
+        }
+      }
+    }
+    try {
+      t.onopen = mine(() => this._session.input(now(), Input.Opened));
+      t.onmessage = mine((m) => {
+        const bytes = ws ? (m.data instanceof ArrayBuffer ? new Uint8Array(m.data) : null) : received(m);
+        if (bytes) this._session.bytes(now(), bytes);
+        else this._fail(ws
+          ? "the broker sent a text WebSocket frame; MQTT needs binary frames"
+          : "the transport delivered something other than an ArrayBuffer");
+      });
+      t.onclose = mine((e) => {
+        const why = !ws ? `transport closed: ${describe(e)}`
+          : `WebSocket closed${e.code ? ` (code ${e.code}${e.reason ? `: ${e.reason}` : ""})` : ""}`;
+        this._close();
+        this._session.closed(now(), why);
+      });
+      // A WebSocket's error is followed by its close, which reports it.
+      t.onerror = ws ? null : mine((e) => this._fail(`transport error: ${describe(e)}`));
+    } catch (e) {
+      this._unhook(t);
+      return this._failOpen(generation, `cannot set the handlers of the transport object: ${describe(e)}`);
+    }
+    // A factory that called disconnect() made this one stale already.
+    if (generation === this._generation && this._session) this._transport = t;
+    else this._unhook(t);
+  }
+
+  // A transport that could not be opened, if it is still the one wanted.
+  _failOpen(generation, why) {
+    if (generation === this._generation) this._fail(why);
+  }
+
+  _send(bytes) {
+    const t = this._transport;
+    if (!t) return;
+    try {
+      t.send(this._factory ? bytes.buffer : bytes);
+    } catch (e) {
+      this._fail(`${this._factory ? "transport" : "WebSocket"} send failed: ${describe(e)}`);
+    }
+  }
+
+  // Detaches and closes the current transport; whatever it reports later is ignored.
+  _close() {
+    this._generation++;
+    const t = this._transport;
+    this._transport = null;
+    if (t) this._unhook(t);
+  }
+
+  _unhook(t) {
+    try {
+      t.onopen = t.onmessage = t.onclose = t.onerror = null;
+      t.close();
+    } catch (e) {
+      console.warn("imcore: transport close() threw", e);
+    }
+  }
+}
+
+// `using client = new MqttClient(…)` frees it at the end of the block, as wasm-bindgen's
+// classes do.
+if (typeof Symbol.dispose === "symbol") MqttClient.prototype[Symbol.dispose] = MqttClient.prototype.free;
