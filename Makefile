@@ -18,8 +18,9 @@ install:
 # (mini-program)), native tests of both crates (unit, proptest, Mosquitto
 # integration, the reference server), fuzzing (or the seed corpus), wasm-bindgen browser
 # tests in headless Chromium (the IndexedDB backend and the write path), the
-# release package build, then on that package: the mini-program glue in Node against
-# Mosquitto, ChatClient and imcore/mqtt through their JS API in Chromium (playwright-core),
+# release package build, then on that package: imcore/mqtt's MqttClient in Node with
+# scripted transports (the failure, re-entrancy and free() paths), the mini-program glue in
+# Node against Mosquitto, ChatClient and imcore/mqtt through their JS API in Chromium (playwright-core),
 # the npm tarball installed into a fresh Vite app, and the end-to-end tests of the whole product
 # (the demo page built on it, served by imcore-server with Mosquitto, two users in
 # Chromium, plus MQTT straight to the broker: scripts/test-e2e.sh), and again on a two-node
@@ -48,6 +49,7 @@ test: install
 	  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test --target wasm32-unknown-unknown
 	step scripts/build-wasm.sh release
+	step node --test tests/mqtt-shell/
 	step scripts/test-miniprogram.sh
 	step scripts/test-browser.sh
 	step scripts/test-package.sh

@@ -9,9 +9,10 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// The stable codes of the errors and `error` events the Rust side words: the session's
 /// (through `MqttSession`, where the `MqttClient` class ships) and the option readers'
-/// (`INVALID_OPTIONS`, which ChatClient shares). The JS shell of `MqttClient`
-/// (`mqtt_client.js`) makes the others of `MqttErrorCode` (`INVALID_ARGUMENT`,
-/// `INVALID_PAYLOAD`, `DISCONNECTED`, `TRANSPORT`): they judge JS values and JS transports.
+/// (`INVALID_OPTIONS`, ChatClient's). The JS class `MqttClient` (`mqtt_client.js`) passes
+/// these on and makes the rest of `MqttErrorCode` itself, where it judges JS values and
+/// JS transports: `INVALID_ARGUMENT`, `INVALID_PAYLOAD`, `DISCONNECTED`, `TRANSPORT`, and
+/// `INVALID_OPTIONS`, `INVALID_TOPIC`, `INVALID_FILTER` for values of the wrong JS type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(mqtt_class), allow(dead_code))]
 pub(crate) enum Code {

@@ -9,8 +9,8 @@
 //!   [`MqttSession`], the [`Session`](crate::session::Session) exported byte-level, under the
 //!   `MqttClient` class written in JS, `mqtt_client.js` (with its types in
 //!   `mqtt_client.d.ts`), which scripts/build-wasm.sh ships as `imcore/mqtt` and, made
-//!   CommonJS, in the mini-program package. The class in JS weighs ~3 KB gzip -9 where its
-//!   Rust shell weighed 16 KB; the module went from 48,276 to 36,818 B with its JS.
+//!   CommonJS, in the mini-program package. The class in JS weighs 3.8 KB gzip -9 where its
+//!   Rust shell weighed 16 KB; the module went from 48,276 to 37,047 B with its JS.
 //! * ChatClient's (under `chat`), in Rust:
 //!   * `client`: `MqttDriver`, the driver loop of ChatClient's
 //!     connection (the same steps as `mqtt_client.js`; see its docs).
@@ -52,8 +52,9 @@
 //! session's outputs, in order. Reports from a transport other than the current one are
 //! ignored.
 //!
-//! Errors cross the boundary as JS `Error`s named `MqttError` with a stable `code`
-//! (`error`); nothing here panics on JS input.
+//! Errors cross the boundary as JS `Error`s named `MqttError` with a stable `code`: the
+//! codes are `error`'s, made into errors by `error` (ChatClient's options) or by
+//! `mqtt_client.js`; nothing here panics on JS input.
 
 #[cfg(feature = "browser-bench")]
 mod bench;

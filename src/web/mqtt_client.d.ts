@@ -13,7 +13,8 @@ export { default, initSync } from "./session.js";
 export type { InitInput, InitOutput, SyncInitInput } from "./session.js";
 
 /** Connection status, as a UI shows it. */
-export type Status = "idle" | "fetching-config" | "connecting" | "connected" | "reconnecting" | "offline";
+export type Status =
+  | "idle" | "fetching-config" | "connecting" | "connected" | "reconnecting" | "offline";
 
 /** MQTT quality of service. */
 export type QoS = 0 | 1 | 2;
@@ -116,7 +117,7 @@ export interface MqttClientEventMap {
  * Create it, add listeners with `on`, then `connect()`. It reconnects by itself (with
  * backoff; at once when the browser comes back online or the page becomes visible), keeps
  * publishes made while offline (up to `offlineQueueLimit`) and renews subscriptions the
- * broker lost. It runs until `free()`.
+ * broker lost. It runs until `free()`: its timer, socket and window listeners hold it.
  */
 export class MqttClient {
   /**
@@ -161,7 +162,10 @@ export class MqttClient {
   on(event: "disconnect", cb: (info: MqttDisconnectInfo) => void): void;
   on(event: "error", cb: (error: MqttErrorInfo) => void): void;
   /** Removes a listener added with `on` (the same function). */
-  off<K extends keyof MqttClientEventMap>(event: K, cb: (value: MqttClientEventMap[K]) => void): void;
+  off<K extends keyof MqttClientEventMap>(
+    event: K,
+    cb: (value: MqttClientEventMap[K]) => void,
+  ): void;
   /**
    * Stops for good: DISCONNECT if connected (so no last will), the transport closed,
    * listeners removed, pending promises rejected with `DISCONNECTED`.

@@ -2,16 +2,18 @@
 // `MqttClient`, over the byte-level session of src/web/session_api.rs (`MqttSession`).
 //
 // Why JS: the same shell in Rust (options, transport, timer, listeners, promises,
-// credentials) was 16 KB gzip -9 of wasm and glue; here it is ~3 KB. The rules stay in
+// credentials) was 16 KB gzip -9 of wasm and glue; here it is 3.8 KB. The rules stay in
 // Rust: the session decides what to send, when to reconnect and what every error says, and
 // it judges topics, filters, QoS values and the will. This file judges JS values (types,
 // the ranges of the options), carries bytes between the session and a socket, keeps one
 // timer for the session's next deadline, and turns outputs into events and promises.
 //
 // The driver loop: every input (a method call, a socket event, the timer, credentials)
-// goes to the session with the monotonic time, then `run` takes the session's outputs in
+// goes to the session with the monotonic time, then `_run` takes the session's outputs in
 // order (`poll`) and arms the timer for its deadline. A listener or transport that calls
-// back in during the loop only adds to the session's outputs: the running loop takes them.
+// back in while an input or the loop is under way (`_step`) only adds to the session's
+// outputs: the loop takes them, in order. The client runs until `free()`: its timer,
+// socket and window listeners hold it.
 //
 // scripts/build-wasm.sh ships this file as pkg/mqtt/imcore.js (ES module, beside the
 // wasm-bindgen glue session.js) and, as CommonJS, as pkg/miniprogram/mqtt_client.js: the
@@ -26,17 +28,17 @@ const absent = (v) => v === undefined || v === null;
 // A readable description of whatever JS threw or reported: an Error's message, a string, a
 // mini-program style { errMsg } / { reason } / { message }, or its type.
 function describe(v) {
-  if (v instanceof Error) return v.message;
-  if (typeof v === "string") return v;
-  if (isObject(v)) {
-    try {
+  try {
+    if (v instanceof Error) return v.message;
+    if (typeof v === "string") return v;
+    if (isObject(v)) {
       for (const key of ["message", "errMsg", "reason"]) {
         if (typeof v[key] === "string" && v[key]) return v[key];
       }
       if (typeof v.code === "number") return `code ${Math.trunc(v.code)}`;
-    } catch (e) {
-      // A throwing getter describes nothing.
     }
+  } catch (e) {
+    // A throwing getter (or a revoked Proxy) describes nothing.
   }
   return absent(v) ? "no details" : `a ${typeof v}`;
 }
@@ -54,8 +56,11 @@ const rejected = (code, message) => Promise.reject(mqttError(code, message));
 // Monotonic milliseconds: performance.now() where the host has it, else Date.now() kept
 // from running backwards.
 let last = 0;
-const now = () =>
-  (last = Math.max(last, typeof performance === "object" ? performance.now() : Date.now()));
+const clock =
+  typeof performance === "object" && typeof performance.now === "function"
+    ? () => performance.now()
+    : Date.now;
+const now = () => (last = Math.max(last, clock()));
 
 // 53 random bits for the reconnect jitter.
 function seed() {
@@ -74,12 +79,15 @@ const bytesOf = (p) =>
 const qosOf = (q) => (absent(q) ? 0 : Number.isInteger(q) && q >= 0 && q < 256 ? q : 255);
 
 // What a transport delivered, as bytes: an ArrayBuffer, a view of one, or an object with
-// either as `data` (wx.onSocketMessage's); null for anything else.
+// either as `data` (wx.onSocketMessage's); null for anything else (or what cannot be read).
 function received(v) {
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (isObject(v) && (v.data instanceof ArrayBuffer || ArrayBuffer.isView(v.data))) {
-    return received(v.data);
+  try {
+    if (v instanceof ArrayBuffer) return new Uint8Array(v);
+    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    const data = isObject(v) ? v.data : null;
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return received(data);
+  } catch (e) {
+    // A detached buffer or a throwing getter: not bytes.
   }
   return null;
 }
@@ -115,9 +123,11 @@ function whole(o, path, key, min, max) {
 function urls(o) {
   const v = field(o, "", "url");
   if (v === undefined) throw invalid("url is required (a URL or a non-empty array of URLs)");
-  const list = typeof v === "string" ? [v] : v;
+  // Array.from: a hole of a sparse array is an undefined URL, not skipped.
+  const list = typeof v === "string" ? [v] : Array.isArray(v) ? Array.from(v) : [];
   // One URL per line to the session; a URL has no line break of its own.
-  if (!Array.isArray(list) || !list.length || !list.every((u) => typeof u === "string" && u && !u.includes("\n"))) {
+  const url = (u) => typeof u === "string" && u && !u.includes("\n");
+  if (!list.length || !list.every(url)) {
     throw invalid("url must be a URL or a non-empty array of URLs");
   }
   return list.join("\n");
@@ -182,7 +192,6 @@ export class MqttClient {
       throw invalid(message);
     }
     this._session = session;
-    this._status = "idle";
     this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
     // Pending promises by completion key: [resolve, reject, is a subscribe].
     this._pending = new Map();
@@ -197,7 +206,7 @@ export class MqttClient {
 
     // Reconnect (or check the connection) when the browser is back online or the page
     // becomes visible; a host without a window (a mini-program) calls wake() itself.
-    if (typeof window === "object" && window.addEventListener) {
+    if (typeof window === "object" && window.addEventListener && typeof document === "object") {
       const wake = () => this.wake();
       const visible = () => document.visibilityState === "visible" && this.wake();
       window.addEventListener("online", wake);
@@ -225,7 +234,7 @@ export class MqttClient {
   }
 
   get status() {
-    return this._status;
+    return this._session ? this._session.status() : "idle";
   }
 
   subscribe(filter, qos) {
@@ -275,21 +284,28 @@ export class MqttClient {
   free() {
     const session = this._session;
     if (!session) return;
+    // Nobody hears anything from here on, and nothing new starts.
+    this._session = null;
+    this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
     if (this._unlisten) this._unlisten();
     clearTimeout(this._timer);
+    // The DISCONNECT still goes out (a transport that fails now is closed all the same).
     session.input(now(), Input.Disconnect);
-    // The DISCONNECT still goes out; nobody hears any event now.
     for (let out; (out = session.poll()) !== Out.None; ) {
-      if (out === Out.Transmit) this._send(session.data());
-      else if (out === Out.Close) this._close();
+      const t = this._transport;
+      if (out === Out.Transmit && t) {
+        try {
+          t.send(this._factory ? session.data().buffer : session.data());
+        } catch (e) {
+          // Closed below.
+        }
+      }
+      if (out === Out.Close) this._close();
     }
     this._close();
-    this._session = null;
-    this._status = "idle";
     session.free();
     const pending = [...this._pending.values()];
     this._pending.clear();
-    this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
     for (const [, reject] of pending) reject(mqttError("DISCONNECTED", "the MqttClient was freed"));
   }
 
@@ -310,14 +326,28 @@ export class MqttClient {
       return Promise.reject(mqttError(session.code(), session.text()));
     }
     const key = session.num();
-    const promise = new Promise((resolve, reject) => this._pending.set(key, [resolve, reject, subscribe]));
-    this._run();
+    const promise = new Promise((resolve, reject) => {
+      this._pending.set(key, [resolve, reject, subscribe]);
+    });
+    this._step(() => {});
     return promise;
   }
 
   _input(input) {
+    this._step((session) => session.input(now(), input));
+  }
+
+  // One input: `report` tells the session (and may call listeners, which may call back in:
+  // their inputs only join the session's outputs), then the loop runs unless it already is.
+  _step(report) {
     if (!this._session) return;
-    this._session.input(now(), input);
+    const running = this._running;
+    this._running = true;
+    try {
+      report(this._session);
+    } finally {
+      this._running = running;
+    }
     this._run();
   }
 
@@ -347,13 +377,17 @@ export class MqttClient {
     // deadline that moved later is a no-op for the session, and the loop arms the next.
     // (Out.None's number is the deadline.)
     const deadline = session ? session.num() : -1;
-    if (deadline >= 0 && !(this._timer !== undefined && this._due <= deadline)) {
+    if (deadline < 0) {
+      clearTimeout(this._timer);
+      this._timer = undefined;
+    } else if (!(this._timer !== undefined && this._due <= deadline)) {
       clearTimeout(this._timer);
       this._due = deadline;
+      const delay = Math.min(MAX_DELAY_MS, Math.max(0, deadline - now()));
       this._timer = setTimeout(() => {
         this._timer = undefined;
         this._input(Input.Timeout);
-      }, Math.max(0, deadline - now()));
+      }, delay);
     }
   }
 
@@ -368,7 +402,7 @@ export class MqttClient {
       case Out.Close:
         return this._close();
       case Out.Status:
-        return this._emit("status", (this._status = session.text()));
+        return this._emit("status", session.text());
       case Out.Connected:
         return this._emit("connect", { sessionPresent: session.num() === 1, url: session.text() });
       case Out.Error:
@@ -381,7 +415,8 @@ export class MqttClient {
       }
       case Out.Message: {
         const flags = session.num();
-        const message = { topic: session.text(), payload: session.data(), qos: flags & 3, retain: flags > 3 };
+        const topic = session.text();
+        const message = { topic, payload: session.data(), qos: flags & 3, retain: flags > 3 };
         return this._emit("message", message);
       }
       case Out.Done:
@@ -402,19 +437,18 @@ export class MqttClient {
   _askCredentials() {
     const attempt = ++this._attempt;
     const answer = (username, password, error) => {
-      const session = this._session;
-      if (session && attempt === this._attempt) {
-        session.credentials(now(), username, password, error);
-        this._run();
+      if (attempt === this._attempt) {
+        this._step((session) => session.credentials(now(), username, password, error));
       }
     };
-    if (!this._credentials) {
+    const callback = this._credentials;
+    if (!callback) {
       this._session.credentials(now(), this._user, this._password, undefined);
       return;
     }
     let result;
     try {
-      result = this._credentials();
+      result = callback(); // as a plain function: `this` is not the client
     } catch (e) {
       return answer(undefined, undefined, `credentials() threw: ${describe(e)}`);
     }
@@ -422,7 +456,8 @@ export class MqttClient {
       (v) => {
         if (absent(v)) return answer(this._user, this._password);
         if (!isObject(v)) {
-          return answer(undefined, undefined, "credentials() must resolve to { username?, password? }");
+          const why = "credentials() must resolve to { username?, password? }";
+          return answer(undefined, undefined, why);
         }
         let username, password;
         try {
@@ -435,17 +470,19 @@ export class MqttClient {
             return answer(undefined, undefined, `credentials(): ${key} must be a string`);
           }
         }
-        answer(absent(username) ? this._user : username, absent(password) ? this._password : password);
+        answer(absent(username) ? this._user : username,
+          absent(password) ? this._password : password);
       },
       (e) => answer(undefined, undefined, `credentials() rejected: ${describe(e)}`),
     );
   }
 
-  // A transport that failed: an `error` event, then the session hears it closed.
+  // A transport that failed: it is closed, the session hears of it, then the `error` event
+  // goes out (before the session's own events of the loss, which the loop gives).
   _fail(why) {
-    this._emit("error", { code: "TRANSPORT", message: why });
     this._close();
     if (this._session) this._session.closed(now(), why);
+    this._emit("error", { code: "TRANSPORT", message: why });
   }
 
   // Opens transport number generation + 1: the browser WebSocket (subprotocol "mqtt",
@@ -456,18 +493,16 @@ export class MqttClient {
     const generation = ++this._generation;
     const ws = !this._factory;
     const mine = (report) => (value) => {
-      if (this._session && generation === this._generation && this._transport) {
-        report(value);
-        this._run();
-      }
+      if (generation === this._generation && this._transport) this._step(() => report(value));
     };
+    const factory = this._factory;
     let t;
     try {
       if (ws) {
         t = new WebSocket(url, ["mqtt"]);
         t.binaryType = "arraybuffer";
       } else {
-        t = this._factory(url, ["mqtt"]);
+        t = factory(url, ["mqtt"]); // as a plain function: `this` is not the client
       }
     } catch (e) {
       const why = ws ? `cannot open a WebSocket to ${url}` : "the transport factory threw";
@@ -478,7 +513,13 @@ export class MqttClient {
         return this._failOpen(generation, "the transport factory did not return an object");
       }
       for (const method of ["send", "close"]) {
-        if (typeof t[method] !== "function") {
+        let f;
+        try {
+          f = t[method];
+        } catch (e) {
+          // A throwing getter: no method.
+        }
+        if (typeof f !== "function") {
           return this._failOpen(generation, `the transport object has no ${method}() method`);
         }
       }
@@ -486,7 +527,8 @@ export class MqttClient {
     try {
       t.onopen = mine(() => this._session.input(now(), Input.Opened));
       t.onmessage = mine((m) => {
-        const bytes = ws ? (m.data instanceof ArrayBuffer ? new Uint8Array(m.data) : null) : received(m);
+        const data = ws ? m.data : m;
+        const bytes = ws && !(data instanceof ArrayBuffer) ? null : received(data);
         if (bytes) this._session.bytes(now(), bytes);
         else this._fail(ws
           ? "the broker sent a text WebSocket frame; MQTT needs binary frames"
@@ -494,7 +536,8 @@ export class MqttClient {
       });
       t.onclose = mine((e) => {
         const why = !ws ? `transport closed: ${describe(e)}`
-          : `WebSocket closed${e.code ? ` (code ${e.code}${e.reason ? `: ${e.reason}` : ""})` : ""}`;
+          : e.code ? `WebSocket closed (code ${e.code}${e.reason ? `: ${e.reason}` : ""})`
+            : "WebSocket closed";
         this._close();
         this._session.closed(now(), why);
       });
@@ -502,9 +545,10 @@ export class MqttClient {
       t.onerror = ws ? null : mine((e) => this._fail(`transport error: ${describe(e)}`));
     } catch (e) {
       this._unhook(t);
-      return this._failOpen(generation, `cannot set the handlers of the transport object: ${describe(e)}`);
+      const why = `cannot set the handlers of the transport object: ${describe(e)}`;
+      return this._failOpen(generation, why);
     }
-    // A factory that called disconnect() made this one stale already.
+    // A factory that called free() (or a transport that reported at once) made it stale.
     if (generation === this._generation && this._session) this._transport = t;
     else this._unhook(t);
   }
@@ -532,9 +576,16 @@ export class MqttClient {
     if (t) this._unhook(t);
   }
 
+  // Unhooks (each handler on its own: a frozen object refuses them) and closes.
   _unhook(t) {
+    for (const handler of ["onopen", "onmessage", "onclose", "onerror"]) {
+      try {
+        t[handler] = null;
+      } catch (e) {
+        // Its reports are ignored anyway: the generation moved on.
+      }
+    }
     try {
-      t.onopen = t.onmessage = t.onclose = t.onerror = null;
       t.close();
     } catch (e) {
       console.warn("imcore: transport close() threw", e);
@@ -544,4 +595,6 @@ export class MqttClient {
 
 // `using client = new MqttClient(…)` frees it at the end of the block, as wasm-bindgen's
 // classes do.
-if (typeof Symbol.dispose === "symbol") MqttClient.prototype[Symbol.dispose] = MqttClient.prototype.free;
+if (typeof Symbol.dispose === "symbol") {
+  MqttClient.prototype[Symbol.dispose] = MqttClient.prototype.free;
+}

@@ -4,8 +4,8 @@
 //!
 //! Why the class is JS and not Rust: its shell (options, WebSocket or transport factory,
 //! timer, listeners, promises, credentials) cost 16 KB gzip -9 of wasm and wasm-bindgen
-//! glue, against 3.7 KB as plain JS; the MQTT-only module with its JS went from 48,276 to
-//! 36,818 B gzip -9 (`make size`).
+//! glue, against 3.8 KB as plain JS; the MQTT-only module with its JS went from 48,276 to
+//! 37,047 B gzip -9 (`make size`).
 //! The rules stay here: the session decides, checks every topic, filter and QoS, and words
 //! every error; the JS shell moves bytes and values only.
 //!
@@ -91,14 +91,14 @@ pub struct MqttSession {
     data: Vec<u8>,
 }
 
-/// The completion key of a publish: publish ids and request ids are counted apart, so
-/// publishes take the even keys and subscribes and unsubscribes the odd ones.
+/// The completion key of a publish: publish and request ids come from one counter of the
+/// session, so the ids themselves tell every pending request apart.
 fn publish_key(id: PublishId) -> f64 {
-    (id.0 * 2) as f64
+    id.0 as f64
 }
 
 fn request_key(id: RequestId) -> f64 {
-    (id.0 * 2 + 1) as f64
+    id.0 as f64
 }
 
 fn qos_of(value: u8) -> Option<QoS> {
@@ -311,13 +311,16 @@ impl MqttSession {
                 let deadline = self.session.poll_timeout().map_or(-1.0, |at| at as f64);
                 self.set(Out::None, deadline, "", String::new())
             }
-            Some(Output::NeedCredentials { .. }) => Out::Credentials,
+            Some(Output::NeedCredentials { .. }) => {
+                self.set(Out::Credentials, 0.0, "", String::new())
+            }
             Some(Output::Open { url }) => self.set(Out::Open, 0.0, "", url),
             Some(Output::Transmit(bytes)) => {
+                let kind = self.set(Out::Transmit, 0.0, "", String::new());
                 self.data = bytes;
-                Out::Transmit
+                kind
             }
-            Some(Output::Close) => Out::Close,
+            Some(Output::Close) => self.set(Out::Close, 0.0, "", String::new()),
             Some(Output::Event(event)) => self.event(event),
         }
     }
@@ -325,6 +328,12 @@ impl MqttSession {
     /// The last output's number.
     pub fn num(&self) -> f64 {
         self.num
+    }
+
+    /// The status's name ("idle", "connecting", …), as it is now (its `Out.Status` may be
+    /// still to come).
+    pub fn status(&self) -> String {
+        self.session.status().name().to_string()
     }
 
     /// The last output's stable error code (`MqttErrorCode`), or "".
@@ -346,11 +355,13 @@ impl MqttSession {
 const QOS_RANGE: &str = "qos must be 0, 1 or 2";
 
 impl MqttSession {
-    /// Sets the fields of an output (the bytes apart) and returns its kind.
+    /// Sets the fields of an output, its bytes empty (an output with bytes sets them
+    /// after), and returns its kind: no field keeps what an earlier output left.
     fn set(&mut self, kind: Out, num: f64, code: &'static str, text: String) -> Out {
         self.num = num;
         self.code = code;
         self.text = text;
+        self.data.clear();
         kind
     }
 
@@ -384,8 +395,9 @@ impl MqttSession {
             Event::Message(publish) => {
                 // QoS's discriminants are its wire values, as the codec writes them.
                 let flags = f64::from(publish.qos as u8 + 4 * u8::from(publish.retain));
+                let kind = self.set(Out::Message, flags, "", publish.topic);
                 self.data = publish.payload;
-                self.set(Out::Message, flags, "", publish.topic)
+                kind
             }
             Event::PublishDone { id, reason } => {
                 let key = publish_key(id);
@@ -396,8 +408,9 @@ impl MqttSession {
                 self.set(Out::Done, key, "", String::new())
             }
             Event::Subscribed { id, reasons } => {
+                let kind = self.set(Out::Done, request_key(id), "", String::new());
                 self.data = reasons.iter().map(|r| r.as_u8()).collect();
-                self.set(Out::Done, request_key(id), "", String::new())
+                kind
             }
             Event::Unsubscribed { id, reasons } => {
                 let key = request_key(id);

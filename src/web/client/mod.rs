@@ -3,7 +3,7 @@
 //!
 //! The `MqttClient` class of `imcore/mqtt` and of the mini-program is not this: it is the
 //! JS shell `mqtt_client.js` over [`MqttSession`](super::MqttSession), which carries the
-//! same wiring in 3 KB of JS instead of 16 KB of wasm. Both drive the same session and
+//! same wiring in 3.8 KB of JS instead of 16 KB of wasm. Both drive the same session and
 //! follow the same steps (a transport per attempt numbered so stale reports are dropped,
 //! one timer for the next deadline, the credentials of the newest request only); the
 //! step left is for ChatClient to run on that JS shell as well, and this module to go.
@@ -399,9 +399,10 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
 type Callback = Closure<dyn FnMut(JsValue)>;
 
 /// Waits for what a JS `credentials()` returned, a promise or a value, with `then` on
-/// callbacks kept in `credential_calls`, rather than through a Rust future: in the MQTT-only
-/// module this was the one future, and wasm-bindgen-futures' executor for it cost 1.9 KB
-/// gzip. The callbacks of a request stay until one of them runs (dropped then; the drop of
+/// callbacks kept in `credential_calls`, rather than through a Rust future (written so when
+/// the MQTT-only module still had this driver, where it was the one future and
+/// wasm-bindgen-futures' executor cost 1.9 KB gzip; the driver goes with ChatClient's move
+/// onto the JS shell, so it is left as it is). The callbacks of a request stay until one of them runs (dropped then; the drop of
 /// the running one takes effect when it returns), so a promise that settles late never calls
 /// a dropped closure; those of a promise still pending when the client is freed are
 /// forgotten then (left to JS: a late settle finds the client gone).
