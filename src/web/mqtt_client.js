@@ -70,9 +70,13 @@ function seed() {
   return (words[0] >>> 11) * 2 ** 32 + words[1];
 }
 
-// A payload as bytes: a string as UTF-8, a Uint8Array as it is; null for anything else.
+// A payload as bytes: a string as UTF-8, a Uint8Array as it is; null for anything else. One
+// encoder, made at first use (a mini-program installs its TextEncoder before this runs).
+let encoder;
 const bytesOf = (p) =>
-  typeof p === "string" ? new TextEncoder().encode(p) : p instanceof Uint8Array ? p : null;
+  typeof p === "string"
+    ? (encoder = encoder || new TextEncoder()).encode(p)
+    : p instanceof Uint8Array ? p : null;
 
 // A QoS argument for the session, which judges it: left out is 0; anything that is not a
 // small whole number becomes 255, which it refuses.
@@ -136,6 +140,8 @@ function urls(o) {
 // setTimeout's longest delay: longer reconnect delays would fire at once.
 const MAX_DELAY_MS = 2 ** 31 - 1;
 const EVENTS = ["status", "message", "connect", "disconnect", "error"];
+// An empty list of listeners for each event.
+const noListeners = () => Object.fromEntries(EVENTS.map((event) => [event, []]));
 
 /**
  * An MQTT client over WebSocket (or a transport of your own), driven by imcore's session.
@@ -192,7 +198,7 @@ export class MqttClient {
       throw invalid(message);
     }
     this._session = session;
-    this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
+    this._listeners = noListeners();
     // Pending promises by completion key: [resolve, reject, is a subscribe].
     this._pending = new Map();
     // The number of the newest transport and of the newest credentials request: reports
@@ -286,20 +292,14 @@ export class MqttClient {
     if (!session) return;
     // Nobody hears anything from here on, and nothing new starts.
     this._session = null;
-    this._listeners = { status: [], message: [], connect: [], disconnect: [], error: [] };
+    this._listeners = noListeners();
     if (this._unlisten) this._unlisten();
     clearTimeout(this._timer);
-    // The DISCONNECT still goes out (a transport that fails now is closed all the same).
+    // The DISCONNECT still goes out. A transport that fails now is closed, and nobody is
+    // told: the session and the listeners are gone already.
     session.input(now(), Input.Disconnect);
     for (let out; (out = session.poll()) !== Out.None; ) {
-      const t = this._transport;
-      if (out === Out.Transmit && t) {
-        try {
-          t.send(this._factory ? session.data().buffer : session.data());
-        } catch (e) {
-          // Closed below.
-        }
-      }
+      if (out === Out.Transmit) this._send(session.data());
       if (out === Out.Close) this._close();
     }
     this._close();
@@ -329,7 +329,7 @@ export class MqttClient {
     const promise = new Promise((resolve, reject) => {
       this._pending.set(key, [resolve, reject, subscribe]);
     });
-    this._step(() => {});
+    this._run();
     return promise;
   }
 
