@@ -9,9 +9,10 @@
 #                                         imcore/mqtt's); in release shrunk in place by npm's
 #                                         binaryen wasm-opt (not Debian's binaryen 108: its
 #                                         output fails in Chromium), flags below
-#   pkg/mqtt/imcore.js, .d.ts, _bg.wasm   the same for the MQTT client alone (the crate
-#                                         built --no-default-features: MqttClient, no chat,
-#                                         JSON or storage code), exported as `imcore/mqtt`
+#   pkg/mqtt/imcore.js, .d.ts, _bg.wasm   the MQTT client alone (the crate built
+#                                         --no-default-features: no chat, JSON or storage
+#                                         code, no wasm-bindgen) and its JS class, which
+#                                         loads it, exported as `imcore/mqtt`
 #   pkg/miniprogram/imcore_wx.js, imcore_bg.wasm.br
 #                                         the WeChat mini-program's module (features
 #                                         chat,kv,mqtt-client: no IndexedDB, and MqttClient
@@ -148,25 +149,12 @@ console.log(orders[best]);
 NODE
 }
 
-# build_module DIR NAME [cargo flags…]: the crate built with the given features, through
-# wasm-bindgen --target web into DIR (emptied first; imcore.js, imcore.d.ts,
-# imcore_bg.wasm(.d.ts)), and in release the module shrunk by
-# wasm-opt. NAME labels the log lines and the WASM_NAMES_DIR copy.
-build_module() {
-  local dir=$1 name=$2
-  shift 2
-  echo "[build-wasm] $name: cargo build --lib --target wasm32-unknown-unknown ${cargo_flags[*]} $*"
-  if ! env "${std_env[@]}" cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}" "$@"; then
-    # A std that does not build here (its own dependencies unreachable, say) must not stop
-    # the package: once more with the prebuilt std. A real error fails again.
-    [ ${#std_env[@]} -gt 0 ] || exit 1
-    echo "[build-wasm] warning: the build with std rebuilt failed; building with the prebuilt std (modules ~3-7 KB larger)" >&2
-    std_env=()
-    cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}" "$@"
-  fi
-
-  echo "[build-wasm] $name: wasm-bindgen --target web --out-dir $dir"
-  rm -rf "$dir"
+# build_glue DIR: wasm-bindgen --target web of the module rustc made, into DIR (imcore.js,
+# imcore.d.ts, imcore_bg.wasm(.d.ts)), with the crate's inline JS pasted into the glue and
+# exact types.
+build_glue() {
+  local dir=$1
+  echo "[build-wasm] wasm-bindgen --target web --out-dir $dir"
   wasm-bindgen --target web --typescript --out-dir "$dir" "${bindgen_flags[@]}" "$wasm"
 
   # The crate's inline JS (`#[wasm_bindgen(inline_js)]`, e.g. src/web/chat/tape.rs) comes
@@ -203,6 +191,37 @@ NODE
   if grep -nE '([:<|,(]|=>)[[:space:]]*any\b' "$dir"/imcore.d.ts "$dir"/imcore_bg.wasm.d.ts; then
     echo "[build-wasm] error: the type declarations above still say 'any'" >&2
     exit 1
+  fi
+}
+
+# build_module DIR NAME [cargo flags…]: the crate built with the given features, through
+# wasm-bindgen --target web into DIR (emptied first; imcore.js, imcore.d.ts,
+# imcore_bg.wasm(.d.ts)), and in release the module shrunk by
+# wasm-opt. NAME labels the log lines and the WASM_NAMES_DIR copy. With STANDALONE=1
+# (imcore/mqtt): no wasm-bindgen, DIR gets imcore_bg.wasm alone.
+build_module() {
+  local dir=$1 name=$2
+  shift 2
+  echo "[build-wasm] $name: cargo build --lib --target wasm32-unknown-unknown ${cargo_flags[*]} $*"
+  if ! env "${std_env[@]}" cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}" "$@"; then
+    # A std that does not build here (its own dependencies unreachable, say) must not stop
+    # the package: once more with the prebuilt std. A real error fails again.
+    [ ${#std_env[@]} -gt 0 ] || exit 1
+    echo "[build-wasm] warning: the build with std rebuilt failed; building with the prebuilt std (modules ~3-7 KB larger)" >&2
+    std_env=()
+    cargo build --lib --target wasm32-unknown-unknown "${cargo_flags[@]}" "$@"
+  fi
+
+  rm -rf "$dir"
+  if [ -n "${STANDALONE:-}" ]; then
+    # imcore/mqtt's module: no wasm-bindgen (src/web/session_api.rs says why), so no glue;
+    # the module as rustc made it, checked against its class by scripts/mqtt-abi.cjs below.
+    echo "[build-wasm] $name: no wasm-bindgen: the module alone, into $dir"
+    mkdir -p "$dir"
+    cp "$wasm" "$dir"/imcore_bg.wasm
+    if [ "$mode" = dev ]; then node scripts/mqtt-abi.cjs "$dir"/imcore_bg.wasm --standalone; fi
+  else
+    build_glue "$dir"
   fi
 
   [ "$mode" != dev ] || return 0
@@ -241,9 +260,15 @@ NODE
   fi
   rm -f "$dir"/*.in.wasm "$dir"/*.out.wasm "$dir"/*.named.wasm
   echo "[build-wasm] $name: wasm-opt ${wasm_opt_flags[*]:0:4}, $order's order: $before -> $(wc -c <"$dir"/imcore_bg.wasm) bytes"
+  if [ -n "${STANDALONE:-}" ]; then
+    # The module's interface checked against the class that calls it, and the linker's two
+    # exported globals dropped (here and in the WASM_NAMES_DIR copy).
+    node scripts/mqtt-abi.cjs "$dir"/imcore_bg.wasm --standalone ${names_dir:+"$names_dir/$name.wasm"}
+    return 0
+  fi
   # The imports the glue provides get short names in both (wasm-bindgen's carry a hash
   # each, which does not compress): scripts/short-imports.cjs. gzip -9 of wasm + glue:
-  # imcore -4.4 KB, imcore/mqtt -2.3 KB.
+  # imcore -4.4 KB, imcore/mqtt -2.3 KB (when it had a glue).
   # The WASM_NAMES_DIR copy gets the same names: it still runs with this glue (the
   # profiles of scripts/bench-browser.sh --profile), and its imports stay the shipped ones.
   node scripts/short-imports.cjs "$dir" ${names_dir:+"$names_dir/$name.wasm"}
@@ -259,19 +284,15 @@ build_module "$out" imcore --no-default-features --features chat,indexeddb
 
 # ---- MQTT only ------------------------------------------------------------------------------
 # $out/mqtt/: the crate without its default `chat` feature — the codec and the session,
-# exported byte-level as MqttSession (src/web/session_api.rs), no chat, JSON or storage code
-# — and the MqttClient class over it, src/web/mqtt_client.js. package.json exports it as
-# `imcore/mqtt`: mqtt/imcore.js is that class (and its .d.ts), mqtt/session.js the
-# wasm-bindgen glue it imports (renamed from imcore.js; it still loads imcore_bg.wasm).
+# exported as a C ABI of numbers and bytes (src/web/session_api.rs), no chat, JSON or
+# storage code, and no wasm-bindgen — and the MqttClient class over it,
+# src/web/mqtt_client.js, which loads the module itself. package.json exports it as
+# `imcore/mqtt`: mqtt/imcore.js is that class (and its .d.ts), beside imcore_bg.wasm.
+# Measured (make size, gzip -9 of wasm + JS) against the same session through wasm-bindgen
+# and its glue (mqtt/session.js, 2.4 KB): 37,043 -> see the note of this change.
 # (Each cargo build overwrites target/…/imcore.wasm: every module is made from it by
 # build_module before the next build, and the steps below use only the files in $out.)
-build_module "$out/mqtt" mqtt --no-default-features
-mv "$out"/mqtt/imcore.js "$out"/mqtt/session.js
-mv "$out"/mqtt/imcore.d.ts "$out"/mqtt/session.d.ts
-# The glue's pointer to its own types follows it.
-sed -i '1s|@ts-self-types="./imcore.d.ts"|@ts-self-types="./session.d.ts"|' "$out"/mqtt/session.js
-grep -q '^/\* @ts-self-types="./session.d.ts" \*/' "$out"/mqtt/session.js \
-  || { echo "[build-wasm] mqtt/session.js: no @ts-self-types line to repoint" >&2; exit 1; }
+STANDALONE=1 build_module "$out/mqtt" mqtt --no-default-features
 cp src/web/mqtt_client.js "$out"/mqtt/imcore.js
 cp src/web/mqtt_client.d.ts "$out"/mqtt/imcore.d.ts
 echo "[build-wasm] $out/mqtt/ ($mode):"
@@ -288,7 +309,7 @@ fi
 # imcore.d.ts, where editors and tsc read it): gzip -9 of imcore.js + index.js
 # 13,160 -> 10,344 B, of mqtt/imcore.js 5,627 -> 4,218 B.
 if [ "$mode" = release ]; then
-  node scripts/minify-js.cjs esm "$out"/imcore.js "$out"/mqtt/imcore.js "$out"/mqtt/session.js \
+  node scripts/minify-js.cjs esm "$out"/imcore.js "$out"/mqtt/imcore.js \
     $( [ -f "$out"/index.js ] && echo "$out"/index.js )
 fi
 echo "[build-wasm] $out/ ($mode):"
@@ -307,6 +328,8 @@ ls -l "$out" | tail -n +2
 # transform below; nothing else of it ships).
 mp_module="$target_dir/wasm32-unknown-unknown/$profile_dir/miniprogram-module"
 COMPRESSED_BY=brotli build_module "$mp_module" miniprogram --no-default-features --features chat,kv,mqtt-client
+# Its session exports (beside wasm-bindgen's) are the ones the MqttClient class calls.
+node scripts/mqtt-abi.cjs "$mp_module"/imcore_bg.wasm
 mkdir -p "$out"/miniprogram
 node - "$out" "$mp_module" <<'NODE'
 const fs = require('fs'), path = require('path'), zlib = require('zlib');
@@ -333,16 +356,15 @@ js = '// Generated by scripts/build-wasm.sh from imcore.js (wasm-bindgen --targe
   + js.replace(/^\/\* @ts-self-types=.*\*\/\n/, '')
   + `\nmodule.exports = { ${[...names, '__wbg_get_imports', '__wbg_finalize_init'].join(', ')} };\n`;
 fs.writeFileSync(path.join(out, 'miniprogram', 'imcore_wx.js'), js);
-// MqttClient's shell (src/web/mqtt_client.js) as CommonJS over imcore_wx.js: its one import
-// line becomes a require, its default-export line goes (index.js loads the module), and
-// `export class` loses its `export`.
-for (const name of ['ChatClient', 'MqttSession', 'Out', 'Input']) {
-  if (!names.includes(name)) fail(`imcore.js exports no ${name} (built without chat or mqtt-client?)`);
-}
+// MqttClient's shell (src/web/mqtt_client.js) as CommonJS over the module's `mqtt_*`
+// exports: its loader section becomes `use(exports)`, which index.js calls once the module
+// is loaded, and `export class` loses its `export`.
+if (!names.includes('ChatClient')) fail('imcore.js exports no ChatClient (built without chat?)');
 let shell = fs.readFileSync('src/web/mqtt_client.js', 'utf8');
-const shellImport = /^import init, \{ initSync, (MqttSession, Out, Input) \} from "\.\/session\.js";\nexport \{ init as default, initSync \};\n/m;
-if (!shellImport.test(shell)) fail('src/web/mqtt_client.js: its import and default-export lines changed');
-shell = shell.replace(shellImport, (_, names) => `const { ${names} } = require("./imcore_wx.js");\n`);
+const loader = /^\/\/ ---- loader: the web's; the mini-program's build replaces it ----\n[\s\S]*?^\/\/ ---- end of the loader ----\n/m;
+if (!loader.test(shell)) fail('src/web/mqtt_client.js: its loader section\'s marker lines changed');
+shell = shell.replace(loader, '// The module\'s exports, given by index.js once it is loaded.\nlet w;\n'
+  + 'const use = (exports) => { w = exports; };\n');
 if (!/^export class MqttClient /m.test(shell)) fail('src/web/mqtt_client.js: no `export class MqttClient`');
 shell = shell.replace(/^export class MqttClient /m, 'class MqttClient ');
 if (/^(import|export)\b|\bimport\s*[(.]/m.test(shell)) {
@@ -352,7 +374,7 @@ const shellBanned = shell.match(/\bWebAssembly\b|\bfetch\(|\beval\(|new Function
 if (shellBanned) fail(`src/web/mqtt_client.js uses ${shellBanned[0]}, which a mini-program lacks`);
 fs.writeFileSync(path.join(out, 'miniprogram', 'mqtt_client.js'),
   '// Generated by scripts/build-wasm.sh from src/web/mqtt_client.js.\n"use strict";\n'
-  + shell + '\nmodule.exports = { MqttClient };\n');
+  + shell + '\nmodule.exports = { MqttClient, use };\n');
 const wasm = fs.readFileSync(path.join(mod, 'imcore_bg.wasm'));
 // Quality 11 with a few distance-code layouts, the smallest kept (scripts/lib/compress.cjs).
 const br = require('./scripts/lib/compress.cjs').smallestBrotli(wasm);

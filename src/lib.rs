@@ -17,8 +17,8 @@
 //!                                                    │ driven by              │ written by
 //!             ┌──────────── web:: shell (wasm32 only) ┴────────────────────────▼───────────┐
 //!             │ WebSocket or a JS transport · one timer · fetch · online/visible wake-ups  │
-//!             │ storage:: IndexedDB, JsKv, AnyStorage · `ChatClient` · `MqttSession` under │
-//!             │ `MqttClient`, a JS class (mqtt_client.js)                                  │
+//!             │ storage:: IndexedDB, JsKv, AnyStorage · `ChatClient` · the session's C ABI │
+//!             │ (`mqtt_*`) under `MqttClient`, a JS class (mqtt_client.js)                 │
 //!             └────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -47,9 +47,10 @@
 //! * `web` (wasm32 only): the thin shell — `ChatClient` for JS with its WebSocket (or
 //!   mini-program socket) transport, `setTimeout`, `fetch`, the page's online / visibility
 //!   events, and in `web::storage` the JS-backed storage: the IndexedDB backend, `JsKv` (the
-//!   JS key-value store as a `KvBackend`) and `AnyStorage`; and `MqttSession`, the session
-//!   exported byte-level under the `MqttClient` class, whose shell is JS
-//!   (`web/mqtt_client.js`) in the MQTT-only and mini-program modules.
+//!   JS key-value store as a `KvBackend`) and `AnyStorage`; and `session_api`, the session
+//!   exported as a C ABI of numbers and bytes (no wasm-bindgen) under the `MqttClient`
+//!   class, whose shell is JS (`web/mqtt_client.js`) in the MQTT-only and mini-program
+//!   modules.
 //!
 //! Each layer uses only those before it: `mqtt` ← `session` ← `chat` ← `storage` ← `client`
 //! ← `web`;
@@ -57,14 +58,14 @@
 //!
 //! The default feature `chat` compiles `chat`, `storage`, `client`, `json` and, in `web`,
 //! `ChatClient` with its storage and persistence. Without it (`--no-default-features`) the
-//! crate is the MQTT client alone — `mqtt`, `session`, `collections` and `MqttSession` — which
+//! crate is the MQTT client alone — `mqtt`, `session`, `collections` and `session_api` — which
 //! scripts/build-wasm.sh ships with the JS class `MqttClient` as the package's `imcore/mqtt`
 //! entry.
 //! Under `chat`, the default features `indexeddb` (the IndexedDB backend in `web::storage`)
 //! and `kv` (the key-value layout `storage::kv` and `web::storage::JsKv`) add the storage
 //! backends beside memory: the web module is built with `chat,indexeddb`, the WeChat
 //! mini-program's with `chat,kv,mqtt-client`, so neither carries the other's. Under `chat`
-//! `MqttSession` (and so the `MqttClient` class) is exported only with the default feature
+//! the session's C ABI (and so the `MqttClient` class) is exported only with the default feature
 //! `mqtt-client` (the mini-program's one module serves both); the web module's ChatClient
 //! drives the session from Rust and leaves the class to `imcore/mqtt`.
 //!

@@ -8,7 +8,7 @@ use js_sys::{Error, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The stable codes of the errors and `error` events the Rust side words: the session's
-/// (through `MqttSession`, where the `MqttClient` class ships) and the option readers'
+/// (through `session_api`, where the `MqttClient` class ships) and the option readers'
 /// (`INVALID_OPTIONS`, ChatClient's). The JS class `MqttClient` (`mqtt_client.js`) passes
 /// these on and makes the rest of `MqttErrorCode` itself, where it judges JS values and
 /// JS transports: `INVALID_ARGUMENT`, `INVALID_PAYLOAD`, `DISCONNECTED`, `TRANSPORT`, and

@@ -6,11 +6,13 @@
 //! JS boundary. Two shapes of it:
 //!
 //! * `session_api` (where `cfg(mqtt_class)`: the MQTT-only module and the mini-program's):
-//!   [`MqttSession`], the [`Session`](crate::session::Session) exported byte-level, under the
-//!   `MqttClient` class written in JS, `mqtt_client.js` (with its types in
-//!   `mqtt_client.d.ts`), which scripts/build-wasm.sh ships as `imcore/mqtt` and, made
-//!   CommonJS, in the mini-program package. The class in JS weighs 3.8 KB gzip -9 where its
-//!   Rust shell weighed 16 KB; the module went from 48,276 to 37,047 B with its JS.
+//!   the [`Session`](crate::session::Session) exported as a C ABI of numbers and bytes
+//!   (`mqtt_*`, no wasm-bindgen), under the `MqttClient` class written in JS,
+//!   `mqtt_client.js` (with its types in `mqtt_client.d.ts`), which loads the module itself;
+//!   scripts/build-wasm.sh ships it as `imcore/mqtt` and, made CommonJS, in the
+//!   mini-program package. The class in JS weighs 3.8 KB gzip -9 where its Rust shell
+//!   weighed 16 KB, and without wasm-bindgen's glue the module and its JS went from 37,043
+//!   to 33,902 B (from 48,276 with the Rust shell).
 //! * ChatClient's (under `chat`), in Rust:
 //!   * `client`: `MqttDriver`, the driver loop of ChatClient's
 //!     connection (the same steps as `mqtt_client.js`; see its docs).
@@ -93,7 +95,7 @@ pub(crate) use error::describe;
 #[cfg(feature = "chat")]
 pub use persist::Persister;
 #[cfg(mqtt_class)]
-pub use session_api::{Input, MqttSession, Out};
+pub use session_api::{Input, Out};
 #[cfg(feature = "chat")]
 pub use storage::AnyStorage;
 #[cfg(feature = "kv")]

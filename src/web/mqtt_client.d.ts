@@ -9,8 +9,25 @@ import type {
 } from "../imcore.js";
 
 export type { MqttCredentials, MqttReconnectOptions, MqttTransport, TransportFactory };
-export { default, initSync } from "./session.js";
-export type { InitInput, InitOutput, SyncInitInput } from "./session.js";
+
+/** What `init` loads the module from: its URL (or a request for it), a response, its bytes or the compiled module. */
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+/** What `initSync` loads the module from: its bytes or the compiled module. */
+export type SyncInitInput = BufferSource | WebAssembly.Module;
+/** The module's raw exports, for this file's class only: not an API. */
+export type InitOutput = WebAssembly.Exports;
+
+/**
+ * Loads the module, once: from `imcore_bg.wasm` beside this file (through `fetch`) unless
+ * told otherwise. Call it, and wait, before the first `new MqttClient`. A second call
+ * resolves at once.
+ */
+export default function init(
+  module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<InitOutput>;
+
+/** Loads the module at once from its bytes or the compiled module (Node, workers), once. */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
 
 /** Connection status, as a UI shows it. */
 export type Status =

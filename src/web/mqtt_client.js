@@ -1,5 +1,5 @@
 // MqttClient: the JS shell of the MQTT-only module (`imcore/mqtt`) and of the mini-program's
-// `MqttClient`, over the byte-level session of src/web/session_api.rs (`MqttSession`).
+// `MqttClient`, over the session's C ABI in src/web/session_api.rs (`mqtt_*` exports).
 //
 // Why JS: the same shell in Rust (options, transport, timer, listeners, promises,
 // credentials) was 16 KB gzip -9 of wasm and glue; here it is 3.8 KB. The rules stay in
@@ -10,20 +10,48 @@
 //
 // The driver loop: every input (a method call, a socket event, the timer, credentials)
 // goes to the session with the monotonic time, then `_run` takes the session's outputs in
-// order (`poll`) and arms the timer for its deadline. A listener or transport that calls
-// back in while an input or the loop is under way (`_step`) only adds to the session's
-// outputs: the loop takes them, in order. The client runs until `free()`: its timer,
-// socket and window listeners hold it.
+// order (`mqtt_poll`) and arms the timer for its deadline. A listener or transport that
+// calls back in while an input or the loop is under way (`_step`) only adds to the
+// session's outputs: the loop takes them, in order. The client runs until `free()`: its
+// timer, socket and window listeners hold it.
 //
-// scripts/build-wasm.sh ships this file as pkg/mqtt/imcore.js (ES module, beside the
-// wasm-bindgen glue session.js) and, as CommonJS, as pkg/miniprogram/mqtt_client.js: the
-// import line below becomes a require of imcore_wx.js, the `export` words go, and the
-// default-export line is dropped. Keep them as they are (the build checks).
-import init, { initSync, MqttSession, Out, Input } from "./session.js";
-export { init as default, initSync };
+// scripts/build-wasm.sh ships this file as pkg/mqtt/imcore.js (ES module, beside the module
+// imcore_bg.wasm, which `init` loads: no other glue) and, as CommonJS, as
+// pkg/miniprogram/mqtt_client.js: the loader section below is replaced by `use(exports)`,
+// which the mini-program's index.js calls with the exports of its one module, and the
+// `export` words go. Keep the section's marker lines as they are (the build checks).
 
 const isObject = (v) => typeof v === "object" && v !== null;
 const absent = (v) => v === undefined || v === null;
+
+// ---- loader: the web's; the mini-program's build replaces it ----
+// The module's exports (`mqtt_*`, `memory`), once loaded. The module imports nothing.
+let w;
+
+// A plain object: init's { module_or_path } or initSync's { module } (wasm-bindgen's forms).
+const plain = (v) => isObject(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/** Loads the module (imcore_bg.wasm beside this file, unless told otherwise), once. */
+export default async function init(input) {
+  input = await input;
+  if (plain(input)) input = await input.module_or_path;
+  if (input === undefined) input = new URL("imcore_bg.wasm", import.meta.url);
+  if (typeof input === "string" || input instanceof URL
+    || (typeof Request === "function" && input instanceof Request)) input = await fetch(input);
+  if (typeof Response === "function" && input instanceof Response) {
+    input = await input.arrayBuffer();
+  }
+  const made = await WebAssembly.instantiate(input, {});
+  return (w = w || (made.instance || made).exports);
+}
+
+/** Loads the module from its bytes or a compiled `WebAssembly.Module`, once. */
+export function initSync(input) {
+  if (plain(input)) input = input.module;
+  if (!(input instanceof WebAssembly.Module)) input = new WebAssembly.Module(input);
+  return (w = w || new WebAssembly.Instance(input, {}).exports);
+}
+// ---- end of the loader ----
 
 // A readable description of whatever JS threw or reported: an Error's message, a string, a
 // mini-program style { errMsg } / { reason } / { message }, or its type.
@@ -77,6 +105,36 @@ const bytesOf = (p) =>
   typeof p === "string"
     ? (encoder = encoder || new TextEncoder()).encode(p)
     : p instanceof Uint8Array ? p : null;
+
+// The module's scratch buffer (session_api.rs): `put` writes a call's arguments into it,
+// each string as UTF-8 and each byte array as it is, one after the other, and returns their
+// lengths (-1 for one left out) for the call; `readText` and `readBytes` read the `n` bytes
+// a getter left there. (mqtt_buf may grow the memory: views are made after it.)
+let decoder;
+function put(...values) {
+  const parts = values.map((v) => (absent(v) ? null : bytesOf(v)));
+  let at = w.mqtt_buf(parts.reduce((n, p) => n + (p ? p.length : 0), 0)) >>> 0;
+  const memory = new Uint8Array(w.memory.buffer);
+  return parts.map((p) => (p ? (memory.set(p, at), (at += p.length), p.length) : -1));
+}
+function readBytes(n) {
+  const at = w.mqtt_buf(n) >>> 0;
+  return new Uint8Array(w.memory.buffer, at, n).slice();
+}
+const readText = (n) => (decoder = decoder || new TextDecoder()).decode(readBytes(n));
+// The last output's failure: { code, message }, and as an MqttError.
+const fault = (s) => ({ code: readText(w.mqtt_code(s)), message: readText(w.mqtt_text(s)) });
+function errorOf(s) {
+  const { code, message } = fault(s);
+  return mqttError(code, message);
+}
+
+// The numbers of session_api.rs's `Out` (what a poll or a request gives) and `Input`
+// (scripts/build-wasm.sh checks that they match).
+const OUT_NONE = 0, OUT_CREDENTIALS = 1, OUT_OPEN = 2, OUT_TRANSMIT = 3, OUT_CLOSE = 4,
+  OUT_STATUS = 5, OUT_CONNECTED = 6, OUT_ERROR = 7, OUT_DISCONNECTED = 8, OUT_MESSAGE = 9,
+  OUT_DONE = 10, OUT_FAILED = 11, OUT_ACCEPTED = 12;
+const IN_CONNECT = 0, IN_DISCONNECT = 1, IN_WAKE = 2, IN_OPENED = 3, IN_TIMEOUT = 4;
 
 // A QoS argument for the session, which judges it: left out is 0; anything that is not a
 // small whole number becomes 255, which it refuses.
@@ -187,14 +245,16 @@ export class MqttClient {
     this._credentials = typed(o, "", "credentials", "function");
     this._factory = typed(o, "", "transport", "function");
 
-    // What is left out takes the session's defaults (SessionConfig).
-    const session = new MqttSession(clientId, url, version === 5, keepAlive, clean,
-      queueLimit, enabled, initialDelay, maxDelay, seed(), willTopic, willPayload, willQos,
+    if (!w) throw new Error("imcore: MqttClient before the module is loaded (await init())");
+    // What is left out (undefined: NaN to the module) takes the session's defaults
+    // (SessionConfig). The session is a handle, never 0.
+    const session = w.mqtt_new(...put(clientId, url, willTopic, willPayload), version === 5,
+      keepAlive, clean, queueLimit, enabled, initialDelay, maxDelay, seed(), willQos,
       willRetain);
     // The will's topic and QoS are the session's to judge: a refusal is its first output.
-    if (session.poll() === Out.Failed) {
-      const message = session.text();
-      session.free();
+    if (w.mqtt_poll(session) === OUT_FAILED) {
+      const message = readText(w.mqtt_text(session));
+      w.mqtt_free(session);
       throw invalid(message);
     }
     this._session = session;
@@ -226,35 +286,35 @@ export class MqttClient {
 
   /** Starts connecting (from `idle` or `offline`); does nothing if already under way. */
   connect() {
-    this._input(Input.Connect);
+    this._input(IN_CONNECT);
   }
 
   /** Ends the connection (DISCONNECT) and stays `idle` until `connect()`. */
   disconnect() {
-    this._input(Input.Disconnect);
+    this._input(IN_DISCONNECT);
   }
 
   /** Reconnects at once if waiting to, or checks the connection (an immediate PINGREQ). */
   wake() {
-    this._input(Input.Wake);
+    this._input(IN_WAKE);
   }
 
   get status() {
-    return this._session ? this._session.status() : "idle";
+    return this._session ? readText(w.mqtt_status(this._session)) : "idle";
   }
 
   subscribe(filter, qos) {
     if (typeof filter !== "string") {
       return rejected("INVALID_FILTER", "the topic filter must be a string");
     }
-    return this._request(true, (s, t) => s.subscribe(t, filter, qosOf(qos)));
+    return this._request(true, (s, t) => w.mqtt_subscribe(s, t, ...put(filter), qosOf(qos)));
   }
 
   unsubscribe(filter) {
     if (typeof filter !== "string") {
       return rejected("INVALID_FILTER", "the topic filter must be a string");
     }
-    return this._request(false, (s, t) => s.unsubscribe(t, filter));
+    return this._request(false, (s, t) => w.mqtt_unsubscribe(s, t, ...put(filter)));
   }
 
   publish(topic, payload, qos, retain) {
@@ -266,7 +326,8 @@ export class MqttClient {
     if (!absent(retain) && typeof retain !== "boolean") {
       return rejected("INVALID_ARGUMENT", "retain must be a boolean");
     }
-    return this._request(false, (s, t) => s.publish(t, topic, bytes, qosOf(qos), !!retain));
+    return this._request(false, (s, t) =>
+      w.mqtt_publish(s, t, ...put(topic, bytes), qosOf(qos), !!retain));
   }
 
   on(event, callback) {
@@ -297,13 +358,13 @@ export class MqttClient {
     clearTimeout(this._timer);
     // The DISCONNECT still goes out. A transport that fails now is closed, and nobody is
     // told: the session and the listeners are gone already.
-    session.input(now(), Input.Disconnect);
-    for (let out; (out = session.poll()) !== Out.None; ) {
-      if (out === Out.Transmit) this._send(session.data());
-      if (out === Out.Close) this._close();
+    w.mqtt_input(session, now(), IN_DISCONNECT);
+    for (let out; (out = w.mqtt_poll(session)) !== OUT_NONE; ) {
+      if (out === OUT_TRANSMIT) this._send(readBytes(w.mqtt_data(session)));
+      if (out === OUT_CLOSE) this._close();
     }
     this._close();
-    session.free();
+    w.mqtt_free(session);
     const pending = [...this._pending.values()];
     this._pending.clear();
     for (const [, reject] of pending) reject(mqttError("DISCONNECTED", "the MqttClient was freed"));
@@ -322,10 +383,8 @@ export class MqttClient {
   _request(subscribe, call) {
     const session = this._session;
     if (!session) return rejected("DISCONNECTED", "the MqttClient was freed");
-    if (call(session, now()) === Out.Failed) {
-      return Promise.reject(mqttError(session.code(), session.text()));
-    }
-    const key = session.num();
+    if (call(session, now()) === OUT_FAILED) return Promise.reject(errorOf(session));
+    const key = w.mqtt_num(session);
     const promise = new Promise((resolve, reject) => {
       this._pending.set(key, [resolve, reject, subscribe]);
     });
@@ -334,7 +393,7 @@ export class MqttClient {
   }
 
   _input(input) {
-    this._step((session) => session.input(now(), input));
+    this._step((session) => w.mqtt_input(session, now(), input));
   }
 
   // One input: `report` tells the session (and may call listeners, which may call back in:
@@ -367,7 +426,7 @@ export class MqttClient {
     this._running = true;
     let session;
     try {
-      for (let out; (session = this._session) && (out = session.poll()) !== Out.None; ) {
+      for (let out; (session = this._session) && (out = w.mqtt_poll(session)) !== OUT_NONE; ) {
         this._carryOut(session, out);
       }
     } finally {
@@ -375,8 +434,8 @@ export class MqttClient {
     }
     // One timer, replaced only when the deadline moves earlier: one that fires for a
     // deadline that moved later is a no-op for the session, and the loop arms the next.
-    // (Out.None's number is the deadline.)
-    const deadline = session ? session.num() : -1;
+    // (OUT_NONE's number is the deadline.)
+    const deadline = session ? w.mqtt_num(session) : -1;
     if (deadline < 0) {
       clearTimeout(this._timer);
       this._timer = undefined;
@@ -386,48 +445,52 @@ export class MqttClient {
       const delay = Math.min(MAX_DELAY_MS, Math.max(0, deadline - now()));
       this._timer = setTimeout(() => {
         this._timer = undefined;
-        this._input(Input.Timeout);
+        this._input(IN_TIMEOUT);
       }, delay);
     }
   }
 
   _carryOut(session, out) {
     switch (out) {
-      case Out.Credentials:
+      case OUT_CREDENTIALS:
         return this._askCredentials();
-      case Out.Open:
-        return this._open(session.text());
-      case Out.Transmit:
-        return this._send(session.data());
-      case Out.Close:
+      case OUT_OPEN:
+        return this._open(readText(w.mqtt_text(session)));
+      case OUT_TRANSMIT:
+        return this._send(readBytes(w.mqtt_data(session)));
+      case OUT_CLOSE:
         return this._close();
-      case Out.Status:
-        return this._emit("status", session.text());
-      case Out.Connected:
-        return this._emit("connect", { sessionPresent: session.num() === 1, url: session.text() });
-      case Out.Error:
-        return this._emit("error", { code: session.code(), message: session.text() });
-      case Out.Disconnected: {
-        const [at, code, reason] = [session.num(), session.code(), session.text()];
+      case OUT_STATUS:
+        return this._emit("status", readText(w.mqtt_text(session)));
+      case OUT_CONNECTED: {
+        const url = readText(w.mqtt_text(session));
+        return this._emit("connect", { sessionPresent: w.mqtt_num(session) === 1, url });
+      }
+      case OUT_ERROR:
+        return this._emit("error", fault(session));
+      case OUT_DISCONNECTED: {
+        const at = w.mqtt_num(session);
+        const { code, message: reason } = fault(session);
         if (code) this._emit("error", { code, message: reason });
         const reconnectAt = at < 0 ? null : Date.now() + Math.max(0, at - now());
         return this._emit("disconnect", { reason, reconnectAt });
       }
-      case Out.Message: {
-        const flags = session.num();
-        const topic = session.text();
-        const message = { topic, payload: session.data(), qos: flags & 3, retain: flags > 3 };
+      case OUT_MESSAGE: {
+        const flags = w.mqtt_num(session);
+        const topic = readText(w.mqtt_text(session));
+        const payload = readBytes(w.mqtt_data(session));
+        const message = { topic, payload, qos: flags & 3, retain: flags > 3 };
         return this._emit("message", message);
       }
-      case Out.Done:
-      case Out.Failed: {
-        const key = session.num();
+      case OUT_DONE:
+      case OUT_FAILED: {
+        const key = w.mqtt_num(session);
         const pending = this._pending.get(key);
         if (!pending) return;
         this._pending.delete(key);
         const [resolve, reject, subscribe] = pending;
-        if (out === Out.Failed) return reject(mqttError(session.code(), session.text()));
-        return resolve(subscribe ? [...session.data()] : undefined);
+        if (out === OUT_FAILED) return reject(errorOf(session));
+        return resolve(subscribe ? [...readBytes(w.mqtt_data(session))] : undefined);
       }
     }
   }
@@ -438,12 +501,13 @@ export class MqttClient {
     const attempt = ++this._attempt;
     const answer = (username, password, error) => {
       if (attempt === this._attempt) {
-        this._step((session) => session.credentials(now(), username, password, error));
+        this._step((session) =>
+          w.mqtt_credentials(session, now(), ...put(username, password, error)));
       }
     };
     const callback = this._credentials;
     if (!callback) {
-      this._session.credentials(now(), this._user, this._password, undefined);
+      w.mqtt_credentials(this._session, now(), ...put(this._user, this._password, undefined));
       return;
     }
     let result;
@@ -481,7 +545,7 @@ export class MqttClient {
   // goes out (before the session's own events of the loss, which the loop gives).
   _fail(why) {
     this._close();
-    if (this._session) this._session.closed(now(), why);
+    if (this._session) w.mqtt_closed(this._session, now(), ...put(why));
     this._emit("error", { code: "TRANSPORT", message: why });
   }
 
@@ -525,11 +589,11 @@ export class MqttClient {
       }
     }
     try {
-      t.onopen = mine(() => this._session.input(now(), Input.Opened));
+      t.onopen = mine(() => w.mqtt_input(this._session, now(), IN_OPENED));
       t.onmessage = mine((m) => {
         const data = ws ? m.data : m;
         const bytes = ws && !(data instanceof ArrayBuffer) ? null : received(data);
-        if (bytes) this._session.bytes(now(), bytes);
+        if (bytes) w.mqtt_bytes(this._session, now(), ...put(bytes));
         else this._fail(ws
           ? "the broker sent a text WebSocket frame; MQTT needs binary frames"
           : "the transport delivered something other than an ArrayBuffer");
@@ -539,7 +603,7 @@ export class MqttClient {
           : e.code ? `WebSocket closed (code ${e.code}${e.reason ? `: ${e.reason}` : ""})`
             : "WebSocket closed";
         this._close();
-        this._session.closed(now(), why);
+        w.mqtt_closed(this._session, now(), ...put(why));
       });
       // A WebSocket's error is followed by its close, which reports it.
       t.onerror = ws ? null : mine((e) => this._fail(`transport error: ${describe(e)}`));

@@ -1,23 +1,40 @@
-//! `MqttSession`: the sans-IO [`Session`] handed to JS as it is, for the `MqttClient` class
-//! of `mqtt_client.js` (this folder), which is the shell of the MQTT-only module and of
-//! the mini-program's.
+//! The sans-IO [`Session`] handed to JS as it is, for the `MqttClient` class of
+//! `mqtt_client.js` (this folder), which is the shell of the MQTT-only module and of the
+//! mini-program's: a C ABI of numbers and bytes, with no wasm-bindgen.
 //!
-//! Why the class is JS and not Rust: its shell (options, WebSocket or transport factory,
-//! timer, listeners, promises, credentials) cost 16 KB gzip -9 of wasm and wasm-bindgen
-//! glue, against 3.8 KB as plain JS; the MQTT-only module with its JS went from 48,276 to
+//! Why JS for the class: its shell (options, WebSocket or transport factory, timer,
+//! listeners, promises, credentials) cost 16 KB gzip -9 of wasm and wasm-bindgen glue,
+//! against 3.8 KB as plain JS; the MQTT-only module with its JS went from 48,276 to
 //! 37,047 B gzip -9 (`make size`).
+//! Why no wasm-bindgen (a design-card crate) here: an interface of numbers and bytes needs
+//! none of what it brings (JS objects, closures, the externref table), and its glue was
+//! 2.4 KB gzip -9 of the 37 KB; the class loads the module itself in ~0.5 KB. Measured on
+//! the whole entry, wasm + JS: 37,043 -> see `make size` (the numbers are in
+//! scripts/build-wasm.sh's MQTT section). The mini-program's module carries these exports
+//! beside wasm-bindgen's, and its `MqttClient` is the same class over them.
 //! The rules stay here: the session decides, checks every topic, filter and QoS, and words
 //! every error; the JS shell moves bytes and values only.
 //!
-//! The interface is made for a small glue: numbers, strings and byte arrays, no JS objects.
-//! Every input takes `now`, monotonic milliseconds. [`MqttSession::poll`] returns the next
-//! output's [`Out`] kind and leaves its fields to the getters [`MqttSession::num`],
-//! [`MqttSession::code`], [`MqttSession::text`] and [`MqttSession::data`]; so does a
-//! request ([`MqttSession::publish`], …): `Out::Accepted` with its completion key, or
-//! `Out::Failed`. (Measured against returning each output as one byte record read in JS:
-//! the getters made the module and its JS 100 B gzip -9 smaller.)
+//! # The interface
+//!
+//! A session is a handle, the index of its slot here (so no pointer ever crosses the
+//! boundary into Rust). Bytes and strings go both ways through one scratch buffer,
+//! [`mqtt_buf`]: JS writes a call's strings and byte arrays into it one after the other
+//! and passes their lengths (-1 for one left out); a getter that returns bytes moves them
+//! into it and returns their length, and JS reads them there. Strings are UTF-8.
+//! Numbers that may be left out are `f64`s, NaN when absent (what JS's `undefined`
+//! becomes); booleans are `i32`s (or `f64`s where they may be left out).
+//!
+//! Every input takes `now`, monotonic milliseconds. [`mqtt_poll`] returns the next output's
+//! [`Out`] kind and leaves its fields to the getters [`mqtt_num`], [`mqtt_code`],
+//! [`mqtt_text`] and [`mqtt_data`]; so does a request ([`mqtt_publish`], …):
+//! `Out::Accepted` with its completion key, or `Out::Failed`. The numbers of [`Out`] and
+//! [`Input`] are the class's too: scripts/build-wasm.sh checks that its constants match.
+//!
+//! A handle that is not (or no longer) a session's is ignored: its calls do nothing and
+//! return zeros. Nothing here panics on what JS passes.
 
-use wasm_bindgen::prelude::*;
+use std::cell::RefCell;
 
 use super::error::Code;
 use crate::mqtt::{Properties, ProtocolVersion, QoS, ReasonCode, SubscribeFilter, Will};
@@ -26,18 +43,18 @@ use crate::session::{
     SessionConfig, SessionError,
 };
 
-/// What [`MqttSession::poll`] or a request returned, and which of the fields (`num`,
-/// `code`, `text`, `data`) it set.
-#[wasm_bindgen]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What [`mqtt_poll`] or a request returned, and which of the fields (`num`, `code`,
+/// `text`, `data`) it set.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum Out {
-    /// Nothing more to do now; `num` is when to send `Input.Timeout` (monotonic ms), -1 if
+    /// Nothing more to do now; `num` is when to send `Input::Timeout` (monotonic ms), -1 if
     /// nothing is due.
+    #[default]
     None = 0,
-    /// Get the credentials of the next attempt and answer with `credentials`.
+    /// Get the credentials of the next attempt and answer with [`mqtt_credentials`].
     Credentials = 1,
-    /// Open a new transport to `text` (closing any other); report it with `Input.Opened`,
-    /// `bytes` and `closed`.
+    /// Open a new transport to `text` (closing any other); report it with `Input::Opened`,
+    /// [`mqtt_bytes`] and [`mqtt_closed`].
     Open = 2,
     /// Write `data` to the transport.
     Transmit = 3,
@@ -63,8 +80,7 @@ pub enum Out {
     Accepted = 12,
 }
 
-/// The inputs without arguments beside `now`.
-#[wasm_bindgen]
+/// The inputs without arguments beside `now` ([`mqtt_input`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
     /// Start connecting (from idle or offline).
@@ -75,13 +91,12 @@ pub enum Input {
     Wake = 2,
     /// The transport is open.
     Opened = 3,
-    /// The deadline of the last `Out.None` has come.
+    /// The deadline of the last `Out::None` has come.
     Timeout = 4,
 }
 
-/// The session and the fields of its last output.
-#[wasm_bindgen]
-pub struct MqttSession {
+/// A session and the fields of its last output.
+struct MqttSession {
     session: Session,
     /// The options' error, until the first `poll` gives it.
     invalid: Option<String>,
@@ -89,6 +104,83 @@ pub struct MqttSession {
     code: &'static str,
     text: String,
     data: Vec<u8>,
+}
+
+/// The sessions by handle (a freed one leaves its slot empty for the next) and the scratch
+/// buffer. One per module: wasm32 here has one thread, and no call runs JS, so nothing
+/// re-enters.
+struct Ffi {
+    sessions: Vec<Option<MqttSession>>,
+    buf: Vec<u8>,
+}
+
+thread_local! {
+    static FFI: RefCell<Ffi> = const {
+        RefCell::new(Ffi { sessions: Vec::new(), buf: Vec::new() })
+    };
+}
+
+/// Runs `f` on the state; `R::default()` if it is busy (it cannot be: nothing re-enters).
+fn with_ffi<R: Default>(f: impl FnOnce(&mut Ffi) -> R) -> R {
+    FFI.with(|cell| {
+        cell.try_borrow_mut()
+            .map_or_else(|_| R::default(), |mut ffi| f(&mut ffi))
+    })
+}
+
+/// Runs `f` on session `handle` with the arguments JS wrote into the buffer; `R::default()`
+/// if there is no such session.
+fn with_session<R: Default>(handle: u32, f: impl FnOnce(&mut MqttSession, Args) -> R) -> R {
+    with_ffi(|ffi| match slot(&mut ffi.sessions, handle) {
+        Some(Some(session)) => f(session, Args(&ffi.buf)),
+        _ => R::default(),
+    })
+}
+
+/// The slot of `handle`: handles count from 1, so that 0 (and so a JS value that is
+/// falsy) is never a session.
+fn slot(sessions: &mut [Option<MqttSession>], handle: u32) -> Option<&mut Option<MqttSession>> {
+    sessions.get_mut((handle as usize).wrapping_sub(1))
+}
+
+/// Runs getter `f` of session `handle` and moves the bytes it gives into the buffer for JS
+/// to read; returns their length (0 if there is no such session).
+fn give(handle: u32, f: impl FnOnce(&mut MqttSession) -> Vec<u8>) -> u32 {
+    with_ffi(|ffi| match slot(&mut ffi.sessions, handle) {
+        Some(Some(session)) => {
+            ffi.buf = f(session);
+            ffi.buf.len() as u32
+        }
+        _ => 0,
+    })
+}
+
+/// The arguments JS wrote into the buffer, taken in order by their lengths.
+struct Args<'a>(&'a [u8]);
+
+impl<'a> Args<'a> {
+    /// The next `len` bytes (fewer if JS wrote fewer).
+    fn bytes(&mut self, len: i32) -> &'a [u8] {
+        let (head, rest) = self.0.split_at((len.max(0) as usize).min(self.0.len()));
+        self.0 = rest;
+        head
+    }
+
+    /// The next string (JS's TextEncoder writes UTF-8; anything else is replaced, not
+    /// refused).
+    fn text(&mut self, len: i32) -> String {
+        String::from_utf8_lossy(self.bytes(len)).into_owned()
+    }
+
+    /// The next string, `None` if JS left it out (length -1).
+    fn opt_text(&mut self, len: i32) -> Option<String> {
+        (len >= 0).then(|| self.text(len))
+    }
+}
+
+/// A number JS may leave out (NaN).
+fn given(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
 }
 
 /// The completion key of a publish: publish and request ids come from one counter of the
@@ -101,8 +193,8 @@ fn request_key(id: RequestId) -> f64 {
     id.0 as f64
 }
 
-fn qos_of(value: u8) -> Option<QoS> {
-    QoS::from_u8(value).ok()
+fn qos_of(value: i32) -> Option<QoS> {
+    u8::try_from(value).ok().and_then(|q| QoS::from_u8(q).ok())
 }
 
 /// The `error` code that goes with a connection that ended in failure, not in an ordinary
@@ -135,174 +227,276 @@ fn refusal(what: &str, reason: ReasonCode) -> String {
     format!("{what}: {reason:?} (reason code 0x{:02x})", reason.as_u8())
 }
 
-#[wasm_bindgen]
-impl MqttSession {
-    /// A session (not connecting yet). `urls` are the brokers, one per line; `seed` seeds
-    /// the reconnect jitter; what is left out keeps [`SessionConfig`]'s default. A will
-    /// topic that is not a valid topic name, or a will QoS other than 0, 1 or 2, leaves
-    /// `INVALID_OPTIONS`: the first `poll` gives it (`Out.Failed`).
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        client_id: String,
-        urls: &str,
-        v5: bool,
-        keep_alive_secs: Option<u16>,
-        clean: Option<bool>,
-        offline_queue_limit: Option<f64>,
-        reconnect: Option<bool>,
-        initial_delay_ms: Option<f64>,
-        max_delay_ms: Option<f64>,
-        seed: f64,
-        will_topic: Option<String>,
-        will_payload: Vec<u8>,
-        will_qos: u8,
-        will_retain: bool,
-    ) -> MqttSession {
-        let mut config = SessionConfig::new(client_id);
-        config.urls = urls.split('\n').map(String::from).collect();
-        if v5 {
+const QOS_RANGE: &str = "qos must be 0, 1 or 2";
+
+/// The scratch buffer, made `len` bytes long (what it holds is kept if it is that long
+/// already), and its address: JS writes a call's arguments there, and reads there what a
+/// getter gave (calling this with the length the getter returned).
+#[no_mangle]
+pub extern "C" fn mqtt_buf(len: u32) -> usize {
+    with_ffi(|ffi| {
+        ffi.buf.resize(len as usize, 0);
+        ffi.buf.as_mut_ptr() as usize
+    })
+}
+
+/// A new session (not connecting yet); returns its handle (never 0). The buffer holds the client id,
+/// the broker URLs (one per line), the will's topic (length -1: no will) and payload.
+/// `seed` seeds the reconnect jitter; what is left out (NaN) keeps [`SessionConfig`]'s
+/// default. A will topic that is not a valid topic name, or a will QoS other than 0, 1
+/// or 2, leaves `INVALID_OPTIONS`: the first poll gives it (`Out::Failed`).
+#[allow(clippy::too_many_arguments)]
+#[no_mangle]
+pub extern "C" fn mqtt_new(
+    client_id_len: i32,
+    urls_len: i32,
+    will_topic_len: i32,
+    will_payload_len: i32,
+    v5: i32,
+    keep_alive_secs: f64,
+    clean: f64,
+    offline_queue_limit: f64,
+    reconnect: f64,
+    initial_delay_ms: f64,
+    max_delay_ms: f64,
+    seed: f64,
+    will_qos: i32,
+    will_retain: i32,
+) -> u32 {
+    with_ffi(|ffi| {
+        let mut args = Args(&ffi.buf);
+        let mut config = SessionConfig::new(args.text(client_id_len));
+        config.urls = args.text(urls_len).split('\n').map(String::from).collect();
+        let will_topic = args.opt_text(will_topic_len);
+        let will_payload = args.bytes(will_payload_len).to_vec();
+        if v5 != 0 {
             config.protocol = ProtocolVersion::V5;
         }
         // `as` saturates; the shell has checked the ranges.
-        if let Some(secs) = keep_alive_secs {
-            config.keep_alive_secs = secs;
+        if let Some(secs) = given(keep_alive_secs) {
+            config.keep_alive_secs = secs as u16;
         }
-        if let Some(clean) = clean {
-            config.clean_start = clean;
+        if let Some(clean) = given(clean) {
+            config.clean_start = clean != 0.0;
         }
-        if let Some(limit) = offline_queue_limit {
+        if let Some(limit) = given(offline_queue_limit) {
             config.offline_queue_limit = limit as usize;
         }
-        if let Some(enabled) = reconnect {
-            config.reconnect.enabled = enabled;
+        if let Some(enabled) = given(reconnect) {
+            config.reconnect.enabled = enabled != 0.0;
         }
-        if let Some(ms) = initial_delay_ms {
+        if let Some(ms) = given(initial_delay_ms) {
             config.reconnect.initial_delay_ms = ms as u64;
         }
-        if let Some(ms) = max_delay_ms {
+        if let Some(ms) = given(max_delay_ms) {
             config.reconnect.max_delay_ms = ms as u64;
         }
         config.rng_seed = seed as u64;
-        let mut error = None;
+        let mut invalid = None;
         if let Some(topic) = will_topic {
             match qos_of(will_qos) {
                 _ if !valid_topic_name(&topic) => {
-                    error = Some(format!("will.topic '{topic}' is not a valid topic name"))
+                    invalid = Some(format!("will.topic '{topic}' is not a valid topic name"))
                 }
-                None => error = Some(format!("will.{QOS_RANGE}")),
+                None => invalid = Some(format!("will.{QOS_RANGE}")),
                 Some(qos) => {
                     config.will = Some(Will {
                         topic,
                         payload: will_payload,
                         qos,
-                        retain: will_retain,
+                        retain: will_retain != 0,
                         properties: Properties::default(),
                     })
                 }
             }
         }
-        MqttSession {
+        let session = MqttSession {
             session: Session::new(config),
-            invalid: error,
+            invalid,
             num: 0.0,
             code: "",
             text: String::new(),
             data: Vec::new(),
+        };
+        let sessions = &mut ffi.sessions;
+        let at = sessions
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(sessions.len());
+        match sessions.get_mut(at) {
+            Some(free) => *free = Some(session),
+            None => sessions.push(Some(session)),
         }
-    }
+        at as u32 + 1
+    })
+}
 
-    /// One of the inputs without arguments.
-    pub fn input(&mut self, now: f64, input: Input) {
+/// Drops session `handle`; the handle may be given to a new one.
+#[no_mangle]
+pub extern "C" fn mqtt_free(handle: u32) {
+    with_ffi(|ffi| {
+        if let Some(session) = slot(&mut ffi.sessions, handle) {
+            *session = None;
+        }
+    })
+}
+
+/// One of the inputs without arguments ([`Input`]'s numbers; others are ignored).
+#[no_mangle]
+pub extern "C" fn mqtt_input(handle: u32, now: f64, input: i32) {
+    use Input::*;
+    let input = [Connect, Disconnect, Wake, Opened, Timeout]
+        .into_iter()
+        .find(|i| *i as i32 == input);
+    with_session(handle, |s, _| {
         let now = now as u64;
-        let session = &mut self.session;
+        let session = &mut s.session;
         match input {
-            Input::Connect => session.connect(now),
-            Input::Disconnect => session.disconnect(now),
-            Input::Wake => session.wake(now),
-            Input::Opened => session.handle_transport_open(now),
-            Input::Timeout => session.handle_timeout(now),
+            Some(Connect) => session.connect(now),
+            Some(Disconnect) => session.disconnect(now),
+            Some(Wake) => session.wake(now),
+            Some(Opened) => session.handle_transport_open(now),
+            Some(Timeout) => session.handle_timeout(now),
+            None => {}
         }
-    }
+    })
+}
 
-    /// Bytes the transport received.
-    pub fn bytes(&mut self, now: f64, bytes: &[u8]) {
-        self.session.handle_bytes(now as u64, bytes)
-    }
+/// Bytes the transport received (in the buffer, `len` long).
+#[no_mangle]
+pub extern "C" fn mqtt_bytes(handle: u32, now: f64, len: i32) {
+    with_session(handle, |s, mut args| {
+        s.session.handle_bytes(now as u64, args.bytes(len))
+    })
+}
 
-    /// The transport closed or failed, `why`.
-    pub fn closed(&mut self, now: f64, why: &str) {
-        self.session.handle_transport_closed(now as u64, why)
-    }
+/// The transport closed or failed: why, in the buffer.
+#[no_mangle]
+pub extern "C" fn mqtt_closed(handle: u32, now: f64, why_len: i32) {
+    with_session(handle, |s, mut args| {
+        s.session
+            .handle_transport_closed(now as u64, &args.text(why_len))
+    })
+}
 
-    /// The answer to [`Out::Credentials`]: `error` if there are none (the attempt fails
-    /// with it), else the username and password (either may be left out).
-    pub fn credentials(
-        &mut self,
-        now: f64,
-        username: Option<String>,
-        password: Option<String>,
-        error: Option<String>,
-    ) {
-        let answer = match error {
+/// The answer to [`Out::Credentials`]; the buffer holds the username, the password and an
+/// error (each -1 if left out). With an error there are none: the attempt fails with it.
+#[no_mangle]
+pub extern "C" fn mqtt_credentials(
+    handle: u32,
+    now: f64,
+    username_len: i32,
+    password_len: i32,
+    error_len: i32,
+) {
+    with_session(handle, |s, mut args| {
+        let username = args.opt_text(username_len);
+        let password = args.opt_text(password_len);
+        let answer = match args.opt_text(error_len) {
             Some(e) => Err(e),
             None => Ok(Credentials {
                 username,
                 password: password.map(String::into_bytes),
             }),
         };
-        self.session.handle_credentials(now as u64, answer)
-    }
+        s.session.handle_credentials(now as u64, answer)
+    })
+}
 
-    /// Publishes `payload` on `topic`: `Out.Accepted` with the completion key, or
-    /// `Out.Failed`.
-    pub fn publish(
-        &mut self,
-        now: f64,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Out {
+/// Publishes the payload on the topic (both in the buffer): `Out::Accepted` with the
+/// completion key, or `Out::Failed`.
+#[no_mangle]
+pub extern "C" fn mqtt_publish(
+    handle: u32,
+    now: f64,
+    topic_len: i32,
+    payload_len: i32,
+    qos: i32,
+    retain: i32,
+) -> u32 {
+    with_session(handle, |s, mut args| {
+        let topic = args.text(topic_len);
+        let payload = args.bytes(payload_len).to_vec();
         let Some(qos) = qos_of(qos) else {
-            return self.set(
-                Out::Failed,
-                0.0,
-                Code::InvalidQos.as_str(),
-                QOS_RANGE.into(),
-            );
+            return s.invalid_qos();
         };
-        let result = self
+        let result = s
             .session
-            .publish(now as u64, topic, payload, qos, retain);
-        self.accepted(result.map(publish_key))
-    }
+            .publish(now as u64, &topic, payload, qos, retain != 0);
+        s.accepted(result.map(publish_key))
+    }) as u32
+}
 
-    /// Subscribes to `filter` at `qos`: `Out.Accepted` with the completion key, or
-    /// `Out.Failed`.
-    pub fn subscribe(&mut self, now: f64, filter: String, qos: u8) -> Out {
+/// Subscribes to the filter (in the buffer) at `qos`: `Out::Accepted` with the completion
+/// key, or `Out::Failed`.
+#[no_mangle]
+pub extern "C" fn mqtt_subscribe(handle: u32, now: f64, filter_len: i32, qos: i32) -> u32 {
+    with_session(handle, |s, mut args| {
+        let filter = args.text(filter_len);
         let Some(qos) = qos_of(qos) else {
-            return self.set(
-                Out::Failed,
-                0.0,
-                Code::InvalidQos.as_str(),
-                QOS_RANGE.into(),
-            );
+            return s.invalid_qos();
         };
-        let filters = vec![SubscribeFilter::new(filter, qos)];
-        let result = self.session.subscribe(now as u64, filters);
-        self.accepted(result.map(request_key))
-    }
+        let result = s
+            .session
+            .subscribe(now as u64, vec![SubscribeFilter::new(filter, qos)]);
+        s.accepted(result.map(request_key))
+    }) as u32
+}
 
-    /// Unsubscribes from `filter`: `Out.Accepted` with the completion key, or `Out.Failed`.
-    pub fn unsubscribe(&mut self, now: f64, filter: String) -> Out {
-        let result = self.session.unsubscribe(now as u64, vec![filter]);
-        self.accepted(result.map(request_key))
-    }
+/// Unsubscribes from the filter (in the buffer): `Out::Accepted` with the completion key,
+/// or `Out::Failed`.
+#[no_mangle]
+pub extern "C" fn mqtt_unsubscribe(handle: u32, now: f64, filter_len: i32) -> u32 {
+    with_session(handle, |s, mut args| {
+        let result = s
+            .session
+            .unsubscribe(now as u64, vec![args.text(filter_len)]);
+        s.accepted(result.map(request_key))
+    }) as u32
+}
 
-    /// The next output's kind (`Out.None` when there is none); its fields are read with
-    /// the getters below.
-    pub fn poll(&mut self) -> Out {
+/// The next output's kind (`Out::None` when there is none); its fields are read with the
+/// getters below.
+#[no_mangle]
+pub extern "C" fn mqtt_poll(handle: u32) -> u32 {
+    with_session(handle, |s, _| s.poll()) as u32
+}
+
+/// The last output's number.
+#[no_mangle]
+pub extern "C" fn mqtt_num(handle: u32) -> f64 {
+    with_session(handle, |s, _| s.num)
+}
+
+/// The status's name ("idle", "connecting", …) as it is now (its `Out::Status` may be
+/// still to come), into the buffer; returns its length.
+#[no_mangle]
+pub extern "C" fn mqtt_status(handle: u32) -> u32 {
+    give(handle, |s| s.session.status().name().into())
+}
+
+/// The last output's stable error code (`MqttErrorCode`) or nothing, into the buffer;
+/// returns its length.
+#[no_mangle]
+pub extern "C" fn mqtt_code(handle: u32) -> u32 {
+    give(handle, |s| s.code.into())
+}
+
+/// The last output's text, moved into the buffer (a second call gives nothing); returns
+/// its length.
+#[no_mangle]
+pub extern "C" fn mqtt_text(handle: u32) -> u32 {
+    give(handle, |s| std::mem::take(&mut s.text).into_bytes())
+}
+
+/// The last output's bytes, moved into the buffer; returns their length.
+#[no_mangle]
+pub extern "C" fn mqtt_data(handle: u32) -> u32 {
+    give(handle, |s| std::mem::take(&mut s.data))
+}
+
+impl MqttSession {
+    fn poll(&mut self) -> Out {
         if let Some(message) = self.invalid.take() {
             return self.set(Out::Failed, 0.0, Code::InvalidOptions.as_str(), message);
         }
@@ -325,36 +519,6 @@ impl MqttSession {
         }
     }
 
-    /// The last output's number.
-    pub fn num(&self) -> f64 {
-        self.num
-    }
-
-    /// The status's name ("idle", "connecting", …), as it is now (its `Out.Status` may be
-    /// still to come).
-    pub fn status(&self) -> String {
-        self.session.status().name().to_string()
-    }
-
-    /// The last output's stable error code (`MqttErrorCode`), or "".
-    pub fn code(&self) -> String {
-        self.code.to_string()
-    }
-
-    /// The last output's text (taken: a second call returns "").
-    pub fn text(&mut self) -> String {
-        std::mem::take(&mut self.text)
-    }
-
-    /// The last output's bytes (taken).
-    pub fn data(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.data)
-    }
-}
-
-const QOS_RANGE: &str = "qos must be 0, 1 or 2";
-
-impl MqttSession {
     /// Sets the fields of an output, its bytes empty (an output with bytes sets them
     /// after), and returns its kind: no field keeps what an earlier output left.
     fn set(&mut self, kind: Out, num: f64, code: &'static str, text: String) -> Out {
@@ -363,6 +527,15 @@ impl MqttSession {
         self.text = text;
         self.data.clear();
         kind
+    }
+
+    fn invalid_qos(&mut self) -> Out {
+        self.set(
+            Out::Failed,
+            0.0,
+            Code::InvalidQos.as_str(),
+            QOS_RANGE.into(),
+        )
     }
 
     fn accepted(&mut self, result: Result<f64, SessionError>) -> Out {
@@ -421,5 +594,215 @@ impl MqttSession {
                 self.set(Out::Done, key, "", String::new())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    const NAN: f64 = f64::NAN;
+
+    /// Writes the arguments into the buffer as the class does (`put`): their lengths.
+    fn put(parts: &[Option<&[u8]>]) -> Vec<i32> {
+        let total: usize = parts.iter().flatten().map(|p| p.len()).sum();
+        mqtt_buf(total as u32);
+        with_ffi(|ffi| {
+            ffi.buf.clear();
+            let mut lengths = Vec::new();
+            for part in parts {
+                lengths.push(part.map_or(-1, |p| {
+                    ffi.buf.extend_from_slice(p);
+                    p.len() as i32
+                }));
+            }
+            lengths
+        })
+    }
+
+    /// What a getter that returned `len` left in the buffer, as the class reads it.
+    fn read(len: u32) -> Vec<u8> {
+        mqtt_buf(len);
+        with_ffi(|ffi| ffi.buf.clone())
+    }
+
+    fn text(len: u32) -> String {
+        String::from_utf8_lossy(&read(len)).into_owned()
+    }
+
+    /// A session for `urls` without reconnecting, with a will `(topic, qos)` if given.
+    fn session(urls: &str, will: Option<(&str, i32)>) -> u32 {
+        let topic = will.map(|(t, _)| t.as_bytes());
+        let l = put(&[Some(b"abi"), Some(urls.as_bytes()), topic, Some(b"bye")]);
+        let qos = will.map_or(0, |(_, q)| q);
+        mqtt_new(
+            l[0], l[1], l[2], l[3], 0, NAN, NAN, NAN, 0.0, NAN, NAN, 7.0, qos, 0,
+        )
+    }
+
+    /// Polls until `Out::None`: each output's kind, number, code, text and bytes.
+    fn drain(h: u32) -> Vec<(Out, f64, String, String, Vec<u8>)> {
+        let mut outs = Vec::new();
+        loop {
+            let kind = mqtt_poll(h);
+            let out = [
+                Out::Credentials,
+                Out::Open,
+                Out::Transmit,
+                Out::Close,
+                Out::Status,
+            ]
+            .into_iter()
+            .chain([Out::Connected, Out::Error, Out::Disconnected, Out::Message])
+            .chain([Out::Done, Out::Failed, Out::Accepted])
+            .find(|o| *o as u32 == kind);
+            let Some(out) = out else {
+                assert_eq!(kind, Out::None as u32);
+                return outs;
+            };
+            let num = mqtt_num(h);
+            let code = text(mqtt_code(h));
+            outs.push((out, num, code, text(mqtt_text(h)), read(mqtt_data(h))));
+        }
+    }
+
+    fn kinds(outs: &[(Out, f64, String, String, Vec<u8>)]) -> Vec<Out> {
+        outs.iter().map(|o| o.0).collect()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_session_connects_publishes_and_is_freed_through_the_abi() {
+        let h = session("ws://a/mqtt\nws://b/mqtt", None);
+        assert_ne!(h, 0, "0 is never a handle");
+        assert_eq!(mqtt_poll(h), Out::None as u32);
+        assert_eq!(mqtt_num(h), -1.0, "nothing is due while idle");
+        assert_eq!(text(mqtt_status(h)), "idle");
+
+        mqtt_input(h, 1000.0, Input::Connect as i32);
+        assert!(kinds(&drain(h)).contains(&Out::Credentials));
+        let l = put(&[Some(b"user"), Some(b"secret"), None]);
+        mqtt_credentials(h, 1001.0, l[0], l[1], l[2]);
+        let outs = drain(h);
+        let open = outs.iter().find(|o| o.0 == Out::Open).map(|o| o.3.clone());
+        assert_eq!(
+            open.as_deref(),
+            Some("ws://a/mqtt"),
+            "the first URL: {outs:?}"
+        );
+
+        mqtt_input(h, 1002.0, Input::Opened as i32);
+        let connect = drain(h)
+            .into_iter()
+            .find(|o| o.0 == Out::Transmit)
+            .map(|o| o.4);
+        let connect = connect.unwrap_or_default();
+        assert_eq!(connect.first(), Some(&0x10), "CONNECT");
+        assert!(
+            connect.windows(6).any(|w| w == b"secret"),
+            "with the password"
+        );
+
+        let l = put(&[Some(&[0x20, 2, 0, 0])]);
+        mqtt_bytes(h, 1003.0, l[0]);
+        let outs = drain(h);
+        let connected = outs.iter().find(|o| o.0 == Out::Connected);
+        assert_eq!(
+            connected.map(|o| (o.1, o.3.as_str())),
+            Some((0.0, "ws://a/mqtt"))
+        );
+        assert_eq!(text(mqtt_status(h)), "connected");
+
+        let l = put(&[Some(b"a/b"), Some(b"hi")]);
+        assert_eq!(
+            mqtt_publish(h, 1004.0, l[0], l[1], 3, 0),
+            Out::Failed as u32
+        );
+        assert_eq!(
+            (text(mqtt_code(h)), text(mqtt_text(h))),
+            ("INVALID_QOS".into(), QOS_RANGE.into())
+        );
+        let l = put(&[Some(b"a/#"), Some(b"hi")]);
+        assert_eq!(
+            mqtt_publish(h, 1004.0, l[0], l[1], 1, 0),
+            Out::Failed as u32
+        );
+        assert_eq!(text(mqtt_code(h)), "INVALID_TOPIC");
+
+        let l = put(&[Some(b"a/b"), Some(b"hi")]);
+        assert_eq!(
+            mqtt_publish(h, 1005.0, l[0], l[1], 1, 0),
+            Out::Accepted as u32
+        );
+        let key = mqtt_num(h);
+        let publish = drain(h)
+            .into_iter()
+            .find(|o| o.0 == Out::Transmit)
+            .map(|o| o.4);
+        let publish = publish.unwrap_or_default();
+        assert_eq!(publish.first(), Some(&0x32), "PUBLISH at QoS 1");
+        assert!(publish.ends_with(b"hi"));
+        // The packet id follows the topic: 0x32, length, 0, 3, "a/b".
+        let id = publish.get(7..9).unwrap_or_default().to_vec();
+        let l = put(&[Some(&[[0x40, 2].as_slice(), &id].concat())]);
+        mqtt_bytes(h, 1006.0, l[0]);
+        let done = drain(h).into_iter().find(|o| o.0 == Out::Done).map(|o| o.1);
+        assert_eq!(done, Some(key), "the PUBACK completes the publish's key");
+
+        mqtt_free(h);
+        assert_eq!(
+            mqtt_poll(h),
+            Out::None as u32,
+            "a freed handle does nothing"
+        );
+        assert_eq!((mqtt_num(h), mqtt_text(h), mqtt_status(h)), (0.0, 0, 0));
+        assert_eq!(session("ws://c/mqtt", None), h, "the slot is taken again");
+        mqtt_free(h);
+    }
+
+    #[wasm_bindgen_test]
+    fn bad_options_handles_and_arguments_are_refused_without_a_panic() {
+        let h = session("ws://a/mqtt", Some(("a/#", 1)));
+        assert_eq!(
+            mqtt_poll(h),
+            Out::Failed as u32,
+            "the will's topic is refused"
+        );
+        assert_eq!(text(mqtt_code(h)), "INVALID_OPTIONS");
+        assert_eq!(
+            text(mqtt_text(h)),
+            "will.topic 'a/#' is not a valid topic name"
+        );
+        assert_eq!(mqtt_poll(h), Out::None as u32, "once");
+        mqtt_free(h);
+        let h = session("ws://a/mqtt", Some(("a/b", 3)));
+        assert_eq!(mqtt_poll(h), Out::Failed as u32);
+        assert_eq!(text(mqtt_text(h)), "will.qos must be 0, 1 or 2");
+        mqtt_free(h);
+
+        for stranger in [0, 9999, u32::MAX] {
+            mqtt_input(stranger, 1.0, Input::Connect as i32);
+            let l = put(&[Some(b"x")]);
+            mqtt_bytes(stranger, 1.0, l[0]);
+            assert_eq!(mqtt_poll(stranger), Out::None as u32);
+            assert_eq!(mqtt_subscribe(stranger, 1.0, l[0], 0), Out::None as u32);
+            assert_eq!((mqtt_text(stranger), mqtt_code(stranger)), (0, 0));
+            mqtt_free(stranger);
+        }
+        let h = session("ws://a/mqtt", None);
+        mqtt_input(h, 1.0, 99);
+        assert_eq!(
+            mqtt_poll(h),
+            Out::None as u32,
+            "an unknown input is ignored"
+        );
+        mqtt_free(h);
+
+        let mut args = Args(&[0xff, b'a', b'b', b'c']);
+        assert_eq!(args.text(2), "\u{fffd}a", "not UTF-8: replaced");
+        assert_eq!(args.opt_text(-1), None);
+        assert_eq!(args.bytes(-5), b"");
+        assert_eq!(args.bytes(100), b"bc", "longer than what was written: cut");
+        assert_eq!(args.text(1), "");
     }
 }

@@ -107,14 +107,18 @@ after(async () => {
 
 test("the entry exports MqttClient and the loaders, nothing of the chat", async () => {
   assert.deepEqual(await evalIn(() => window.entry), ["MqttClient", "default", "initSync"]);
-  // The module's imports reach no IndexedDB, web storage or tab channel. Their names are
-  // short (scripts/short-imports.cjs), so the glue that provides them says what they do;
-  // the web entry's glue names IDBDatabase, IDBKeyRange and others.
-  // The entry is the MqttClient class; session.js the glue of the wasm module it loads.
-  const glue = await evalIn(async () =>
-    (await Promise.all(["imcore.js", "session.js"].map(async (f) => (await fetch(`/pkg/mqtt/${f}`)).text()))).join("\n"));
-  const chatty = glue.match(/indexedDB|\bIDB[A-Z]\w*|localStorage|sessionStorage|BroadcastChannel/g) || [];
-  assert.deepEqual(chatty, [], "the chat layer's imports in the MQTT-only glue");
+  // The module imports nothing (the codec and the session need no JS), and the entry, the
+  // class that loads it, reaches no IndexedDB, web storage or tab channel.
+  const { imports, entry } = await evalIn(async () => {
+    const bytes = await (await fetch("/pkg/mqtt/imcore_bg.wasm")).arrayBuffer();
+    return {
+      imports: WebAssembly.Module.imports(new WebAssembly.Module(bytes)),
+      entry: await (await fetch("/pkg/mqtt/imcore.js")).text(),
+    };
+  });
+  assert.deepEqual(imports, [], "the MQTT-only module's imports");
+  const chatty = entry.match(/indexedDB|\bIDB[A-Z]\w*|localStorage|sessionStorage|BroadcastChannel/g) || [];
+  assert.deepEqual(chatty, [], "the chat layer in the MQTT-only entry");
 });
 
 test("bad input is a typed MqttError: thrown by the constructor, rejected by the promises; free() rejects what is pending", async () => {
