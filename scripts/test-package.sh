@@ -2,15 +2,18 @@
 # Usage: scripts/test-package.sh
 #
 # The npm package as an app would use it: a fresh Vite app (tests/package/app/: index.html,
-# src/main.ts using the typed ChatClient API, tsconfig.json with strict: true) in a temp
-# folder, with the package tarball installed by `npm install <tarball>`. Then:
+# src/main.ts using the typed ChatClient API and imcore/mqtt's MqttClient, tsconfig.json
+# with strict: true) in a temp folder, with the package tarball installed by
+# `npm install <tarball>`. Then:
 #   tsc --noEmit with bundler resolution, including the mini-program entry
 #     `imcore/miniprogram` when the package has miniprogram/index.d.ts and the MQTT-only
 #     entry `imcore/mqtt` (mqtt-check/) when it has mqtt/imcore.d.ts; then src/ (and
 #     mqtt-check/) with NodeNext resolution
 #   vite build
-#   tests/package/check-app.mjs: the wasm asset and the JS are in dist/; the built app,
-#     and the same app under the Vite dev server, run in headless Chromium
+#   tests/package/check-app.mjs: both wasm assets and the JS are in dist/; the built app,
+#     and the same app under the Vite dev server, run in headless Chromium against a real
+#     Mosquitto (tools/broker-control.mjs, on free 127.0.0.1 ports, stopped by PID at the
+#     end): a ChatClient text is sent, and an MqttClient QoS 1 message goes round
 # tsc and vite are the repo's pinned devDependencies (node_modules/.bin, after npm ci).
 #
 # The tarball: $IMCORE_TARBALL if set; else $PKG_DIR (default pkg/) packed into the temp
@@ -21,7 +24,17 @@ cd "$root"
 [ -x node_modules/.bin/vite ] && [ -x node_modules/.bin/tsc ] || scripts/install.sh
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/imcore-package.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+broker_pid=""
+cleanup() {
+  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 start=$(date +%s)
 step() { echo "[test-package] $*"; }
 
@@ -76,6 +89,22 @@ tsc_check tsconfig.nodenext.json "\"src\"$mqtt_check"
 step "vite build ($("$root"/node_modules/.bin/vite --version))"
 "$root"/node_modules/.bin/vite build --logLevel warn
 cd "$root"
-step "checking dist/ and running the app (built, then dev server)"
-node tests/package/check-app.mjs "$app"
+# The broker the app talks to: broker-control's Mosquitto (its info file is written before
+# its READY line).
+node tools/broker-control.mjs --exit-with $$ --info-file "$work/broker.json" \
+  >"$work/broker.out" 2>"$work/broker.err" &
+broker_pid=$!
+for _ in $(seq 1 150); do
+  grep -q '^READY ' "$work/broker.out" && break
+  kill -0 "$broker_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q '^READY ' "$work/broker.out"; then
+  echo "[test-package] Mosquitto (tools/broker-control.mjs) did not start:" >&2
+  cat "$work/broker.err" >&2
+  exit 1
+fi
+broker_url=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).ws_url' "$work/broker.json")
+step "checking dist/ and running the app (built, then dev server) against Mosquitto at $broker_url"
+IMCORE_BROKER_URL="$broker_url" node tests/package/check-app.mjs "$app"
 step "passed in $(( $(date +%s) - start )) s"

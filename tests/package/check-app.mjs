@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Checks tests/package/app after `vite build` (run by scripts/test-package.sh):
-//   1. dist/ holds the wasm asset, byte-identical to the installed package's imcore_bg.wasm,
-//      and a JS chunk that refers to it by its hashed name;
+//   1. dist/ holds the two wasm assets, byte-identical to the installed package's
+//      imcore_bg.wasm (imcore) and mqtt/imcore_bg.wasm (imcore/mqtt), and JS that refers to
+//      each by its hashed name;
 //   2. the built app runs: dist/ served on 127.0.0.1 (application/wasm), loaded in headless
-//      Chromium (playwright-core, /usr/bin/chromium or $CHROMIUM); init() and
-//      ChatClient.create work and window.__imcoreResult holds what main.ts saw;
+//      Chromium (playwright-core, /usr/bin/chromium or $CHROMIUM) with `?broker=` the real
+//      Mosquitto at $IMCORE_BROKER_URL; both entries load, ChatClient sends a text through
+//      the broker, MqttClient gets a QoS 1 message back, and window.__imcoreResult holds
+//      what main.ts saw;
 //   3. the same app under the Vite dev server (dependency pre-bundling on) runs too.
-// Usage: node tests/package/check-app.mjs APP_DIR
+// Usage: IMCORE_BROKER_URL=ws://… node tests/package/check-app.mjs APP_DIR
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
@@ -17,23 +20,29 @@ import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
 
 const app = path.resolve(process.argv[2] || ".");
 const dist = path.join(app, "dist");
-const installed = path.join(app, "node_modules", "imcore", "imcore_bg.wasm");
+const installed = ["imcore_bg.wasm", "mqtt/imcore_bg.wasm"]
+  .map((f) => fs.readFileSync(path.join(app, "node_modules", "imcore", f)));
+const broker = process.env.IMCORE_BROKER_URL;
+assert.ok(broker, "IMCORE_BROKER_URL: the broker's WebSocket URL (scripts/test-package.sh sets it)");
 
 // ---- 1. the files ------------------------------------------------------------------------
 const files = fs.readdirSync(dist, { recursive: true }).map(String);
 const wasm = files.filter((f) => f.endsWith(".wasm"));
 const js = files.filter((f) => f.endsWith(".js"));
-assert.equal(wasm.length, 1, `one .wasm asset in dist/: ${files.join(", ")}`);
+assert.equal(wasm.length, 2, `two .wasm assets in dist/: ${files.join(", ")}`);
 assert.ok(js.length >= 1, `a JS chunk in dist/: ${files.join(", ")}`);
-const wasmBytes = fs.readFileSync(path.join(dist, wasm[0]));
-assert.ok(wasmBytes.equals(fs.readFileSync(installed)), `${wasm[0]} is the package's imcore_bg.wasm`);
-const wasmName = path.basename(wasm[0]);
-const referring = js.filter((f) => fs.readFileSync(path.join(dist, f), "utf8").includes(wasmName));
-assert.ok(referring.length >= 1, `a JS chunk refers to ${wasmName}`);
+const assets = wasm.map((f) => fs.readFileSync(path.join(dist, f)));
+for (const [i, bytes] of installed.entries()) {
+  const at = assets.findIndex((a) => a.equals(bytes));
+  assert.ok(at >= 0, `dist/ has the package's ${["imcore_bg.wasm", "mqtt/imcore_bg.wasm"][i]}`);
+  const wasmName = path.basename(wasm[at]);
+  const referring = js.filter((f) => fs.readFileSync(path.join(dist, f), "utf8").includes(wasmName));
+  assert.ok(referring.length >= 1, `a JS chunk refers to ${wasmName}`);
+}
 const html = fs.readFileSync(path.join(dist, "index.html"), "utf8");
 assert.ok(js.some((f) => html.includes(path.basename(f))), "index.html loads the JS chunk");
 const size = (f) => fs.statSync(path.join(dist, f)).size;
-console.log(`[check-app] ${wasm[0]} ${size(wasm[0])} B; JS ${js.map((f) => `${f} ${size(f)} B`).join(", ")}`);
+console.log(`[check-app] ${wasm.map((f) => `${f} ${size(f)} B`).join(", ")}; JS ${js.map((f) => `${f} ${size(f)} B`).join(", ")}`);
 
 // ---- 2. the built app runs, 3. the dev server's app runs ----------------------------------
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
@@ -61,13 +70,16 @@ async function runApp(url, what) {
     const page = await context.newPage();
     const problems = [];
     page.on("pageerror", (e) => problems.push(String(e)));
-    await page.goto(url);
+    await page.goto(`${url}?broker=${encodeURIComponent(broker)}`);
     const result = await (await page.waitForFunction(() => window.__imcoreResult, null, { timeout: 30_000 })).jsonValue();
     assert.equal(result.failed, undefined, `${what}: the app failed: ${result.failed}`);
     assert.deepEqual(problems, [], what);
     assert.equal(result.conversation, "1_2");
     assert.equal(result.status, "idle");
     assert.equal(result.sendingStatus, "sending");
+    assert.equal(result.settled, "sent", "the text went out through the broker");
+    assert.equal(result.statusAfter, "connected");
+    assert.equal(result.mqtt, "hello from imcore/mqtt", "imcore/mqtt's QoS 1 round trip");
     assert.equal(result.mine, true);
     assert.deepEqual(result.pageTexts, ["hello from vite"]);
     assert.deepEqual(result.conversations, ["1_2"]);

@@ -1,8 +1,9 @@
-// A Vite app using the installed `imcore` tarball with strict types. `tsc --noEmit` proves
-// the declarations type real usage exactly (the type-level checks below fail to compile if
-// a type is `any` or wrong); `vite build` proves the package bundles, wasm included;
-// scripts/test-package.sh then loads the built app in Chromium and reads
-// `window.__imcoreResult`.
+// A Vite app using the installed `imcore` tarball with strict types: ChatClient from
+// `imcore` and MqttClient from `imcore/mqtt`. `tsc --noEmit` proves the declarations type
+// real usage exactly (the type-level checks below fail to compile if a type is `any` or
+// wrong); `vite build` proves the package bundles, both modules included;
+// scripts/test-package.sh then loads the built app in Chromium with the URL of a real
+// Mosquitto as `?broker=`, and reads `window.__imcoreResult`.
 import init, {
   ChatClient,
   type ChatClientOptions,
@@ -25,6 +26,7 @@ import init, {
   type StatusEvent,
   type TransportFactory,
 } from "imcore";
+import initMqtt, { MqttClient, type MqttMessage } from "imcore/mqtt";
 
 // ---- type-level checks -------------------------------------------------------------------
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -117,12 +119,32 @@ function render(list: readonly ChatConversation[]): void {
   );
 }
 
+// A QoS 1 message through the broker and back, with imcore/mqtt: its payload as text.
+async function mqttRoundTrip(broker: string): Promise<string> {
+  await initMqtt();
+  const client = new MqttClient({ url: broker, clientId: "vite-check-mqtt", protocolVersion: 5 });
+  try {
+    const received = new Promise<string>((resolve) => {
+      client.on("message", (m: MqttMessage) => resolve(new TextDecoder().decode(m.payload)));
+    });
+    client.connect();
+    const granted: number[] = await client.subscribe("vite/check", 1);
+    if (granted[0] !== 1) throw new Error(`subscribe granted ${JSON.stringify(granted)}`);
+    await client.publish("vite/check", "hello from imcore/mqtt", 1);
+    return await received;
+  } finally {
+    client.free();
+  }
+}
+
 // ---- the app -----------------------------------------------------------------------------
 async function main(): Promise<Record<string, unknown>> {
+  const broker = new URLSearchParams(location.search).get("broker");
+  if (!broker) throw new Error("the page needs ?broker=<the broker's WebSocket URL>");
   await init();
   const options: ChatClientOptions = {
     userId: "1",
-    direct: { url, clientId: "vite-check-1" },
+    direct: { url: broker, clientId: "vite-check-1" },
     contacts: ["2"],
     storage: "memory",
     logLevel: "silent",
@@ -166,11 +188,19 @@ async function main(): Promise<Record<string, unknown>> {
   await ChatClient.create({ userId: "not a number", direct: { url } }).catch((e: unknown) => {
     if (isChatError(e)) badOptions = e.code;
   });
+  // Then online: the text goes out through the broker.
+  const status = client.status();
+  client.connect();
+  const settled: ChatMessage = await handle.done;
+  const statusAfter = client.status();
   offMessage();
   void memoryKv;
   return {
     conversation,
-    status: client.status(),
+    status,
+    settled: settled.status,
+    statusAfter,
+    mqtt: await mqttRoundTrip(broker),
     sendingStatus: sending.status,
     mine: sending.mine,
     pageTexts: page.map((m) => m.text),
