@@ -23,8 +23,9 @@
 //   none (`<(A,B) as imcore::json::read::FromJson>::read`); `core::ptr::drop_in_place<T>`
 //   -> T's crate. Other generics stay with the crate that defines them
 //   (`<alloc::vec::Vec<T> as …>` is alloc's, whatever T is).
-//   The exports wasm-bindgen writes for #[wasm_bindgen] items (`mqttclient_publish`,
-//   `chatclient_create`, `__wbg_mqttclient_free`) -> imcore; its runtime and shims
+//   The exports wasm-bindgen writes for #[wasm_bindgen] items (`chatclient_create`,
+//   `__wbg_chatclient_free`) and the session's C ABI (`mqtt_poll`, src/web/session_api.rs)
+//   -> imcore; its runtime and shims
 //   (`__wbindgen_*`, `__externref_*`, `… externref shim`) -> (wasm-bindgen); data segments,
 //   exports, tables, types -> (data, wasm structure); other bare names (memcpy, memcmp,
 //   __multi3: LLVM's compiler builtins) -> (builtins).
@@ -65,8 +66,9 @@ function leading(s) {
   return m ? m[1] : null;
 }
 
-// The exports wasm-bindgen writes for imcore's classes, and its own runtime and shims.
-const EXPORTS = /^(__wbg_)?(mqttclient|chatclient)_[A-Za-z]+$/;
+// The exports wasm-bindgen writes for imcore's classes, the session's C ABI, and
+// wasm-bindgen's own runtime and shims.
+const EXPORTS = /^((__wbg_)?chatclient_[A-Za-z]+|mqtt_[a-z]+)$/;
 const BINDGEN = /^(__wbindgen|__externref|__wbg_|__instance_terminated)|shim$/;
 // Drop glue, `core::ptr::drop_in_place<T>`: T is group 2.
 const DROP_GLUE = /^core(\[[0-9a-f]+\])?::ptr::drop_in_place<(.*)>(::h[0-9a-f]+)?$/;
@@ -132,6 +134,19 @@ const bad = (why) => {
   throw new Error(`${named}: ${why}`);
 };
 const fns = moduleFunctions(wasm, bad);
+// A module wasm-bindgen never saw (imcore/mqtt) keeps the mangled names rustc gave its
+// functions (twiggy demangles its own items): demangled here by tools/demangle, with the
+// crate wasm-bindgen demangles the other modules' names with.
+const names = [...fns.names];
+if (names.some(([, n]) => /^_(R|ZN)/.test(n))) {
+  const input = names.map(([, n]) => n).join("\n") + "\n";
+  const out = execFileSync("cargo", ["run", "-q", "--release", "-p", "imcore-demangle"], {
+    input,
+    maxBuffer: 1 << 28,
+  }).toString().split("\n");
+  if (out.length !== names.length + 1) bad(`tools/demangle gave ${out.length - 1} names for ${names.length}`);
+  names.forEach(([i], k) => fns.names.set(i, out[k]));
+}
 const bodies = fns.bodies.map(([start, end], i) => [start, end, fns.names.get(fns.imported + i) || ""]);
 // [start, end) of every section shipped (custom sections are not).
 bodies.keep = sections(wasm, bad)
