@@ -1,5 +1,5 @@
 //! One name for one rule: `cfg(mqtt_class)` is set when the module ships the `MqttClient`
-//! class, the JS shell src/web/mqtt_client.js over the exported `MqttSession`
+//! class, the JS shell src/web/mqtt_client.js over the session's C ABI
 //! (src/web/session_api.rs): always without the `chat` feature (the MQTT-only module, where
 //! the class is all there is), and under `chat` with `mqtt-client` (the mini-program's
 //! module). The web module (`chat` without `mqtt-client`) leaves it to

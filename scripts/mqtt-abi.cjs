@@ -7,7 +7,10 @@
 //     constants, name for name (`Out::Transmit = 3` is `OUT_TRANSMIT = 3`), none missing
 //     and none extra;
 //   * MODULE.wasm exports, as functions, exactly the `mqtt_*` names the class calls
-//     (`w.mqtt_poll`, …), and a memory named `memory`.
+//     (`w.mqtt_poll`, …), and a memory named `memory`;
+//   * every call passes as many arguments as the Rust function has parameters (a
+//     `...put(a, b)` argument counts as its own arguments, which are one length each): one
+//     too few would reach Rust as 0 or NaN, unseen.
 // With --standalone (imcore/mqtt's module, which wasm-bindgen never sees): the module
 // imports nothing and exports nothing else but for the two globals rustc's linker adds
 // (`__data_end`, `__heap_base`, for tools like wasm-bindgen; nothing here reads them),
@@ -46,6 +49,43 @@ for (const [enumName, prefix] of [['Out', 'OUT_'], ['Input', 'IN_']]) {
     consts.delete(name);
   }
   if (consts.size) fail(`mqtt_client.js: ${[...consts.keys()].join(', ')}: not in session_api.rs's ${enumName}`);
+}
+
+// Each call's arguments against the Rust function's parameters.
+const arity = new Map([...rust.matchAll(/pub extern "C" fn (mqtt_\w+)\(([^)]*)\)/g)]
+  .map(([, name, params]) => [name, params.split(',').filter((p) => p.trim()).length]));
+// The top-level arguments of the call whose `(` is at `open` in `src`.
+function argsAt(src, open) {
+  const args = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open; i < src.length; i++) {
+    const c = src[i];
+    if (c === '"' || c === "'" || c === '`') {
+      for (i++; i < src.length && src[i] !== c; i++) if (src[i] === '\\') i++;
+    } else if ('([{'.includes(c)) {
+      depth++;
+    } else if (')]}'.includes(c) && --depth === 0) {
+      args.push(src.slice(start, i));
+      return args.map((a) => a.trim()).filter(Boolean);
+    } else if (c === ',' && depth === 1) {
+      args.push(src.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return fail(`mqtt_client.js: a call at ${open} never closes`);
+}
+for (const m of js.matchAll(/\bw\.(mqtt_\w+)\(/g)) {
+  const open = m.index + m[0].length - 1;
+  let count = 0;
+  for (const arg of argsAt(js, open)) {
+    if (arg.startsWith('...put(')) count += argsAt(arg, arg.indexOf('(')).length;
+    else if (arg.startsWith('...')) fail(`mqtt_client.js: ${m[1]}(…${arg}): a spread this check cannot count`);
+    else count++;
+  }
+  if (count !== arity.get(m[1])) {
+    fail(`mqtt_client.js calls ${m[1]} with ${count} arguments; session_api.rs says ${arity.get(m[1])}`);
+  }
 }
 
 // The module's imports and exports.
@@ -113,5 +153,5 @@ if (flag === '--standalone') {
     if (f === file) console.log(`[mqtt-abi] ${f}: ${called.size} exports as the class calls them, no imports; ${bytes.length} -> ${out.length} bytes`);
   }
 } else {
-  console.log(`[mqtt-abi] ${file}: the ${called.size} exports mqtt_client.js calls, and the enums, match`);
+  console.log(`[mqtt-abi] ${file}: the ${called.size} exports mqtt_client.js calls, their arguments and the enums match`);
 }

@@ -11,8 +11,10 @@ use wasm_bindgen::{JsCast, JsValue};
 /// (through `session_api`, where the `MqttClient` class ships) and the option readers'
 /// (`INVALID_OPTIONS`, ChatClient's). The JS class `MqttClient` (`mqtt_client.js`) passes
 /// these on and makes the rest of `MqttErrorCode` itself, where it judges JS values and
-/// JS transports: `INVALID_ARGUMENT`, `INVALID_PAYLOAD`, `DISCONNECTED`, `TRANSPORT`, and
-/// `INVALID_OPTIONS`, `INVALID_TOPIC`, `INVALID_FILTER` for values of the wrong JS type.
+/// JS transports: `INVALID_ARGUMENT`, `INVALID_PAYLOAD`, `DISCONNECTED`, `TRANSPORT`,
+/// `NOT_LOADED` (a client made before the module is), `PACKET_TOO_LARGE` for arguments the
+/// module's memory cannot hold, and `INVALID_OPTIONS`, `INVALID_TOPIC`, `INVALID_FILTER`
+/// for values of the wrong JS type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(mqtt_class), allow(dead_code))]
 pub(crate) enum Code {

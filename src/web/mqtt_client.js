@@ -31,8 +31,13 @@ let w;
 // A plain object: init's { module_or_path } or initSync's { module } (wasm-bindgen's forms).
 const plain = (v) => isObject(v) && Object.getPrototypeOf(v) === Object.prototype;
 
-/** Loads the module (imcore_bg.wasm beside this file, unless told otherwise), once. */
+/**
+ * Loads the module (imcore_bg.wasm beside this file, unless told otherwise), once: a later
+ * call resolves with what the first loaded. (The module is 70 KB: it is compiled once
+ * downloaded, not while it streams.)
+ */
 export default async function init(input) {
+  if (w) return w;
   input = await input;
   if (plain(input)) input = await input.module_or_path;
   if (input === undefined) input = new URL("imcore_bg.wasm", import.meta.url);
@@ -47,6 +52,7 @@ export default async function init(input) {
 
 /** Loads the module from its bytes or a compiled `WebAssembly.Module`, once. */
 export function initSync(input) {
+  if (w) return w;
   if (plain(input)) input = input.module;
   if (!(input instanceof WebAssembly.Module)) input = new WebAssembly.Module(input);
   return (w = w || new WebAssembly.Instance(input, {}).exports);
@@ -109,11 +115,15 @@ const bytesOf = (p) =>
 // The module's scratch buffer (session_api.rs): `put` writes a call's arguments into it,
 // each string as UTF-8 and each byte array as it is, one after the other, and returns their
 // lengths (-1 for one left out) for the call; `readText` and `readBytes` read the `n` bytes
-// a getter left there. (mqtt_buf may grow the memory: views are made after it.)
+// a getter left there. (mqtt_buf may grow the memory: views are made after it.) Arguments
+// the memory cannot hold are a PACKET_TOO_LARGE error, and the module goes on. Text is
+// decoded as it is, a leading U+FEFF kept (MQTT-1.5.4-3: a receiver must not strip it).
 let decoder;
 function put(...values) {
   const parts = values.map((v) => (absent(v) ? null : bytesOf(v)));
-  let at = w.mqtt_buf(parts.reduce((n, p) => n + (p ? p.length : 0), 0)) >>> 0;
+  const total = parts.reduce((n, p) => n + (p ? p.length : 0), 0);
+  let at = total < 2 ** 32 ? w.mqtt_buf(total) >>> 0 : 0;
+  if (!at) throw mqttError("PACKET_TOO_LARGE", `${total} bytes do not fit in the module's memory`);
   const memory = new Uint8Array(w.memory.buffer);
   return parts.map((p) => (p ? (memory.set(p, at), (at += p.length), p.length) : -1));
 }
@@ -121,7 +131,8 @@ function readBytes(n) {
   const at = w.mqtt_buf(n) >>> 0;
   return new Uint8Array(w.memory.buffer, at, n).slice();
 }
-const readText = (n) => (decoder = decoder || new TextDecoder()).decode(readBytes(n));
+const readText = (n) =>
+  (decoder = decoder || new TextDecoder("utf-8", { ignoreBOM: true })).decode(readBytes(n));
 // The last output's failure: { code, message }, and as an MqttError.
 const fault = (s) => ({ code: readText(w.mqtt_code(s)), message: readText(w.mqtt_text(s)) });
 function errorOf(s) {
@@ -195,6 +206,11 @@ function urls(o) {
   return list.join("\n");
 }
 
+// The sessions of clients collected without free(), freed (hosts without
+// FinalizationRegistry keep them).
+const sessions =
+  typeof FinalizationRegistry === "function" ? new FinalizationRegistry((h) => w.mqtt_free(h)) : null;
+
 // setTimeout's longest delay: longer reconnect delays would fire at once.
 const MAX_DELAY_MS = 2 ** 31 - 1;
 const EVENTS = ["status", "message", "connect", "disconnect", "error"];
@@ -245,7 +261,7 @@ export class MqttClient {
     this._credentials = typed(o, "", "credentials", "function");
     this._factory = typed(o, "", "transport", "function");
 
-    if (!w) throw new Error("imcore: MqttClient before the module is loaded (await init())");
+    if (!w) throw mqttError("NOT_LOADED", "the module is not loaded yet: await init() first");
     // What is left out (undefined: NaN to the module) takes the session's defaults
     // (SessionConfig). The session is a handle, never 0.
     const session = w.mqtt_new(...put(clientId, url, willTopic, willPayload), version === 5,
@@ -258,6 +274,9 @@ export class MqttClient {
       throw invalid(message);
     }
     this._session = session;
+    // A client dropped without free() (one no timer, socket or listener holds) gives its
+    // session back when it is collected.
+    if (sessions) sessions.register(this, session, this);
     this._listeners = noListeners();
     // Pending promises by completion key: [resolve, reject, is a subscribe].
     this._pending = new Map();
@@ -364,6 +383,7 @@ export class MqttClient {
       if (out === OUT_CLOSE) this._close();
     }
     this._close();
+    if (sessions) sessions.unregister(this);
     w.mqtt_free(session);
     const pending = [...this._pending.values()];
     this._pending.clear();
@@ -383,7 +403,13 @@ export class MqttClient {
   _request(subscribe, call) {
     const session = this._session;
     if (!session) return rejected("DISCONNECTED", "the MqttClient was freed");
-    if (call(session, now()) === OUT_FAILED) return Promise.reject(errorOf(session));
+    let out;
+    try {
+      out = call(session, now());
+    } catch (e) {
+      return Promise.reject(e); // arguments the module's memory cannot hold
+    }
+    if (out === OUT_FAILED) return Promise.reject(errorOf(session));
     const key = w.mqtt_num(session);
     const promise = new Promise((resolve, reject) => {
       this._pending.set(key, [resolve, reject, subscribe]);

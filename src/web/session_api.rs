@@ -9,9 +9,9 @@
 //! Why no wasm-bindgen (a design-card crate) here: an interface of numbers and bytes needs
 //! none of what it brings (JS objects, closures, the externref table), and its glue was
 //! 2.4 KB gzip -9 of the 37 KB; the class loads the module itself in ~0.5 KB. Measured on
-//! the whole entry, wasm + JS: 37,043 -> see `make size` (the numbers are in
-//! scripts/build-wasm.sh's MQTT section). The mini-program's module carries these exports
-//! beside wasm-bindgen's, and its `MqttClient` is the same class over them.
+//! the whole entry, wasm + JS (`make size`): 37,043 -> 34,316 B gzip -9, of which the wasm
+//! 30,838 -> 29,993 B. The mini-program's module carries these exports beside
+//! wasm-bindgen's, and its `MqttClient` is the same class over them.
 //! The rules stay here: the session decides, checks every topic, filter and QoS, and words
 //! every error; the JS shell moves bytes and values only.
 //!
@@ -108,7 +108,9 @@ struct MqttSession {
 
 /// The sessions by handle (a freed one leaves its slot empty for the next) and the scratch
 /// buffer. One per module: wasm32 here has one thread, and no call runs JS, so nothing
-/// re-enters.
+/// re-enters. A call that trapped (out of memory) leaves it borrowed: every call after it
+/// traps too, which JS sees as a `RuntimeError` each time, instead of going on from a
+/// half-done change.
 struct Ffi {
     sessions: Vec<Option<MqttSession>>,
     buf: Vec<u8>,
@@ -120,12 +122,9 @@ thread_local! {
     };
 }
 
-/// Runs `f` on the state; `R::default()` if it is busy (it cannot be: nothing re-enters).
-fn with_ffi<R: Default>(f: impl FnOnce(&mut Ffi) -> R) -> R {
-    FFI.with(|cell| {
-        cell.try_borrow_mut()
-            .map_or_else(|_| R::default(), |mut ffi| f(&mut ffi))
-    })
+/// Runs `f` on the state.
+fn with_ffi<R>(f: impl FnOnce(&mut Ffi) -> R) -> R {
+    FFI.with(|cell| f(&mut cell.borrow_mut()))
 }
 
 /// Runs `f` on session `handle` with the arguments JS wrote into the buffer; `R::default()`
@@ -231,17 +230,25 @@ const QOS_RANGE: &str = "qos must be 0, 1 or 2";
 
 /// The scratch buffer, made `len` bytes long (what it holds is kept if it is that long
 /// already), and its address: JS writes a call's arguments there, and reads there what a
-/// getter gave (calling this with the length the getter returned).
+/// getter gave (calling this with the length the getter returned). 0 if the memory cannot
+/// hold `len` bytes: JS refuses the call, and the module goes on (a failed allocation would
+/// trap).
 #[no_mangle]
 pub extern "C" fn mqtt_buf(len: u32) -> usize {
     with_ffi(|ffi| {
-        ffi.buf.resize(len as usize, 0);
-        ffi.buf.as_mut_ptr() as usize
+        let buf = &mut ffi.buf;
+        let more = (len as usize).saturating_sub(buf.len());
+        if buf.try_reserve_exact(more).is_err() {
+            return 0;
+        }
+        buf.resize(len as usize, 0);
+        buf.as_mut_ptr() as usize
     })
 }
 
-/// A new session (not connecting yet); returns its handle (never 0). The buffer holds the client id,
-/// the broker URLs (one per line), the will's topic (length -1: no will) and payload.
+/// A new session (not connecting yet); returns its handle (never 0). The buffer holds the
+/// client id, the broker URLs (one per line), the will's topic (length -1: no will) and
+/// payload.
 /// `seed` seeds the reconnect jitter; what is left out (NaN) keeps [`SessionConfig`]'s
 /// default. A will topic that is not a valid topic name, or a will QoS other than 0, 1
 /// or 2, leaves `INVALID_OPTIONS`: the first poll gives it (`Out::Failed`).
@@ -797,6 +804,13 @@ mod tests {
             "an unknown input is ignored"
         );
         mqtt_free(h);
+
+        assert_eq!(
+            mqtt_buf(u32::MAX),
+            0,
+            "more than the memory can hold: 0, no trap"
+        );
+        assert_ne!(mqtt_buf(3), 0, "and the buffer goes on");
 
         let mut args = Args(&[0xff, b'a', b'b', b'c']);
         assert_eq!(args.text(2), "\u{fffd}a", "not UTF-8: replaced");

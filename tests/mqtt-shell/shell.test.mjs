@@ -177,3 +177,46 @@ test("options: a sparse url array and wrong types are INVALID_OPTIONS", () => {
     message: /not a valid topic name/,
   });
 });
+
+test("the loader: a client before it is NOT_LOADED; a second init() or initSync() is the first's", async () => {
+  const fresh = await import(`${pkg}/mqtt/imcore.js?fresh`);
+  assert.throws(() => new fresh.MqttClient({ url: "ws://a", clientId: "x" }), {
+    name: "MqttError",
+    code: "NOT_LOADED",
+  });
+  const loaded = fresh.initSync({ module: readFileSync(`${pkg}/mqtt/imcore_bg.wasm`) });
+  assert.equal(fresh.initSync(undefined), loaded, "initSync once loaded");
+  assert.equal(await fresh.default("not a URL"), loaded, "init once loaded");
+  new fresh.MqttClient({ url: "ws://a", clientId: "x" }).free();
+});
+
+/** A client connected over a scripted transport (CONNACK delivered). */
+async function connected(log) {
+  const { factory, made } = scripted();
+  const c = client({ transport: factory }, log);
+  c.connect();
+  await tick();
+  made[0].t.onopen();
+  made[0].t.onmessage(new Uint8Array([0x20, 2, 0, 0]).buffer);
+  assert.equal(c.status, "connected");
+  return { c, t: made[0].t };
+}
+
+test("a topic that starts with U+FEFF arrives with it (MQTT-1.5.4-3: not stripped)", async () => {
+  const { c, t } = await connected();
+  const messages = [];
+  c.on("message", (m) => messages.push(m));
+  // PUBLISH, QoS 0: topic "\uFEFFa/b" (EF BB BF 61 2F 62), payload "x".
+  t.onmessage(new Uint8Array([0x30, 9, 0, 6, 0xef, 0xbb, 0xbf, 0x61, 0x2f, 0x62, 0x78]).buffer);
+  assert.deepEqual(messages.map((m) => [m.topic, [...m.payload]]), [["\uFEFFa/b", [0x78]]]);
+  c.free();
+});
+
+test("a payload the module's memory cannot hold is PACKET_TOO_LARGE, and the client goes on", async () => {
+  const { c, t } = await connected();
+  await assert.rejects(c.publish("a/b", new Uint8Array(2 ** 31)), { code: "PACKET_TOO_LARGE" });
+  const sent = t.sent.length;
+  await c.publish("a/b", "small", 0);
+  assert.equal(t.sent.length, sent + 1, "the next publish is written");
+  c.free();
+});
