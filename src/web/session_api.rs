@@ -678,6 +678,12 @@ mod tests {
         outs.iter().map(|o| o.0).collect()
     }
 
+    /// The bytes of the first `Out::Transmit` until `Out::None` (empty if none).
+    fn transmitted(h: u32) -> Vec<u8> {
+        let sent = drain(h).into_iter().find(|o| o.0 == Out::Transmit);
+        sent.map(|o| o.4).unwrap_or_default()
+    }
+
     #[wasm_bindgen_test]
     fn a_session_connects_publishes_and_is_freed_through_the_abi() {
         let h = session("ws://a/mqtt\nws://b/mqtt", None);
@@ -699,11 +705,7 @@ mod tests {
         );
 
         mqtt_input(h, 1002.0, Input::Opened as i32);
-        let connect = drain(h)
-            .into_iter()
-            .find(|o| o.0 == Out::Transmit)
-            .map(|o| o.4);
-        let connect = connect.unwrap_or_default();
+        let connect = transmitted(h);
         assert_eq!(connect.first(), Some(&0x10), "CONNECT");
         assert!(
             connect.windows(6).any(|w| w == b"secret"),
@@ -742,11 +744,7 @@ mod tests {
             Out::Accepted as u32
         );
         let key = mqtt_num(h);
-        let publish = drain(h)
-            .into_iter()
-            .find(|o| o.0 == Out::Transmit)
-            .map(|o| o.4);
-        let publish = publish.unwrap_or_default();
+        let publish = transmitted(h);
         assert_eq!(publish.first(), Some(&0x32), "PUBLISH at QoS 1");
         assert!(publish.ends_with(b"hi"));
         // The packet id follows the topic: 0x32, length, 0, 3, "a/b".
