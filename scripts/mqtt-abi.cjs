@@ -3,19 +3,22 @@
 // Checks the contract between the session's C ABI (src/web/session_api.rs, the `mqtt_*`
 // exports) and the class that calls it (src/web/mqtt_client.js), which no generated glue
 // keeps in step, so that a mismatch fails the build instead of a client:
-//   * the numbers of Rust's `Out` and `Input` enums are the class's OUT_* and IN_*
-//     constants, name for name (`Out::Transmit = 3` is `OUT_TRANSMIT = 3`), none missing
-//     and none extra;
+//   * every variant of Rust's `Out` and `Input` enums says its number, and the numbers are
+//     the class's OUT_* and IN_* constants, name for name (`Out::Transmit = 3` is
+//     `OUT_TRANSMIT = 3`), none missing and none extra;
 //   * MODULE.wasm exports, as functions, exactly the `mqtt_*` names the class calls
 //     (`w.mqtt_poll`, …), and a memory named `memory`;
-//   * every call passes as many arguments as the Rust function has parameters (a
-//     `...put(a, b)` argument counts as its own arguments, which are one length each): one
-//     too few would reach Rust as 0 or NaN, unseen.
+//   * each of those functions takes only i32 and f64 (what a JS number becomes; an i64
+//     would want a BigInt) and returns at most one of them, and every call passes as many
+//     arguments as the function has parameters (a `...put(a, b)` argument counts as its own
+//     arguments, one length each): one too few would reach Rust as 0 or NaN, unseen.
+// (The order of the arguments is the tests' to check: tests/mqtt-shell, the browser tests
+// and session_api.rs's own.)
 // With --standalone (imcore/mqtt's module, which wasm-bindgen never sees): the module
 // imports nothing and exports nothing else but for the two globals rustc's linker adds
 // (`__data_end`, `__heap_base`, for tools like wasm-bindgen; nothing here reads them),
 // which are dropped from MODULE.wasm and from each COPY.wasm (the same module with its
-// names, for twiggy): ~30 B. Every other byte stays as it was.
+// names, for twiggy), in place: ~30 B. Every other byte stays as it was.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -32,16 +35,25 @@ const fail = (why) => {
   process.exit(1);
 };
 const LINKER_GLOBALS = new Set(['__data_end', '__heap_base']);
+const I32 = 0x7f;
+const F64 = 0x7c;
 
-// The enums' numbers, from the Rust source: `Name = 3,` lines between `pub enum X {` and `}`.
+// The enums' numbers, from the Rust source: the variant lines between `pub enum X {` and
+// `}` (doc comments and attributes aside), each `Name = 3,`.
 const rust = fs.readFileSync(path.join(root, 'src/web/session_api.rs'), 'utf8');
-const js = fs.readFileSync(path.join(root, 'src/web/mqtt_client.js'), 'utf8');
+// The class without its comment lines (a call named in a comment is none).
+const js = fs.readFileSync(path.join(root, 'src/web/mqtt_client.js'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
 const upper = (name) => name.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase();
 for (const [enumName, prefix] of [['Out', 'OUT_'], ['Input', 'IN_']]) {
   const body = rust.match(new RegExp(`^pub enum ${enumName} \\{\\n([\\s\\S]*?)^\\}`, 'm'));
   if (!body) fail(`session_api.rs has no \`pub enum ${enumName}\``);
-  const variants = [...body[1].matchAll(/^\s+(\w+) = (\d+),$/gm)].map(([, n, v]) => [prefix + upper(n), Number(v)]);
-  if (variants.length === 0) fail(`session_api.rs: \`${enumName}\` has no \`Name = number\` variants`);
+  const lines = body[1].split('\n').map((l) => l.trim()).filter((l) => l && !/^(\/\/|#\[)/.test(l));
+  const variants = lines.map((line) => {
+    const m = /^(\w+) = (\d+),$/.exec(line);
+    if (!m) fail(`session_api.rs: \`${enumName}\`: "${line}" is not a \`Name = number,\` variant`);
+    return [prefix + upper(m[1]), Number(m[2])];
+  });
+  if (variants.length === 0) fail(`session_api.rs: \`${enumName}\` has no variants`);
   const consts = new Map([...js.matchAll(new RegExp(`\\b(${prefix}[A-Z_]+) = (\\d+)\\b`, 'g'))]
     .map(([, n, v]) => [n, Number(v)]));
   for (const [name, value] of variants) {
@@ -51,9 +63,43 @@ for (const [enumName, prefix] of [['Out', 'OUT_'], ['Input', 'IN_']]) {
   if (consts.size) fail(`mqtt_client.js: ${[...consts.keys()].join(', ')}: not in session_api.rs's ${enumName}`);
 }
 
-// Each call's arguments against the Rust function's parameters.
-const arity = new Map([...rust.matchAll(/pub extern "C" fn (mqtt_\w+)\(([^)]*)\)/g)]
-  .map(([, name, params]) => [name, params.split(',').filter((p) => p.trim()).length]));
+// The module's imports, its exports, and the type of each function it defines.
+const bad = (f) => (why) => fail(`${f}: ${why}`);
+function interfaceOf(f, wasm) {
+  const imports = [];
+  const exportList = [];
+  const types = [];
+  const functionTypes = [];
+  let importedFunctions = 0;
+  for (const s of sections(wasm, bad(f))) {
+    const r = new Reader(wasm, bad(f), s.bodyStart);
+    if (s.id === 1) {
+      for (let n = r.uleb(), i = 0; i < n; i++) {
+        if (r.byte() !== 0x60) bad(f)(`type ${i} is not a function type`);
+        const params = Array.from({ length: r.uleb() }, () => r.valueType());
+        const results = Array.from({ length: r.uleb() }, () => r.valueType());
+        types.push({ params, results });
+      }
+    } else if (s.id === 2) {
+      for (let n = r.uleb(), i = 0; i < n; i++) {
+        const what = `${r.name()}.${r.name()}`;
+        if (r.importDesc(what) === 0) importedFunctions++;
+        imports.push(what);
+      }
+    } else if (s.id === 3) {
+      for (let n = r.uleb(), i = 0; i < n; i++) functionTypes.push(r.uleb());
+    } else if (s.id === 7) {
+      for (let n = r.uleb(), i = 0; i < n; i++) {
+        const name = r.name();
+        const kind = r.byte();
+        exportList.push({ name, kind, index: r.uleb() });
+      }
+    }
+  }
+  const typeOf = (e) => types[functionTypes[e.index - importedFunctions]];
+  return { imports, exportList, typeOf };
+}
+
 // The top-level arguments of the call whose `(` is at `open` in `src`.
 function argsAt(src, open) {
   const args = [];
@@ -75,7 +121,24 @@ function argsAt(src, open) {
   }
   return fail(`mqtt_client.js: a call at ${open} never closes`);
 }
-for (const m of js.matchAll(/\bw\.(mqtt_\w+)\(/g)) {
+
+const wasm = fs.readFileSync(file);
+const { imports, exportList, typeOf } = interfaceOf(file, wasm);
+const calls = [...js.matchAll(/\bw\.(mqtt_\w+)\(/g)];
+const called = new Set(calls.map((m) => m[1]));
+const exported = new Map(exportList.filter((e) => e.name.startsWith('mqtt_')).map((e) => [e.name, e]));
+for (const name of called) if (!exported.has(name)) fail(`${file} does not export ${name}, which mqtt_client.js calls`);
+for (const [name, e] of exported) {
+  if (e.kind !== 0) fail(`${file}: export ${name} is not a function`);
+  if (!called.has(name)) fail(`${file} exports ${name}, which mqtt_client.js never calls`);
+  const type = typeOf(e);
+  if (!type) fail(`${file}: export ${name} is no function the module defines`);
+  const numbers = (list) => list.every((t) => t === I32 || t === F64);
+  if (!numbers(type.params) || !numbers(type.results) || type.results.length > 1) {
+    fail(`${file}: ${name} takes or returns something other than i32 and f64 (a JS number), or more than one result`);
+  }
+}
+for (const m of calls) {
   const open = m.index + m[0].length - 1;
   let count = 0;
   for (const arg of argsAt(js, open)) {
@@ -83,44 +146,8 @@ for (const m of js.matchAll(/\bw\.(mqtt_\w+)\(/g)) {
     else if (arg.startsWith('...')) fail(`mqtt_client.js: ${m[1]}(…${arg}): a spread this check cannot count`);
     else count++;
   }
-  if (count !== arity.get(m[1])) {
-    fail(`mqtt_client.js calls ${m[1]} with ${count} arguments; session_api.rs says ${arity.get(m[1])}`);
-  }
-}
-
-// The module's imports and exports.
-const bad = (f) => (why) => fail(`${f}: ${why}`);
-function interfaceOf(f, wasm) {
-  const imports = [];
-  const exports = [];
-  for (const s of sections(wasm, bad(f))) {
-    if (s.id !== 2 && s.id !== 7) continue;
-    const r = new Reader(wasm, bad(f), s.bodyStart);
-    for (let n = r.uleb(), i = 0; i < n; i++) {
-      if (s.id === 2) {
-        const what = `${r.name()}.${r.name()}`;
-        r.importDesc(what);
-        imports.push(what);
-      } else {
-        const name = r.name();
-        const kind = r.byte();
-        r.uleb();
-        exports.push({ name, kind });
-      }
-    }
-  }
-  return { imports, exports };
-}
-
-const wasm = fs.readFileSync(file);
-const { imports, exports: exportList } = interfaceOf(file, wasm);
-const called = new Set([...js.matchAll(/\bw\.(mqtt_\w+)\(/g)].map((m) => m[1]));
-const exported = new Set(exportList.filter((e) => e.name.startsWith('mqtt_')).map((e) => e.name));
-for (const name of called) if (!exported.has(name)) fail(`${file} does not export ${name}, which mqtt_client.js calls`);
-for (const e of exportList) {
-  if (!e.name.startsWith('mqtt_')) continue;
-  if (e.kind !== 0) fail(`${file}: export ${e.name} is not a function`);
-  if (!called.has(e.name)) fail(`${file} exports ${e.name}, which mqtt_client.js never calls`);
+  const params = typeOf(exported.get(m[1])).params.length;
+  if (count !== params) fail(`mqtt_client.js calls ${m[1]} with ${count} arguments; it takes ${params}`);
 }
 if (!exportList.some((e) => e.name === 'memory' && e.kind === 2)) fail(`${file} exports no memory named "memory"`);
 
@@ -150,8 +177,8 @@ if (flag === '--standalone') {
     }
     const out = Buffer.concat(parts);
     fs.writeFileSync(f, out);
-    if (f === file) console.log(`[mqtt-abi] ${f}: ${called.size} exports as the class calls them, no imports; ${bytes.length} -> ${out.length} bytes`);
+    if (f === file) console.log(`[mqtt-abi] ${f}: ${exported.size} exports as the class calls them, no imports; ${bytes.length} -> ${out.length} bytes`);
   }
 } else {
-  console.log(`[mqtt-abi] ${file}: the ${called.size} exports mqtt_client.js calls, their arguments and the enums match`);
+  console.log(`[mqtt-abi] ${file}: the ${exported.size} exports mqtt_client.js calls, their arguments and the enums match`);
 }

@@ -22,7 +22,9 @@
 //   `<imcore::mqtt::Packet as core::fmt::Debug>::fmt` is imcore's), or Trait's when T has
 //   none (`<(A,B) as imcore::json::read::FromJson>::read`); `core::ptr::drop_in_place<T>`
 //   -> T's crate. Other generics stay with the crate that defines them
-//   (`<alloc::vec::Vec<T> as …>` is alloc's, whatever T is).
+//   (`<alloc::vec::Vec<T> as …>` is alloc's, whatever T is), but for those that run one of
+//   imcore's closures (`LocalKey::with::<…, imcore::web::session_api::mqtt_poll::{closure#0}>`,
+//   whose body is mostly the closure's): imcore's.
 //   The exports wasm-bindgen writes for #[wasm_bindgen] items (`chatclient_create`,
 //   `__wbg_chatclient_free`) and the session's C ABI (`mqtt_poll`, src/web/session_api.rs)
 //   -> imcore; its runtime and shims
@@ -73,10 +75,18 @@ const BINDGEN = /^(__wbindgen|__externref|__wbg_|__instance_terminated)|shim$/;
 // Drop glue, `core::ptr::drop_in_place<T>`: T is group 2.
 const DROP_GLUE = /^core(\[[0-9a-f]+\])?::ptr::drop_in_place<(.*)>(::h[0-9a-f]+)?$/;
 
+// One of imcore's closures, among a generic function's arguments.
+const IMCORE_CLOSURE = /\bimcore(\[[0-9a-f]+\])?::([A-Za-z_]\w*::)+\{closure#\d+\}/;
+
 function crateOf(name) {
   if (STRUCTURE.test(name)) return "(data, wasm structure)";
   if (EXPORTS.test(name)) return "imcore";
   if (BINDGEN.test(name)) return "(wasm-bindgen)";
+  const crate = crateOfPath(name);
+  return crate !== "imcore" && IMCORE_CLOSURE.test(name) ? "imcore" : crate;
+}
+
+function crateOfPath(name) {
   let s = name;
   const glue = DROP_GLUE.exec(s);
   if (glue) s = glue[2];
@@ -140,12 +150,17 @@ const fns = moduleFunctions(wasm, bad);
 const names = [...fns.names];
 if (names.some(([, n]) => /^_(R|ZN)/.test(n))) {
   const input = names.map(([, n]) => n).join("\n") + "\n";
-  const out = execFileSync("cargo", ["run", "-q", "--release", "-p", "imcore-demangle"], {
-    input,
-    maxBuffer: 1 << 28,
-  }).toString().split("\n");
-  if (out.length !== names.length + 1) bad(`tools/demangle gave ${out.length - 1} names for ${names.length}`);
-  names.forEach(([i], k) => fns.names.set(i, out[k]));
+  try {
+    const out = execFileSync("cargo", ["run", "-q", "--release", "-p", "imcore-demangle"], {
+      input,
+      maxBuffer: 1 << 28,
+    }).toString().split("\n");
+    if (out.length !== names.length + 1) throw new Error(`${out.length - 1} names for ${names.length}`);
+    names.forEach(([i], k) => fns.names.set(i, out[k]));
+  } catch (e) {
+    // The shares below then count every function as (builtins); the tables above stand.
+    console.log(`(tools/demangle failed, names stay mangled: ${e.message})`);
+  }
 }
 const bodies = fns.bodies.map(([start, end], i) => [start, end, fns.names.get(fns.imported + i) || ""]);
 // [start, end) of every section shipped (custom sections are not).
@@ -205,9 +220,10 @@ function ownPath(name) {
 function isShell(name) {
   const crate = crateOf(name);
   if (SHELL_CRATES.has(crate) || crate === "(wasm-bindgen)" || EXPORTS.test(name)) return true;
-  if (crate === "imcore") return /^imcore(\[[0-9a-f]+\])?::web::/.test(ownPath(name));
-  // Other crates' generic code (std's `Vec<T>`, `Rc<T>`, …) made for a shell type is the
-  // shell's.
+  const own = ownPath(name);
+  if (/^imcore(\[[0-9a-f]+\])?::/.test(own)) return /^imcore(\[[0-9a-f]+\])?::web::/.test(own);
+  // Other crates' generic code (std's `Vec<T>`, `Rc<T>`, `LocalKey::with`, …) made for a
+  // shell type or closure is the shell's.
   return /::web::|\b(wasm_bindgen|js_sys|web_sys|wasm_bindgen_futures|gloo_timers)\b/.test(name);
 }
 const rest = without(isShell);

@@ -94,7 +94,7 @@ cd "$root"
 node tools/broker-control.mjs --exit-with $$ --info-file "$work/broker.json" \
   >"$work/broker.out" 2>"$work/broker.err" &
 broker_pid=$!
-for _ in $(seq 1 150); do
+for _ in $(seq 1 600); do
   grep -q '^READY ' "$work/broker.out" && break
   kill -0 "$broker_pid" 2>/dev/null || break
   sleep 0.1

@@ -140,7 +140,8 @@ export interface MqttClientEventMap {
 export class MqttClient {
   /**
    * Checks the options (throws an `MqttError` with code `INVALID_OPTIONS` naming the bad
-   * field); does not connect yet.
+   * field; `NOT_LOADED` before `init()` has loaded the module; `PACKET_TOO_LARGE` for a
+   * will the module's memory cannot hold); does not connect yet.
    */
   constructor(options: MqttClientOptions);
   /** Starts connecting (from `idle` or `offline`); does nothing if already under way. */

@@ -2,11 +2,12 @@
 // `MqttClient`, over the session's C ABI in src/web/session_api.rs (`mqtt_*` exports).
 //
 // Why JS: the same shell in Rust (options, transport, timer, listeners, promises,
-// credentials) was 16 KB gzip -9 of wasm and glue; here it is 3.8 KB. The rules stay in
-// Rust: the session decides what to send, when to reconnect and what every error says, and
-// it judges topics, filters, QoS values and the will. This file judges JS values (types,
-// the ranges of the options), carries bytes between the session and a socket, keeps one
-// timer for the session's next deadline, and turns outputs into events and promises.
+// credentials) was 16 KB gzip -9 of wasm and glue; here it is 4.4 KB with its loader. The
+// rules stay in Rust: the session decides what to send, when to reconnect and what every
+// error says, and it judges topics, filters, QoS values and the will. This file judges JS
+// values (types, the ranges of the options), carries bytes between the session and a
+// socket, keeps one timer for the session's next deadline, and turns outputs into events
+// and promises.
 //
 // The driver loop: every input (a method call, a socket event, the timer, credentials)
 // goes to the session with the monotonic time, then `_run` takes the session's outputs in
@@ -139,9 +140,18 @@ function errorOf(s) {
   const { code, message } = fault(s);
   return mqttError(code, message);
 }
+// The answer to OUT_CREDENTIALS; credentials the module's memory cannot hold fail the
+// attempt.
+function credentialsTo(session, username, password, error) {
+  try {
+    w.mqtt_credentials(session, now(), ...put(username, password, error));
+  } catch (e) {
+    w.mqtt_credentials(session, now(), ...put(undefined, undefined, describe(e)));
+  }
+}
 
 // The numbers of session_api.rs's `Out` (what a poll or a request gives) and `Input`
-// (scripts/build-wasm.sh checks that they match).
+// (scripts/mqtt-abi.cjs checks that they match).
 const OUT_NONE = 0, OUT_CREDENTIALS = 1, OUT_OPEN = 2, OUT_TRANSMIT = 3, OUT_CLOSE = 4,
   OUT_STATUS = 5, OUT_CONNECTED = 6, OUT_ERROR = 7, OUT_DISCONNECTED = 8, OUT_MESSAGE = 9,
   OUT_DONE = 10, OUT_FAILED = 11, OUT_ACCEPTED = 12;
@@ -209,7 +219,9 @@ function urls(o) {
 // The sessions of clients collected without free(), freed (hosts without
 // FinalizationRegistry keep them).
 const sessions =
-  typeof FinalizationRegistry === "function" ? new FinalizationRegistry((h) => w.mqtt_free(h)) : null;
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry((h) => w.mqtt_free(h))
+    : null;
 
 // setTimeout's longest delay: longer reconnect delays would fire at once.
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -261,7 +273,10 @@ export class MqttClient {
     this._credentials = typed(o, "", "credentials", "function");
     this._factory = typed(o, "", "transport", "function");
 
-    if (!w) throw mqttError("NOT_LOADED", "the module is not loaded yet: await init() first");
+    if (!w) {
+      const load = "await init() (in a mini-program: loadImcore()) first";
+      throw mqttError("NOT_LOADED", `the module is not loaded yet: ${load}`);
+    }
     // What is left out (undefined: NaN to the module) takes the session's defaults
     // (SessionConfig). The session is a handle, never 0.
     const session = w.mqtt_new(...put(clientId, url, willTopic, willPayload), version === 5,
@@ -527,15 +542,11 @@ export class MqttClient {
     const attempt = ++this._attempt;
     const answer = (username, password, error) => {
       if (attempt === this._attempt) {
-        this._step((session) =>
-          w.mqtt_credentials(session, now(), ...put(username, password, error)));
+        this._step((session) => credentialsTo(session, username, password, error));
       }
     };
     const callback = this._credentials;
-    if (!callback) {
-      w.mqtt_credentials(this._session, now(), ...put(this._user, this._password, undefined));
-      return;
-    }
+    if (!callback) return credentialsTo(this._session, this._user, this._password);
     let result;
     try {
       result = callback(); // as a plain function: `this` is not the client
@@ -619,8 +630,14 @@ export class MqttClient {
       t.onmessage = mine((m) => {
         const data = ws ? m.data : m;
         const bytes = ws && !(data instanceof ArrayBuffer) ? null : received(data);
-        if (bytes) w.mqtt_bytes(this._session, now(), ...put(bytes));
-        else this._fail(ws
+        if (bytes) {
+          try {
+            w.mqtt_bytes(this._session, now(), ...put(bytes));
+          } catch (e) {
+            // Bytes the module's memory cannot hold: the stream cannot go on without them.
+            this._fail(`the transport delivered ${bytes.length} bytes: ${describe(e)}`);
+          }
+        } else this._fail(ws
           ? "the broker sent a text WebSocket frame; MQTT needs binary frames"
           : "the transport delivered something other than an ArrayBuffer");
       });

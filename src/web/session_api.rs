@@ -5,11 +5,11 @@
 //! Why JS for the class: its shell (options, WebSocket or transport factory, timer,
 //! listeners, promises, credentials) cost 16 KB gzip -9 of wasm and wasm-bindgen glue,
 //! against 3.8 KB as plain JS; the MQTT-only module with its JS went from 48,276 to
-//! 37,047 B gzip -9 (`make size`).
+//! 37,043 B gzip -9 (`make size`).
 //! Why no wasm-bindgen (a design-card crate) here: an interface of numbers and bytes needs
 //! none of what it brings (JS objects, closures, the externref table), and its glue was
 //! 2.4 KB gzip -9 of the 37 KB; the class loads the module itself in ~0.5 KB. Measured on
-//! the whole entry, wasm + JS (`make size`): 37,043 -> 34,316 B gzip -9, of which the wasm
+//! the whole entry, wasm + JS (`make size`): 37,043 -> 34,376 B gzip -9, of which the wasm
 //! 30,838 -> 29,993 B. The mini-program's module carries these exports beside
 //! wasm-bindgen's, and its `MqttClient` is the same class over them.
 //! The rules stay here: the session decides, checks every topic, filter and QoS, and words

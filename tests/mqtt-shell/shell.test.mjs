@@ -220,3 +220,12 @@ test("a payload the module's memory cannot hold is PACKET_TOO_LARGE, and the cli
   assert.equal(t.sent.length, sent + 1, "the next publish is written");
   c.free();
 });
+
+test("received bytes the module's memory cannot hold fail the transport, not the caller", async () => {
+  const log = [];
+  const { c, t } = await connected(log);
+  t.onmessage(new Uint8Array(2 ** 31).buffer);
+  assert.notEqual(c.status, "connected", "the stream cannot go on without those bytes");
+  assert.ok(log.some(([e, v]) => e === "error" && v === "TRANSPORT"), JSON.stringify(log));
+  c.free();
+});

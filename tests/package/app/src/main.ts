@@ -119,19 +119,33 @@ function render(list: readonly ChatConversation[]): void {
   );
 }
 
+// This run's own client ids and topic: the built app and the dev server's run against one
+// broker, and neither may see the other's session.
+const run = Math.random().toString(36).slice(2, 10);
+
+/** `p`, or an error naming `what` if it has not settled within `ms`. */
+function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  const late = new Promise<never>((_, reject) => {
+    setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]);
+}
+
 // A QoS 1 message through the broker and back, with imcore/mqtt: its payload as text.
 async function mqttRoundTrip(broker: string): Promise<string> {
   await initMqtt();
-  const client = new MqttClient({ url: broker, clientId: "vite-check-mqtt", protocolVersion: 5 });
+  const clientId = `vite-check-mqtt-${run}`;
+  const client = new MqttClient({ url: broker, clientId, protocolVersion: 5, clean: true });
+  const topic = `vite/check/${run}`;
   try {
     const received = new Promise<string>((resolve) => {
       client.on("message", (m: MqttMessage) => resolve(new TextDecoder().decode(m.payload)));
     });
     client.connect();
-    const granted: number[] = await client.subscribe("vite/check", 1);
+    const granted: number[] = await within(10_000, client.subscribe(topic, 1), "imcore/mqtt subscribe");
     if (granted[0] !== 1) throw new Error(`subscribe granted ${JSON.stringify(granted)}`);
-    await client.publish("vite/check", "hello from imcore/mqtt", 1);
-    return await received;
+    await within(10_000, client.publish(topic, "hello from imcore/mqtt", 1), "imcore/mqtt publish");
+    return await within(10_000, received, "imcore/mqtt message back");
   } finally {
     client.free();
   }
@@ -144,7 +158,7 @@ async function main(): Promise<Record<string, unknown>> {
   await init();
   const options: ChatClientOptions = {
     userId: "1",
-    direct: { url: broker, clientId: "vite-check-1" },
+    direct: { url: broker, clientId: `vite-check-1-${run}` },
     contacts: ["2"],
     storage: "memory",
     logLevel: "silent",
@@ -191,7 +205,7 @@ async function main(): Promise<Record<string, unknown>> {
   // Then online: the text goes out through the broker.
   const status = client.status();
   client.connect();
-  const settled: ChatMessage = await handle.done;
+  const settled: ChatMessage = await within(10_000, handle.done, "ChatClient send");
   const statusAfter = client.status();
   offMessage();
   void memoryKv;
