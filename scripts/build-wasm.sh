@@ -289,7 +289,7 @@ build_module "$out" imcore --no-default-features --features chat,indexeddb
 # src/web/mqtt_client.js, which loads the module itself. package.json exports it as
 # `imcore/mqtt`: mqtt/imcore.js is that class (and its .d.ts), beside imcore_bg.wasm.
 # Measured (make size, gzip -9 of wasm + JS) against the same session through wasm-bindgen
-# and its glue (mqtt/session.js, 2.4 KB): 37,043 -> 34,380 B.
+# and its glue (mqtt/session.js, 2.4 KB): 37,043 -> 34,393 B.
 # (Each cargo build overwrites target/…/imcore.wasm: every module is made from it by
 # build_module before the next build, and the steps below use only the files in $out.)
 STANDALONE=1 build_module "$out/mqtt" mqtt --no-default-features
@@ -307,7 +307,7 @@ fi
 # and every property name, so the wasm imports, kept; every comment but @ts-self-types goes,
 # the JSDoc wasm-bindgen copies from the Rust docs included: the same text stays in
 # imcore.d.ts, where editors and tsc read it): gzip -9 of imcore.js + index.js
-# 13,160 -> 10,344 B, of mqtt/imcore.js (the MqttClient class with its loader) 8,957 -> 4,387 B.
+# 13,160 -> 10,344 B, of mqtt/imcore.js (the MqttClient class with its loader) 9,038 -> 4,400 B.
 if [ "$mode" = release ]; then
   node scripts/minify-js.cjs esm "$out"/imcore.js "$out"/mqtt/imcore.js \
     $( [ -f "$out"/index.js ] && echo "$out"/index.js )

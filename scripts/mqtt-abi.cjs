@@ -63,11 +63,13 @@ for (const [enumName, prefix] of [['Out', 'OUT_'], ['Input', 'IN_']]) {
   if (consts.size) fail(`mqtt_client.js: ${[...consts.keys()].join(', ')}: not in session_api.rs's ${enumName}`);
 }
 
-// The module's imports, its exports, and the type of each function it defines.
+// The module's imports, its exports (each with its bytes' [start, end), and the export
+// section's), and the type of each function it defines.
 const bad = (f) => (why) => fail(`${f}: ${why}`);
 function interfaceOf(f, wasm) {
   const imports = [];
   const exportList = [];
+  let exportSection = null;
   const types = [];
   const functionTypes = [];
   let importedFunctions = 0;
@@ -89,15 +91,17 @@ function interfaceOf(f, wasm) {
     } else if (s.id === 3) {
       for (let n = r.uleb(), i = 0; i < n; i++) functionTypes.push(r.uleb());
     } else if (s.id === 7) {
+      exportSection = s;
       for (let n = r.uleb(), i = 0; i < n; i++) {
+        const start = r.at;
         const name = r.name();
         const kind = r.byte();
-        exportList.push({ name, kind, index: r.uleb() });
+        exportList.push({ name, kind, index: r.uleb(), start, end: r.at });
       }
     }
   }
   const typeOf = (e) => types[functionTypes[e.index - importedFunctions]];
-  return { imports, exportList, typeOf };
+  return { imports, exportList, exportSection, typeOf };
 }
 
 // The top-level arguments of the call whose `(` is at `open` in `src`.
@@ -158,24 +162,11 @@ if (flag === '--standalone') {
   if (others.length) fail(`${file} exports ${others.map((e) => e.name).join(', ')} beside the session's`);
   for (const f of [file, ...copies]) {
     const bytes = f === file ? wasm : fs.readFileSync(f);
-    const parts = [bytes.subarray(0, 8)];
-    for (const s of sections(bytes, bad(f))) {
-      if (s.id !== 7) {
-        parts.push(bytes.subarray(s.start, s.end));
-        continue;
-      }
-      const r = new Reader(bytes, bad(f), s.bodyStart);
-      const kept = [];
-      for (let n = r.uleb(), i = 0; i < n; i++) {
-        const start = r.at;
-        const name = r.name();
-        const kind = r.byte();
-        r.uleb();
-        if (!(kind === 3 && LINKER_GLOBALS.has(name))) kept.push(bytes.subarray(start, r.at));
-      }
-      parts.push(sectionBytes(7, Buffer.concat([ulebBytes(kept.length), ...kept])));
-    }
-    const out = Buffer.concat(parts);
+    const { exportList: list, exportSection: s } = interfaceOf(f, bytes);
+    const kept = list.filter((e) => !(e.kind === 3 && LINKER_GLOBALS.has(e.name)))
+      .map((e) => bytes.subarray(e.start, e.end));
+    const out = Buffer.concat([bytes.subarray(0, s.start),
+      sectionBytes(7, Buffer.concat([ulebBytes(kept.length), ...kept])), bytes.subarray(s.end)]);
     fs.writeFileSync(f, out);
     if (f === file) console.log(`[mqtt-abi] ${f}: ${exported.size} exports as the class calls them, no imports; ${bytes.length} -> ${out.length} bytes`);
   }

@@ -210,6 +210,8 @@ console.log(
 // shell elsewhere would add a boundary of its own, so this is no exact floor. The rest's
 // code alone (its function bodies, nothing else) is printed beside it.
 const SHELL_CRATES = new Set(["wasm_bindgen", "js_sys", "web_sys", "wasm_bindgen_futures", "gloo_timers"]);
+// A name that mentions the shell: its module, or one of those crates.
+const MENTIONS_SHELL = new RegExp(`::web::|\\b(${[...SHELL_CRATES].join("|")})\\b`);
 // The path of the item a name is of: the function's, or for `<T as Trait>::f`, `<T>::f` and
 // drop glue, T's (with its generic arguments after it).
 function ownPath(name) {
@@ -224,7 +226,7 @@ function isShell(name) {
   if (/^imcore(\[[0-9a-f]+\])?::/.test(own)) return /^imcore(\[[0-9a-f]+\])?::web::/.test(own);
   // Other crates' generic code (std's `Vec<T>`, `Rc<T>`, `LocalKey::with`, …) made for a
   // shell type or closure is the shell's.
-  return /::web::|\b(wasm_bindgen|js_sys|web_sys|wasm_bindgen_futures|gloo_timers)\b/.test(name);
+  return MENTIONS_SHELL.test(name);
 }
 const rest = without(isShell);
 const restBodies = bodies.filter(([, , n]) => !isShell(n));

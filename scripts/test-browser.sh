@@ -45,21 +45,6 @@ trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_ready FILE PID NAME [SECONDS]: the `READY <port>` line a helper prints, within 15 s
-# (or SECONDS).
-wait_ready() {
-  local port=""
-  for _ in $(seq 1 $((${4:-15} * 10))); do
-    port=$(awk '$1 == "READY" { print $2; exit }' "$1")
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "[test-browser] $3 did not start:" >&2
-  cat "$1" "${1%.out}.err" >&2 2>/dev/null || true
-  return 1
-}
-
 node tools/broker-control.mjs --exit-with $$ >"$work/broker.out" 2>"$work/broker.err" &
 pids+=($!)
 bc_port=$(wait_ready "$work/broker.out" "${pids[-1]}" broker-control)

@@ -20,16 +20,15 @@
 # folder (built first with scripts/build-wasm.sh release if it has no imcore.js).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/proc.sh
+. "$root/scripts/lib/proc.sh"
 cd "$root"
 [ -x node_modules/.bin/vite ] && [ -x node_modules/.bin/tsc ] || scripts/install.sh
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/imcore-package.XXXXXX")"
-broker_pid=""
+pids=()
 cleanup() {
-  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-  fi
+  stop_started
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -93,17 +92,8 @@ cd "$root"
 # its READY line).
 node tools/broker-control.mjs --exit-with $$ --info-file "$work/broker.json" \
   >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 1 600); do
-  grep -q '^READY ' "$work/broker.out" && break
-  kill -0 "$broker_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q '^READY ' "$work/broker.out"; then
-  echo "[test-package] Mosquitto (tools/broker-control.mjs) did not start:" >&2
-  cat "$work/broker.err" >&2
-  exit 1
-fi
+pids+=($!)
+wait_ready "$work/broker.out" "${pids[-1]}" "Mosquitto (tools/broker-control.mjs)" 60 >/dev/null
 broker_url=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).ws_url' "$work/broker.json")
 step "checking dist/ and running the app (built, then dev server) against Mosquitto at $broker_url"
 IMCORE_BROKER_URL="$broker_url" node tests/package/check-app.mjs "$app"

@@ -1,6 +1,7 @@
-# Process helpers of the scripts that start services (stack.sh, rabbitmq.sh): sourced, not
-# run. Everything started runs detached and is ended by PID, and only if that PID is still
-# the process that was started. Needs `root` (the checkout) and a `die` function.
+# Process helpers of the scripts that start services (stack.sh, rabbitmq.sh, the test
+# scripts): sourced, not run. Everything started runs detached (or as a child the script
+# waits for) and is ended by PID, and only if that PID is still the process that was
+# started. Needs `root` (the checkout), and `die` for server_bin.
 
 # The server binary: $IMCORE_SERVER_BIN, else `cargo build -p imcore-server --release`
 # (into $CARGO_TARGET_DIR or target/).
@@ -58,6 +59,22 @@ wait_for() {
     alive "$pid" || return 1
     sleep 0.1
   done
+  return 1
+}
+
+# wait_ready FILE PID NAME [SECONDS]: the port of the `READY <port>` line a helper
+# (tools/broker-control.mjs, a test server) prints to FILE, within 15 s (or SECONDS),
+# failing early if PID dies; if none comes, FILE and its .err twin go to stderr.
+wait_ready() {
+  local port=""
+  for _ in $(seq 1 $((${4:-15} * 10))); do
+    port=$(awk '$1 == "READY" { print $2; exit }' "$1")
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "[$(basename "$0")] $3 did not start:" >&2
+  cat "$1" "${1%.out}.err" >&2 2>/dev/null || true
   return 1
 }
 

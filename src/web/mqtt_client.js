@@ -87,6 +87,7 @@ function mqttError(code, message) {
 
 const invalid = (message) => mqttError("INVALID_OPTIONS", message);
 const rejected = (code, message) => Promise.reject(mqttError(code, message));
+const freed = () => mqttError("DISCONNECTED", "the MqttClient was freed");
 
 // Monotonic milliseconds: performance.now() where the host has it, else Date.now() kept
 // from running backwards.
@@ -115,8 +116,9 @@ const bytesOf = (p) =>
 
 // The module's scratch buffer (session_api.rs): `put` writes a call's arguments into it,
 // each string as UTF-8 and each byte array as it is, one after the other, and returns their
-// lengths (-1 for one left out) for the call; `readText` and `readBytes` read the `n` bytes
-// a getter left there. (mqtt_buf may grow the memory: views are made after it.) Arguments
+// lengths (-1 for one left out) for the call; `view` is the `n` bytes a getter left there,
+// which `readText` decodes and `readBytes` copies out. (mqtt_buf may grow the memory:
+// views are made after it, and used before the next call into the module.) Arguments
 // the memory cannot hold are a PACKET_TOO_LARGE error, and the module goes on. Text is
 // decoded as it is, a leading U+FEFF kept (MQTT-1.5.4-3: a receiver must not strip it).
 let decoder;
@@ -128,12 +130,13 @@ function put(...values) {
   const memory = new Uint8Array(w.memory.buffer);
   return parts.map((p) => (p ? (memory.set(p, at), (at += p.length), p.length) : -1));
 }
-function readBytes(n) {
+function view(n) {
   const at = w.mqtt_buf(n) >>> 0;
-  return new Uint8Array(w.memory.buffer, at, n).slice();
+  return new Uint8Array(w.memory.buffer, at, n);
 }
+const readBytes = (n) => view(n).slice();
 const readText = (n) =>
-  (decoder = decoder || new TextDecoder("utf-8", { ignoreBOM: true })).decode(readBytes(n));
+  (decoder = decoder || new TextDecoder("utf-8", { ignoreBOM: true })).decode(view(n));
 // The last output's failure: { code, message }, and as an MqttError.
 const fault = (s) => ({ code: readText(w.mqtt_code(s)), message: readText(w.mqtt_text(s)) });
 function errorOf(s) {
@@ -402,7 +405,7 @@ export class MqttClient {
     w.mqtt_free(session);
     const pending = [...this._pending.values()];
     this._pending.clear();
-    for (const [, reject] of pending) reject(mqttError("DISCONNECTED", "the MqttClient was freed"));
+    for (const [, reject] of pending) reject(freed());
   }
 
   _listenersOf(event) {
@@ -417,7 +420,7 @@ export class MqttClient {
   // gave, before the loop runs (a QoS 0 publish completes as soon as it is written).
   _request(subscribe, call) {
     const session = this._session;
-    if (!session) return rejected("DISCONNECTED", "the MqttClient was freed");
+    if (!session) return Promise.reject(freed());
     let out;
     try {
       out = call(session, now());
@@ -511,10 +514,10 @@ export class MqttClient {
         return this._emit("error", fault(session));
       case OUT_DISCONNECTED: {
         const at = w.mqtt_num(session);
-        const { code, message: reason } = fault(session);
-        if (code) this._emit("error", { code, message: reason });
+        const failure = fault(session);
+        if (failure.code) this._emit("error", failure);
         const reconnectAt = at < 0 ? null : Date.now() + Math.max(0, at - now());
-        return this._emit("disconnect", { reason, reconnectAt });
+        return this._emit("disconnect", { reason: failure.message, reconnectAt });
       }
       case OUT_MESSAGE: {
         const flags = w.mqtt_num(session);
@@ -531,7 +534,7 @@ export class MqttClient {
         this._pending.delete(key);
         const [resolve, reject, subscribe] = pending;
         if (out === OUT_FAILED) return reject(errorOf(session));
-        return resolve(subscribe ? [...readBytes(w.mqtt_data(session))] : undefined);
+        return resolve(subscribe ? [...view(w.mqtt_data(session))] : undefined);
       }
     }
   }

@@ -402,10 +402,11 @@ type Callback = Closure<dyn FnMut(JsValue)>;
 /// callbacks kept in `credential_calls`, rather than through a Rust future (written so when
 /// the MQTT-only module still had this driver, where it was the one future and
 /// wasm-bindgen-futures' executor cost 1.9 KB gzip; the driver goes with ChatClient's move
-/// onto the JS shell, so it is left as it is). The callbacks of a request stay until one of them runs (dropped then; the drop of
-/// the running one takes effect when it returns), so a promise that settles late never calls
-/// a dropped closure; those of a promise still pending when the client is freed are
-/// forgotten then (left to JS: a late settle finds the client gone).
+/// onto the JS shell, so it is left as it is). The callbacks of a request stay until one of
+/// them runs (dropped then; the drop of the running one takes effect when it returns), so a
+/// promise that settles late never calls a dropped closure; those of a promise still
+/// pending when the client is freed are forgotten then (left to JS: a late settle finds the
+/// client gone).
 fn await_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, value: &JsValue) {
     let callback = |fulfilled: bool| -> Callback {
         let weak = Rc::downgrade(rc);
