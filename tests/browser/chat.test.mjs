@@ -199,6 +199,59 @@ test("conversationIdOf, invalid options and a bad event name", async () => {
   assert.deepEqual(r.badIds, invalidArgument, "conversationIdOf('x', '2')");
 });
 
+test("direct mode's credentials(): asked before the attempt; a rejection or a throw is an mqtt error", async () => {
+  const r = await evalIn(
+    "1",
+    async (url) => {
+      const C = window.ChatClient;
+      const until = async (what, f) => {
+        const end = Date.now() + 15_000;
+        while (!f()) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      // A client of a user of its own (memory storage, no presence), freed at the end.
+      const run = async (userId, credentials, done) => {
+        const client = await C.create({
+          userId,
+          storage: "memory",
+          presence: false,
+          direct: { url, username: "static", credentials },
+        });
+        const errors = [];
+        client.on("error", (e) => errors.push({ name: e.name, code: e.code, message: e.message }));
+        client.connect();
+        try {
+          await until(`user ${userId}: ${done.name}`, () => done(client, errors));
+          return { status: client.status(), errors };
+        } finally {
+          client.free();
+        }
+      };
+      let asked = 0;
+      const connected = (client) => client.status() === "connected";
+      const failed = (_, errors) => errors.length > 0;
+      return {
+        resolves: await run("8", async () => ({ username: `user-${++asked}` }), connected),
+        asked,
+        rejects: await run("9", () => Promise.reject(new Error("no token")), failed),
+        throws: await run("10", () => { throw new Error("token store gone"); }, failed),
+      };
+    },
+    brokerUrl,
+  );
+  assert.deepEqual(r.resolves, { status: "connected", errors: [] }, "credentials() resolving");
+  assert.equal(r.asked, 1, "asked once, before the one attempt");
+  for (const [key, why] of [["rejects", /credentials\(\) rejected: no token/], ["throws", /credentials\(\) threw: token store gone/]]) {
+    const [first] = r[key].errors;
+    assert.equal(first?.code, "mqtt", `${key}: ${JSON.stringify(r[key])}`);
+    assert.equal(first.name, "ChatError");
+    assert.match(first.message, why, key);
+    assert.notEqual(r[key].status, "connected", key);
+  }
+});
+
 test("presence: user 1 sees user 2 online", async () => {
   await until("1", "presence {userId: '2', online: true}", () =>
     window.events.some((e) => e.event === "presence" && e.payload.userId === "2" && e.payload.online === true),
