@@ -45,10 +45,9 @@ pub(crate) enum TransportEvent {
     Open,
     /// Bytes from the broker (any split of the stream).
     Data(Vec<u8>),
-    /// Closed, by either side.
+    /// Closed by either side, failed, or misbehaved (an error report, a text frame): the
+    /// transport is done, for the reason given.
     Closed(String),
-    /// Failed or misbehaved (an error report, a text frame): the transport is done.
-    Failed(String),
 }
 
 /// Where a transport reports to.
@@ -147,7 +146,7 @@ impl Transport {
             let data = Reflect::get(&event, &"data".into()).unwrap_or(JsValue::UNDEFINED);
             match data.dyn_ref::<ArrayBuffer>() {
                 Some(buffer) => s(TransportEvent::Data(Uint8Array::new(buffer).to_vec())),
-                None => s(TransportEvent::Failed(
+                None => s(TransportEvent::Closed(
                     "the broker sent a text WebSocket frame; MQTT needs binary frames".into(),
                 )),
             }
@@ -203,7 +202,7 @@ impl Transport {
         let s = sink.clone();
         let onmessage = Handler::new(move |data: JsValue| match bytes_of(&data) {
             Some(bytes) => s(TransportEvent::Data(bytes)),
-            None => s(TransportEvent::Failed(
+            None => s(TransportEvent::Closed(
                 "the transport delivered something other than an ArrayBuffer".into(),
             )),
         });
@@ -216,7 +215,7 @@ impl Transport {
         });
         let s = sink;
         let onerror = Handler::new(move |error: JsValue| {
-            s(TransportEvent::Failed(format!(
+            s(TransportEvent::Closed(format!(
                 "transport error: {}",
                 describe(&error)
             )))

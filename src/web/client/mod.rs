@@ -396,7 +396,7 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
             bytes,
         } => {
             if let Err(why) = link.send(&bytes) {
-                on_transport_event(rc, generation, TransportEvent::Failed(why));
+                on_transport_event(rc, generation, TransportEvent::Closed(why));
             }
         }
         Action::Close(mut transport) => transport.close(),
@@ -483,10 +483,6 @@ fn on_transport_event(rc: &Rc<RefCell<Inner>>, generation: u64, event: Transport
             TransportEvent::Open => inner.session.handle_transport_open(now),
             TransportEvent::Data(bytes) => inner.session.handle_bytes(now, &bytes),
             TransportEvent::Closed(why) => {
-                inner.drop_transport();
-                inner.session.handle_transport_closed(now, &why);
-            }
-            TransportEvent::Failed(why) => {
                 inner.drop_transport();
                 inner.session.handle_transport_closed(now, &why);
             }
