@@ -127,7 +127,8 @@ function argsAt(src, open) {
 }
 
 const wasm = fs.readFileSync(file);
-const { imports, exportList, typeOf } = interfaceOf(file, wasm);
+const parsed = interfaceOf(file, wasm);
+const { imports, exportList, typeOf } = parsed;
 const calls = [...js.matchAll(/\bw\.(mqtt_\w+)\(/g)];
 const called = new Set(calls.map((m) => m[1]));
 const exported = new Map(exportList.filter((e) => e.name.startsWith('mqtt_')).map((e) => [e.name, e]));
@@ -162,7 +163,7 @@ if (flag === '--standalone') {
   if (others.length) fail(`${file} exports ${others.map((e) => e.name).join(', ')} beside the session's`);
   for (const f of [file, ...copies]) {
     const bytes = f === file ? wasm : fs.readFileSync(f);
-    const { exportList: list, exportSection: s } = interfaceOf(f, bytes);
+    const { exportList: list, exportSection: s } = f === file ? parsed : interfaceOf(f, bytes);
     const kept = list.filter((e) => !(e.kind === 3 && LINKER_GLOBALS.has(e.name)))
       .map((e) => bytes.subarray(e.start, e.end));
     const out = Buffer.concat([bytes.subarray(0, s.start),

@@ -10,12 +10,13 @@
 //! Why ChatClient keeps this driver rather than running on that JS shell too: here the
 //! session's events go straight to the chat engine, with nothing converted for JS and no
 //! public API to serve. Measured on the web module (gzip -9), this driver with its
-//! transport, option readers and wake-ups costs about 7.1 KB (their leave-one-out shares
-//! in `make size`), while the JS shell would cost the session's C ABI (5.0 KB: the web
-//! module built with `mqtt-client`, 177,797 -> 182,843 B with one wasm-opt pass) plus the
-//! class (4.4 KB): the web package would grow by some 2.3 KB. Only the mini-program, which
-//! ships the ABI and the class for its `MqttClient` already, would shed this driver's
-//! ~7 KB; one driver per build for a single gain there was not worth two ChatClient paths.
+//! transport, option readers and wake-ups costs about 7.1 KB (leave-one-out, as `make
+//! size` measures its modules, per submodule), while the JS shell would cost the session's
+//! C ABI (5.0 KB: the web module built with `mqtt-client`, 177,797 -> 182,843 B with one
+//! wasm-opt pass) plus the class (4.4 KB): the web package would grow by some 2.3 KB. Only
+//! the mini-program, which ships the ABI and the class for its `MqttClient` already, would
+//! shed this driver's ~7 KB; running ChatClient on the JS shell in that build alone would
+//! make two ChatClient MQTT paths, one per build, for that one gain.
 //!
 //! All state lives in one `Rc<RefCell<Inner>>`. The JS callbacks the shell registers (socket
 //! handlers, the timer, the `online` / `visibilitychange` listeners, the credentials promise)
