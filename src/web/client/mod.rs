@@ -35,6 +35,7 @@ use std::rc::{Rc, Weak};
 use super::task::spawn_local;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 use super::clock::Clock;
 use super::error::describe;
@@ -142,9 +143,6 @@ struct Inner {
     generation: u64,
     /// Number of the newest credentials request; older answers are ignored.
     credentials_seq: u64,
-    /// The callbacks a JS `credentials()` promise settles, by request, until one of them
-    /// runs (see [`await_credentials`]).
-    credential_calls: Vec<(u64, [Callback; 2])>,
     timer: DeadlineTimer,
     actions: Fifo<Action>,
     wake: Option<WakeListeners>,
@@ -242,13 +240,6 @@ impl Inner {
     fn shut_down(&mut self) -> Vec<Action> {
         let now = self.clock.now_ms();
         self.freed = true;
-        // A credentials() promise may still settle: its callbacks must stay callable (they
-        // find the client gone and do nothing), so they are left to JS, not dropped.
-        for (_, calls) in self.credential_calls.drain(..) {
-            for call in calls {
-                call.forget();
-            }
-        }
         self.session.disconnect(now);
         let mut left: Vec<Action> = self.actions.drain().filter(Action::outlives_free).gather();
         while let Some(output) = self.session.poll_output() {
@@ -335,30 +326,37 @@ fn on_timer(weak: &Weak<RefCell<Inner>>, seq: u64) {
 /// Carries out one action; the state is not borrowed here.
 fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
     match action {
-        Action::Credentials {
-            seq,
-            source: CredentialSource::Rust(make),
-        } => {
-            let future = make();
+        Action::Credentials { seq, source } => {
+            // The source's answer as a future: a Rust source's, or what a JS
+            // `credentials()` returned, a promise or a value. A late answer (the client
+            // freed, or a newer request made) finds that out and is dropped.
+            let answer: Pin<Box<dyn Future<Output = Result<Answer, String>>>> = match source {
+                CredentialSource::Rust(make) => {
+                    let future = make();
+                    Box::pin(async move { future.await.map(Answer::Ready) })
+                }
+                CredentialSource::Js(callback) => match callback.call0(&JsValue::UNDEFINED) {
+                    Err(e) => {
+                        let why = format!("credentials() threw: {}", describe(&e));
+                        return answer_credentials(rc, seq, Err(why));
+                    }
+                    Ok(value) => {
+                        let promise = JsFuture::from(Promise::resolve(&value));
+                        Box::pin(async move {
+                            let rejected = |e| format!("credentials() rejected: {}", describe(&e));
+                            promise.await.map(Answer::Js).map_err(rejected)
+                        })
+                    }
+                },
+            };
             let weak = Rc::downgrade(rc);
             spawn_local(async move {
-                let answer = future.await;
+                let answer = answer.await;
                 if let Some(rc) = weak.upgrade() {
-                    answer_credentials(&rc, seq, answer.map(Answer::Ready));
+                    answer_credentials(&rc, seq, answer);
                 }
             });
         }
-        Action::Credentials {
-            seq,
-            source: CredentialSource::Js(callback),
-        } => match callback.call0(&JsValue::UNDEFINED) {
-            Err(e) => answer_credentials(
-                rc,
-                seq,
-                Err(format!("credentials() threw: {}", describe(&e))),
-            ),
-            Ok(value) => await_credentials(rc, seq, &value),
-        },
         Action::Open {
             generation,
             url,
@@ -403,46 +401,6 @@ fn run(rc: &Rc<RefCell<Inner>>, action: Action) {
         Action::Close(mut transport) => transport.close(),
         Action::Hook(hook, events) => hook(events),
     }
-}
-
-/// A callback JS calls with one value; dropped with what owns it.
-type Callback = Closure<dyn FnMut(JsValue)>;
-
-/// Waits for what a JS `credentials()` returned, a promise or a value, with `then` on
-/// callbacks kept in `credential_calls`, rather than through a Rust future (written so when
-/// the MQTT-only module still had this driver, where it was the one future and
-/// wasm-bindgen-futures' executor cost 1.9 KB gzip; here it saves little, and it works, so
-/// it is left as it is). The callbacks of a request stay until one of
-/// them runs (dropped then; the drop of the running one takes effect when it returns), so a
-/// promise that settles late never calls a dropped closure; those of a promise still
-/// pending when the client is freed are forgotten then (left to JS: a late settle finds the
-/// client gone).
-fn await_credentials(rc: &Rc<RefCell<Inner>>, seq: u64, value: &JsValue) {
-    let callback = |fulfilled: bool| -> Callback {
-        let weak = Rc::downgrade(rc);
-        Closure::new(move |v: JsValue| {
-            let Some(rc) = weak.upgrade() else {
-                return;
-            };
-            let calls = with_inner(&rc, |inner| {
-                let at = inner.credential_calls.iter().position(|(s, _)| *s == seq);
-                at.map(|at| inner.credential_calls.remove(at))
-            });
-            // Dropped outside the borrow (a drop calls into JS).
-            drop(calls);
-            let answer = if fulfilled {
-                Ok(Answer::Js(v))
-            } else {
-                Err(format!("credentials() rejected: {}", describe(&v)))
-            };
-            answer_credentials(&rc, seq, answer);
-        })
-    };
-    let calls = [callback(true), callback(false)];
-    let [fulfilled, rejected] = &calls;
-    // The promise `then` returns settles with what the callbacks return: nothing to watch.
-    let _ = Promise::resolve(value).then2(fulfilled, rejected);
-    with_inner(rc, |inner| inner.credential_calls.push((seq, calls)));
 }
 
 /// An answer of a credential source.
@@ -523,7 +481,6 @@ impl MqttDriver {
             transport: None,
             generation: 0,
             credentials_seq: 0,
-            credential_calls: Vec::new(),
             timer: DeadlineTimer::default(),
             actions: Fifo::new(),
             wake: None,
