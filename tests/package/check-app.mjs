@@ -20,8 +20,9 @@ import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
 
 const app = path.resolve(process.argv[2] || ".");
 const dist = path.join(app, "dist");
-const installed = ["imcore_bg.wasm", "mqtt/imcore_bg.wasm"]
-  .map((f) => fs.readFileSync(path.join(app, "node_modules", "imcore", f)));
+// The package's two modules, imcore's and imcore/mqtt's.
+const MODULES = ["imcore_bg.wasm", "mqtt/imcore_bg.wasm"];
+const installed = MODULES.map((f) => fs.readFileSync(path.join(app, "node_modules", "imcore", f)));
 const broker = process.env.IMCORE_BROKER_URL;
 assert.ok(broker, "IMCORE_BROKER_URL: the broker's WebSocket URL (scripts/test-package.sh sets it)");
 
@@ -34,7 +35,7 @@ assert.ok(js.length >= 1, `a JS chunk in dist/: ${files.join(", ")}`);
 const assets = wasm.map((f) => fs.readFileSync(path.join(dist, f)));
 for (const [i, bytes] of installed.entries()) {
   const at = assets.findIndex((a) => a.equals(bytes));
-  assert.ok(at >= 0, `dist/ has the package's ${["imcore_bg.wasm", "mqtt/imcore_bg.wasm"][i]}`);
+  assert.ok(at >= 0, `dist/ has the package's ${MODULES[i]}`);
   const wasmName = path.basename(wasm[at]);
   const referring = js.filter((f) => fs.readFileSync(path.join(dist, f), "utf8").includes(wasmName));
   assert.ok(referring.length >= 1, `a JS chunk refers to ${wasmName}`);
